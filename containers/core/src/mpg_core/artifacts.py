@@ -1,0 +1,105 @@
+"""Model artifacts: what a job writes to /opt/ml/model (and SageMaker tars to model.tar.gz) and
+what the serving image finds extracted in /opt/ml/model.
+
+An artifact is a folder with ``estimator.joblib`` and ``artifact.json``. Its kind says what
+the estimator maps: ``preprocessor`` (raw rows -> features), ``model`` (features -> mpg) or
+``pipeline`` (raw rows -> mpg). The serving image serves any kind, so it can be either
+container of a SageMaker inference pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tarfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import joblib
+
+from mpg_core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ESTIMATOR_FILE = "estimator.joblib"
+ARTIFACT_FILE = "artifact.json"
+MODEL_TARBALL = "model.tar.gz"
+Kind = Literal["preprocessor", "model", "pipeline"]
+KINDS: tuple[Kind, ...] = ("preprocessor", "model", "pipeline")
+_VERSIONED = ("scikit-learn", "numpy", "pandas", "mpg-core")
+
+
+def library_versions() -> dict[str, str]:
+    return {name: metadata.version(name) for name in _VERSIONED}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    kind: Kind
+    estimator: Any
+    input_columns: tuple[str, ...]
+    output_columns: tuple[str, ...]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def save_artifact(directory: Path, artifact: Artifact) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    joblib.dump(artifact.estimator, directory / ESTIMATOR_FILE)
+    manifest = {
+        "kind": artifact.kind,
+        "input_columns": list(artifact.input_columns),
+        "output_columns": list(artifact.output_columns),
+        "versions": library_versions(),
+        **artifact.info,
+    }
+    (directory / ARTIFACT_FILE).write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+
+
+def load_artifact(directory: Path) -> Artifact:
+    """Load an artifact folder; a clear ConfigError when it is not one."""
+    manifest_path = directory / ARTIFACT_FILE
+    if not manifest_path.is_file():
+        found = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+        raise ConfigError(f"no {ARTIFACT_FILE} in {directory} (found {found}); expected the "
+                          f"contents of a model.tar.gz written by this project's jobs")
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    kind = manifest.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(f"{manifest_path}: unknown kind {kind!r}; expected one of {KINDS}")
+    saved = manifest.get("versions", {})
+    current = library_versions()
+    drift = {k: (v, current.get(k)) for k, v in saved.items() if current.get(k) != v}
+    if drift:
+        log.warning("artifact was written with other library versions", extra={"drift": drift})
+    return Artifact(
+        kind=kind,
+        estimator=joblib.load(directory / ESTIMATOR_FILE),
+        input_columns=tuple(manifest["input_columns"]),
+        output_columns=tuple(manifest["output_columns"]),
+        info={k: v for k, v in manifest.items()
+              if k not in ("kind", "input_columns", "output_columns")},
+    )
+
+
+def pack_model_tarball(source_dir: Path, tar_path: Path) -> Path:
+    """Tar and gzip the *contents* of ``source_dir`` (files at the top level, as SageMaker
+    expects of model.tar.gz)."""
+    tar_path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tar_path, "w:gz") as tar:
+        for path in sorted(source_dir.iterdir()):
+            if path.resolve() != tar_path.resolve():
+                tar.add(path, arcname=path.name)
+    return tar_path
+
+
+def unpack_model_tarball(tar_path: Path, dest_dir: Path) -> Path:
+    """Extract a model.tar.gz safely (no absolute paths, links out of ``dest_dir``)."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(tar_path, "r:gz") as tar:
+            tar.extractall(dest_dir, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise ConfigError(f"cannot extract {tar_path}: {exc}") from exc
+    return dest_dir

@@ -1,0 +1,96 @@
+"""``preprocess``: the processing image's command.
+
+Arguments default to SageMaker Processing paths and can be overridden the way
+``AppSpecification.ContainerArguments`` passes them::
+
+    preprocess --train /opt/ml/processing/input/train \\
+               --validation /opt/ml/processing/input/validation \\
+               --test /opt/ml/processing/input/test \\
+               --features /opt/ml/processing/output/features \\
+               --preprocessor /opt/ml/processing/output/preprocessor
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from mpg_core.errors import MpgError
+from mpg_core.jobs import failure_reported, raise_on_stop_signals
+from mpg_core.logs import configure_logging
+from mpg_core.platform import (
+    FAILURE_FILE,
+    MESSAGE_FILE,
+    OUTPUT_DIR,
+    PROCESSING_CONFIG_DIR,
+    PROCESSING_DIR,
+    PROCESSING_JOB_CONFIG,
+    RESOURCE_CONFIG,
+    Resources,
+    ml_root,
+    read_json,
+)
+from mpg_preprocessing.job import PreprocessConfig, run
+
+log = logging.getLogger("mpg_preprocessing")
+
+
+def parse_args(argv: Sequence[str], root: Path) -> argparse.Namespace:
+    base = root / PROCESSING_DIR
+    parser = argparse.ArgumentParser(prog="preprocess", description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=Path, default=base / "input/train",
+                        help="folder of headered raw CSV files to fit on and transform")
+    parser.add_argument("--validation", type=Path, default=base / "input/validation",
+                        help="raw validation CSV folder (skipped when absent)")
+    parser.add_argument("--test", type=Path, default=base / "input/test",
+                        help="raw test CSV folder (skipped when absent)")
+    parser.add_argument("--features", type=Path, default=base / "output/features",
+                        help="output folder; features go to <split>/<split>.csv")
+    parser.add_argument("--preprocessor", type=Path, default=base / "output/preprocessor",
+                        help="output folder for the fitted preprocessor's model.tar.gz")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def config_from(args: argparse.Namespace, root: Path) -> PreprocessConfig:
+    def optional(path: Path) -> Path | None:
+        return path if path.is_dir() else None
+
+    config_dir = root / PROCESSING_CONFIG_DIR
+    return PreprocessConfig(
+        train_dir=args.train,
+        validation_dir=optional(args.validation),
+        test_dir=optional(args.test),
+        features_dir=args.features,
+        preprocessor_dir=args.preprocessor,
+        resources=Resources.from_file(config_dir / RESOURCE_CONFIG),
+    )
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    root = ml_root(env)
+    args = parse_args(sys.argv[1:] if argv is None else argv, root)
+    configure_logging(args.log_level)
+    raise_on_stop_signals()
+    job = read_json(root / PROCESSING_CONFIG_DIR / PROCESSING_JOB_CONFIG, default={}) or {}
+    # Processing shows /opt/ml/output/message as ExitMessage; write the failure file too.
+    try:
+        with failure_reported(root / OUTPUT_DIR, (FAILURE_FILE, MESSAGE_FILE)):
+            result = run(config_from(args, root))
+    except MpgError as exc:
+        return exc.exit_code
+    except Exception:
+        return 1
+    log.info("preprocessing complete", extra={"job": job.get("ProcessingJobName"),
+                                              "rows": result.rows,
+                                              "features": len(result.feature_names)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
