@@ -94,12 +94,25 @@ def pack_model_tarball(source_dir: Path, tar_path: Path) -> Path:
     return tar_path
 
 
+def _safe_members(tar: tarfile.TarFile, dest_dir: Path) -> list[tarfile.TarInfo]:
+    """Regular files and folders that stay inside ``dest_dir``; anything else is refused.
+    (Python 3.11.2, Debian bookworm's, predates tarfile's extraction filters.)"""
+    root = dest_dir.resolve()
+    members = tar.getmembers()
+    for member in members:
+        target = (root / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or not target.is_relative_to(root):
+            raise ConfigError(f"refusing to extract {member.name!r}: only plain files inside "
+                              "the archive's folder are allowed")
+    return members
+
+
 def unpack_model_tarball(tar_path: Path, dest_dir: Path) -> Path:
-    """Extract a model.tar.gz safely (no absolute paths, links out of ``dest_dir``)."""
+    """Extract a model.tar.gz safely (no absolute paths, links or paths out of ``dest_dir``)."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(tar_path, "r:gz") as tar:
-            tar.extractall(dest_dir, filter="data")
+            tar.extractall(dest_dir, members=_safe_members(tar, dest_dir))  # noqa: S202
     except (tarfile.TarError, OSError) as exc:
         raise ConfigError(f"cannot extract {tar_path}: {exc}") from exc
     return dest_dir

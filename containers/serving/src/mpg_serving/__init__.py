@@ -1,0 +1,1 @@
+"""SageMaker serving: Flask under gunicorn, for real-time endpoints and batch transform."""

@@ -1,0 +1,97 @@
+"""The Flask app: /ping, /invocations and /execution-parameters."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from mpg_core.errors import RequestError
+from mpg_serving import codecs
+from mpg_serving.predictor import Predictor
+from mpg_serving.settings import BATCH_PAYLOAD_BUDGET_MB, ServeSettings
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(codecs.json.dumps({"error": message}) + "\n", status=status,
+                    mimetype=codecs.JSON)
+
+
+def _accept(header: Any, content_type: str, default: str | None) -> str:
+    """The response type: the best supported match of Accept; when Accept is absent or */*,
+    SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT, else the request's own content type."""
+    if not header or all(value == "*/*" for value in header.values()):
+        chosen = codecs.media_type(default) or content_type
+    else:
+        match = header.best_match(codecs.CONTENT_TYPES + tuple(codecs._ALIASES))
+        chosen = codecs.media_type(match) if match else None
+    if chosen not in codecs.CONTENT_TYPES:
+        raise RequestError(f"cannot answer in {request.headers.get('Accept') or default!r}; "
+                           f"supported: {', '.join(codecs.CONTENT_TYPES)}", http_status=406)
+    return chosen
+
+
+def execution_parameters(settings: ServeSettings) -> dict[str, Any]:
+    """Batch transform's defaults from the container: one mini-batch per worker at a time,
+    each at most the body limit, and within SageMaker's 100 MB product budget."""
+    concurrent = settings.max_concurrent_transforms or settings.workers
+    concurrent = max(1, min(concurrent, BATCH_PAYLOAD_BUDGET_MB // settings.max_payload_mb))
+    return {"MaxConcurrentTransforms": concurrent, "BatchStrategy": settings.batch_strategy,
+            "MaxPayloadInMB": settings.max_payload_mb}
+
+
+def create_app(predictor: Predictor, settings: ServeSettings) -> Flask:
+    app = Flask("mpg_serving")
+    # Bodies over the limit get 413 before they are read into memory.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
+
+    @app.get("/ping")
+    def ping() -> Response:
+        # Cheap by design: SageMaker times a ping out after 2 s. The model was loaded before
+        # the port opened, so a live worker is a ready worker.
+        return Response("", status=200 if predictor is not None else 503)
+
+    @app.get("/execution-parameters")
+    def parameters() -> dict[str, Any]:
+        return execution_parameters(settings)
+
+    @app.post("/invocations")
+    def invocations() -> Response:
+        raw_type = request.headers.get("Content-Type")
+        content_type = codecs.media_type(raw_type)
+        if content_type is None:
+            raise RequestError(f"missing Content-Type; send one of "
+                               f"{', '.join(codecs.CONTENT_TYPES)}", http_status=415)
+        if content_type not in codecs.CONTENT_TYPES:
+            raise RequestError(f"unsupported Content-Type {raw_type!r}; send one of "
+                               f"{', '.join(codecs.CONTENT_TYPES)}", http_status=415)
+        accept = _accept(request.accept_mimetypes, content_type, settings.default_accept)
+        body = request.get_data(cache=False)
+        if not body:
+            raise RequestError("empty body")
+        rows = codecs.decode(body, content_type, predictor.input_columns,
+                             predictor.allows_missing)
+        result = predictor.predict(rows)
+        return Response(codecs.encode(result, accept), mimetype=accept)
+
+    @app.errorhandler(RequestError)
+    def request_error(exc: RequestError) -> Response:
+        return _error(exc.http_status, str(exc))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        if exc.code == 413:
+            return _error(413, f"body larger than {settings.max_payload_mb} MiB "
+                               f"({settings.max_payload_bytes} bytes)")
+        return _error(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error in a request")
+        return _error(500, f"internal error: {type(exc).__name__}")
+
+    return app

@@ -1,0 +1,172 @@
+"""Request bodies to a float matrix, and results to response bodies, for the three content
+types the endpoint speaks: CSV (no header), JSON and JSON Lines.
+
+Every problem with a body is a RequestError naming it (a 4xx at the endpoint); nothing a
+client sends reaches the model unless it is a finite float matrix of the right width.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mpg_core.errors import RequestError
+
+CSV = "text/csv"
+JSON = "application/json"
+JSONLINES = "application/jsonlines"
+CONTENT_TYPES = (CSV, JSON, JSONLINES)
+_ALIASES = {"application/csv": CSV, "application/jsonl": JSONLINES,
+            "application/x-jsonlines": JSONLINES, "application/json-lines": JSONLINES}
+_MISSING = {"", "?", "nan", "na", "null", "none"}
+
+
+def media_type(header: str | None) -> str | None:
+    """``text/csv; charset=utf-8`` -> ``text/csv``; unknown types are returned lower-cased."""
+    if not header:
+        return None
+    base = header.split(";", 1)[0].strip().lower()
+    return _ALIASES.get(base, base)
+
+
+def _cell(value: Any, where: str, allow_missing: bool) -> float:
+    if value is None or (isinstance(value, str) and value.strip().lower() in _MISSING):
+        if allow_missing:
+            return math.nan
+        raise RequestError(f"{where}: missing value; this model needs every feature")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise RequestError(f"{where}: {value!r} is not a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise RequestError(f"{where}: {str(value)[:40]!r} is not a number") from None
+    if math.isnan(number):
+        if allow_missing:
+            return number
+        raise RequestError(f"{where}: missing value; this model needs every feature")
+    if math.isinf(number):
+        raise RequestError(f"{where}: {str(value)[:40]!r} is not a finite number")
+    return number
+
+
+def _row(values: Sequence[Any], where: str, columns: Sequence[str], allow_missing: bool
+         ) -> list[float]:
+    if len(values) != len(columns):
+        raise RequestError(f"{where}: {len(values)} values; expected {len(columns)} "
+                           f"({', '.join(columns)})")
+    return [_cell(v, f"{where}, column {c}", allow_missing) for v, c in zip(values, columns,
+                                                                             strict=True)]
+
+
+def _record(record: Any, where: str, columns: Sequence[str], allow_missing: bool) -> list[float]:
+    if isinstance(record, dict):
+        absent = [c for c in columns if c not in record]
+        if absent:
+            raise RequestError(f"{where}: missing key(s) {absent}")
+        return [_cell(record[c], f"{where}, {c}", allow_missing) for c in columns]
+    if isinstance(record, list):
+        return _row(record, where, columns, allow_missing)
+    raise RequestError(f"{where}: expected a list of {len(columns)} values or an object")
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError(f"body is not valid UTF-8 (byte {exc.start})") from None
+
+
+def _matrix(rows: list[list[float]], width: int) -> np.ndarray:
+    if not rows:
+        raise RequestError("no records in the body")
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
+
+
+def decode_csv(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.ndarray:
+    text = _text(body).rstrip("\r\n")
+    if not text.strip():
+        raise RequestError("empty body")
+    rows = []
+    try:
+        for number, values in enumerate(csv.reader(text.splitlines(), strict=True), start=1):
+            where = f"line {number}"
+            if not values:
+                raise RequestError(f"{where}: empty line")
+            if number == 1 and [v.strip() for v in values] == list(columns):
+                raise RequestError("line 1 is a header; send CSV rows without a header")
+            rows.append(_row(values, where, columns, allow_missing))
+    except csv.Error as exc:
+        raise RequestError(f"malformed CSV: {exc}") from None
+    return _matrix(rows, len(columns))
+
+
+def decode_json(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.ndarray:
+    try:
+        payload = json.loads(_text(body))
+    except json.JSONDecodeError as exc:
+        raise RequestError(f"malformed JSON: {exc}") from None
+    if isinstance(payload, dict) and "instances" in payload:
+        records = payload["instances"]
+        if not isinstance(records, list):
+            raise RequestError('"instances" must be a list')
+    elif isinstance(payload, dict) or (isinstance(payload, list) and payload
+                                       and not isinstance(payload[0], (list, dict))):
+        records = [payload]  # a single object or a single row
+    elif isinstance(payload, list):
+        records = payload
+    else:
+        raise RequestError('expected {"instances": [...]}, a list of records or one record')
+    rows = [_record(r, f"record {i}", columns, allow_missing) for i, r in enumerate(records)]
+    return _matrix(rows, len(columns))
+
+
+def decode_jsonlines(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.ndarray:
+    lines = _text(body).rstrip("\r\n").split("\n")
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise RequestError(f"line {number}: empty line")
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RequestError(f"line {number}: malformed JSON: {exc}") from None
+        rows.append(_record(record, f"line {number}", columns, allow_missing))
+    return _matrix(rows, len(columns))
+
+
+DECODERS = {CSV: decode_csv, JSON: decode_json, JSONLINES: decode_jsonlines}
+
+
+def decode(body: bytes, content_type: str, columns: Sequence[str], allow_missing: bool
+           ) -> np.ndarray:
+    return DECODERS[content_type](body, columns, allow_missing)
+
+
+def _number(x: float) -> str:
+    return repr(float(x))  # shortest text that round-trips exactly
+
+
+def encode(result: np.ndarray, accept: str) -> bytes:
+    """Predictions (1-D) or feature rows (2-D) as ``accept``; one output per input row.
+
+    Feature rows are written the way this endpoint reads them, so a preprocessor container's
+    answer is a valid request for the model container after it (inference pipelines)."""
+    rows: Iterable[Any]
+    if result.ndim == 1:
+        values = [float(v) for v in result]
+        if accept == CSV:
+            return "".join(_number(v) + "\n" for v in values).encode()
+        if accept == JSON:
+            return json.dumps({"predictions": values}).encode()
+        return "".join(json.dumps({"prediction": v}) + "\n" for v in values).encode()
+    rows = result.tolist()
+    if accept == CSV:
+        return "".join(",".join(_number(v) for v in row) + "\n" for row in rows).encode()
+    if accept == JSON:
+        return json.dumps({"instances": rows}).encode()
+    return "".join(json.dumps(row) + "\n" for row in rows).encode()
