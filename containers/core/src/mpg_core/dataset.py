@@ -80,3 +80,24 @@ def write_splits(splits: Splits, out_dir: Path) -> dict[str, Path]:
         frame.to_csv(path, index=False)
         written[name] = path
     return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mpg_core.dataset --out DIR``: write the seeded splits as the pipeline's
+    raw inputs (``DIR/<split>/<split>.csv``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mpg_core.dataset", description=main.__doc__)
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--source", default=None,
+                        help="'uci' for the UCI URL, a file or URL; default: the bundled copy")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    written = write_splits(split(load_auto_mpg(args.source), seed=args.seed), args.out)
+    for name, path in written.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
