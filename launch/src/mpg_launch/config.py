@@ -1,0 +1,231 @@
+"""One frozen :class:`LaunchConfig`, read once from a TOML/JSON file, the environment and flags.
+
+Precedence, highest first: command-line flags, ``MPG_*`` environment variables, the config file
+(``--config`` or ``MPG_CONFIG``), defaults. Region, role and bucket have no defaults on purpose:
+a silently chosen region or bucket is how jobs end up where nobody looks for them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from mpg_launch.errors import ConfigError
+
+STAGES = ("preprocessing", "training", "serving", "transform")
+IMAGES = ("preprocessing", "training", "serving")
+# Placeholder role for --local runs: the request must still carry one to be valid.
+LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/mpg-local"
+_ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::(\d{12}):role/[\w+=,.@/-]+$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+# Environment variables and the config keys they set.
+ENV_KEYS = {
+    "MPG_REGION": "region",
+    "AWS_REGION": "region",
+    "AWS_DEFAULT_REGION": "region",
+    "MPG_ROLE_ARN": "role_arn",
+    "MPG_BUCKET": "bucket",
+    "MPG_PREFIX": "prefix",
+    "MPG_IMAGE_TAG": "image_tag",
+    "MPG_REGISTRY": "registry_override",
+    "MPG_ACCOUNT_ID": "account_id",
+    "MPG_LOCAL_STATE_DIR": "local_state_dir",
+}
+# The first of these that is set wins (MPG_REGION over the AWS variables).
+_ENV_ORDER = list(ENV_KEYS)
+
+
+@dataclass(frozen=True)
+class Instances:
+    """Instance type and count of one stage."""
+
+    type: str = "ml.m5.large"
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    region: str
+    role_arn: str
+    bucket: str
+    prefix: str = "mpg"
+    # S3 sub-prefix for the raw ("bronze") splits: <prefix>/<raw_prefix>/<split>/.
+    raw_prefix: str = "data/bronze"
+    account_id: str | None = None
+    # Content tag of the images in ECR (``mpg-launch push`` prints it: the git SHA).
+    image_tag: str = "latest"
+    repository_prefix: str = "mpg"
+    # Explicit image URIs per image (preprocessing, training, serving) override ECR names.
+    images: Mapping[str, str] = field(default_factory=dict)
+    # Push here instead of the ECR proxy endpoint (a test registry, a pull-through mirror).
+    registry_override: str | None = None
+    instances: Mapping[str, Instances] = field(default_factory=dict)
+    volume_size_gb: int = 30
+    max_runtime_seconds: int = 3600
+    network_isolation: bool = True
+    subnets: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    kms_key_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    spot: bool = False
+    max_wait_seconds: int | None = None
+    hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    endpoint_name: str = "mpg"
+    local: bool = False
+    local_state_dir: str | None = None
+
+    def instance(self, stage: str) -> Instances:
+        return self.instances.get(stage, Instances())
+
+    @property
+    def account(self) -> str:
+        """The account that owns the images: configured, else the one in the role ARN."""
+        if self.account_id:
+            return self.account_id
+        match = _ROLE_ARN.match(self.role_arn)
+        if not match:
+            raise ConfigError(f"cannot tell the AWS account from role {self.role_arn!r}; "
+                              "set account_id in the config or MPG_ACCOUNT_ID")
+        return match.group(1)
+
+    @property
+    def registry(self) -> str:
+        """Host of the registry the images are pushed to and named after."""
+        if self.registry_override:
+            return self.registry_override
+        suffix = ".cn" if self.region.startswith("cn-") else ""
+        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com{suffix}"
+
+    def repository(self, image: str) -> str:
+        return f"{self.repository_prefix}-{image}"
+
+    def image_uri(self, image: str) -> str:
+        """The URI a request names: explicit, else the local tag (``--local``), else ECR."""
+        if image in self.images:
+            return self.images[image]
+        if self.local:
+            return f"mpg-{image}:latest"
+        return f"{self.registry}/{self.repository(image)}:{self.image_tag}"
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}; "
+                          "fix the --config path or MPG_CONFIG") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} is malformed: {exc}; fix its syntax") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a table/object of settings")
+    return data
+
+
+def _instances(value: Any, where: str) -> dict[str, Instances]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: 'instances' must be a table of stages")
+    out = {}
+    for stage, spec in value.items():
+        if stage not in STAGES:
+            raise ConfigError(f"{where}: unknown stage 'instances.{stage}'; known: {STAGES}")
+        if not isinstance(spec, dict) or set(spec) - {"type", "count"}:
+            raise ConfigError(f"{where}: 'instances.{stage}' takes only type and count")
+        out[stage] = Instances(type=str(spec.get("type", Instances.type)),
+                               count=int(spec.get("count", Instances.count)))
+    return out
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    """Turn a file/env/flag value into the field's type, with an error naming the key."""
+    try:
+        if name == "instances":
+            return _instances(value, where)
+        if name in ("images", "tags", "hyperparameters"):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: '{name}' must be a table of strings")
+            if name == "images" and set(value) - set(IMAGES):
+                raise ConfigError(f"{where}: unknown image(s) {sorted(set(value) - set(IMAGES))}"
+                                  f" in 'images'; known: {IMAGES}")
+            return {str(k): str(v) for k, v in value.items()}
+        if name in ("subnets", "security_group_ids"):
+            items = value.split(",") if isinstance(value, str) else value
+            return tuple(str(v).strip() for v in items if str(v).strip())
+        if name in ("network_isolation", "spot", "local"):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if name in ("volume_size_gb", "max_runtime_seconds", "max_wait_seconds"):
+            return None if value in (None, "") else int(value)
+        return None if value is None else str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: '{name}' has a bad value {value!r}") from None
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> LaunchConfig:
+    """Merge file, environment and flag overrides (``None`` values mean "not given")."""
+    env = env or {}
+    known = {f.name for f in fields(LaunchConfig)}
+    values: dict[str, Any] = {}
+    path = path or (Path(env["MPG_CONFIG"]) if env.get("MPG_CONFIG") else None)
+    if path is not None:
+        data = _read_file(path)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown key(s) {unknown} in {path}; known: {sorted(known)}")
+        values.update({k: _coerce(k, v, str(path)) for k, v in data.items()})
+    for var in reversed(_ENV_ORDER):  # so the first listed variable is applied last and wins
+        if env.get(var):
+            values[ENV_KEYS[var]] = _coerce(ENV_KEYS[var], env[var], var)
+    for key, value in (overrides or {}).items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r}")
+        if value is not None:
+            values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
+    return _checked(values)
+
+
+def _checked(values: dict[str, Any]) -> LaunchConfig:
+    local = bool(values.get("local"))
+    if not values.get("region"):
+        raise ConfigError("no AWS region: pass --region, set MPG_REGION (or AWS_REGION) or "
+                          "'region' in the config file")
+    if not _REGION.match(values["region"]):
+        raise ConfigError(f"region {values['region']!r} is not an AWS region name "
+                          "(like us-east-1); fix --region/MPG_REGION")
+    if not values.get("role_arn"):
+        if not local:
+            raise ConfigError("no SageMaker execution role: pass --role, set MPG_ROLE_ARN or "
+                              "'role_arn' in the config file (see launch/README.md for its "
+                              "permissions)")
+        values["role_arn"] = LOCAL_ROLE_ARN
+    if not _ROLE_ARN.match(values["role_arn"]):
+        raise ConfigError(f"role {values['role_arn']!r} is not an IAM role ARN "
+                          "(arn:aws:iam::<account>:role/<name>); fix --role/MPG_ROLE_ARN")
+    if not values.get("bucket"):
+        raise ConfigError("no S3 bucket: pass --bucket, set MPG_BUCKET or 'bucket' in the "
+                          "config file (it must be in the same region as the jobs)")
+    if not _BUCKET.match(values["bucket"]):
+        raise ConfigError(f"bucket {values['bucket']!r} is not a valid S3 bucket name; "
+                          "fix --bucket/MPG_BUCKET")
+    values["prefix"] = str(values.get("prefix", LaunchConfig.prefix)).strip("/")
+    config = LaunchConfig(**values)
+    if config.spot and config.max_wait_seconds is None:
+        config = replace(config, max_wait_seconds=2 * config.max_runtime_seconds)
+    if config.max_wait_seconds is not None and config.max_wait_seconds < config.max_runtime_seconds:
+        raise ConfigError(f"max_wait_seconds={config.max_wait_seconds} must be at least "
+                          f"max_runtime_seconds={config.max_runtime_seconds}")
+    if bool(config.subnets) != bool(config.security_group_ids):
+        raise ConfigError("a VPC needs both 'subnets' and 'security_group_ids' (or neither)")
+    return config

@@ -1,0 +1,197 @@
+"""The Flask app in-process (test client) with each artifact kind the image serves."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from flask.testing import FlaskClient
+
+from mpg_core.artifacts import load_artifact
+from mpg_core.schema import FEATURES
+from mpg_serving.app import create_app
+from mpg_serving.predictor import load_predictor
+from mpg_serving.settings import ServeSettings
+
+ROW = "8,307,130,3504,12,70,1"
+ROW_OBJ = dict(zip(FEATURES, [8, 307, 130, 3504, 12, 70, 1], strict=True))
+
+
+def client_for(model_dir: Path, **env: str) -> FlaskClient:
+    settings = ServeSettings.from_env({"MPG_MODEL_DIR": str(model_dir), **env})
+    return create_app(load_predictor(model_dir), settings).test_client()
+
+
+@pytest.fixture(scope="module")
+def client(trained) -> FlaskClient:
+    return client_for(trained.pipeline_dir)
+
+
+def test_ping(client: FlaskClient) -> None:
+    assert client.get("/ping").status_code == 200
+
+
+def test_execution_parameters(client: FlaskClient) -> None:
+    body = client.get("/execution-parameters").get_json()
+    assert body["BatchStrategy"] == "MULTI_RECORD" and body["MaxPayloadInMB"] == 6
+
+
+def test_csv_predictions_match_the_pipeline_row_for_row(client: FlaskClient, trained) -> None:
+    test = pd.read_csv(trained.bronze / "test" / "test.csv")
+    rows = test[list(FEATURES)].to_csv(header=False, index=False, na_rep="?")
+    response = client.post("/invocations", data=rows, content_type="text/csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    got = np.array([float(x) for x in response.get_data(as_text=True).splitlines()])
+    expected = load_artifact(trained.pipeline_dir).estimator.predict(test[list(FEATURES)])
+    assert len(got) == len(test)
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (json.dumps({"instances": [[8, 307, 130, 3504, 12, 70, 1], ROW_OBJ]}), "application/json"),
+    (json.dumps([ROW_OBJ, [8, 307, 130, 3504, 12, 70, 1]]), "application/json"),
+    (json.dumps(ROW_OBJ) + "\n" + json.dumps([8, 307, 130, 3504, 12, 70, 1]) + "\n",
+     "application/jsonlines"),
+    (f"{ROW}\r\n{ROW}\r\n", "text/csv; charset=utf-8"),
+])
+def test_formats_agree(client: FlaskClient, body: str, content_type: str) -> None:
+    response = client.post("/invocations", data=body, content_type=content_type,
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    predictions = response.get_json()["predictions"]
+    assert len(predictions) == 2 and predictions[0] == predictions[1]
+
+
+def test_single_json_row(client: FlaskClient) -> None:
+    response = client.post("/invocations", json=[8, 307, 130, 3504, 12, 70, 1])
+    assert len(response.get_json()["predictions"]) == 1
+
+
+@pytest.mark.parametrize(("accept", "mimetype"), [
+    (None, "text/csv"), ("*/*", "text/csv"), ("application/jsonlines", "application/jsonlines"),
+    ("text/html, application/json;q=0.9", "application/json"),
+])
+def test_accept_negotiation(client: FlaskClient, accept: str | None, mimetype: str) -> None:
+    headers = {"Accept": accept} if accept else {}
+    response = client.post("/invocations", data=f"{ROW}\n{ROW}", content_type="text/csv",
+                           headers=headers)
+    assert response.status_code == 200 and response.mimetype == mimetype
+    if mimetype == "application/jsonlines":
+        lines = response.get_data(as_text=True).splitlines()
+        assert len(lines) == 2 and "prediction" in json.loads(lines[0])
+
+
+def test_default_accept_from_environment(trained) -> None:
+    c = client_for(trained.pipeline_dir, SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="application/json")
+    response = c.post("/invocations", data=ROW, content_type="text/csv")
+    assert response.mimetype == "application/json"
+
+
+def test_missing_values_are_imputed_for_raw_rows(client: FlaskClient) -> None:
+    response = client.post("/invocations", data="4,97,,2130,14.5,70,3\n4,97,?,2130,14.5,70,3",
+                           content_type="text/csv")
+    assert response.status_code == 200
+    a, b = response.get_data(as_text=True).split()
+    assert a == b
+
+
+def test_unknown_category_does_not_fail(client: FlaskClient) -> None:
+    response = client.post("/invocations", data="10,97,88,2130,14.5,70,9",
+                           content_type="text/csv")
+    assert response.status_code == 200
+
+
+BAD = [
+    ("", "text/csv", 400, "empty body"),
+    ("\n\n", "text/csv", 400, "empty body"),
+    (f"{ROW}\n\n{ROW}", "text/csv", 400, "line 2: empty line"),
+    ("8,307,130", "text/csv", 400, "line 1: 3 values; expected 7"),
+    (f"{ROW},1", "text/csv", 400, "8 values; expected 7"),
+    ("8,307,abc,3504,12,70,1", "text/csv", 400, "column horsepower: 'abc' is not a number"),
+    ("8,307,inf,3504,12,70,1", "text/csv", 400, "not a finite number"),
+    ('8,"307,130,3504,12,70,1', "text/csv", 400, "malformed CSV"),
+    (",".join(FEATURES), "text/csv", 400, "header"),
+    (b"8,307,\xff,3504,12,70,1", "text/csv", 400, "not valid UTF-8"),
+    ("{not json", "application/json", 400, "malformed JSON"),
+    ('{"instances": 5}', "application/json", 400, '"instances" must be a list'),
+    ('{"instances": []}', "application/json", 400, "no records"),
+    ('{"cylinders": 8}', "application/json", 400, "missing key(s)"),
+    ('[[1,2,3]]', "application/json", 400, "3 values; expected 7"),
+    ('[[8,307,true,3504,12,70,1]]', "application/json", 400, "is not a number"),
+    ('"text"', "application/json", 400, "expected"),
+    ('[1,2,3,4,5,6,7]\n\n', "application/jsonlines", 200, None),
+    ('[1,2,3,4,5,6,7]\n\n[1,2,3,4,5,6,7]', "application/jsonlines", 400, "line 2: empty line"),
+    (ROW, "text/plain", 415, "unsupported Content-Type 'text/plain'"),
+    (ROW, None, 415, "missing Content-Type"),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "message"), BAD)
+def test_bad_requests_get_a_4xx_naming_the_problem(
+        client: FlaskClient, body: str | bytes, content_type: str | None, status: int,
+        message: str | None) -> None:
+    response = client.post("/invocations", data=body, content_type=content_type)
+    assert response.status_code == status, response.get_data(as_text=True)
+    if message is not None:
+        assert response.mimetype == "application/json"
+        assert message in response.get_json()["error"]
+
+
+def test_unsupported_accept_is_406(client: FlaskClient) -> None:
+    response = client.post("/invocations", data=ROW, content_type="text/csv",
+                           headers={"Accept": "image/png"})
+    assert response.status_code == 406
+    assert "supported: text/csv" in response.get_json()["error"]
+
+
+def test_body_over_the_limit_is_413(trained) -> None:
+    c = client_for(trained.pipeline_dir, SAGEMAKER_MAX_PAYLOAD_IN_MB="1")
+    body = (ROW + "\n") * (1024 * 1024 // len(ROW) + 10)
+    response = c.post("/invocations", data=body, content_type="text/csv")
+    assert response.status_code == 413
+    assert "larger than 1 MiB" in response.get_json()["error"]
+    ok = c.post("/invocations", data=(ROW + "\n") * 1000, content_type="text/csv")
+    assert ok.status_code == 200
+
+
+def test_model_only_artifact_takes_features(trained) -> None:
+    c = client_for(trained.model_dir)
+    features = pd.read_csv(trained.features / "test" / "test.csv").drop(columns=["mpg"])
+    body = features.head(5).to_csv(header=False, index=False)
+    response = c.post("/invocations", data=body, content_type="text/csv")
+    assert response.status_code == 200
+    assert len(response.get_data(as_text=True).splitlines()) == 5
+    # Raw rows have the wrong width for a model-only artifact.
+    bad = c.post("/invocations", data=ROW, content_type="text/csv")
+    assert bad.status_code == 400 and f"expected {features.shape[1]}" in bad.get_json()["error"]
+    # Features may not be missing: nothing imputes them.
+    gap = ",".join(["1"] * (features.shape[1] - 1) + [""])
+    assert c.post("/invocations", data=gap, content_type="text/csv").status_code == 400
+
+
+@pytest.mark.parametrize("accept", ["text/csv", "application/json", "application/jsonlines"])
+def test_inference_pipeline_preprocessor_then_model(trained, accept: str) -> None:
+    """The two containers of a SageMaker inference pipeline: the preprocessor's answer, in any
+    format, is a valid request for the model, and the chain equals the one-container pipeline."""
+    pre, model, whole = (client_for(trained.preprocessor_dir), client_for(trained.model_dir),
+                         client_for(trained.pipeline_dir))
+    rows = "\n".join([ROW, "4,97,?,2130,14.5,70,3", "10,97,88,2130,14.5,70,9"])
+    step1 = pre.post("/invocations", data=rows, content_type="text/csv",
+                     headers={"Accept": accept})
+    assert step1.status_code == 200 and step1.mimetype == accept
+    step2 = model.post("/invocations", data=step1.get_data(), content_type=step1.content_type,
+                       headers={"Accept": "text/csv"})
+    assert step2.status_code == 200, step2.get_data(as_text=True)
+    chained = [float(x) for x in step2.get_data(as_text=True).split()]
+    direct_model = load_artifact(trained.model_dir).estimator
+    pre_rows = list(csv.reader(pre.post("/invocations", data=rows, content_type="text/csv",
+                                        headers={"Accept": "text/csv"}).get_data(as_text=True)
+                               .splitlines()))
+    expected = direct_model.predict(np.array(pre_rows, dtype=float))
+    np.testing.assert_allclose(chained, expected, rtol=1e-12)
+    assert len(chained) == 3
+    assert whole.post("/invocations", data=rows, content_type="text/csv").status_code == 200
