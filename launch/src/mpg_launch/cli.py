@@ -1,0 +1,273 @@
+"""``mpg-launch``: a thin CLI over :mod:`mpg_launch.commands`.
+
+Every subcommand takes the common settings (``--config``, ``--region``, ``--role``,
+``--bucket``, ...), ``--dry-run`` (print the validated request JSON, call nothing) and
+``--local`` (run the same requests on the local Docker engine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from mpg_launch import commands, layout
+from mpg_launch.aws import Clients, aws_clients
+from mpg_launch.config import IMAGES, LaunchConfig, load_config
+from mpg_launch.errors import LaunchError
+
+ClientsFactory = Callable[[LaunchConfig], Clients]
+# The flags that map onto LaunchConfig fields.
+_SETTINGS = {"region": "region", "role": "role_arn", "bucket": "bucket", "prefix": "prefix",
+             "image_tag": "image_tag", "registry": "registry_override",
+             "endpoint": "endpoint_name"}
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("settings (flags > MPG_* env > config file)")
+    group.add_argument("--config", type=Path, help="TOML or JSON settings file (MPG_CONFIG)")
+    group.add_argument("--region", help="AWS region (MPG_REGION, AWS_REGION)")
+    group.add_argument("--role", help="SageMaker execution role ARN (MPG_ROLE_ARN)")
+    group.add_argument("--bucket", help="S3 bucket for data and artifacts (MPG_BUCKET)")
+    group.add_argument("--prefix", help="S3 key prefix (MPG_PREFIX, default mpg)")
+    group.add_argument("--image-tag", help="image tag in ECR (MPG_IMAGE_TAG)")
+    group.add_argument("--registry", help="push/pull registry instead of ECR's (MPG_REGISTRY)")
+    group.add_argument("--no-network-isolation", action="store_true",
+                       help="let containers reach the network (isolated by default)")
+    common.add_argument("--local", action="store_true",
+                        help="run on the local Docker engine with the project's images")
+    common.add_argument("--dry-run", action="store_true",
+                        help="print the validated request JSON and call nothing")
+    common.add_argument("--poll-seconds", type=float, default=10.0, help=argparse.SUPPRESS)
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(prog="mpg-launch", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+
+    p = command("push", "create the ECR repositories if missing, log in, tag and push")
+    p.add_argument("--tag", help="tag to push (default: git-<sha> of this checkout)")
+    p.add_argument("--source-tag", default="latest", help="local tag of mpg-<image>")
+    p.add_argument("--images", nargs="+", choices=IMAGES, default=list(IMAGES))
+
+    p = command("data", "upload the seeded train/validation/test splits to S3")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--source", help="'uci', a file or a URL (default: the bundled copy)")
+
+    p = command("preprocess", "run the preprocessing job")
+    p.add_argument("--job-name")
+
+    p = command("train", "run a training job on a preprocessing job's features")
+    p.add_argument("--job-name")
+    p.add_argument("--preprocessing-job", required=True)
+    p.add_argument("--no-preprocessor", action="store_true",
+                   help="train a features->mpg model (for deploy --pipeline)")
+    p.add_argument("--hyperparameter", "-H", action="append", default=[], metavar="KEY=VALUE")
+
+    p = command("tune", "run a hyperparameter tuning job minimising validation:rmse")
+    p.add_argument("--job-name", help="at most 32 characters")
+    p.add_argument("--preprocessing-job", required=True)
+    p.add_argument("--max-jobs", type=int, default=8)
+    p.add_argument("--max-parallel", type=int, default=2)
+
+    p = command("deploy", "create a model, an endpoint config and the endpoint (or update it)")
+    p.add_argument("--endpoint", help="endpoint name (default: 'endpoint_name' setting)")
+    p.add_argument("--training-job", help="training job whose model.tar.gz to serve")
+    p.add_argument("--model-data", help="s3://.../model.tar.gz instead of --training-job")
+    p.add_argument("--pipeline", action="store_true",
+                   help="two containers: the preprocessor, then a model trained with "
+                        "--no-preprocessor")
+    p.add_argument("--preprocessing-job", help="with --pipeline: the preprocessor's job")
+
+    p = command("predict", "send CSV or JSON rows (file or stdin) to an endpoint")
+    p.add_argument("--endpoint")
+    p.add_argument("--file", type=Path, help="rows to send (default: stdin)")
+    p.add_argument("--content-type", default="text/csv",
+                   choices=["text/csv", "application/json", "application/jsonlines"])
+    p.add_argument("--accept", default="text/csv")
+
+    p = command("transform", "batch transform headerless CSV rows (Line split, MultiRecord)")
+    p.add_argument("--job-name")
+    p.add_argument("--model", help="model name (default: the model of --endpoint)")
+    p.add_argument("--endpoint")
+    p.add_argument("--input", help="s3:// prefix of the rows (default: <prefix>/data/batch/)")
+
+    p = command("status", "describe a job or an endpoint")
+    p.add_argument("kind", choices=["processing", "training", "transform", "tuning", "endpoint"])
+    p.add_argument("name")
+
+    p = command("logs", "print a job's or an endpoint's logs so far")
+    p.add_argument("kind", choices=["processing", "training", "transform", "endpoint"])
+    p.add_argument("name")
+
+    p = command("delete", "delete an endpoint, its endpoint config and its models")
+    p.add_argument("--endpoint")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> LaunchConfig:
+    overrides: dict[str, Any] = {field: getattr(args, flag, None)
+                                 for flag, field in _SETTINGS.items()}
+    overrides["local"] = args.local or None
+    if args.no_network_isolation:
+        overrides["network_isolation"] = False
+    return load_config(args.config, env, overrides)
+
+
+def default_clients(config: LaunchConfig) -> Clients:
+    if config.local:
+        from mpg_launch.local import local_clients
+
+        return local_clients(config)
+    return aws_clients(config)
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def _hyperparameters(pairs: Sequence[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise LaunchError(f"--hyperparameter {pair!r}: write KEY=VALUE")
+        values[key] = value
+    return values
+
+
+def run(args: argparse.Namespace, config: LaunchConfig, factory: ClientsFactory,
+        out: Callable[[str], None]) -> int:
+    cmd = args.command
+    needs_clients = not args.dry_run or cmd in ("status", "logs", "delete", "predict")
+    clients = factory(config) if needs_clients else None
+    runner = commands.Runner(config, clients, out, args.dry_run, args.poll_seconds)
+    name = getattr(args, "job_name", None)
+    if cmd == "push":
+        return _push(args, config, clients, out)
+    if cmd == "data":
+        if args.dry_run:
+            out("\n".join(layout.raw_uri(config, s) for s in layout.SPLITS))
+            return 0
+        assert clients is not None
+        for split, uri in commands_data(config, clients, args).items():
+            out(f"{split}: {uri}")
+    elif cmd == "preprocess":
+        commands.preprocess(runner, name or layout.job_name("prep"))
+    elif cmd == "train":
+        commands.train(runner, name or layout.job_name("train"), args.preprocessing_job,
+                       not args.no_preprocessor, _hyperparameters(args.hyperparameter))
+    elif cmd == "tune":
+        commands.tune(runner, name or layout.job_name("tune", limit=layout.TUNING_NAME_LIMIT),
+                      args.preprocessing_job, args.max_jobs, args.max_parallel)
+    elif cmd == "deploy":
+        commands.deploy(runner, args.endpoint or config.endpoint_name, _stamp(),
+                        args.training_job, args.model_data, args.pipeline,
+                        args.preprocessing_job)
+    elif cmd == "predict":
+        assert clients is not None
+        body = args.file.read_bytes() if args.file else sys.stdin.buffer.read()
+        _, answer = commands.predict(clients, args.endpoint or config.endpoint_name, body,
+                                     args.content_type, args.accept)
+        out(answer.decode("utf-8").rstrip("\n"))
+    elif cmd == "transform":
+        commands.transform(runner, name or layout.job_name("transform"), args.model,
+                           args.endpoint, args.input)
+    elif cmd == "status":
+        assert clients is not None
+        out(json.dumps(commands.status(clients, args.kind, args.name), indent=2, default=str))
+    elif cmd == "logs":
+        assert clients is not None
+        _logs(clients, config, args.kind, args.name, out)
+    elif cmd == "delete":
+        assert clients is not None
+        commands.delete(clients, args.endpoint or config.endpoint_name, out)
+    return 0
+
+
+def commands_data(config: LaunchConfig, clients: Clients, args: argparse.Namespace
+                  ) -> dict[str, str]:
+    from mpg_launch.data import upload_splits
+
+    return upload_splits(config, clients.s3, seed=args.seed, source=args.source)
+
+
+def _push(args: argparse.Namespace, config: LaunchConfig, clients: Clients | None,
+          out: Callable[[str], None]) -> int:
+    from mpg_launch.ecr import content_tag, push_images
+
+    tag = args.tag or content_tag(Path.cwd())
+    if args.dry_run:
+        for image in args.images:
+            out(f"{image}: mpg-{image}:{args.source_tag} -> "
+                f"{config.registry}/{config.repository(image)}:{tag}")
+        return 0
+    assert clients is not None
+    if clients.ecr is None:
+        raise LaunchError("push talks to ECR; run it without --local")
+    push_images(config, clients.ecr, tag, args.source_tag, args.images, out)
+    out(f"image tag: {tag}  (set image_tag = \"{tag}\" in the config or MPG_IMAGE_TAG={tag})")
+    return 0
+
+
+def _logs(clients: Clients, config: LaunchConfig, kind: str, name: str,
+          out: Callable[[str], None]) -> None:
+    from mpg_launch.waiting import JOB_KINDS, LogTailer
+
+    if config.local:
+        from mpg_launch.local import print_local_logs
+
+        print_local_logs(name, out)
+        return
+    if clients.logs is None:
+        raise LaunchError("no CloudWatch Logs client")
+    if kind == "endpoint":
+        group, prefix = f"/aws/sagemaker/Endpoints/{name}", "AllTraffic/"
+    else:
+        group, prefix = str(JOB_KINDS[kind].log_group), f"{name}/"
+    if not LogTailer(clients.logs, group, prefix, out).poll():
+        out(f"no log events in {group} for {prefix}")
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
+         factory: ClientsFactory = default_clients,
+         out: Callable[[str], None] = print) -> int:
+    args = build_parser().parse_args(argv)
+    env = os.environ if env is None else env
+    try:
+        config = config_from_args(args, env)
+        return run(args, config, factory, out)
+    except LaunchError as exc:
+        print(f"mpg-launch: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except NoCredentialsError:
+        print("mpg-launch: error: no AWS credentials; configure them (aws configure, "
+              "AWS_PROFILE or AWS_ACCESS_KEY_ID) or use --dry-run/--local", file=sys.stderr)
+        return 2
+    except ClientError as exc:
+        print(f"mpg-launch: error: AWS refused {exc.operation_name}: "
+              f"{' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except BotoCoreError as exc:
+        print(f"mpg-launch: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mpg-launch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,369 @@
+"""The three images, unchanged, under the SageMaker Python SDK v2's local mode
+(``instance_type="local"``), which is what many users try first.
+
+The SDK drives them with its own docker-compose files: a processing job (``Processor``), a
+training job (``Estimator.fit``), a real-time endpoint (``Model.deploy`` + ``Predictor``) and a
+batch transform (``Model.transformer``). Predictions are checked against the trained artifact
+loaded in-process, so the endpoint is known to serve the model the SDK's training job wrote.
+
+Local mode needs no AWS account, but SDK v2 still talks to S3 in one place: ``Processor`` uploads
+every input that is not an ``s3://`` URI to the session's default bucket, and replaces every
+output destination that is not an ``s3://`` URI with one in that bucket
+(``sagemaker/processing.py``, ``Processor._normalize_inputs`` / ``_normalize_outputs``:
+``if parse_result.scheme != "s3": ... default_bucket()``). That S3 is a real moto server on
+127.0.0.1. The bucket is named explicitly: for an SDK-chosen name, ``Session.default_bucket``
+asks STS for the account id at a hard-coded regional endpoint (``Session.account_id``:
+``endpoint_url=sts_regional_endpoint(region)``), which ``AWS_ENDPOINT_URL`` cannot redirect.
+Training, serving and transform use ``file://`` paths and make no AWS calls.
+
+Each session gets its own free serving port (``local.serving_port``; the SDK publishes
+``<port>:8080`` and polls ``/ping`` there), and a label on every container it starts
+(``local.container_config``), so teardown removes exactly those containers even when the SDK
+did not stop them (local transform stops its container only on success).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from mpg_core.artifacts import ARTIFACT_FILE, ESTIMATOR_FILE, load_artifact, unpack_model_tarball
+from mpg_core.metrics import METRIC_DEFINITIONS
+from mpg_core.schema import FEATURES
+from tests.conftest import Trained, free_port, wait_until
+
+if TYPE_CHECKING:
+    from sagemaker.local import LocalSession
+
+# The SDK is imported inside fixtures and tests, not here: importing it takes seconds (which
+# `pytest -m "not docker"` would pay at collection) and warns about v2's deprecation unless
+# SAGEMAKER_SUPPRESS_V2_WARNING is set first, which the `aws_env` fixture does.
+
+pytestmark = [pytest.mark.docker, pytest.mark.aws, pytest.mark.timeout(300)]
+
+REGION = "us-east-1"
+BUCKET = "mpg-sdk-local"
+# Local mode never assumes the role; the SDK only requires one to be given.
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+LABEL = "mpg.tests.sdk-local-mode"
+SPLITS = ("train", "validation", "test")
+HYPERPARAMETERS = {"n_estimators": 30, "max_depth": 8}
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server on 127.0.0.1 with a free port; its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log, stderr=subprocess.STDOUT)
+
+    def answers() -> bool:
+        assert server.poll() is None, f"moto_server exited with {server.returncode}"
+        try:
+            return requests.get(f"{url}/moto-api/", timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_until(answers, 30, f"moto server on {url}")
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def aws_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Fake credentials, a region and moto as every AWS endpoint; nothing from the user's own
+    AWS or SageMaker configuration. Yields the moto URL."""
+    home = tmp_path_factory.mktemp("aws-home")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
+                     "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+            mp.delenv(name, raising=False)
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_DEFAULT_REGION", REGION)
+        mp.setenv("AWS_REGION", REGION)
+        mp.setenv("AWS_CONFIG_FILE", str(home / "config"))
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
+        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        mp.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+        mp.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+        yield moto_endpoint
+
+
+def _remove_labelled_containers(run_id: str) -> None:
+    listed = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL}={run_id}"],
+                            capture_output=True, text=True, check=True)
+    ids = listed.stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def local_session(aws_env: str, images: dict[str, str],
+                  tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[Callable[[], LocalSession]]:
+    """Makes LocalSessions, each with its own serving port; removes every container any of
+    them started."""
+    import boto3
+    from sagemaker.local import LocalSession
+
+    run_id = uuid.uuid4().hex[:12]
+    root = tmp_path_factory.mktemp("sdk-root")
+
+    def make() -> LocalSession:
+        session = LocalSession(
+            boto_session=boto3.Session(region_name=REGION),
+            default_bucket=BUCKET,
+            s3_endpoint_url=aws_env,
+            sagemaker_config={"SchemaVersion": "1.0"},  # not the user's config files
+        )
+        session.config = {"local": {
+            "local_code": True,
+            "serving_port": free_port(),
+            "container_root": str(root),
+            "container_config": {"labels": {LABEL: run_id}},
+        }}
+        return session
+
+    try:
+        yield make
+    finally:
+        _remove_labelled_containers(run_id)
+
+
+@contextlib.contextmanager
+def _tee_stdout() -> Iterator[io.StringIO]:
+    """Capture what the SDK streams from docker-compose (it writes to sys.stdout), and pass it
+    on so pytest still shows it when a test fails."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield buffer
+    finally:
+        sys.stdout.write(buffer.getvalue())
+
+
+def _tar_names(path: Path) -> set[str]:
+    with tarfile.open(path, "r:gz") as tar:
+        return {member.name for member in tar.getmembers()}
+
+
+def _raw_rows(trained: Trained) -> pd.DataFrame:
+    """The test split's raw feature columns, in the endpoint's documented order."""
+    frame = pd.read_csv(trained.bronze / "test" / "test.csv")
+    return frame[list(FEATURES)]
+
+
+def _copy_model(model_tarball: Path, directory: Path) -> str:
+    # The SDK extracts a file:// model.tar.gz in place, into the folder that holds it, and
+    # mounts that folder at /opt/ml/model (sagemaker/local/image.py,
+    # _prepare_serving_volumes: custom_extractall_tarfile(tar, ...get_root_dir())). A copy
+    # keeps the training output untouched.
+    directory.mkdir(parents=True)
+    shutil.copy2(model_tarball, directory / model_tarball.name)
+    return f"file://{directory / model_tarball.name}"
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    model_tarball: Path
+    output_tarball: Path
+    logs: str
+    expected: np.ndarray  # the artifact's predictions for the test split's raw rows
+
+
+def test_processing_job_writes_features_and_preprocessor(
+        local_session: Callable[[], LocalSession], images: dict[str, str], trained: Trained,
+        tmp_path: Path) -> None:
+    from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
+
+    session = local_session()
+    # Local processing runs no command, only `entrypoint: ContainerEntrypoint +
+    # ContainerArguments` (sagemaker/local/image.py, _create_docker_host: `if command !=
+    # "process" ...`), so the entrypoint is given. The image's defaults are SageMaker's paths.
+    processor = Processor(image_uri=images["preprocessing"], entrypoint=["preprocess"],
+                          role=ROLE, instance_count=1, instance_type="local",
+                          sagemaker_session=session)
+    base = "/opt/ml/processing"
+    outputs = f"s3://{BUCKET}/processing"
+    with _tee_stdout() as logs:
+        processor.run(
+            inputs=[ProcessingInput(source=str(trained.bronze / split),
+                                    destination=f"{base}/input/{split}", input_name=split)
+                    for split in SPLITS],
+            outputs=[ProcessingOutput(source=f"{base}/output/{name}",
+                                      destination=f"{outputs}/{name}", output_name=name)
+                     for name in ("features", "preprocessor")],
+            wait=True, logs=True)
+
+    assert processor.latest_job.describe()["ProcessingJobStatus"] == "Completed"
+    assert "Traceback" not in logs.getvalue()
+    session.download_data(str(tmp_path), BUCKET, key_prefix="processing/")
+    for split in SPLITS:
+        written = tmp_path / "features" / split / f"{split}.csv"
+        assert written.is_file(), f"no {written.relative_to(tmp_path)} in the job's outputs"
+        # The same code on the same lock: the in-process run's features, to the last digit.
+        pd.testing.assert_frame_equal(
+            pd.read_csv(written), pd.read_csv(trained.features / split / f"{split}.csv"),
+            rtol=1e-12)
+    preprocessor = tmp_path / "preprocessor" / "model.tar.gz"
+    assert _tar_names(preprocessor) == {ESTIMATOR_FILE, ARTIFACT_FILE}
+
+
+@pytest.fixture(scope="module")
+def training_run(local_session: Callable[[], LocalSession], images: dict[str, str],
+                 trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> TrainingRun:
+    """A local training job on the in-process features and preprocessor."""
+    from sagemaker.estimator import Estimator
+
+    output = tmp_path_factory.mktemp("sdk-training")
+    estimator = Estimator(image_uri=images["training"], role=ROLE, instance_count=1,
+                          instance_type="local", output_path=f"file://{output}",
+                          hyperparameters=HYPERPARAMETERS, sagemaker_session=local_session())
+    channels = {split: f"file://{trained.features / split}" for split in SPLITS}
+    channels["preprocessor"] = f"file://{trained.preprocessor_tarball.parent}"
+    with _tee_stdout() as logs:
+        estimator.fit(channels, wait=True, logs="All")
+
+    assert estimator.model_data == f"file://{output}/model.tar.gz"
+    model_tarball = output / "model.tar.gz"
+    artifact = load_artifact(unpack_model_tarball(model_tarball, output / "unpacked"))
+    rows = _raw_rows(trained).to_numpy(dtype=np.float64)
+    expected = np.asarray(artifact.estimator.predict(pd.DataFrame(rows, columns=list(FEATURES))))
+    return TrainingRun(model_tarball=model_tarball, output_tarball=output / "output.tar.gz",
+                       logs=logs.getvalue(), expected=expected)
+
+
+def test_training_job_writes_model_tarball_and_metrics(training_run: TrainingRun) -> None:
+    # Files at the top level, as SageMaker's model.tar.gz has them.
+    assert _tar_names(training_run.model_tarball) == {ESTIMATOR_FILE, ARTIFACT_FILE}
+    with tarfile.open(training_run.model_tarball, "r:gz") as tar:
+        manifest = tar.extractfile(ARTIFACT_FILE)
+        assert manifest is not None
+        assert json.load(manifest)["kind"] == "pipeline"
+    assert "data/evaluation.json" in _tar_names(training_run.output_tarball)
+
+    # Local mode does not parse MetricDefinitions; the documented regexes must find every
+    # train and validation metric in the streamed logs.
+    found = {}
+    for definition in METRIC_DEFINITIONS:
+        match = re.search(definition["Regex"], training_run.logs)
+        if match:
+            found[definition["Name"]] = float(match.group(1))
+    expected = {f"{split}:{m}" for split in ("train", "validation") for m in ("mae", "rmse", "r2")}
+    assert expected <= set(found), f"metrics missing from the logs: {expected - set(found)}"
+    assert 0 < found["validation:rmse"] < 6
+
+
+@pytest.fixture(scope="module")
+def endpoint(local_session: Callable[[], LocalSession], images: dict[str, str],
+             training_run: TrainingRun, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[Any]:
+    """A local endpoint serving the training job's model.tar.gz; its Predictor (CSV in, CSV
+    out). Deleted afterwards."""
+    from sagemaker.deserializers import CSVDeserializer
+    from sagemaker.model import Model
+    from sagemaker.predictor import Predictor
+    from sagemaker.serializers import CSVSerializer
+
+    model = Model(image_uri=images["serving"], role=ROLE, predictor_cls=Predictor,
+                  model_data=_copy_model(training_run.model_tarball,
+                                         tmp_path_factory.mktemp("endpoint") / "model"),
+                  sagemaker_session=local_session())
+    predictor = model.deploy(initial_instance_count=1, instance_type="local",
+                             serializer=CSVSerializer(), deserializer=CSVDeserializer())
+    try:
+        yield predictor
+    finally:
+        predictor.delete_endpoint()
+        predictor.delete_model()
+
+
+def test_endpoint_predicts_csv_rows(endpoint: Any, trained: Trained,
+                                    training_run: TrainingRun) -> None:
+    rows = _raw_rows(trained).to_numpy(dtype=np.float64).tolist()  # NaN for a missing cell
+    answer = endpoint.predict(rows)
+    assert len(answer) == len(rows)
+    assert all(len(line) == 1 for line in answer)
+    np.testing.assert_allclose([float(line[0]) for line in answer], training_run.expected,
+                               rtol=1e-12)
+
+
+def test_endpoint_predicts_json_records(endpoint: Any, trained: Trained,
+                                        training_run: TrainingRun) -> None:
+    from sagemaker.deserializers import JSONDeserializer
+    from sagemaker.predictor import Predictor
+    from sagemaker.serializers import JSONSerializer
+
+    json_predictor = Predictor(endpoint.endpoint_name, sagemaker_session=endpoint.sagemaker_session,
+                               serializer=JSONSerializer(), deserializer=JSONDeserializer())
+    records = _raw_rows(trained).head(5)
+    # JSON has no NaN: a missing value is null.
+    instances = [{k: (None if pd.isna(v) else v) for k, v in record.items()}
+                 for record in records.to_dict(orient="records")]
+    answer = json_predictor.predict({"instances": instances})
+    np.testing.assert_allclose(answer["predictions"], training_run.expected[:5], rtol=1e-12)
+
+
+def test_batch_transform_writes_one_line_per_input_line(
+        local_session: Callable[[], LocalSession], images: dict[str, str], trained: Trained,
+        training_run: TrainingRun, tmp_path: Path) -> None:
+    from sagemaker.model import Model
+
+    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    rows = _raw_rows(trained)
+    rows.to_csv(inputs / "test.csv", header=False, index=False)  # a missing cell stays empty
+    model = Model(image_uri=images["serving"], role=ROLE,
+                  model_data=_copy_model(training_run.model_tarball, tmp_path / "model"),
+                  sagemaker_session=local_session())
+    # The container answers /execution-parameters with BatchStrategy "MULTI_RECORD", the
+    # spelling of AWS's BYOC docs. Local mode adopts that value only when the request has none,
+    # and then accepts only the API spelling "MultiRecord"/"SingleRecord"
+    # (sagemaker/local/entities.py, _LocalTransformJob.start and _get_container_environment:
+    # `raise ValueError("Invalid BatchStrategy, ...")`), so the strategy is given here.
+    transformer = model.transformer(instance_count=1, instance_type="local",
+                                    strategy="MultiRecord", assemble_with="Line",
+                                    accept="text/csv", output_path=f"file://{outputs}")
+    # logs=False: with logs, waiting reads CloudWatch (Session.logs_for_transform_job), which
+    # LocalSession does not replace as it does for training and processing.
+    transformer.transform(f"file://{inputs}", content_type="text/csv", split_type="Line",
+                          wait=True, logs=False)
+
+    assert transformer.sagemaker_session.describe_transform_job(
+        transformer.latest_transform_job.name)["TransformJobStatus"] == "Completed"
+    lines = (outputs / "test.csv.out").read_text().splitlines()
+    # AssembleWith=Line makes local mode add "\n" after each response; the response for a
+    # mini-batch already ends with one, so the file ends with an empty line.
+    if lines and lines[-1] == "":
+        lines.pop()
+    assert len(lines) == len(rows)
+    np.testing.assert_allclose([float(line) for line in lines], training_run.expected,
+                               rtol=1e-12)
