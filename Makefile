@@ -71,8 +71,14 @@ lint: venv ## ruff (lint and format check) and mypy
 test-unit: venv ## unit and in-process contract tests (no Docker)
 	$(UV) run pytest -m "not docker" $(PYTEST_ARGS)
 
+.PHONY: test-tools
+test-tools: ## install the registry and htpasswd the launcher tests run (Debian, root)
+	@command -v docker-registry >/dev/null && command -v htpasswd >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			docker-registry apache2-utils >/dev/null; }
+
 .PHONY: test
-test: venv images ## all tests: unit, contract, process, image (real Docker) and launchers
+test: venv images test-tools ## all tests: unit, contract, process, image (real Docker) and launchers
 	$(UV) run pytest $(PYTEST_ARGS)
 
 .PHONY: clean

@@ -46,23 +46,43 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
 
     root = tmp_path_factory.mktemp("trained")
     dataset.write_splits(dataset.split(dataset.load_auto_mpg()), root / "bronze")
-    result = preprocess(PreprocessConfig(
-        train_dir=root / "bronze/train", validation_dir=root / "bronze/validation",
-        test_dir=root / "bronze/test", features_dir=root / "features",
-        preprocessor_dir=root / "preprocessor"))
+    result = preprocess(
+        PreprocessConfig(
+            train_dir=root / "bronze/train",
+            validation_dir=root / "bronze/validation",
+            test_dir=root / "bronze/test",
+            features_dir=root / "features",
+            preprocessor_dir=root / "preprocessor",
+        )
+    )
     assert result.preprocessor_tarball is not None
     channels = {s: root / "features" / s for s in ("train", "validation", "test")}
     hp = Hyperparameters(n_estimators=30)
-    train(TrainConfig(channels={**channels, "preprocessor": root / "preprocessor"},
-                      model_dir=root / "pipeline", output_data_dir=root / "pipeline-out",
-                      hyperparameters=hp))
-    train(TrainConfig(channels=channels, model_dir=root / "model",
-                      output_data_dir=root / "model-out", hyperparameters=hp))
+    train(
+        TrainConfig(
+            channels={**channels, "preprocessor": root / "preprocessor"},
+            model_dir=root / "pipeline",
+            output_data_dir=root / "pipeline-out",
+            hyperparameters=hp,
+        )
+    )
+    train(
+        TrainConfig(
+            channels=channels,
+            model_dir=root / "model",
+            output_data_dir=root / "model-out",
+            hyperparameters=hp,
+        )
+    )
     unpack_model_tarball(root / "preprocessor" / MODEL_TARBALL, root / "preprocessor-artifact")
-    return Trained(bronze=root / "bronze", features=root / "features",
-                   preprocessor_tarball=root / "preprocessor" / MODEL_TARBALL,
-                   pipeline_dir=root / "pipeline", model_dir=root / "model",
-                   preprocessor_dir=root / "preprocessor-artifact")
+    return Trained(
+        bronze=root / "bronze",
+        features=root / "features",
+        preprocessor_tarball=root / "preprocessor" / MODEL_TARBALL,
+        pipeline_dir=root / "pipeline",
+        model_dir=root / "model",
+        preprocessor_dir=root / "preprocessor-artifact",
+    )
 
 
 def free_port() -> int:
@@ -71,8 +91,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1
-               ) -> None:
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
     """Poll ``check`` until it is true, failing with ``what`` at the deadline."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,9 +118,11 @@ def docker_engine() -> None:
 @pytest.fixture(scope="session")
 def images(docker_engine: None) -> dict[str, str]:
     """The three images; built with `make images` when one is missing."""
-    missing = [ref for ref in IMAGES.values()
-               if subprocess.run(["docker", "image", "inspect", ref],
-                                 capture_output=True).returncode != 0]
+    missing = [
+        ref
+        for ref in IMAGES.values()
+        if subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode != 0
+    ]
     if missing:
         subprocess.run(["make", "-C", str(REPO), "images", f"IMAGE_TAG={IMAGE_TAG}"], check=True)
     return IMAGES

@@ -38,12 +38,16 @@ def test_writes_features_and_a_preprocessor_fitted_on_train_only(ml_root: Path) 
         assert not features.isna().any().any()
     with tarfile.open(out / "preprocessor" / "model.tar.gz") as tar:
         assert sorted(tar.getnames()) == ["artifact.json", "estimator.joblib"]
-    artifact = load_artifact(unpack_model_tarball(out / "preprocessor" / "model.tar.gz",
-                                                  ml_root / "x"))
+    artifact = load_artifact(
+        unpack_model_tarball(out / "preprocessor" / "model.tar.gz", ml_root / "x")
+    )
     assert artifact.kind == "preprocessor" and artifact.info["fitted_on_rows"] == len(train_raw)
     # Train statistics only: the imputer's median is train's, not all rows'.
-    imputer = (artifact.estimator.named_steps["columns"].named_transformers_["numeric"]
-               .named_steps["impute"])
+    imputer = (
+        artifact.estimator.named_steps["columns"]
+        .named_transformers_["numeric"]
+        .named_steps["impute"]
+    )
     hp_index = list(imputer.feature_names_in_).index("horsepower")
     assert imputer.statistics_[hp_index] == raw_features(train_raw, "t")["horsepower"].median()
     train_features = pd.read_csv(out / "features/train/train.csv")
@@ -61,31 +65,51 @@ def test_arguments_override_paths_and_optional_splits(ml_root: Path, tmp_path: P
 
 
 def test_multi_instance_names_are_host_unique_and_only_the_leader_writes_the_model(
-        ml_root: Path) -> None:
+    ml_root: Path,
+) -> None:
     config = ml_root / "config"
     config.mkdir()
     (config / "resourceconfig.json").write_text(
-        json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]}))
+        json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]})
+    )
     assert run(ml_root) == 0
     out = ml_root / "processing" / "output"
     assert (out / "features/train/train-algo-2.csv").is_file()
     assert not (out / "preprocessor" / "model.tar.gz").exists()
 
 
-@pytest.mark.parametrize(("break_input", "expected"), [
-    (lambda root: shutil.rmtree(root / "processing/input/train"),
-     "DataError: train: input folder"),
-    (lambda root: (root / "processing/input/train/train.csv").write_text(
-        "mpg,cylinders\n1,2\n"), "DataError: train: missing column(s)"),
-    (lambda root: (root / "processing/input/validation/validation.csv").write_text(
-        "mpg,cylinders,displacement,horsepower,weight,acceleration,model_year,origin\n"
-        "18,eight,307,130,3504,12,70,1\n"), "column 'cylinders' has non-numeric values ['eight']"),
-    (lambda root: (root / "processing/input/train/train.csv").write_text(
-        "cylinders,displacement,horsepower,weight,acceleration,model_year,origin\n"
-        "8,307,130,3504,12,70,1\n"), "column 'mpg' is missing"),
-])
-def test_bad_input_leaves_the_reason_and_a_nonzero_exit(ml_root: Path, break_input,
-                                                        expected: str) -> None:
+@pytest.mark.parametrize(
+    ("break_input", "expected"),
+    [
+        (
+            lambda root: shutil.rmtree(root / "processing/input/train"),
+            "DataError: train: input folder",
+        ),
+        (
+            lambda root: (root / "processing/input/train/train.csv").write_text(
+                "mpg,cylinders\n1,2\n"
+            ),
+            "DataError: train: missing column(s)",
+        ),
+        (
+            lambda root: (root / "processing/input/validation/validation.csv").write_text(
+                "mpg,cylinders,displacement,horsepower,weight,acceleration,model_year,origin\n"
+                "18,eight,307,130,3504,12,70,1\n"
+            ),
+            "column 'cylinders' has non-numeric values ['eight']",
+        ),
+        (
+            lambda root: (root / "processing/input/train/train.csv").write_text(
+                "cylinders,displacement,horsepower,weight,acceleration,model_year,origin\n"
+                "8,307,130,3504,12,70,1\n"
+            ),
+            "column 'mpg' is missing",
+        ),
+    ],
+)
+def test_bad_input_leaves_the_reason_and_a_nonzero_exit(
+    ml_root: Path, break_input, expected: str
+) -> None:
     break_input(ml_root)
     assert run(ml_root) == 3
     for name in ("failure", "message"):  # FailureReason and ExitMessage

@@ -51,16 +51,22 @@ def test_csv_predictions_match_the_pipeline_row_for_row(client: FlaskClient, tra
     np.testing.assert_allclose(got, expected, rtol=1e-9)
 
 
-@pytest.mark.parametrize(("body", "content_type"), [
-    (json.dumps({"instances": [[8, 307, 130, 3504, 12, 70, 1], ROW_OBJ]}), "application/json"),
-    (json.dumps([ROW_OBJ, [8, 307, 130, 3504, 12, 70, 1]]), "application/json"),
-    (json.dumps(ROW_OBJ) + "\n" + json.dumps([8, 307, 130, 3504, 12, 70, 1]) + "\n",
-     "application/jsonlines"),
-    (f"{ROW}\r\n{ROW}\r\n", "text/csv; charset=utf-8"),
-])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (json.dumps({"instances": [[8, 307, 130, 3504, 12, 70, 1], ROW_OBJ]}), "application/json"),
+        (json.dumps([ROW_OBJ, [8, 307, 130, 3504, 12, 70, 1]]), "application/json"),
+        (
+            json.dumps(ROW_OBJ) + "\n" + json.dumps([8, 307, 130, 3504, 12, 70, 1]) + "\n",
+            "application/jsonlines",
+        ),
+        (f"{ROW}\r\n{ROW}\r\n", "text/csv; charset=utf-8"),
+    ],
+)
 def test_formats_agree(client: FlaskClient, body: str, content_type: str) -> None:
-    response = client.post("/invocations", data=body, content_type=content_type,
-                           headers={"Accept": "application/json"})
+    response = client.post(
+        "/invocations", data=body, content_type=content_type, headers={"Accept": "application/json"}
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     predictions = response.get_json()["predictions"]
     assert len(predictions) == 2 and predictions[0] == predictions[1]
@@ -71,14 +77,20 @@ def test_single_json_row(client: FlaskClient) -> None:
     assert len(response.get_json()["predictions"]) == 1
 
 
-@pytest.mark.parametrize(("accept", "mimetype"), [
-    (None, "text/csv"), ("*/*", "text/csv"), ("application/jsonlines", "application/jsonlines"),
-    ("text/html, application/json;q=0.9", "application/json"),
-])
+@pytest.mark.parametrize(
+    ("accept", "mimetype"),
+    [
+        (None, "text/csv"),
+        ("*/*", "text/csv"),
+        ("application/jsonlines", "application/jsonlines"),
+        ("text/html, application/json;q=0.9", "application/json"),
+    ],
+)
 def test_accept_negotiation(client: FlaskClient, accept: str | None, mimetype: str) -> None:
     headers = {"Accept": accept} if accept else {}
-    response = client.post("/invocations", data=f"{ROW}\n{ROW}", content_type="text/csv",
-                           headers=headers)
+    response = client.post(
+        "/invocations", data=f"{ROW}\n{ROW}", content_type="text/csv", headers=headers
+    )
     assert response.status_code == 200 and response.mimetype == mimetype
     if mimetype == "application/jsonlines":
         lines = response.get_data(as_text=True).splitlines()
@@ -92,16 +104,16 @@ def test_default_accept_from_environment(trained) -> None:
 
 
 def test_missing_values_are_imputed_for_raw_rows(client: FlaskClient) -> None:
-    response = client.post("/invocations", data="4,97,,2130,14.5,70,3\n4,97,?,2130,14.5,70,3",
-                           content_type="text/csv")
+    response = client.post(
+        "/invocations", data="4,97,,2130,14.5,70,3\n4,97,?,2130,14.5,70,3", content_type="text/csv"
+    )
     assert response.status_code == 200
     a, b = response.get_data(as_text=True).split()
     assert a == b
 
 
 def test_unknown_category_does_not_fail(client: FlaskClient) -> None:
-    response = client.post("/invocations", data="10,97,88,2130,14.5,70,9",
-                           content_type="text/csv")
+    response = client.post("/invocations", data="10,97,88,2130,14.5,70,9", content_type="text/csv")
     assert response.status_code == 200
 
 
@@ -120,11 +132,11 @@ BAD = [
     ('{"instances": 5}', "application/json", 400, '"instances" must be a list'),
     ('{"instances": []}', "application/json", 400, "no records"),
     ('{"cylinders": 8}', "application/json", 400, "missing key(s)"),
-    ('[[1,2,3]]', "application/json", 400, "3 values; expected 7"),
-    ('[[8,307,true,3504,12,70,1]]', "application/json", 400, "is not a number"),
+    ("[[1,2,3]]", "application/json", 400, "3 values; expected 7"),
+    ("[[8,307,true,3504,12,70,1]]", "application/json", 400, "is not a number"),
     ('"text"', "application/json", 400, "expected"),
-    ('[1,2,3,4,5,6,7]\n\n', "application/jsonlines", 200, None),
-    ('[1,2,3,4,5,6,7]\n\n[1,2,3,4,5,6,7]', "application/jsonlines", 400, "line 2: empty line"),
+    ("[1,2,3,4,5,6,7]\n\n", "application/jsonlines", 200, None),
+    ("[1,2,3,4,5,6,7]\n\n[1,2,3,4,5,6,7]", "application/jsonlines", 400, "line 2: empty line"),
     (ROW, "text/plain", 415, "unsupported Content-Type 'text/plain'"),
     (ROW, None, 415, "missing Content-Type"),
 ]
@@ -132,8 +144,12 @@ BAD = [
 
 @pytest.mark.parametrize(("body", "content_type", "status", "message"), BAD)
 def test_bad_requests_get_a_4xx_naming_the_problem(
-        client: FlaskClient, body: str | bytes, content_type: str | None, status: int,
-        message: str | None) -> None:
+    client: FlaskClient,
+    body: str | bytes,
+    content_type: str | None,
+    status: int,
+    message: str | None,
+) -> None:
     response = client.post("/invocations", data=body, content_type=content_type)
     assert response.status_code == status, response.get_data(as_text=True)
     if message is not None:
@@ -142,8 +158,9 @@ def test_bad_requests_get_a_4xx_naming_the_problem(
 
 
 def test_unsupported_accept_is_406(client: FlaskClient) -> None:
-    response = client.post("/invocations", data=ROW, content_type="text/csv",
-                           headers={"Accept": "image/png"})
+    response = client.post(
+        "/invocations", data=ROW, content_type="text/csv", headers={"Accept": "image/png"}
+    )
     assert response.status_code == 406
     assert "supported: text/csv" in response.get_json()["error"]
 
@@ -177,20 +194,32 @@ def test_model_only_artifact_takes_features(trained) -> None:
 def test_inference_pipeline_preprocessor_then_model(trained, accept: str) -> None:
     """The two containers of a SageMaker inference pipeline: the preprocessor's answer, in any
     format, is a valid request for the model, and the chain equals the one-container pipeline."""
-    pre, model, whole = (client_for(trained.preprocessor_dir), client_for(trained.model_dir),
-                         client_for(trained.pipeline_dir))
+    pre, model, whole = (
+        client_for(trained.preprocessor_dir),
+        client_for(trained.model_dir),
+        client_for(trained.pipeline_dir),
+    )
     rows = "\n".join([ROW, "4,97,?,2130,14.5,70,3", "10,97,88,2130,14.5,70,9"])
-    step1 = pre.post("/invocations", data=rows, content_type="text/csv",
-                     headers={"Accept": accept})
+    step1 = pre.post("/invocations", data=rows, content_type="text/csv", headers={"Accept": accept})
     assert step1.status_code == 200 and step1.mimetype == accept
-    step2 = model.post("/invocations", data=step1.get_data(), content_type=step1.content_type,
-                       headers={"Accept": "text/csv"})
+    step2 = model.post(
+        "/invocations",
+        data=step1.get_data(),
+        content_type=step1.content_type,
+        headers={"Accept": "text/csv"},
+    )
     assert step2.status_code == 200, step2.get_data(as_text=True)
     chained = [float(x) for x in step2.get_data(as_text=True).split()]
     direct_model = load_artifact(trained.model_dir).estimator
-    pre_rows = list(csv.reader(pre.post("/invocations", data=rows, content_type="text/csv",
-                                        headers={"Accept": "text/csv"}).get_data(as_text=True)
-                               .splitlines()))
+    pre_rows = list(
+        csv.reader(
+            pre.post(
+                "/invocations", data=rows, content_type="text/csv", headers={"Accept": "text/csv"}
+            )
+            .get_data(as_text=True)
+            .splitlines()
+        )
+    )
     expected = direct_model.predict(np.array(pre_rows, dtype=float))
     np.testing.assert_allclose(chained, expected, rtol=1e-12)
     assert len(chained) == 3

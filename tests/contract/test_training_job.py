@@ -22,26 +22,45 @@ TRAIN = str(Path(sys.executable).with_name("train"))
 CHANNELS = ("train", "validation", "test", "preprocessor")
 
 
-def make_tree(root: Path, trained, hyperparameters: dict[str, str],
-              channels: tuple[str, ...] = CHANNELS) -> Path:
+def make_tree(
+    root: Path, trained, hyperparameters: dict[str, str], channels: tuple[str, ...] = CHANNELS
+) -> Path:
     config = root / "input" / "config"
     config.mkdir(parents=True)
     (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    (config / "inputdataconfig.json").write_text(json.dumps(
-        {c: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated",
-             "RecordWrapperType": "None"} for c in channels}))
-    (config / "resourceconfig.json").write_text(json.dumps(
-        {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
+    (config / "inputdataconfig.json").write_text(
+        json.dumps(
+            {
+                c: {
+                    "TrainingInputMode": "File",
+                    "S3DistributionType": "FullyReplicated",
+                    "RecordWrapperType": "None",
+                }
+                for c in channels
+            }
+        )
+    )
+    (config / "resourceconfig.json").write_text(
+        json.dumps(
+            {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}
+        )
+    )
     for channel in channels:
-        source = (trained.preprocessor_tarball.parent if channel == "preprocessor"
-                  else trained.features / channel)
+        source = (
+            trained.preprocessor_tarball.parent
+            if channel == "preprocessor"
+            else trained.features / channel
+        )
         shutil.copytree(source, root / "input" / "data" / channel)
     return root
 
 
 def run_train(root: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(root),
-           "SAGEMAKER_TRAINING_MODULE": "mpg_training.job:main"}
+    env = {
+        **os.environ,
+        "SAGEMAKER_BASE_DIR": str(root),
+        "SAGEMAKER_TRAINING_MODULE": "mpg_training.job:main",
+    }
     return subprocess.run([TRAIN], env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -59,30 +78,40 @@ def test_trains_evaluates_and_writes_a_servable_model(tmp_path: Path, trained) -
     assert 1.5 < values["validation:rmse"] < 4.0
     assert values["validation:r2"] > 0.8
     report = json.loads((root / "output/data/evaluation.json").read_text())
-    assert report["metrics"]["validation"]["rmse"] == pytest.approx(values["validation:rmse"],
-                                                                    abs=1e-6)
+    assert report["metrics"]["validation"]["rmse"] == pytest.approx(
+        values["validation:rmse"], abs=1e-6
+    )
     assert report["hyperparameters"]["n_estimators"] == 40
     artifact = load_artifact(root / "model")
     assert artifact.kind == "pipeline" and len(artifact.input_columns) == 7
     assert not (root / "output/failure").exists()
 
 
-def test_without_the_preprocessor_channel_the_model_takes_features(tmp_path: Path,
-                                                                   trained) -> None:
+def test_without_the_preprocessor_channel_the_model_takes_features(tmp_path: Path, trained) -> None:
     root = make_tree(tmp_path, trained, {"n_estimators": "10"}, ("train", "validation"))
     assert run_train(root).returncode == 0
     assert load_artifact(root / "model").kind == "model"
 
 
-@pytest.mark.parametrize(("hyperparameters", "channels", "expected"), [
-    ({"n_estimators": "many"}, CHANNELS,
-     "ConfigError: hyperparameter n_estimators='many' must be an integer"),
-    ({"depth": "3"}, CHANNELS, "ConfigError: unknown hyperparameter(s) ['depth']"),
-    ({}, ("validation",), "ConfigError: missing channel(s) ['train']"),
-])
+@pytest.mark.parametrize(
+    ("hyperparameters", "channels", "expected"),
+    [
+        (
+            {"n_estimators": "many"},
+            CHANNELS,
+            "ConfigError: hyperparameter n_estimators='many' must be an integer",
+        ),
+        ({"depth": "3"}, CHANNELS, "ConfigError: unknown hyperparameter(s) ['depth']"),
+        ({}, ("validation",), "ConfigError: missing channel(s) ['train']"),
+    ],
+)
 def test_failures_leave_the_reason_first_and_exit_nonzero(
-        tmp_path: Path, trained, hyperparameters: dict[str, str],
-        channels: tuple[str, ...], expected: str) -> None:
+    tmp_path: Path,
+    trained,
+    hyperparameters: dict[str, str],
+    channels: tuple[str, ...],
+    expected: str,
+) -> None:
     root = make_tree(tmp_path, trained, hyperparameters, channels)
     result = run_train(root)
     assert result.returncode == 2
@@ -102,10 +131,14 @@ def test_bad_feature_file_fails_with_data_error(tmp_path: Path, trained) -> None
 def test_sigterm_stops_cleanly_with_a_reason(tmp_path: Path, trained) -> None:
     # Enough trees on one core that the job is still fitting when SIGTERM arrives.
     root = make_tree(tmp_path, trained, {"n_estimators": "20000", "n_jobs": "1"})
-    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(root),
-           "SAGEMAKER_TRAINING_MODULE": "mpg_training.job:main"}
-    process = subprocess.Popen([TRAIN], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "SAGEMAKER_BASE_DIR": str(root),
+        "SAGEMAKER_TRAINING_MODULE": "mpg_training.job:main",
+    }
+    process = subprocess.Popen(
+        [TRAIN], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     assert process.stdout is not None
     for line in process.stdout:
         if "training random forest" in line:

@@ -21,17 +21,25 @@ from tests.contract.test_training_job import make_tree
 pytestmark = pytest.mark.docker
 
 
-def docker(*args: str, timeout: float = 300, check: bool = False
-           ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
-                          check=check)
+def docker(
+    *args: str, timeout: float = 300, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=check
+    )
 
 
 def run_processing(images, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return docker("run", "--rm",
-                  "-v", f"{root / 'processing'}:/opt/ml/processing",
-                  "-v", f"{root / 'output'}:/opt/ml/output",
-                  images["preprocessing"], *args)
+    return docker(
+        "run",
+        "--rm",
+        "-v",
+        f"{root / 'processing'}:/opt/ml/processing",
+        "-v",
+        f"{root / 'output'}:/opt/ml/output",
+        images["preprocessing"],
+        *args,
+    )
 
 
 def test_processing_job(images, trained, tmp_path: Path) -> None:
@@ -42,14 +50,21 @@ def test_processing_job(images, trained, tmp_path: Path) -> None:
     assert sorted(p.name for p in (out / "features").iterdir()) == ["test", "train", "validation"]
     assert (out / "preprocessor" / "model.tar.gz").is_file()
     # The image fits the same preprocessor as the host: one lock, same libraries.
-    assert (out / "features/test/test.csv").read_text() == \
-        (trained.features / "test/test.csv").read_text()
+    assert (out / "features/test/test.csv").read_text() == (
+        trained.features / "test/test.csv"
+    ).read_text()
 
 
 def test_processing_container_arguments_and_failure(images, trained, tmp_path: Path) -> None:
     shutil.copytree(trained.bronze / "train", tmp_path / "processing" / "input" / "raw")
-    result = run_processing(images, tmp_path, "--train", "/opt/ml/processing/input/raw",
-                            "--features", "/opt/ml/processing/output/f")
+    result = run_processing(
+        images,
+        tmp_path,
+        "--train",
+        "/opt/ml/processing/input/raw",
+        "--features",
+        "/opt/ml/processing/output/f",
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "processing/output/f/train/train.csv").is_file()
     (tmp_path / "processing/input/raw/train.csv").write_text("nothing,useful\n1,2\n")
@@ -58,10 +73,18 @@ def test_processing_container_arguments_and_failure(images, trained, tmp_path: P
     assert (tmp_path / "output/message").read_text().startswith("DataError: train: missing")
 
 
-def run_training(images, root: Path, name: str | None = None, detach: bool = False
-                 ) -> subprocess.CompletedProcess[str]:
-    return docker("run", *(["-d"] if detach else ["--rm"]), *(["--name", name] if name else []),
-                  "-v", f"{root}:/opt/ml", images["training"], "train")
+def run_training(
+    images, root: Path, name: str | None = None, detach: bool = False
+) -> subprocess.CompletedProcess[str]:
+    return docker(
+        "run",
+        *(["-d"] if detach else ["--rm"]),
+        *(["--name", name] if name else []),
+        "-v",
+        f"{root}:/opt/ml",
+        images["training"],
+        "train",
+    )
 
 
 def test_training_job(images, trained, tmp_path: Path) -> None:
@@ -84,14 +107,16 @@ def test_failing_training_job_leaves_the_failure_file(images, trained, tmp_path:
     assert len(failure.encode()) <= 1025
 
 
-def test_docker_stop_stops_training_cleanly(images, trained, tmp_path: Path,
-                                            containers: list[str]) -> None:
+def test_docker_stop_stops_training_cleanly(
+    images, trained, tmp_path: Path, containers: list[str]
+) -> None:
     root = make_tree(tmp_path, trained, {"n_estimators": "50000", "n_jobs": "1"})
     name = f"mpg-test-stop-{free_port()}"
     containers.append(name)
     assert run_training(images, root, name=name, detach=True).returncode == 0
-    wait_until(lambda: "training random forest" in docker("logs", name).stdout, 60,
-               "training to start")
+    wait_until(
+        lambda: "training random forest" in docker("logs", name).stdout, 60, "training to start"
+    )
     started = time.monotonic()
     docker("stop", "-t", "120", name, check=True)  # SIGTERM, SIGKILL after 120 s (as SageMaker)
     assert time.monotonic() - started < 30
@@ -99,13 +124,26 @@ def test_docker_stop_stops_training_cleanly(images, trained, tmp_path: Path,
     assert (root / "output/failure").read_text().startswith("JobStopped: stopped by SIGTERM")
 
 
-def start_serving(images, model_dir: Path, containers: list[str], *env: str,
-                  container_port: int = 8080) -> int:
+def start_serving(
+    images, model_dir: Path, containers: list[str], *env: str, container_port: int = 8080
+) -> int:
     port = free_port()
     name = f"mpg-test-serve-{port}"
     containers.append(name)
-    docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{container_port}",
-           "-v", f"{model_dir}:/opt/ml/model:ro", *env, images["serving"], "serve", check=True)
+    docker(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        f"127.0.0.1:{port}:{container_port}",
+        "-v",
+        f"{model_dir}:/opt/ml/model:ro",
+        *env,
+        images["serving"],
+        "serve",
+        check=True,
+    )
 
     def ready() -> bool:
         try:
@@ -128,11 +166,13 @@ def serving_port(images, trained) -> int:
 
 
 @pytest.mark.parametrize(("body", "content_type", "status", "message"), BAD)
-def test_serving_bad_requests(serving_port: int, body: str | bytes, content_type: str | None,
-                              status: int, message: str | None) -> None:
+def test_serving_bad_requests(
+    serving_port: int, body: str | bytes, content_type: str | None, status: int, message: str | None
+) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
-    response = requests.post(f"http://127.0.0.1:{serving_port}/invocations", data=body,
-                             headers=headers, timeout=10)
+    response = requests.post(
+        f"http://127.0.0.1:{serving_port}/invocations", data=body, headers=headers, timeout=10
+    )
     assert response.status_code == status, response.text
     if message is not None:
         assert message in response.json()["error"]
@@ -140,21 +180,35 @@ def test_serving_bad_requests(serving_port: int, body: str | bytes, content_type
 
 def test_serving_predicts_and_reports_execution_parameters(serving_port: int) -> None:
     base = f"http://127.0.0.1:{serving_port}"
-    response = requests.post(f"{base}/invocations", data=f"{ROW}\n{ROW}\n",
-                             headers={"Content-Type": "text/csv", "Accept": "application/json"},
-                             timeout=10)
+    response = requests.post(
+        f"{base}/invocations",
+        data=f"{ROW}\n{ROW}\n",
+        headers={"Content-Type": "text/csv", "Accept": "application/json"},
+        timeout=10,
+    )
     assert response.status_code == 200 and len(response.json()["predictions"]) == 2
     params = requests.get(f"{base}/execution-parameters", timeout=5).json()
     assert params["BatchStrategy"] == "MULTI_RECORD"
     body = "x" * (6 * 1024 * 1024 + 1)
-    assert requests.post(f"{base}/invocations", data=body, timeout=30,
-                         headers={"Content-Type": "text/csv"}).status_code == 413
+    assert (
+        requests.post(
+            f"{base}/invocations", data=body, timeout=30, headers={"Content-Type": "text/csv"}
+        ).status_code
+        == 413
+    )
 
 
-def test_serving_honours_bind_to_port_and_stops_on_sigterm(images, trained,
-                                                           containers: list[str]) -> None:
-    port = start_serving(images, trained.pipeline_dir, containers,
-                         "-e", "SAGEMAKER_BIND_TO_PORT=9123", container_port=9123)
+def test_serving_honours_bind_to_port_and_stops_on_sigterm(
+    images, trained, containers: list[str]
+) -> None:
+    port = start_serving(
+        images,
+        trained.pipeline_dir,
+        containers,
+        "-e",
+        "SAGEMAKER_BIND_TO_PORT=9123",
+        container_port=9123,
+    )
     name = containers[-1]
     assert requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200
     started = time.monotonic()
@@ -164,8 +218,9 @@ def test_serving_honours_bind_to_port_and_stops_on_sigterm(images, trained,
 
 
 def test_serving_without_a_model_exits_with_the_reason(images, tmp_path: Path) -> None:
-    result = docker("run", "--rm", "-v", f"{tmp_path}:/opt/ml/model:ro", images["serving"],
-                    "serve", timeout=120)
+    result = docker(
+        "run", "--rm", "-v", f"{tmp_path}:/opt/ml/model:ro", images["serving"], "serve", timeout=120
+    )
     assert result.returncode == 1
     assert "no artifact.json in /opt/ml/model" in result.stdout + result.stderr
 
@@ -175,8 +230,9 @@ def inspect(ref: str) -> dict:
 
 
 def test_images_follow_the_contract_and_share_layers(images) -> None:
-    serving, training, processing = (inspect(images[k])
-                                     for k in ("serving", "training", "preprocessing"))
+    serving, training, processing = (
+        inspect(images[k]) for k in ("serving", "training", "preprocessing")
+    )
     labels = serving["Config"]["Labels"] or {}
     assert labels.get("com.amazonaws.sagemaker.capabilities.accept-bind-to-port") == "true"
     assert serving["Config"]["Cmd"] == ["serve"] and not serving["Config"]["Entrypoint"]
@@ -193,10 +249,12 @@ def test_images_follow_the_contract_and_share_layers(images) -> None:
 
 
 def test_runtime_images_hold_no_compilers_caches_or_tests(images) -> None:
-    script = ("import pathlib, shutil, sys; site = pathlib.Path(sys.prefix) / 'lib';"
-              "print(shutil.which('gcc'), shutil.which('cc'), shutil.which('uv'),"
-              " sum(1 for p in site.rglob('tests') if p.is_dir()),"
-              " pathlib.Path('/root/.cache').exists())")
+    script = (
+        "import pathlib, shutil, sys; site = pathlib.Path(sys.prefix) / 'lib';"
+        "print(shutil.which('gcc'), shutil.which('cc'), shutil.which('uv'),"
+        " sum(1 for p in site.rglob('tests') if p.is_dir()),"
+        " pathlib.Path('/root/.cache').exists())"
+    )
     for ref in images.values():
         result = docker("run", "--rm", "--entrypoint", "python3", ref, "-c", script, check=True)
         assert result.stdout.split() == ["None", "None", "None", "0", "False"], ref

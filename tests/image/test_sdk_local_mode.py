@@ -74,7 +74,9 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT)
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
     def answers() -> bool:
         assert server.poll() is None, f"moto_server exited with {server.returncode}"
@@ -102,8 +104,14 @@ def aws_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     AWS or SageMaker configuration. Yields the moto URL."""
     home = tmp_path_factory.mktemp("aws-home")
     with pytest.MonkeyPatch.context() as mp:
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
-                     "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        for name in (
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+        ):
             mp.delenv(name, raising=False)
         mp.setenv("AWS_ACCESS_KEY_ID", "testing")
         mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -118,17 +126,21 @@ def aws_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def _remove_labelled_containers(run_id: str) -> None:
-    listed = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL}={run_id}"],
-                            capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label={LABEL}={run_id}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     ids = listed.stdout.split()
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
 
 
 @pytest.fixture(scope="module")
-def local_session(aws_env: str, images: dict[str, str],
-                  tmp_path_factory: pytest.TempPathFactory
-                  ) -> Iterator[Callable[[], LocalSession]]:
+def local_session(
+    aws_env: str, images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[], LocalSession]]:
     """Makes LocalSessions, each with its own serving port; removes every container any of
     them started."""
     import boto3
@@ -142,14 +154,20 @@ def local_session(aws_env: str, images: dict[str, str],
             boto_session=boto3.Session(region_name=REGION),
             default_bucket=BUCKET,
             s3_endpoint_url=aws_env,
-            sagemaker_config={"SchemaVersion": "1.0"},  # not the user's config files
+            # Not the user's SDK config files; and no telemetry, which the SDK sends with
+            # requests.get to an S3 URL on the internet after every decorated call
+            # (sagemaker/telemetry/telemetry_logging.py, _send_telemetry_request).
+            sagemaker_config={"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {
+                "Modules": {"TelemetryOptOut": True}}}},
         )
-        session.config = {"local": {
-            "local_code": True,
-            "serving_port": free_port(),
-            "container_root": str(root),
-            "container_config": {"labels": {LABEL: run_id}},
-        }}
+        session.config = {
+            "local": {
+                "local_code": True,
+                "serving_port": free_port(),
+                "container_root": str(root),
+                "container_config": {"labels": {LABEL: run_id}},
+            }
+        }
         return session
 
     try:
@@ -200,28 +218,48 @@ class TrainingRun:
 
 
 def test_processing_job_writes_features_and_preprocessor(
-        local_session: Callable[[], LocalSession], images: dict[str, str], trained: Trained,
-        tmp_path: Path) -> None:
+    local_session: Callable[[], LocalSession],
+    images: dict[str, str],
+    trained: Trained,
+    tmp_path: Path,
+) -> None:
     from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
 
     session = local_session()
     # Local processing runs no command, only `entrypoint: ContainerEntrypoint +
     # ContainerArguments` (sagemaker/local/image.py, _create_docker_host: `if command !=
     # "process" ...`), so the entrypoint is given. The image's defaults are SageMaker's paths.
-    processor = Processor(image_uri=images["preprocessing"], entrypoint=["preprocess"],
-                          role=ROLE, instance_count=1, instance_type="local",
-                          sagemaker_session=session)
+    processor = Processor(
+        image_uri=images["preprocessing"],
+        entrypoint=["preprocess"],
+        role=ROLE,
+        instance_count=1,
+        instance_type="local",
+        sagemaker_session=session,
+    )
     base = "/opt/ml/processing"
     outputs = f"s3://{BUCKET}/processing"
     with _tee_stdout() as logs:
         processor.run(
-            inputs=[ProcessingInput(source=str(trained.bronze / split),
-                                    destination=f"{base}/input/{split}", input_name=split)
-                    for split in SPLITS],
-            outputs=[ProcessingOutput(source=f"{base}/output/{name}",
-                                      destination=f"{outputs}/{name}", output_name=name)
-                     for name in ("features", "preprocessor")],
-            wait=True, logs=True)
+            inputs=[
+                ProcessingInput(
+                    source=str(trained.bronze / split),
+                    destination=f"{base}/input/{split}",
+                    input_name=split,
+                )
+                for split in SPLITS
+            ],
+            outputs=[
+                ProcessingOutput(
+                    source=f"{base}/output/{name}",
+                    destination=f"{outputs}/{name}",
+                    output_name=name,
+                )
+                for name in ("features", "preprocessor")
+            ],
+            wait=True,
+            logs=True,
+        )
 
     assert processor.latest_job.describe()["ProcessingJobStatus"] == "Completed"
     assert "Traceback" not in logs.getvalue()
@@ -231,22 +269,32 @@ def test_processing_job_writes_features_and_preprocessor(
         assert written.is_file(), f"no {written.relative_to(tmp_path)} in the job's outputs"
         # The same code on the same lock: the in-process run's features, to the last digit.
         pd.testing.assert_frame_equal(
-            pd.read_csv(written), pd.read_csv(trained.features / split / f"{split}.csv"),
-            rtol=1e-12)
+            pd.read_csv(written), pd.read_csv(trained.features / split / f"{split}.csv"), rtol=1e-12
+        )
     preprocessor = tmp_path / "preprocessor" / "model.tar.gz"
     assert _tar_names(preprocessor) == {ESTIMATOR_FILE, ARTIFACT_FILE}
 
 
 @pytest.fixture(scope="module")
-def training_run(local_session: Callable[[], LocalSession], images: dict[str, str],
-                 trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> TrainingRun:
+def training_run(
+    local_session: Callable[[], LocalSession],
+    images: dict[str, str],
+    trained: Trained,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> TrainingRun:
     """A local training job on the in-process features and preprocessor."""
     from sagemaker.estimator import Estimator
 
     output = tmp_path_factory.mktemp("sdk-training")
-    estimator = Estimator(image_uri=images["training"], role=ROLE, instance_count=1,
-                          instance_type="local", output_path=f"file://{output}",
-                          hyperparameters=HYPERPARAMETERS, sagemaker_session=local_session())
+    estimator = Estimator(
+        image_uri=images["training"],
+        role=ROLE,
+        instance_count=1,
+        instance_type="local",
+        output_path=f"file://{output}",
+        hyperparameters=HYPERPARAMETERS,
+        sagemaker_session=local_session(),
+    )
     channels = {split: f"file://{trained.features / split}" for split in SPLITS}
     channels["preprocessor"] = f"file://{trained.preprocessor_tarball.parent}"
     with _tee_stdout() as logs:
@@ -257,8 +305,12 @@ def training_run(local_session: Callable[[], LocalSession], images: dict[str, st
     artifact = load_artifact(unpack_model_tarball(model_tarball, output / "unpacked"))
     rows = _raw_rows(trained).to_numpy(dtype=np.float64)
     expected = np.asarray(artifact.estimator.predict(pd.DataFrame(rows, columns=list(FEATURES))))
-    return TrainingRun(model_tarball=model_tarball, output_tarball=output / "output.tar.gz",
-                       logs=logs.getvalue(), expected=expected)
+    return TrainingRun(
+        model_tarball=model_tarball,
+        output_tarball=output / "output.tar.gz",
+        logs=logs.getvalue(),
+        expected=expected,
+    )
 
 
 def test_training_job_writes_model_tarball_and_metrics(training_run: TrainingRun) -> None:
@@ -283,9 +335,12 @@ def test_training_job_writes_model_tarball_and_metrics(training_run: TrainingRun
 
 
 @pytest.fixture(scope="module")
-def endpoint(local_session: Callable[[], LocalSession], images: dict[str, str],
-             training_run: TrainingRun, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[Any]:
+def endpoint(
+    local_session: Callable[[], LocalSession],
+    images: dict[str, str],
+    training_run: TrainingRun,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Any]:
     """A local endpoint serving the training job's model.tar.gz; its Predictor (CSV in, CSV
     out). Deleted afterwards."""
     from sagemaker.deserializers import CSVDeserializer
@@ -293,12 +348,21 @@ def endpoint(local_session: Callable[[], LocalSession], images: dict[str, str],
     from sagemaker.predictor import Predictor
     from sagemaker.serializers import CSVSerializer
 
-    model = Model(image_uri=images["serving"], role=ROLE, predictor_cls=Predictor,
-                  model_data=_copy_model(training_run.model_tarball,
-                                         tmp_path_factory.mktemp("endpoint") / "model"),
-                  sagemaker_session=local_session())
-    predictor = model.deploy(initial_instance_count=1, instance_type="local",
-                             serializer=CSVSerializer(), deserializer=CSVDeserializer())
+    model = Model(
+        image_uri=images["serving"],
+        role=ROLE,
+        predictor_cls=Predictor,
+        model_data=_copy_model(
+            training_run.model_tarball, tmp_path_factory.mktemp("endpoint") / "model"
+        ),
+        sagemaker_session=local_session(),
+    )
+    predictor = model.deploy(
+        initial_instance_count=1,
+        instance_type="local",
+        serializer=CSVSerializer(),
+        deserializer=CSVDeserializer(),
+    )
     try:
         yield predictor
     finally:
@@ -306,64 +370,89 @@ def endpoint(local_session: Callable[[], LocalSession], images: dict[str, str],
         predictor.delete_model()
 
 
-def test_endpoint_predicts_csv_rows(endpoint: Any, trained: Trained,
-                                    training_run: TrainingRun) -> None:
+def test_endpoint_predicts_csv_rows(
+    endpoint: Any, trained: Trained, training_run: TrainingRun
+) -> None:
     rows = _raw_rows(trained).to_numpy(dtype=np.float64).tolist()  # NaN for a missing cell
     answer = endpoint.predict(rows)
     assert len(answer) == len(rows)
     assert all(len(line) == 1 for line in answer)
-    np.testing.assert_allclose([float(line[0]) for line in answer], training_run.expected,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        [float(line[0]) for line in answer], training_run.expected, rtol=1e-12
+    )
 
 
-def test_endpoint_predicts_json_records(endpoint: Any, trained: Trained,
-                                        training_run: TrainingRun) -> None:
+def test_endpoint_predicts_json_records(
+    endpoint: Any, trained: Trained, training_run: TrainingRun
+) -> None:
     from sagemaker.deserializers import JSONDeserializer
     from sagemaker.predictor import Predictor
     from sagemaker.serializers import JSONSerializer
 
-    json_predictor = Predictor(endpoint.endpoint_name, sagemaker_session=endpoint.sagemaker_session,
-                               serializer=JSONSerializer(), deserializer=JSONDeserializer())
+    json_predictor = Predictor(
+        endpoint.endpoint_name,
+        sagemaker_session=endpoint.sagemaker_session,
+        serializer=JSONSerializer(),
+        deserializer=JSONDeserializer(),
+    )
     records = _raw_rows(trained).head(5)
     # JSON has no NaN: a missing value is null.
-    instances = [{k: (None if pd.isna(v) else v) for k, v in record.items()}
-                 for record in records.to_dict(orient="records")]
+    instances = [
+        {k: (None if pd.isna(v) else v) for k, v in record.items()}
+        for record in records.to_dict(orient="records")
+    ]
     answer = json_predictor.predict({"instances": instances})
     np.testing.assert_allclose(answer["predictions"], training_run.expected[:5], rtol=1e-12)
 
 
 def test_batch_transform_writes_one_line_per_input_line(
-        local_session: Callable[[], LocalSession], images: dict[str, str], trained: Trained,
-        training_run: TrainingRun, tmp_path: Path) -> None:
+    local_session: Callable[[], LocalSession],
+    images: dict[str, str],
+    trained: Trained,
+    training_run: TrainingRun,
+    tmp_path: Path,
+) -> None:
     from sagemaker.model import Model
 
     inputs, outputs = tmp_path / "in", tmp_path / "out"
     inputs.mkdir()
     rows = _raw_rows(trained)
     rows.to_csv(inputs / "test.csv", header=False, index=False)  # a missing cell stays empty
-    model = Model(image_uri=images["serving"], role=ROLE,
-                  model_data=_copy_model(training_run.model_tarball, tmp_path / "model"),
-                  sagemaker_session=local_session())
+    model = Model(
+        image_uri=images["serving"],
+        role=ROLE,
+        model_data=_copy_model(training_run.model_tarball, tmp_path / "model"),
+        sagemaker_session=local_session(),
+    )
     # The container answers /execution-parameters with BatchStrategy "MULTI_RECORD", the
     # spelling of AWS's BYOC docs. Local mode adopts that value only when the request has none,
     # and then accepts only the API spelling "MultiRecord"/"SingleRecord"
     # (sagemaker/local/entities.py, _LocalTransformJob.start and _get_container_environment:
     # `raise ValueError("Invalid BatchStrategy, ...")`), so the strategy is given here.
-    transformer = model.transformer(instance_count=1, instance_type="local",
-                                    strategy="MultiRecord", assemble_with="Line",
-                                    accept="text/csv", output_path=f"file://{outputs}")
+    transformer = model.transformer(
+        instance_count=1,
+        instance_type="local",
+        strategy="MultiRecord",
+        assemble_with="Line",
+        accept="text/csv",
+        output_path=f"file://{outputs}",
+    )
     # logs=False: with logs, waiting reads CloudWatch (Session.logs_for_transform_job), which
     # LocalSession does not replace as it does for training and processing.
-    transformer.transform(f"file://{inputs}", content_type="text/csv", split_type="Line",
-                          wait=True, logs=False)
+    transformer.transform(
+        f"file://{inputs}", content_type="text/csv", split_type="Line", wait=True, logs=False
+    )
 
-    assert transformer.sagemaker_session.describe_transform_job(
-        transformer.latest_transform_job.name)["TransformJobStatus"] == "Completed"
+    assert (
+        transformer.sagemaker_session.describe_transform_job(transformer.latest_transform_job.name)[
+            "TransformJobStatus"
+        ]
+        == "Completed"
+    )
     lines = (outputs / "test.csv.out").read_text().splitlines()
     # AssembleWith=Line makes local mode add "\n" after each response; the response for a
     # mini-batch already ends with one, so the file ends with an empty line.
     if lines and lines[-1] == "":
         lines.pop()
     assert len(lines) == len(rows)
-    np.testing.assert_allclose([float(line) for line in lines], training_run.expected,
-                               rtol=1e-12)
+    np.testing.assert_allclose([float(line) for line in lines], training_run.expected, rtol=1e-12)

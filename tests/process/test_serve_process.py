@@ -21,10 +21,18 @@ SERVE = str(Path(sys.executable).with_name("serve"))
 
 def start(model_dir: Path, port: int, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [SERVE], env={**os.environ, "MPG_MODEL_DIR": str(model_dir),
-                      "SAGEMAKER_BIND_TO_PORT": str(port),
-                      "SAGEMAKER_MODEL_SERVER_WORKERS": "2", **env},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [SERVE],
+        env={
+            **os.environ,
+            "MPG_MODEL_DIR": str(model_dir),
+            "SAGEMAKER_BIND_TO_PORT": str(port),
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+            **env,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def ready(port: int) -> bool:
@@ -50,9 +58,12 @@ def server(trained) -> Iterator[tuple[subprocess.Popen[str], int]]:
 
 def test_serves_on_the_bound_port_and_answers(server) -> None:
     _, port = server
-    response = requests.post(f"http://127.0.0.1:{port}/invocations",
-                             data="8,307,130,3504,12,70,1\n4,97,88,2130,14.5,70,3\n",
-                             headers={"Content-Type": "text/csv"}, timeout=10)
+    response = requests.post(
+        f"http://127.0.0.1:{port}/invocations",
+        data="8,307,130,3504,12,70,1\n4,97,88,2130,14.5,70,3\n",
+        headers={"Content-Type": "text/csv"},
+        timeout=10,
+    )
     assert response.status_code == 200
     assert len(response.text.split()) == 2
 
@@ -62,13 +73,21 @@ def test_a_six_mib_body_is_accepted(server) -> None:
     row = "4,97,88,2130,14.5,70,3\n"
     body = row * ((6 * 1024 * 1024) // len(row))
     assert len(body) <= 6 * 1024 * 1024
-    response = requests.post(f"http://127.0.0.1:{port}/invocations", data=body,
-                             headers={"Content-Type": "text/csv"}, timeout=60)
+    response = requests.post(
+        f"http://127.0.0.1:{port}/invocations",
+        data=body,
+        headers={"Content-Type": "text/csv"},
+        timeout=60,
+    )
     assert response.status_code == 200
     assert response.text.count("\n") == body.count("\n")
     too_big = body + row * 2000
-    response = requests.post(f"http://127.0.0.1:{port}/invocations", data=too_big,
-                             headers={"Content-Type": "text/csv"}, timeout=60)
+    response = requests.post(
+        f"http://127.0.0.1:{port}/invocations",
+        data=too_big,
+        headers={"Content-Type": "text/csv"},
+        timeout=60,
+    )
     assert response.status_code == 413
 
 

@@ -16,8 +16,10 @@ from mpg_core.errors import ConfigError, DataError, failure_text, write_failure
 
 
 def test_tarball_has_files_at_top_level_and_round_trips(tmp_path: Path) -> None:
-    save_artifact(tmp_path / "a", Artifact(kind="model", estimator={"w": 1},
-                                           input_columns=("x",), output_columns=("mpg",)))
+    save_artifact(
+        tmp_path / "a",
+        Artifact(kind="model", estimator={"w": 1}, input_columns=("x",), output_columns=("mpg",)),
+    )
     tar_path = pack_model_tarball(tmp_path / "a", tmp_path / "out" / "model.tar.gz")
     with tarfile.open(tar_path) as tar:
         assert sorted(tar.getnames()) == ["artifact.json", "estimator.joblib"]

@@ -15,8 +15,10 @@ def test_bundled_copy_is_the_uci_file() -> None:
 
 
 def test_parse_uci_keeps_names_with_spaces_and_missing_values() -> None:
-    text = ('18.0   8   307.0      130.0      3504.      12.0   70  1\t"chevrolet chevelle malibu"\n'
-            '25.0   4   98.00      ?          2046.      19.0   71  1\t"ford pinto"\n')
+    text = (
+        '18.0   8   307.0      130.0      3504.      12.0   70  1\t"chevrolet chevelle malibu"\n'
+        '25.0   4   98.00      ?          2046.      19.0   71  1\t"ford pinto"\n'
+    )
     df = dataset.parse_uci(text)
     assert df["car_name"].tolist() == ["chevrolet chevelle malibu", "ford pinto"]
     assert pd.isna(df.loc[1, "horsepower"])

@@ -11,18 +11,23 @@ def frame(rows: list[list[object]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(FEATURES))
 
 
-TRAIN = frame([
-    [8, 307, 130, 3504, 12.0, 70, 1],
-    [4, 97, 88, 2130, 14.5, 70, 3],
-    [4, 104, 95, 2375, 17.5, 70, 2],
-    [6, 199, None, 2648, 15.0, 70, 1],
-    [4, 91, 53, 1795, 17.5, 82, 3],
-])
+TRAIN = frame(
+    [
+        [8, 307, 130, 3504, 12.0, 70, 1],
+        [4, 97, 88, 2130, 14.5, 70, 3],
+        [4, 104, 95, 2375, 17.5, 70, 2],
+        [6, 199, None, 2648, 15.0, 70, 1],
+        [4, 91, 53, 1795, 17.5, 82, 3],
+    ]
+)
 
 
 def test_age_from_two_and_four_digit_years() -> None:
-    out = AgeFromModelYear(reference_year=1983).fit(TRAIN).transform(
-        frame([[4, 1, 1, 1, 1, 70, 1], [4, 1, 1, 1, 1, 1982, 1]]))
+    out = (
+        AgeFromModelYear(reference_year=1983)
+        .fit(TRAIN)
+        .transform(frame([[4, 1, 1, 1, 1, 70, 1], [4, 1, 1, 1, 1, 1982, 1]]))
+    )
     assert "model_year" not in out.columns
     assert out["age"].tolist() == [13, 1]
 
@@ -31,8 +36,14 @@ def test_preprocessor_output_names_and_shape() -> None:
     pre = build_preprocessor().fit(TRAIN)
     names = list(pre.get_feature_names_out())
     assert names[:5] == ["displacement", "horsepower", "weight", "acceleration", "age"]
-    assert names[5:] == ["cylinders_4", "cylinders_6", "cylinders_8",
-                         "origin_1", "origin_2", "origin_3"]
+    assert names[5:] == [
+        "cylinders_4",
+        "cylinders_6",
+        "cylinders_8",
+        "origin_1",
+        "origin_2",
+        "origin_3",
+    ]
     assert pre.transform(TRAIN).shape == (5, len(names))
 
 

@@ -17,32 +17,43 @@ def test_defaults_follow_sagemaker() -> None:
 
 
 def test_environment_overrides() -> None:
-    s = ServeSettings.from_env({
-        "SAGEMAKER_BIND_TO_PORT": "9001", "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
-        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "120", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "20",
-        "SAGEMAKER_BATCH": "true", "SAGEMAKER_BATCH_STRATEGY": "single_record",
-        "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "4", "SAGEMAKER_BASE_DIR": "/tmp/ml",
-        "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "application/json"})
+    s = ServeSettings.from_env(
+        {
+            "SAGEMAKER_BIND_TO_PORT": "9001",
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "120",
+            "SAGEMAKER_MAX_PAYLOAD_IN_MB": "20",
+            "SAGEMAKER_BATCH": "true",
+            "SAGEMAKER_BATCH_STRATEGY": "single_record",
+            "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "4",
+            "SAGEMAKER_BASE_DIR": "/tmp/ml",
+            "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "application/json",
+        }
+    )
     assert (s.port, s.workers, s.timeout, s.max_payload_mb) == (9001, 3, 120, 20)
     assert s.batch and s.batch_strategy == "SINGLE_RECORD" and s.max_concurrent_transforms == 4
     assert s.model_dir == Path("/tmp/ml/model") and s.default_accept == "application/json"
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"SAGEMAKER_BIND_TO_PORT": "http"}, "is not an integer"),
-    ({"SAGEMAKER_BIND_TO_PORT": "70000"}, "is not a TCP port"),
-    ({"SAGEMAKER_MODEL_SERVER_WORKERS": "0"}, "must be at least 1"),
-    ({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "101"}, "exceeds SageMaker's 100 MB"),
-    ({"SAGEMAKER_BATCH_STRATEGY": "ALL"}, "expected SINGLE_RECORD or MULTI_RECORD"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SAGEMAKER_BIND_TO_PORT": "http"}, "is not an integer"),
+        ({"SAGEMAKER_BIND_TO_PORT": "70000"}, "is not a TCP port"),
+        ({"SAGEMAKER_MODEL_SERVER_WORKERS": "0"}, "must be at least 1"),
+        ({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "101"}, "exceeds SageMaker's 100 MB"),
+        ({"SAGEMAKER_BATCH_STRATEGY": "ALL"}, "expected SINGLE_RECORD or MULTI_RECORD"),
+    ],
+)
 def test_bad_settings_are_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ServeSettings.from_env(env)
 
 
 def test_gunicorn_options_meet_the_platform_limits() -> None:
-    s = ServeSettings.from_env({"SAGEMAKER_BIND_TO_PORT": "9001",
-                                "SAGEMAKER_MODEL_SERVER_WORKERS": "3"})
+    s = ServeSettings.from_env(
+        {"SAGEMAKER_BIND_TO_PORT": "9001", "SAGEMAKER_MODEL_SERVER_WORKERS": "3"}
+    )
     options = gunicorn_options(s)
     assert options["bind"] == ["0.0.0.0:9001"]
     assert options["workers"] == 3
@@ -52,9 +63,13 @@ def test_gunicorn_options_meet_the_platform_limits() -> None:
 
 
 def test_execution_parameters_stay_within_the_100_mb_budget() -> None:
-    s = ServeSettings.from_env({"SAGEMAKER_MODEL_SERVER_WORKERS": "40",
-                                "SAGEMAKER_MAX_PAYLOAD_IN_MB": "6"})
+    s = ServeSettings.from_env(
+        {"SAGEMAKER_MODEL_SERVER_WORKERS": "40", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "6"}
+    )
     params = execution_parameters(s)
-    assert params == {"MaxConcurrentTransforms": 16, "BatchStrategy": "MULTI_RECORD",
-                      "MaxPayloadInMB": 6}
+    assert params == {
+        "MaxConcurrentTransforms": 16,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 6,
+    }
     assert params["MaxConcurrentTransforms"] * params["MaxPayloadInMB"] <= 100

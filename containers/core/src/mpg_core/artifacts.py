@@ -62,8 +62,10 @@ def load_artifact(directory: Path) -> Artifact:
     manifest_path = directory / ARTIFACT_FILE
     if not manifest_path.is_file():
         found = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
-        raise ConfigError(f"no {ARTIFACT_FILE} in {directory} (found {found}); expected the "
-                          f"contents of a model.tar.gz written by this project's jobs")
+        raise ConfigError(
+            f"no {ARTIFACT_FILE} in {directory} (found {found}); expected the "
+            f"contents of a model.tar.gz written by this project's jobs"
+        )
     manifest = json.loads(manifest_path.read_text("utf-8"))
     kind = manifest.get("kind")
     if kind not in KINDS:
@@ -78,8 +80,11 @@ def load_artifact(directory: Path) -> Artifact:
         estimator=joblib.load(directory / ESTIMATOR_FILE),
         input_columns=tuple(manifest["input_columns"]),
         output_columns=tuple(manifest["output_columns"]),
-        info={k: v for k, v in manifest.items()
-              if k not in ("kind", "input_columns", "output_columns")},
+        info={
+            k: v
+            for k, v in manifest.items()
+            if k not in ("kind", "input_columns", "output_columns")
+        },
     )
 
 
@@ -102,8 +107,10 @@ def _safe_members(tar: tarfile.TarFile, dest_dir: Path) -> list[tarfile.TarInfo]
     for member in members:
         target = (root / member.name).resolve()
         if not (member.isfile() or member.isdir()) or not target.is_relative_to(root):
-            raise ConfigError(f"refusing to extract {member.name!r}: only plain files inside "
-                              "the archive's folder are allowed")
+            raise ConfigError(
+                f"refusing to extract {member.name!r}: only plain files inside "
+                "the archive's folder are allowed"
+            )
     return members
 
 

@@ -29,8 +29,13 @@ def parse_uci(text: str) -> pd.DataFrame:
             values, _, name = line.partition("\t")
             numbers.append(" ".join(values.split()))
             names.append(name.strip().strip('"'))
-    frame = pd.read_csv(io.StringIO("\n".join(numbers)), sep=" ", header=None,
-                        names=list(UCI_COLUMNS[:-1]), na_values="?")
+    frame = pd.read_csv(
+        io.StringIO("\n".join(numbers)),
+        sep=" ",
+        header=None,
+        names=list(UCI_COLUMNS[:-1]),
+        na_values="?",
+    )
     return frame.assign(**{CAR_NAME: names})
 
 
@@ -64,9 +69,7 @@ def split(df: pd.DataFrame, seed: int = 42, validation: float = 0.15, test: floa
     if not (0 < validation < 1 and 0 < test < 1 and validation + test < 1):
         raise ValueError("validation and test fractions must be in (0, 1) and sum below 1")
     rest, test_df = train_test_split(df, test_size=test, random_state=seed)
-    train_df, val_df = train_test_split(
-        rest, test_size=validation / (1 - test), random_state=seed
-    )
+    train_df, val_df = train_test_split(rest, test_size=validation / (1 - test), random_state=seed)
     return Splits(train_df.sort_index(), val_df.sort_index(), test_df.sort_index())
 
 
@@ -89,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m mpg_core.dataset", description=main.__doc__)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--source", default=None,
-                        help="'uci' for the UCI URL, a file or URL; default: the bundled copy")
+    parser.add_argument(
+        "--source",
+        default=None,
+        help="'uci' for the UCI URL, a file or URL; default: the bundled copy",
+    )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     written = write_splits(split(load_auto_mpg(args.source), seed=args.seed), args.out)

@@ -62,8 +62,9 @@ def failure_text(exc: BaseException, limit: int = FAILURE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def write_failure(output_dir: Path, exc: BaseException, file_names: tuple[str, ...] = ("failure",)
-                  ) -> str:
+def write_failure(
+    output_dir: Path, exc: BaseException, file_names: tuple[str, ...] = ("failure",)
+) -> str:
     """Write the failure reason to each of ``file_names`` under ``output_dir``; return it."""
     text = failure_text(exc)
     output_dir.mkdir(parents=True, exist_ok=True)

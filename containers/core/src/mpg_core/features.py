@@ -48,14 +48,18 @@ class AgeFromModelYear(TransformerMixin, BaseEstimator):
 def build_preprocessor() -> Pipeline:
     """Unfitted preprocessor: age from model year; numerics median-imputed and standard-scaled;
     cylinders and origin one-hot encoded, unknown categories at inference encoded as all zeros."""
-    numeric = Pipeline([
-        ("impute", SimpleImputer(strategy="median")),
-        ("scale", StandardScaler()),
-    ])
-    categorical = Pipeline([
-        ("impute", SimpleImputer(strategy="most_frequent")),
-        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-    ])
+    numeric = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median")),
+            ("scale", StandardScaler()),
+        ]
+    )
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]
+    )
     columns = ColumnTransformer(
         [("numeric", numeric, list(NUMERIC)), ("categorical", categorical, list(CATEGORICAL))],
         verbose_feature_names_out=False,
@@ -63,8 +67,9 @@ def build_preprocessor() -> Pipeline:
     return Pipeline([("age", AgeFromModelYear()), ("columns", columns)])
 
 
-def coerce_numeric(frame: pd.DataFrame, columns: Sequence[str], where: str,
-                   allow_missing: bool = True) -> pd.DataFrame:
+def coerce_numeric(
+    frame: pd.DataFrame, columns: Sequence[str], where: str, allow_missing: bool = True
+) -> pd.DataFrame:
     """Return ``frame[columns]`` as float64, raising DataError that names the first bad values.
 
     Empty cells, ``?`` and ``nan`` are missing values (the imputers fill them); text and
@@ -85,8 +90,9 @@ def coerce_numeric(frame: pd.DataFrame, columns: Sequence[str], where: str,
             if bad.any():
                 rows = list(bad[bad].index[:3])
                 samples = [str(raw[r]) for r in rows]
-                raise DataError(f"{where}: column {name!r} has non-numeric values {samples} "
-                                f"(rows {rows})")
+                raise DataError(
+                    f"{where}: column {name!r} has non-numeric values {samples} (rows {rows})"
+                )
         if np.isinf(values.to_numpy()).any():
             raise DataError(f"{where}: column {name!r} has infinite values")
         if not allow_missing and values.isna().any():

@@ -30,8 +30,9 @@ def raise_on_stop_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIG
 
 
 @contextmanager
-def failure_reported(output_dir: Path, file_names: tuple[str, ...] = ("failure",)
-                     ) -> Iterator[None]:
+def failure_reported(
+    output_dir: Path, file_names: tuple[str, ...] = ("failure",)
+) -> Iterator[None]:
     """Write the reason of any exception to ``output_dir/<file_names>`` and re-raise it."""
     try:
         yield

@@ -7,7 +7,6 @@ local runs build a fake tree in a temporary folder. Only entry points call :func
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path

@@ -1,1 +1,1 @@
-"""SageMaker Processing job: fit the Auto MPG preprocessor on train, write features for all splits."""
+"""SageMaker Processing job: fit the Auto MPG preprocessor on train, write all features."""

@@ -42,16 +42,36 @@ log = logging.getLogger("mpg_preprocessing")
 def parse_args(argv: Sequence[str], root: Path) -> argparse.Namespace:
     base = root / PROCESSING_DIR
     parser = argparse.ArgumentParser(prog="preprocess", description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=Path, default=base / "input/train",
-                        help="folder of headered raw CSV files to fit on and transform")
-    parser.add_argument("--validation", type=Path, default=base / "input/validation",
-                        help="raw validation CSV folder (skipped when absent)")
-    parser.add_argument("--test", type=Path, default=base / "input/test",
-                        help="raw test CSV folder (skipped when absent)")
-    parser.add_argument("--features", type=Path, default=base / "output/features",
-                        help="output folder; features go to <split>/<split>.csv")
-    parser.add_argument("--preprocessor", type=Path, default=base / "output/preprocessor",
-                        help="output folder for the fitted preprocessor's model.tar.gz")
+    parser.add_argument(
+        "--train",
+        type=Path,
+        default=base / "input/train",
+        help="folder of headered raw CSV files to fit on and transform",
+    )
+    parser.add_argument(
+        "--validation",
+        type=Path,
+        default=base / "input/validation",
+        help="raw validation CSV folder (skipped when absent)",
+    )
+    parser.add_argument(
+        "--test",
+        type=Path,
+        default=base / "input/test",
+        help="raw test CSV folder (skipped when absent)",
+    )
+    parser.add_argument(
+        "--features",
+        type=Path,
+        default=base / "output/features",
+        help="output folder; features go to <split>/<split>.csv",
+    )
+    parser.add_argument(
+        "--preprocessor",
+        type=Path,
+        default=base / "output/preprocessor",
+        help="output folder for the fitted preprocessor's model.tar.gz",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -86,9 +106,14 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return exc.exit_code
     except Exception:
         return 1
-    log.info("preprocessing complete", extra={"job": job.get("ProcessingJobName"),
-                                              "rows": result.rows,
-                                              "features": len(result.feature_names)})
+    log.info(
+        "preprocessing complete",
+        extra={
+            "job": job.get("ProcessingJobName"),
+            "rows": result.rows,
+            "features": len(result.feature_names),
+        },
+    )
     return 0
 
 

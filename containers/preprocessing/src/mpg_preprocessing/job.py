@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ class PreprocessConfig:
     preprocessor_dir: Path
     validation_dir: Path | None = None
     test_dir: Path | None = None
-    resources: Resources = Resources()
+    resources: Resources = field(default_factory=Resources)
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ def _labelled(frame: pd.DataFrame, where: str) -> tuple[pd.DataFrame, pd.Series 
     target = coerce_numeric(frame, [TARGET], where)[TARGET]
     keep = target.notna()
     if not keep.all():
-        log.warning("dropping rows without a target", extra={"split": where,
-                                                             "rows": int((~keep).sum())})
+        log.warning(
+            "dropping rows without a target", extra={"split": where, "rows": int((~keep).sum())}
+        )
     return raw_features(frame[keep], where), target[keep]
 
 
@@ -58,8 +59,11 @@ def _output_name(split: str, resources: Resources) -> str:
 
 
 def run(config: PreprocessConfig) -> PreprocessResult:
-    inputs = {"train": config.train_dir, "validation": config.validation_dir,
-              "test": config.test_dir}
+    inputs = {
+        "train": config.train_dir,
+        "validation": config.validation_dir,
+        "test": config.test_dir,
+    }
     frames = {name: read_csv_dir(path, name) for name, path in inputs.items() if path}
 
     X_train, y_train = _labelled(frames["train"], "train")
@@ -83,10 +87,16 @@ def run(config: PreprocessConfig) -> PreprocessResult:
     tarball = None
     if config.resources.is_leader:
         with tempfile.TemporaryDirectory() as tmp:
-            save_artifact(Path(tmp), Artifact(
-                kind="preprocessor", estimator=preprocessor, input_columns=FEATURES,
-                output_columns=names, info={"fitted_on_rows": len(X_train)},
-            ))
+            save_artifact(
+                Path(tmp),
+                Artifact(
+                    kind="preprocessor",
+                    estimator=preprocessor,
+                    input_columns=FEATURES,
+                    output_columns=names,
+                    info={"fitted_on_rows": len(X_train)},
+                ),
+            )
             tarball = pack_model_tarball(Path(tmp), config.preprocessor_dir / MODEL_TARBALL)
         log.info("wrote preprocessor", extra={"path": str(tarball)})
     return PreprocessResult(rows=rows, feature_names=names, preprocessor_tarball=tarball)

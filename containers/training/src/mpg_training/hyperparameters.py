@@ -50,8 +50,10 @@ def _max_features(value: Any) -> float | str:
     except (TypeError, ValueError):
         number = float("nan")
     if not 0.0 < number <= 1.0:
-        raise ConfigError(f"hyperparameter max_features={value!r} must be a fraction in (0, 1] "
-                          f"or one of {list(_MAX_FEATURES_WORDS)}")
+        raise ConfigError(
+            f"hyperparameter max_features={value!r} must be a fraction in (0, 1] "
+            f"or one of {list(_MAX_FEATURES_WORDS)}"
+        )
     return number
 
 
@@ -69,8 +71,7 @@ def parse_hyperparameters(raw: Mapping[str, Any]) -> Hyperparameters:
     """Validate a hyperparameters map; SageMaker's reserved keys (``sagemaker_*``, and
     ``_tuning_objective_metric`` from tuning jobs) are ignored."""
     known = {f.name for f in fields(Hyperparameters)}
-    values = {k: _decode(v) for k, v in raw.items()
-              if not k.startswith(("sagemaker_", "_"))}
+    values = {k: _decode(v) for k, v in raw.items() if not k.startswith(("sagemaker_", "_"))}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"unknown hyperparameter(s) {unknown}; known: {sorted(known)}")

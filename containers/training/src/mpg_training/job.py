@@ -48,12 +48,13 @@ class TrainConfig:
     channels: Mapping[str, Path]
     model_dir: Path
     output_data_dir: Path
-    hyperparameters: Hyperparameters = Hyperparameters()
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     resources: Resources = field(default_factory=Resources)
 
 
-def _labelled_features(directory: Path, split: str,
-                       columns: tuple[str, ...] | None) -> tuple[pd.DataFrame, np.ndarray]:
+def _labelled_features(
+    directory: Path, split: str, columns: tuple[str, ...] | None
+) -> tuple[pd.DataFrame, np.ndarray]:
     frame = read_csv_dir(directory, split)
     if TARGET not in frame.columns:
         raise DataError(f"{split}: column {TARGET!r} is missing from the features")
@@ -61,8 +62,10 @@ def _labelled_features(directory: Path, split: str,
     if not names:
         raise DataError(f"{split}: no feature columns besides {TARGET!r}")
     if columns is not None and set(frame.columns) - {TARGET} != set(columns):
-        raise DataError(f"{split}: feature columns {sorted(set(frame.columns) - {TARGET})} "
-                        f"differ from train's {sorted(columns)}")
+        raise DataError(
+            f"{split}: feature columns {sorted(set(frame.columns) - {TARGET})} "
+            f"differ from train's {sorted(columns)}"
+        )
     X = coerce_numeric(frame, names, split, allow_missing=False)
     y = coerce_numeric(frame, [TARGET], split, allow_missing=False)[TARGET].to_numpy()
     return X, y
@@ -79,8 +82,10 @@ def _preprocessor(directory: Path, feature_names: tuple[str, ...]) -> Any:
     if artifact.kind != "preprocessor":
         raise ConfigError(f"preprocessor channel holds a {artifact.kind!r} artifact")
     if tuple(artifact.output_columns) != feature_names:
-        raise DataError("the preprocessor's output columns differ from the train features: "
-                        f"{list(artifact.output_columns)} vs {list(feature_names)}")
+        raise DataError(
+            "the preprocessor's output columns differ from the train features: "
+            f"{list(artifact.output_columns)} vs {list(feature_names)}"
+        )
     return artifact.estimator
 
 
@@ -95,8 +100,10 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
     X_train, y_train = _labelled_features(config.channels["train"], "train", None)
     names = tuple(str(c) for c in X_train.columns)
     hp = config.hyperparameters
-    log.info("training random forest", extra={"rows": len(X_train), "features": len(names),
-                                              "hyperparameters": hp.as_dict()})
+    log.info(
+        "training random forest",
+        extra={"rows": len(X_train), "features": len(names), "hyperparameters": hp.as_dict()},
+    )
     forest = RandomForestRegressor(**hp.as_dict()).fit(X_train.to_numpy(), y_train)
 
     evaluation: dict[str, dict[str, float]] = {}
@@ -116,24 +123,36 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
 
     if config.resources.is_leader:
         _write_model(config, forest, names)
-        report = {"metrics": evaluation, "rows": rows, "hyperparameters": hp.as_dict(),
-                  "feature_importances": dict(zip(names, forest.feature_importances_.tolist(),
-                                                  strict=True))}
+        report = {
+            "metrics": evaluation,
+            "rows": rows,
+            "hyperparameters": hp.as_dict(),
+            "feature_importances": dict(
+                zip(names, forest.feature_importances_.tolist(), strict=True)
+            ),
+        }
         config.output_data_dir.mkdir(parents=True, exist_ok=True)
         (config.output_data_dir / EVALUATION_FILE).write_text(json.dumps(report, indent=2) + "\n")
     return evaluation
 
 
-def _write_model(config: TrainConfig, forest: RandomForestRegressor,
-                 names: tuple[str, ...]) -> None:
+def _write_model(
+    config: TrainConfig, forest: RandomForestRegressor, names: tuple[str, ...]
+) -> None:
     if "preprocessor" in config.channels:
-        pipeline = Pipeline([("preprocess", _preprocessor(config.channels["preprocessor"], names)),
-                             ("model", forest)])
-        artifact = Artifact(kind="pipeline", estimator=pipeline, input_columns=FEATURES,
-                            output_columns=(TARGET,))
+        pipeline = Pipeline(
+            [
+                ("preprocess", _preprocessor(config.channels["preprocessor"], names)),
+                ("model", forest),
+            ]
+        )
+        artifact = Artifact(
+            kind="pipeline", estimator=pipeline, input_columns=FEATURES, output_columns=(TARGET,)
+        )
     else:
-        artifact = Artifact(kind="model", estimator=forest, input_columns=names,
-                            output_columns=(TARGET,))
+        artifact = Artifact(
+            kind="model", estimator=forest, input_columns=names, output_columns=(TARGET,)
+        )
     save_artifact(config.model_dir, artifact)
     log.info("wrote model", extra={"kind": artifact.kind, "dir": str(config.model_dir)})
 
