@@ -56,3 +56,25 @@ def test_main_writes_splits(tmp_path, capsys) -> None:
     assert dataset.main(["--out", str(tmp_path)]) == 0
     assert (tmp_path / "validation" / "validation.csv").is_file()
     assert "train:" in capsys.readouterr().out
+
+
+def test_loads_from_an_http_url(tmp_path) -> None:
+    """The online path (the UCI URL) with a real HTTP server on 127.0.0.1."""
+    import functools
+    import http.server
+    import shutil
+    import threading
+    from importlib import resources
+
+    source = resources.files("mpg_core").joinpath("data/auto-mpg.data")
+    with resources.as_file(source) as path:
+        shutil.copy(path, tmp_path / "auto-mpg.data")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/auto-mpg.data"
+        pd.testing.assert_frame_equal(dataset.load_auto_mpg(url), dataset.load_auto_mpg())
+    finally:
+        server.shutdown()
