@@ -64,6 +64,14 @@ def test_arguments_override_paths_and_optional_splits(ml_root: Path, tmp_path: P
     assert (custom / "p" / "model.tar.gz").is_file()
 
 
+def test_features_file_name_template(ml_root: Path) -> None:
+    assert run(ml_root, "--features-file", "{split}-features-{host}.csv") == 0
+    out = ml_root / "processing" / "output" / "features"
+    assert (out / "validation" / "validation-features-algo-1.csv").is_file()
+    assert run(ml_root, "--features-file", "{nope}.csv") == 2
+    assert "--features-file '{nope}.csv'" in (ml_root / "output" / "failure").read_text()
+
+
 def test_multi_instance_names_are_host_unique_and_only_the_leader_writes_the_model(
     ml_root: Path,
 ) -> None:

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mpg_core.errors import MpgError
+from mpg_core.errors import ConfigError, MpgError
 from mpg_core.jobs import failure_reported, raise_on_stop_signals
 from mpg_core.logs import configure_logging
 from mpg_core.platform import (
@@ -67,6 +67,13 @@ def parse_args(argv: Sequence[str], root: Path) -> argparse.Namespace:
         help="output folder; features go to <split>/<split>.csv",
     )
     parser.add_argument(
+        "--features-file",
+        default=None,
+        metavar="TEMPLATE",
+        help="features file name, {split} and {host} filled in (default {split}.csv, "
+        "or {split}-{host}.csv with several instances)",
+    )
+    parser.add_argument(
         "--preprocessor",
         type=Path,
         default=base / "output/preprocessor",
@@ -77,6 +84,16 @@ def parse_args(argv: Sequence[str], root: Path) -> argparse.Namespace:
 
 
 def config_from(args: argparse.Namespace, root: Path) -> PreprocessConfig:
+    template = args.features_file
+    if template is not None:
+        try:
+            template.format(split="train", host="algo-1")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(
+                f"--features-file {template!r}: only {{split}} and {{host}} "
+                f"may be filled in ({exc})"
+            ) from None
+
     def optional(path: Path) -> Path | None:
         return path if path.is_dir() else None
 
@@ -87,6 +104,7 @@ def config_from(args: argparse.Namespace, root: Path) -> PreprocessConfig:
         test_dir=optional(args.test),
         features_dir=args.features,
         preprocessor_dir=args.preprocessor,
+        features_file=args.features_file,
         resources=Resources.from_file(config_dir / RESOURCE_CONFIG),
     )
 

@@ -28,6 +28,8 @@ class PreprocessConfig:
     validation_dir: Path | None = None
     test_dir: Path | None = None
     resources: Resources = field(default_factory=Resources)
+    # File name of each split's features; {split} and {host} are filled in.
+    features_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,12 @@ def _labelled(frame: pd.DataFrame, where: str) -> tuple[pd.DataFrame, pd.Series 
     return raw_features(frame[keep], where), target[keep]
 
 
-def _output_name(split: str, resources: Resources) -> str:
-    # With several instances every host writes into the same S3 prefix: keep names unique.
-    if len(resources.hosts) > 1:
-        return f"{split}-{resources.current_host}.csv"
-    return f"{split}.csv"
+def _output_name(split: str, config: PreprocessConfig) -> str:
+    template = config.features_file
+    if template is None:
+        # With several instances every host writes into the same S3 prefix: keep names unique.
+        template = "{split}-{host}.csv" if len(config.resources.hosts) > 1 else "{split}.csv"
+    return template.format(split=split, host=config.resources.current_host)
 
 
 def run(config: PreprocessConfig) -> PreprocessResult:
@@ -78,7 +81,7 @@ def run(config: PreprocessConfig) -> PreprocessResult:
         features = pd.DataFrame(preprocessor.transform(X), columns=list(names), index=X.index)
         if y is not None:
             features.insert(0, TARGET, y.to_numpy(dtype=np.float64))
-        path = config.features_dir / split / _output_name(split, config.resources)
+        path = config.features_dir / split / _output_name(split, config)
         path.parent.mkdir(parents=True, exist_ok=True)
         features.to_csv(path, index=False, float_format="%.10g")
         rows[split] = len(features)
