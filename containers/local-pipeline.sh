@@ -21,7 +21,11 @@ if ! "${compose[@]}" up -d serving; then
 fi
 
 deadline=$(( $(date +%s) + 120 ))
-until curl -sf "http://127.0.0.1:$port/ping" >/dev/null; do
+ping() {
+  python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+    "http://127.0.0.1:$port/ping" 2>/dev/null
+}
+until ping; do
   if (( $(date +%s) > deadline )); then
     echo "the endpoint did not answer /ping within 120 s" >&2
     "${compose[@]}" logs --tail 40 serving >&2
@@ -42,18 +46,19 @@ PY
 
 echo
 echo "== predictions from http://127.0.0.1:$port/invocations (first 5 test cars)"
-rows=$(python3 - "$work/bronze/test/test.csv" <<'PY'
-import csv, sys
-reader = csv.DictReader(open(sys.argv[1]))
+python3 - "$work/bronze/test/test.csv" "http://127.0.0.1:$port/invocations" <<'PY'
+import csv, sys, urllib.request
 cols = ["cylinders", "displacement", "horsepower", "weight", "acceleration", "model_year", "origin"]
-for i, row in zip(range(5), reader):
-    print(",".join(row[c] or "?" for c in cols) + "|" + row["mpg"] + "|" + row["car_name"])
+cars = [row for _, row in zip(range(5), csv.DictReader(open(sys.argv[1])))]
+body = "".join(",".join(car[c] or "?" for c in cols) + "\n" for car in cars).encode()
+request = urllib.request.Request(sys.argv[2], data=body,
+                                 headers={"Content-Type": "text/csv", "Accept": "text/csv"})
+with urllib.request.urlopen(request, timeout=30) as response:
+    predictions = response.read().decode().split()
+for car, predicted in zip(cars, predictions):
+    print(f"  {car['car_name']:<36} actual {float(car['mpg']):5.1f}  "
+          f"predicted {float(predicted):5.1f} mpg")
 PY
-)
-predictions=$(cut -d'|' -f1 <<<"$rows" | curl -sf -H 'Content-Type: text/csv' -H 'Accept: text/csv' \
-  --data-binary @- "http://127.0.0.1:$port/invocations")
-paste -d'|' <(cut -d'|' -f2,3 <<<"$rows") <(echo "$predictions") | \
-  awk -F'|' '{printf "  %-36s actual %5.1f  predicted %5.1f mpg\n", $2, $1, $3}'
 
 echo
 echo "pipeline done in $(( $(date +%s) - start )) s; the endpoint stays up at http://127.0.0.1:$port"
