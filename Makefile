@@ -81,6 +81,16 @@ test-tools: ## install the registry and htpasswd the launcher tests run (Debian,
 test: venv images test-tools ## all tests: unit, contract, process, image (real Docker) and launchers
 	$(UV) run pytest $(PYTEST_ARGS)
 
+.PHONY: bench
+bench: images ## benchmark the serving image with wrk: req/s, rows/s, latency, CPU/request, cold start, memory, size
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(UV) run python containers/serving/bench/bench.py --image mpg-serving:$(IMAGE_TAG) $(BENCH_ARGS)
+
+.PHONY: soak
+soak: images ## 10 minutes at 32 connections against the serving image; fails on errors or replaced workers
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(UV) run python containers/serving/bench/soak.py --image mpg-serving:$(IMAGE_TAG) $(SOAK_ARGS)
+
 .PHONY: clean
 clean: down ## remove the local pipeline's work folder and build scratch
 	rm -rf work build

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from mpg_core.errors import RequestError
 from mpg_serving import codecs
@@ -17,21 +17,26 @@ log = logging.getLogger(__name__)
 
 
 def _error(status: int, message: str) -> Response:
-    return Response(codecs.json.dumps({"error": message}) + "\n", status=status,
-                    mimetype=codecs.JSON)
+    return Response(
+        codecs.json.dumps({"error": message}) + "\n", status=status, mimetype=codecs.JSON
+    )
 
 
 def _accept(header: Any, content_type: str, default: str | None) -> str:
     """The response type: the best supported match of Accept; when Accept is absent or */*,
     SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT, else the request's own content type."""
+    chosen: str | None
     if not header or all(value == "*/*" for value in header.values()):
         chosen = codecs.media_type(default) or content_type
     else:
         match = header.best_match(codecs.CONTENT_TYPES + tuple(codecs._ALIASES))
         chosen = codecs.media_type(match) if match else None
     if chosen not in codecs.CONTENT_TYPES:
-        raise RequestError(f"cannot answer in {request.headers.get('Accept') or default!r}; "
-                           f"supported: {', '.join(codecs.CONTENT_TYPES)}", http_status=406)
+        raise RequestError(
+            f"cannot answer in {request.headers.get('Accept') or default!r}; "
+            f"supported: {', '.join(codecs.CONTENT_TYPES)}",
+            http_status=406,
+        )
     return chosen
 
 
@@ -40,8 +45,11 @@ def execution_parameters(settings: ServeSettings) -> dict[str, Any]:
     each at most the body limit, and within SageMaker's 100 MB product budget."""
     concurrent = settings.max_concurrent_transforms or settings.workers
     concurrent = max(1, min(concurrent, BATCH_PAYLOAD_BUDGET_MB // settings.max_payload_mb))
-    return {"MaxConcurrentTransforms": concurrent, "BatchStrategy": settings.batch_strategy,
-            "MaxPayloadInMB": settings.max_payload_mb}
+    return {
+        "MaxConcurrentTransforms": concurrent,
+        "BatchStrategy": settings.batch_strategy,
+        "MaxPayloadInMB": settings.max_payload_mb,
+    }
 
 
 def create_app(predictor: Predictor, settings: ServeSettings) -> Flask:
@@ -64,17 +72,26 @@ def create_app(predictor: Predictor, settings: ServeSettings) -> Flask:
         raw_type = request.headers.get("Content-Type")
         content_type = codecs.media_type(raw_type)
         if content_type is None:
-            raise RequestError(f"missing Content-Type; send one of "
-                               f"{', '.join(codecs.CONTENT_TYPES)}", http_status=415)
+            raise RequestError(
+                f"missing Content-Type; send one of {', '.join(codecs.CONTENT_TYPES)}",
+                http_status=415,
+            )
         if content_type not in codecs.CONTENT_TYPES:
-            raise RequestError(f"unsupported Content-Type {raw_type!r}; send one of "
-                               f"{', '.join(codecs.CONTENT_TYPES)}", http_status=415)
+            raise RequestError(
+                f"unsupported Content-Type {raw_type!r}; send one of "
+                f"{', '.join(codecs.CONTENT_TYPES)}",
+                http_status=415,
+            )
         accept = _accept(request.accept_mimetypes, content_type, settings.default_accept)
-        body = request.get_data(cache=False)
+        try:
+            body = request.get_data(cache=False)
+        except ClientDisconnected:  # closed early, or stalled past the worker's read deadline
+            raise RequestError(
+                "the request body ended before its Content-Length", http_status=408
+            ) from None
         if not body:
             raise RequestError("empty body")
-        rows = codecs.decode(body, content_type, predictor.input_columns,
-                             predictor.allows_missing)
+        rows = codecs.decode(body, content_type, predictor.input_columns, predictor.allows_missing)
         result = predictor.predict(rows)
         return Response(codecs.encode(result, accept), mimetype=accept)
 
@@ -85,8 +102,11 @@ def create_app(predictor: Predictor, settings: ServeSettings) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         if exc.code == 413:
-            return _error(413, f"body larger than {settings.max_payload_mb} MiB "
-                               f"({settings.max_payload_bytes} bytes)")
+            return _error(
+                413,
+                f"body larger than {settings.max_payload_mb} MiB "
+                f"({settings.max_payload_bytes} bytes)",
+            )
         return _error(exc.code or 500, exc.description or exc.name)
 
     @app.errorhandler(Exception)

@@ -5,6 +5,7 @@ gunicorn runs in this process, so the server is PID 1 and receives SageMaker's S
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -23,7 +24,7 @@ from mpg_serving.settings import ServeSettings
 log = logging.getLogger("mpg_serving")
 
 
-class ServingApplication(BaseApplication):  # type: ignore[misc]
+class ServingApplication(BaseApplication):
     def __init__(self, settings: ServeSettings) -> None:
         self.settings = settings
         super().__init__()
@@ -33,7 +34,13 @@ class ServingApplication(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return create_app(load_predictor(self.settings.model_dir), self.settings)
+        app = create_app(load_predictor(self.settings.model_dir), self.settings)
+        # Everything loaded so far lives as long as the server: move it out of the garbage
+        # collector's reach, so collections in the forked workers do not touch (and so copy)
+        # the pages they share with the master.
+        gc.collect()
+        gc.freeze()
+        return app
 
 
 def main(env: Mapping[str, str] | None = None) -> int:
@@ -45,10 +52,16 @@ def main(env: Mapping[str, str] | None = None) -> int:
         log.error("bad serving settings", extra={"reason": str(exc)})
         return 2
     configure_logging(settings.log_level)
-    log.info("starting server", extra={"port": settings.port, "workers": settings.workers,
-                                       "timeout": settings.timeout,
-                                       "max_payload_mb": settings.max_payload_mb,
-                                       "batch": settings.batch})
+    log.info(
+        "starting server",
+        extra={
+            "port": settings.port,
+            "workers": settings.workers,
+            "timeout": settings.timeout,
+            "max_payload_mb": settings.max_payload_mb,
+            "batch": settings.batch,
+        },
+    )
     sys.argv = sys.argv[:1]  # gunicorn parses argv; the settings came from the environment
     try:
         ServingApplication(settings).run()

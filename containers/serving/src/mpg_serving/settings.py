@@ -55,8 +55,9 @@ class ServeSettings:
     def from_env(cls, env: Mapping[str, str]) -> ServeSettings:
         strategy = env.get(BATCH_STRATEGY_ENV, "MULTI_RECORD").strip().upper()
         if strategy not in ("SINGLE_RECORD", "MULTI_RECORD"):
-            raise ConfigError(f"{BATCH_STRATEGY_ENV}={strategy!r}: expected SINGLE_RECORD or "
-                              "MULTI_RECORD")
+            raise ConfigError(
+                f"{BATCH_STRATEGY_ENV}={strategy!r}: expected SINGLE_RECORD or MULTI_RECORD"
+            )
         max_payload = env_int(env, MAX_PAYLOAD_ENV, 6)
         if max_payload > BATCH_PAYLOAD_BUDGET_MB:
             raise ConfigError(f"{MAX_PAYLOAD_ENV}={max_payload} exceeds SageMaker's 100 MB")
@@ -73,7 +74,8 @@ class ServeSettings:
             default_accept=env.get(DEFAULT_ACCEPT_ENV) or None,
             batch=env.get(BATCH_ENV, "").strip().lower() == "true",
             batch_strategy=strategy,
-            max_concurrent_transforms=(env_int(env, MAX_CONCURRENT_TRANSFORMS_ENV, 1)
-                                       if concurrent else None),
+            max_concurrent_transforms=(
+                env_int(env, MAX_CONCURRENT_TRANSFORMS_ENV, 1) if concurrent else None
+            ),
             log_level=env.get("MPG_LOG_LEVEL", "INFO"),
         )

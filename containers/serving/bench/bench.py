@@ -1,0 +1,306 @@
+"""Benchmark the serving image: start it, drive /invocations with wrk, print one table.
+
+    uv run python containers/serving/bench/bench.py [--image mpg-serving:latest]
+        [--model-dir DIR] [--duration 10] [--port 18090] [--workers N]
+
+Without --model-dir a 100-tree pipeline is trained in-process into a temporary folder (the
+same jobs the images run). Server CPU per request comes from the container's cgroup CPU
+counter read before and after each run, so it counts every process of the container (the
+gunicorn master, the workers, the kernel's TCP work on their behalf) and nothing else.
+Run it on a quiet machine: other load costs 30-40%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+LUA = HERE / "post.lua"
+FIVE_MB = 5 * 1024 * 1024
+
+
+def train_model(root: Path) -> Path:
+    """A 100-tree pipeline artifact, made by the project's own jobs (as in tests/conftest.py)."""
+    from mpg_core import dataset
+    from mpg_preprocessing.job import PreprocessConfig
+    from mpg_preprocessing.job import run as preprocess
+    from mpg_training.hyperparameters import Hyperparameters
+    from mpg_training.job import TrainConfig
+    from mpg_training.job import run as train
+
+    dataset.write_splits(dataset.split(dataset.load_auto_mpg()), root / "bronze")
+    preprocess(
+        PreprocessConfig(
+            train_dir=root / "bronze/train",
+            features_dir=root / "features",
+            preprocessor_dir=root / "preprocessor",
+        )
+    )
+    train(
+        TrainConfig(
+            channels={"train": root / "features/train", "preprocessor": root / "preprocessor"},
+            model_dir=root / "model",
+            output_data_dir=root / "out",
+            hyperparameters=Hyperparameters(n_estimators=100),
+        )
+    )
+    return root / "model"
+
+
+def random_rows(n: int, seed: int) -> str:
+    """Distinct valid raw rows spread over the data's ranges (no repeats the server could
+    cache), written as a client would: integers where the data has integers."""
+    rng = np.random.default_rng(seed)
+    cols = [
+        rng.choice([3, 4, 5, 6, 8], n).astype(str),
+        np.char.mod("%.1f", rng.uniform(68, 455, n)),
+        np.char.mod("%.0f", rng.uniform(46, 230, n)),
+        np.char.mod("%.0f", rng.uniform(1613, 5140, n)),
+        np.char.mod("%.1f", rng.uniform(8, 24.8, n)),
+        rng.integers(70, 83, n).astype(str),
+        rng.integers(1, 4, n).astype(str),
+    ]
+    lines = [",".join(parts) for parts in zip(*cols, strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def dataset_rows(n: int) -> str:
+    """The Auto MPG file's own rows (complete ones), cycled to ``n``: what a batch transform
+    of the data set sends."""
+    from mpg_core import dataset
+    from mpg_core.schema import FEATURES
+
+    frame = dataset.load_auto_mpg()[list(FEATURES)].dropna()
+    lines = frame.to_csv(header=False, index=False).splitlines()
+    return "\n".join(lines[i % len(lines)] for i in range(n)) + "\n"
+
+
+def rows_for_bytes(target: int) -> int:
+    sample = random_rows(1000, 0)
+    return int(target / (len(sample) / 1000))
+
+
+@dataclass
+class Container:
+    name: str
+    cgroup_cpu: Path
+    cgroup_mem: Path
+    cgroup_v2: bool
+
+    def cpu_ns(self) -> int:
+        if self.cgroup_v2:
+            for line in (self.cgroup_cpu / "cpu.stat").read_text().splitlines():
+                if line.startswith("usage_usec"):
+                    return int(line.split()[1]) * 1000
+            raise RuntimeError("no usage_usec in cpu.stat")
+        return int((self.cgroup_cpu / "cpuacct.usage").read_text())
+
+    def memory_mib(self) -> float:
+        """Like `docker stats`: usage less inactive page cache (file pages it can drop)."""
+        if self.cgroup_v2:
+            usage = int((self.cgroup_mem / "memory.current").read_text())
+            key = "inactive_file"
+        else:
+            usage = int((self.cgroup_mem / "memory.usage_in_bytes").read_text())
+            key = "total_inactive_file"
+        stat = dict(
+            line.split() for line in (self.cgroup_mem / "memory.stat").read_text().splitlines()
+        )
+        return (usage - int(stat.get(key, 0))) / 2**20
+
+
+def cgroup_dirs(container_id: str) -> tuple[Path, Path, bool]:
+    root = Path("/sys/fs/cgroup")
+    v1_cpu = root / "cpuacct" / "docker" / container_id
+    if v1_cpu.is_dir():
+        return v1_cpu, root / "memory" / "docker" / container_id, False
+    for candidate in (
+        root / "system.slice" / f"docker-{container_id}.scope",
+        root / "docker" / container_id,
+    ):
+        if candidate.is_dir():
+            return candidate, candidate, True
+    raise RuntimeError(f"cannot find the cgroup of container {container_id}")
+
+
+def ping(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def start(image: str, model_dir: Path, port: int, workers: int | None) -> tuple[Container, float]:
+    """docker create, then time docker start -> first /ping 200 (the cold start)."""
+    name = f"mpg-bench-{os.getpid()}"
+    env = ["-e", f"SAGEMAKER_MODEL_SERVER_WORKERS={workers}"] if workers else []
+    cid = subprocess.run(
+        [
+            "docker",
+            "create",
+            "--name",
+            name,
+            "-p",
+            f"127.0.0.1:{port}:8080",
+            "-v",
+            f"{model_dir.resolve()}:/opt/ml/model:ro",
+            *env,
+            image,
+            "serve",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    began = time.monotonic()
+    subprocess.run(["docker", "start", name], check=True, capture_output=True)
+    deadline = began + 60
+    while not ping(port):
+        if time.monotonic() > deadline:
+            logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
+            raise RuntimeError(f"no /ping 200 within 60 s:\n{logs.stdout}{logs.stderr}")
+        time.sleep(0.01)
+    cold = time.monotonic() - began
+    cpu, mem, v2 = cgroup_dirs(cid)
+    return Container(name, cpu, mem, v2), cold
+
+
+def wrk(port: int, body: Path, connections: int, duration: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(min(connections, 2)),
+            "-c",
+            str(connections),
+            "-d",
+            f"{duration}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(LUA),
+            f"http://127.0.0.1:{port}/invocations",
+            "--",
+            str(body),
+            "text/csv",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run(args: argparse.Namespace) -> int:
+    work = Path(tempfile.mkdtemp(prefix="mpg-bench-"))
+    model_dir = Path(args.model_dir) if args.model_dir else train_model(work / "train")
+    bodies = {
+        "1-row": random_rows(1, 1),
+        "100-row": random_rows(100, 2),
+        "5MB": dataset_rows(rows_for_bytes(FIVE_MB * 0.95)),
+        "5MB-random": random_rows(rows_for_bytes(FIVE_MB * 0.95), 3),
+    }
+    files = {}
+    for label, text in bodies.items():
+        files[label] = work / f"{label}.csv"
+        files[label].write_text(text)
+    scenarios = [
+        ("1-row", 1),
+        ("1-row", 8),
+        ("1-row", 32),
+        ("100-row", 8),
+        ("5MB", 2),
+        ("5MB-random", 2),
+    ]
+
+    container, cold = start(args.image, model_dir, args.port, args.workers)
+    try:
+        time.sleep(2)  # let start-up settle before reading idle memory
+        idle = container.memory_mib()
+        results = []
+        for label, connections in scenarios:
+            rows = bodies[label].count("\n")
+            wrk(args.port, files[label], connections, 2)  # warm-up
+            before = container.cpu_ns()
+            r = wrk(args.port, files[label], connections, args.duration)
+            cpu = container.cpu_ns() - before
+            seconds = r["duration_us"] / 1e6
+            errors = int(
+                r["connect_errors"]
+                + r["read_errors"]
+                + r["write_errors"]
+                + r["status_errors"]
+                + r["timeouts"]
+            )
+            results.append(
+                {
+                    "scenario": f"{label} CSV ({len(bodies[label]) // 1024} KiB) @ {connections}",
+                    "req/s": r["requests"] / seconds,
+                    "rows/s": r["requests"] * rows / seconds,
+                    "p50 ms": r["p50_us"] / 1000,
+                    "p99 ms": r["p99_us"] / 1000,
+                    "errors": errors,
+                    "CPU ms/req": cpu / 1e6 / max(r["requests"], 1),
+                }
+            )
+        loaded = container.memory_mib()
+    finally:
+        subprocess.run(["docker", "rm", "-f", container.name], capture_output=True)
+    size = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Size}}", args.image],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    print_table(results)
+    print(f"\ncold start (docker start -> first /ping 200): {cold:.2f} s")
+    print(f"idle memory (all workers): {idle:.0f} MiB; after the runs: {loaded:.0f} MiB")
+    print(f"image size: {int(size) / 1e6:.0f} MB ({args.image})")
+    return 0
+
+
+def print_table(results: list[dict[str, object]]) -> None:
+    header = ["scenario", "req/s", "rows/s", "p50 ms", "p99 ms", "errors", "CPU ms/req"]
+    rows = [[_fmt(r[h]) for h in header] for r in results]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("-+-".join("-" * w for w in widths))
+    for row in rows:
+        print(
+            " | ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image", default="mpg-serving:latest")
+    parser.add_argument("--model-dir", help="an artifact folder (default: train one now)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
+    parser.add_argument("--port", type=int, default=18090)
+    parser.add_argument("--workers", type=int, help="SAGEMAKER_MODEL_SERVER_WORKERS")
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
