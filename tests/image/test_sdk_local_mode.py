@@ -25,7 +25,6 @@ did not stop them (local transform stops its container only on success).
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import re
 import shutil
@@ -33,7 +32,7 @@ import subprocess
 import sys
 import tarfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,15 +54,23 @@ if TYPE_CHECKING:
 # `pytest -m "not docker"` would pay at collection) and warns about v2's deprecation unless
 # SAGEMAKER_SUPPRESS_V2_WARNING is set first, which the `aws_env` fixture does.
 
-pytestmark = [pytest.mark.docker, pytest.mark.aws, pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.aws,
+    pytest.mark.timeout(300),
+    # Raised while compiling the SDK's dependencies (sagemaker_core, smdebug_rulesconfig).
+    pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning"),
+]
 
 REGION = "us-east-1"
 BUCKET = "mpg-sdk-local"
 # Local mode never assumes the role; the SDK only requires one to be given.
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 LABEL = "mpg.tests.sdk-local-mode"
+SESSION_LABEL = f"{LABEL}.session"
 SPLITS = ("train", "validation", "test")
-HYPERPARAMETERS = {"n_estimators": 30, "max_depth": 8}
+# Strings, as SageMaker passes them (typed for Estimator's dict[str, str | PipelineVariable]).
+HYPERPARAMETERS: dict[str, Any] = {"n_estimators": "30", "max_depth": "8"}
 
 
 @pytest.fixture(scope="module")
@@ -125,72 +132,130 @@ def aws_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield moto_endpoint
 
 
-def _remove_labelled_containers(run_id: str) -> None:
-    listed = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label={LABEL}={run_id}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    ids = listed.stdout.split()
-    if ids:
-        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+@dataclass(frozen=True)
+class LocalMode:
+    """Makes LocalSessions that run no AWS calls but moto's, and finds the containers they
+    start: every container carries this run's label and the name of the session that started
+    it (``local.container_config`` is merged into each compose service)."""
 
+    run_id: str
+    container_root: Path
+    s3_endpoint: str
 
-@pytest.fixture(scope="module")
-def local_session(
-    aws_env: str, images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[], LocalSession]]:
-    """Makes LocalSessions, each with its own serving port; removes every container any of
-    them started."""
-    import boto3
-    from sagemaker.local import LocalSession
+    def session(self, name: str) -> LocalSession:
+        import boto3
+        from sagemaker.local import LocalSession
 
-    run_id = uuid.uuid4().hex[:12]
-    root = tmp_path_factory.mktemp("sdk-root")
-
-    def make() -> LocalSession:
         session = LocalSession(
             boto_session=boto3.Session(region_name=REGION),
             default_bucket=BUCKET,
-            s3_endpoint_url=aws_env,
+            s3_endpoint_url=self.s3_endpoint,
             # Not the user's SDK config files; and no telemetry, which the SDK sends with
             # requests.get to an S3 URL on the internet after every decorated call
             # (sagemaker/telemetry/telemetry_logging.py, _send_telemetry_request).
-            sagemaker_config={"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {
-                "Modules": {"TelemetryOptOut": True}}}},
+            sagemaker_config={
+                "SchemaVersion": "1.0",
+                "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+            },
         )
         session.config = {
             "local": {
                 "local_code": True,
+                # Each session serves on its own port: the SDK publishes <port>:8080 and polls
+                # /ping there, so a busy 8080 (or another test's endpoint) cannot answer.
                 "serving_port": free_port(),
-                "container_root": str(root),
-                "container_config": {"labels": {LABEL: run_id}},
+                "container_root": str(self.container_root),
+                "container_config": {"labels": {LABEL: self.run_id, SESSION_LABEL: name}},
             }
         }
         return session
 
-    try:
-        yield make
-    finally:
-        _remove_labelled_containers(run_id)
+    def _containers(self, name: str | None = None) -> list[str]:
+        filters = ["--filter", f"label={LABEL}={self.run_id}"]
+        if name is not None:
+            filters += ["--filter", f"label={SESSION_LABEL}={name}"]
+        listed = subprocess.run(
+            ["docker", "ps", "-aq", *filters], capture_output=True, text=True, check=True
+        )
+        return listed.stdout.split()
+
+    def logs(self, name: str) -> str:
+        """What the session's containers wrote to stdout and stderr (compose stops job
+        containers but does not remove them)."""
+        runs = [
+            subprocess.run(
+                ["docker", "logs", container], capture_output=True, text=True, check=True
+            )
+            for container in self._containers(name)
+        ]
+        texts = [run.stdout + run.stderr for run in runs]
+        assert texts, f"no container of session {name!r} left to read logs from"
+        return "\n".join(texts)
+
+    @contextlib.contextmanager
+    def explained(self, name: str) -> Iterator[None]:
+        """On failure, add the state and log tail of the session's containers to the error:
+        for endpoints and transforms the SDK reads docker-compose's stdout only, and drops
+        its stderr (sagemaker/local/image.py, _HostingContainer.run: stderr=PIPE, never
+        read), so "Giving up, endpoint didn't launch correctly" is all it would say."""
+        try:
+            yield
+        except Exception as exc:
+            containers = self._containers(name)
+            if not containers:
+                exc.add_note(f"session {name!r} started no container: docker-compose failed")
+            for container in containers:
+                state = subprocess.run(
+                    [
+                        "docker",
+                        "inspect",
+                        "--format",
+                        "{{.Name}} {{.State.Status}} exit={{.State.ExitCode}} {{.State.Error}}",
+                        container,
+                    ],
+                    capture_output=True,
+                    text=True,
+                ).stdout.strip()
+                tail = subprocess.run(
+                    ["docker", "logs", "--tail", "40", container], capture_output=True, text=True
+                )
+                exc.add_note(f"container {state}:\n{tail.stdout}{tail.stderr}")
+            raise
+
+    def remove_containers(self) -> None:
+        ids = self._containers()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
 
 
-@contextlib.contextmanager
-def _tee_stdout() -> Iterator[io.StringIO]:
-    """Capture what the SDK streams from docker-compose (it writes to sys.stdout), and pass it
-    on so pytest still shows it when a test fails."""
-    buffer = io.StringIO()
+@pytest.fixture(scope="module")
+def local_mode(
+    aws_env: str, images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalMode]:
+    """Local mode for this module; afterwards, every container it started is removed, also
+    those the SDK leaves behind (local transform stops its container only on success)."""
+    mode = LocalMode(
+        run_id=uuid.uuid4().hex[:12],
+        container_root=tmp_path_factory.mktemp("sdk-root"),
+        s3_endpoint=aws_env,
+    )
     try:
-        with contextlib.redirect_stdout(buffer):
-            yield buffer
+        yield mode
     finally:
-        sys.stdout.write(buffer.getvalue())
+        mode.remove_containers()
 
 
 def _tar_names(path: Path) -> set[str]:
     with tarfile.open(path, "r:gz") as tar:
         return {member.name for member in tar.getmembers()}
+
+
+def _assert_model_tarball(path: Path) -> None:
+    """An artifact's files at the top level, as SageMaker extracts model.tar.gz into
+    /opt/ml/model (no folder, no "./" prefix)."""
+    names = _tar_names(path)
+    assert {ESTIMATOR_FILE, ARTIFACT_FILE} <= names, f"{path.name} holds {sorted(names)}"
+    assert all("/" not in name for name in names), f"{path.name} holds {sorted(names)}"
 
 
 def _raw_rows(trained: Trained) -> pd.DataFrame:
@@ -209,23 +274,34 @@ def _copy_model(model_tarball: Path, directory: Path) -> str:
     return f"file://{directory / model_tarball.name}"
 
 
+def _snapshot(*folders: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``folders``: size and modification time."""
+    return {
+        str(path): (path.stat().st_size, path.stat().st_mtime_ns)
+        for folder in folders
+        for path in sorted(folder.rglob("*"))
+    }
+
+
 @dataclass(frozen=True)
 class TrainingRun:
     model_tarball: Path
     output_tarball: Path
     logs: str
+    forest: dict[str, Any]  # the trained random forest's parameters
     expected: np.ndarray  # the artifact's predictions for the test split's raw rows
+    channels_untouched: bool
 
 
 def test_processing_job_writes_features_and_preprocessor(
-    local_session: Callable[[], LocalSession],
+    local_mode: LocalMode,
     images: dict[str, str],
     trained: Trained,
     tmp_path: Path,
 ) -> None:
     from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
 
-    session = local_session()
+    session = local_mode.session("processing")
     # Local processing runs no command, only `entrypoint: ContainerEntrypoint +
     # ContainerArguments` (sagemaker/local/image.py, _create_docker_host: `if command !=
     # "process" ...`), so the entrypoint is given. The image's defaults are SageMaker's paths.
@@ -239,45 +315,45 @@ def test_processing_job_writes_features_and_preprocessor(
     )
     base = "/opt/ml/processing"
     outputs = f"s3://{BUCKET}/processing"
-    with _tee_stdout() as logs:
-        processor.run(
-            inputs=[
-                ProcessingInput(
-                    source=str(trained.bronze / split),
-                    destination=f"{base}/input/{split}",
-                    input_name=split,
-                )
-                for split in SPLITS
-            ],
-            outputs=[
-                ProcessingOutput(
-                    source=f"{base}/output/{name}",
-                    destination=f"{outputs}/{name}",
-                    output_name=name,
-                )
-                for name in ("features", "preprocessor")
-            ],
-            wait=True,
-            logs=True,
-        )
+    processor.run(
+        inputs=[
+            ProcessingInput(
+                source=str(trained.bronze / split),
+                destination=f"{base}/input/{split}",
+                input_name=split,
+            )
+            for split in SPLITS
+        ],
+        outputs=[
+            ProcessingOutput(
+                source=f"{base}/output/{name}",
+                destination=f"{outputs}/{name}",
+                output_name=name,
+            )
+            for name in ("features", "preprocessor")
+        ],
+        wait=True,
+        logs=True,
+    )
 
+    assert processor.latest_job is not None
     assert processor.latest_job.describe()["ProcessingJobStatus"] == "Completed"
-    assert "Traceback" not in logs.getvalue()
+    assert "Traceback" not in local_mode.logs("processing")
     session.download_data(str(tmp_path), BUCKET, key_prefix="processing/")
     for split in SPLITS:
         written = tmp_path / "features" / split / f"{split}.csv"
         assert written.is_file(), f"no {written.relative_to(tmp_path)} in the job's outputs"
-        # The same code on the same lock: the in-process run's features, to the last digit.
+        # The same code on the same lock: the in-process run's features.
         pd.testing.assert_frame_equal(
             pd.read_csv(written), pd.read_csv(trained.features / split / f"{split}.csv"), rtol=1e-12
         )
     preprocessor = tmp_path / "preprocessor" / "model.tar.gz"
-    assert _tar_names(preprocessor) == {ESTIMATOR_FILE, ARTIFACT_FILE}
+    _assert_model_tarball(preprocessor)
 
 
 @pytest.fixture(scope="module")
 def training_run(
-    local_session: Callable[[], LocalSession],
+    local_mode: LocalMode,
     images: dict[str, str],
     trained: Trained,
     tmp_path_factory: pytest.TempPathFactory,
@@ -293,12 +369,17 @@ def training_run(
         instance_type="local",
         output_path=f"file://{output}",
         hyperparameters=HYPERPARAMETERS,
-        sagemaker_session=local_session(),
+        sagemaker_session=local_mode.session("training"),
     )
-    channels = {split: f"file://{trained.features / split}" for split in SPLITS}
-    channels["preprocessor"] = f"file://{trained.preprocessor_tarball.parent}"
-    with _tee_stdout() as logs:
-        estimator.fit(channels, wait=True, logs="All")
+    folders = {split: trained.features / split for split in SPLITS}
+    folders["preprocessor"] = trained.preprocessor_tarball.parent  # holds model.tar.gz
+    # Local mode bind-mounts file:// channels read-write: the job must not write into them.
+    before = _snapshot(*folders.values())
+    estimator.fit(
+        {channel: f"file://{folder}" for channel, folder in folders.items()},
+        wait=True,
+        logs="All",
+    )
 
     assert estimator.model_data == f"file://{output}/model.tar.gz"
     model_tarball = output / "model.tar.gz"
@@ -308,22 +389,26 @@ def training_run(
     return TrainingRun(
         model_tarball=model_tarball,
         output_tarball=output / "output.tar.gz",
-        logs=logs.getvalue(),
+        logs=local_mode.logs("training"),
+        forest=artifact.estimator.steps[-1][1].get_params(),
         expected=expected,
+        channels_untouched=_snapshot(*folders.values()) == before,
     )
 
 
 def test_training_job_writes_model_tarball_and_metrics(training_run: TrainingRun) -> None:
-    # Files at the top level, as SageMaker's model.tar.gz has them.
-    assert _tar_names(training_run.model_tarball) == {ESTIMATOR_FILE, ARTIFACT_FILE}
+    _assert_model_tarball(training_run.model_tarball)
     with tarfile.open(training_run.model_tarball, "r:gz") as tar:
         manifest = tar.extractfile(ARTIFACT_FILE)
         assert manifest is not None
         assert json.load(manifest)["kind"] == "pipeline"
     assert "data/evaluation.json" in _tar_names(training_run.output_tarball)
+    assert training_run.channels_untouched
+    # hyperparameters.json reached the job, which parsed the strings.
+    assert {k: str(training_run.forest[k]) for k in HYPERPARAMETERS} == HYPERPARAMETERS
 
     # Local mode does not parse MetricDefinitions; the documented regexes must find every
-    # train and validation metric in the streamed logs.
+    # train and validation metric in the container's log, as they would in CloudWatch.
     found = {}
     for definition in METRIC_DEFINITIONS:
         match = re.search(definition["Regex"], training_run.logs)
@@ -336,7 +421,7 @@ def test_training_job_writes_model_tarball_and_metrics(training_run: TrainingRun
 
 @pytest.fixture(scope="module")
 def endpoint(
-    local_session: Callable[[], LocalSession],
+    local_mode: LocalMode,
     images: dict[str, str],
     training_run: TrainingRun,
     tmp_path_factory: pytest.TempPathFactory,
@@ -355,19 +440,29 @@ def endpoint(
         model_data=_copy_model(
             training_run.model_tarball, tmp_path_factory.mktemp("endpoint") / "model"
         ),
-        sagemaker_session=local_session(),
+        sagemaker_session=local_mode.session("endpoint"),
     )
-    predictor = model.deploy(
-        initial_instance_count=1,
-        instance_type="local",
-        serializer=CSVSerializer(),
-        deserializer=CSVDeserializer(),
-    )
+    # wait=False saves 30 s and waits for nothing: the local create_endpoint returns once /ping
+    # answers 200 (sagemaker/local/entities.py, _LocalEndpoint.serve), while wait=True then
+    # sleeps a full poll interval before its first look (sagemaker/session.py, _wait_until:
+    # `time.sleep(poll)` with wait_for_endpoint's poll=DEFAULT_EP_POLL=30).
+    with local_mode.explained("endpoint"):
+        predictor = model.deploy(
+            initial_instance_count=1,
+            instance_type="local",
+            serializer=CSVSerializer(),
+            deserializer=CSVDeserializer(),
+            wait=False,
+        )
     try:
+        status = predictor.sagemaker_session.describe_endpoint(predictor.endpoint_name)
+        assert status["EndpointStatus"] == "InService"
         yield predictor
     finally:
+        # Endpoint first (it stops the container), then the model: Predictor.delete_model looks
+        # the model up through the endpoint config, which delete_endpoint has already removed.
         predictor.delete_endpoint()
-        predictor.delete_model()
+        model.delete_model()
 
 
 def test_endpoint_predicts_csv_rows(
@@ -406,7 +501,7 @@ def test_endpoint_predicts_json_records(
 
 
 def test_batch_transform_writes_one_line_per_input_line(
-    local_session: Callable[[], LocalSession],
+    local_mode: LocalMode,
     images: dict[str, str],
     trained: Trained,
     training_run: TrainingRun,
@@ -422,13 +517,13 @@ def test_batch_transform_writes_one_line_per_input_line(
         image_uri=images["serving"],
         role=ROLE,
         model_data=_copy_model(training_run.model_tarball, tmp_path / "model"),
-        sagemaker_session=local_session(),
+        sagemaker_session=local_mode.session("transform"),
     )
     # The container answers /execution-parameters with BatchStrategy "MULTI_RECORD", the
-    # spelling of AWS's BYOC docs. Local mode adopts that value only when the request has none,
-    # and then accepts only the API spelling "MultiRecord"/"SingleRecord"
-    # (sagemaker/local/entities.py, _LocalTransformJob.start and _get_container_environment:
-    # `raise ValueError("Invalid BatchStrategy, ...")`), so the strategy is given here.
+    # spelling of AWS's BYOC docs. Local mode adopts a container's value when the request has
+    # none (sagemaker/local/entities.py, _LocalTransformJob.start) but accepts only the API
+    # spelling (sagemaker/local/data.py, get_batch_strategy_instance: `raise
+    # ValueError('Invalid Batch Strategy: ...')`), so the strategy is given here.
     transformer = model.transformer(
         instance_count=1,
         instance_type="local",
@@ -439,16 +534,15 @@ def test_batch_transform_writes_one_line_per_input_line(
     )
     # logs=False: with logs, waiting reads CloudWatch (Session.logs_for_transform_job), which
     # LocalSession does not replace as it does for training and processing.
-    transformer.transform(
-        f"file://{inputs}", content_type="text/csv", split_type="Line", wait=True, logs=False
-    )
+    with local_mode.explained("transform"):
+        transformer.transform(
+            f"file://{inputs}", content_type="text/csv", split_type="Line", wait=True, logs=False
+        )
 
-    assert (
-        transformer.sagemaker_session.describe_transform_job(transformer.latest_transform_job.name)[
-            "TransformJobStatus"
-        ]
-        == "Completed"
+    job = transformer.sagemaker_session.describe_transform_job(
+        transformer.latest_transform_job.name
     )
+    assert job["TransformJobStatus"] == "Completed"
     lines = (outputs / "test.csv.out").read_text().splitlines()
     # AssembleWith=Line makes local mode add "\n" after each response; the response for a
     # mini-batch already ends with one, so the file ends with an empty line.

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,15 +20,25 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from mpg_launch import commands, layout
-from mpg_launch.aws import Clients, aws_clients
+from mpg_launch.aws import Clients, aws_clients, session
 from mpg_launch.config import IMAGES, LaunchConfig, load_config
 from mpg_launch.errors import LaunchError
 
-ClientsFactory = Callable[[LaunchConfig], Clients]
+# Commands that submit jobs or models, so need the execution role.
+_SUBMITS = ("preprocess", "train", "tune", "deploy", "transform")
+# Commands that submit jobs or models, so need the execution role.
+_SUBMITS = ("preprocess", "train", "tune", "deploy", "transform")
+ClientsFactory = Callable[[LaunchConfig, Callable[[str], None]], Clients]
 # The flags that map onto LaunchConfig fields.
-_SETTINGS = {"region": "region", "role": "role_arn", "bucket": "bucket", "prefix": "prefix",
-             "image_tag": "image_tag", "registry": "registry_override",
-             "endpoint": "endpoint_name"}
+_SETTINGS = {
+    "region": "region",
+    "role": "role_arn",
+    "bucket": "bucket",
+    "prefix": "prefix",
+    "image_tag": "image_tag",
+    "registry": "registry_override",
+    "endpoint": "endpoint_name",
+}
 
 
 def _common() -> argparse.ArgumentParser:
@@ -40,12 +51,19 @@ def _common() -> argparse.ArgumentParser:
     group.add_argument("--prefix", help="S3 key prefix (MPG_PREFIX, default mpg)")
     group.add_argument("--image-tag", help="image tag in ECR (MPG_IMAGE_TAG)")
     group.add_argument("--registry", help="push/pull registry instead of ECR's (MPG_REGISTRY)")
-    group.add_argument("--no-network-isolation", action="store_true",
-                       help="let containers reach the network (isolated by default)")
-    common.add_argument("--local", action="store_true",
-                        help="run on the local Docker engine with the project's images")
-    common.add_argument("--dry-run", action="store_true",
-                        help="print the validated request JSON and call nothing")
+    group.add_argument(
+        "--no-network-isolation",
+        action="store_true",
+        help="let containers reach the network (isolated by default)",
+    )
+    common.add_argument(
+        "--local",
+        action="store_true",
+        help="run on the local Docker engine with the project's images",
+    )
+    common.add_argument(
+        "--dry-run", action="store_true", help="print the validated request JSON and call nothing"
+    )
     common.add_argument("--poll-seconds", type=float, default=10.0, help=argparse.SUPPRESS)
     return common
 
@@ -73,8 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("train", "run a training job on a preprocessing job's features")
     p.add_argument("--job-name")
     p.add_argument("--preprocessing-job", required=True)
-    p.add_argument("--no-preprocessor", action="store_true",
-                   help="train a features->mpg model (for deploy --pipeline)")
+    p.add_argument(
+        "--no-preprocessor",
+        action="store_true",
+        help="train a features->mpg model (for deploy --pipeline)",
+    )
     p.add_argument("--hyperparameter", "-H", action="append", default=[], metavar="KEY=VALUE")
 
     p = command("tune", "run a hyperparameter tuning job minimising validation:rmse")
@@ -87,16 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", help="endpoint name (default: 'endpoint_name' setting)")
     p.add_argument("--training-job", help="training job whose model.tar.gz to serve")
     p.add_argument("--model-data", help="s3://.../model.tar.gz instead of --training-job")
-    p.add_argument("--pipeline", action="store_true",
-                   help="two containers: the preprocessor, then a model trained with "
-                        "--no-preprocessor")
+    p.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="two containers: the preprocessor, then a model trained with --no-preprocessor",
+    )
     p.add_argument("--preprocessing-job", help="with --pipeline: the preprocessor's job")
 
     p = command("predict", "send CSV or JSON rows (file or stdin) to an endpoint")
     p.add_argument("--endpoint")
     p.add_argument("--file", type=Path, help="rows to send (default: stdin)")
-    p.add_argument("--content-type", default="text/csv",
-                   choices=["text/csv", "application/json", "application/jsonlines"])
+    p.add_argument(
+        "--content-type",
+        default="text/csv",
+        choices=["text/csv", "application/json", "application/jsonlines"],
+    )
     p.add_argument("--accept", default="text/csv")
 
     p = command("transform", "batch transform headerless CSV rows (Line split, MultiRecord)")
@@ -119,19 +145,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> LaunchConfig:
-    overrides: dict[str, Any] = {field: getattr(args, flag, None)
-                                 for flag, field in _SETTINGS.items()}
+    overrides: dict[str, Any] = {
+        field: getattr(args, flag, None) for flag, field in _SETTINGS.items()
+    }
     overrides["local"] = args.local or None
     if args.no_network_isolation:
         overrides["network_isolation"] = False
-    return load_config(args.config, env, overrides)
+    return load_config(
+        args.config,
+        env,
+        overrides,
+        need_role=args.command in _SUBMITS,
+        need_bucket=args.command != "push",
+    )
 
 
-def default_clients(config: LaunchConfig) -> Clients:
+def default_clients(config: LaunchConfig, out: Callable[[str], None] = print) -> Clients:
     if config.local:
         from mpg_launch.local import local_clients
 
-        return local_clients(config)
+        return local_clients(config, out)  # local jobs stream container output to ``out``
     return aws_clients(config)
 
 
@@ -149,11 +182,15 @@ def _hyperparameters(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
-def run(args: argparse.Namespace, config: LaunchConfig, factory: ClientsFactory,
-        out: Callable[[str], None]) -> int:
+def run(
+    args: argparse.Namespace,
+    config: LaunchConfig,
+    factory: ClientsFactory,
+    out: Callable[[str], None],
+) -> int:
     cmd = args.command
     needs_clients = not args.dry_run or cmd in ("status", "logs", "delete", "predict")
-    clients = factory(config) if needs_clients else None
+    clients = factory(config, out) if needs_clients else None
     runner = commands.Runner(config, clients, out, args.dry_run, args.poll_seconds)
     name = getattr(args, "job_name", None)
     if cmd == "push":
@@ -168,24 +205,42 @@ def run(args: argparse.Namespace, config: LaunchConfig, factory: ClientsFactory,
     elif cmd == "preprocess":
         commands.preprocess(runner, name or layout.job_name("prep"))
     elif cmd == "train":
-        commands.train(runner, name or layout.job_name("train"), args.preprocessing_job,
-                       not args.no_preprocessor, _hyperparameters(args.hyperparameter))
+        commands.train(
+            runner,
+            name or layout.job_name("train"),
+            args.preprocessing_job,
+            not args.no_preprocessor,
+            _hyperparameters(args.hyperparameter),
+        )
     elif cmd == "tune":
-        commands.tune(runner, name or layout.job_name("tune", limit=layout.TUNING_NAME_LIMIT),
-                      args.preprocessing_job, args.max_jobs, args.max_parallel)
+        commands.tune(
+            runner,
+            name or layout.job_name("tune", limit=layout.TUNING_NAME_LIMIT),
+            args.preprocessing_job,
+            args.max_jobs,
+            args.max_parallel,
+        )
     elif cmd == "deploy":
-        commands.deploy(runner, args.endpoint or config.endpoint_name, _stamp(),
-                        args.training_job, args.model_data, args.pipeline,
-                        args.preprocessing_job)
+        commands.deploy(
+            runner,
+            args.endpoint or config.endpoint_name,
+            _stamp(),
+            args.training_job,
+            args.model_data,
+            args.pipeline,
+            args.preprocessing_job,
+        )
     elif cmd == "predict":
         assert clients is not None
         body = args.file.read_bytes() if args.file else sys.stdin.buffer.read()
-        _, answer = commands.predict(clients, args.endpoint or config.endpoint_name, body,
-                                     args.content_type, args.accept)
+        _, answer = commands.predict(
+            clients, args.endpoint or config.endpoint_name, body, args.content_type, args.accept
+        )
         out(answer.decode("utf-8").rstrip("\n"))
     elif cmd == "transform":
-        commands.transform(runner, name or layout.job_name("transform"), args.model,
-                           args.endpoint, args.input)
+        commands.transform(
+            runner, name or layout.job_name("transform"), args.model, args.endpoint, args.input
+        )
     elif cmd == "status":
         assert clients is not None
         out(json.dumps(commands.status(clients, args.kind, args.name), indent=2, default=str))
@@ -198,33 +253,45 @@ def run(args: argparse.Namespace, config: LaunchConfig, factory: ClientsFactory,
     return 0
 
 
-def commands_data(config: LaunchConfig, clients: Clients, args: argparse.Namespace
-                  ) -> dict[str, str]:
+def commands_data(
+    config: LaunchConfig, clients: Clients, args: argparse.Namespace
+) -> dict[str, str]:
     from mpg_launch.data import upload_splits
 
     return upload_splits(config, clients.s3, seed=args.seed, source=args.source)
 
 
-def _push(args: argparse.Namespace, config: LaunchConfig, clients: Clients | None,
-          out: Callable[[str], None]) -> int:
+def _push(
+    args: argparse.Namespace,
+    config: LaunchConfig,
+    clients: Clients | None,
+    out: Callable[[str], None],
+) -> int:
     from mpg_launch.ecr import content_tag, push_images
 
     tag = args.tag or content_tag(Path.cwd())
     if args.dry_run:
         for image in args.images:
-            out(f"{image}: mpg-{image}:{args.source_tag} -> "
-                f"{config.registry}/{config.repository(image)}:{tag}")
+            out(
+                f"{image}: mpg-{image}:{args.source_tag} -> "
+                f"{config.registry}/{config.repository(image)}:{tag}"
+            )
         return 0
     assert clients is not None
     if clients.ecr is None:
         raise LaunchError("push talks to ECR; run it without --local")
+    if not config.account_id:
+        # The repositories belong to the caller's account (not necessarily the role's).
+        account = session(config).client("sts").get_caller_identity()["Account"]
+        config = replace(config, account_id=account)
     push_images(config, clients.ecr, tag, args.source_tag, args.images, out)
-    out(f"image tag: {tag}  (set image_tag = \"{tag}\" in the config or MPG_IMAGE_TAG={tag})")
+    out(f'image tag: {tag}  (set image_tag = "{tag}" in the config or MPG_IMAGE_TAG={tag})')
     return 0
 
 
-def _logs(clients: Clients, config: LaunchConfig, kind: str, name: str,
-          out: Callable[[str], None]) -> None:
+def _logs(
+    clients: Clients, config: LaunchConfig, kind: str, name: str, out: Callable[[str], None]
+) -> None:
     from mpg_launch.waiting import JOB_KINDS, LogTailer
 
     if config.local:
@@ -242,9 +309,12 @@ def _logs(clients: Clients, config: LaunchConfig, kind: str, name: str,
         out(f"no log events in {group} for {prefix}")
 
 
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
-         factory: ClientsFactory = default_clients,
-         out: Callable[[str], None] = print) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    factory: ClientsFactory = default_clients,
+    out: Callable[[str], None] = print,
+) -> int:
     args = build_parser().parse_args(argv)
     env = os.environ if env is None else env
     try:
@@ -254,12 +324,17 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         print(f"mpg-launch: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except NoCredentialsError:
-        print("mpg-launch: error: no AWS credentials; configure them (aws configure, "
-              "AWS_PROFILE or AWS_ACCESS_KEY_ID) or use --dry-run/--local", file=sys.stderr)
+        print(
+            "mpg-launch: error: no AWS credentials; configure them (aws configure, "
+            "AWS_PROFILE or AWS_ACCESS_KEY_ID) or use --dry-run/--local",
+            file=sys.stderr,
+        )
         return 2
     except ClientError as exc:
-        print(f"mpg-launch: error: AWS refused {exc.operation_name}: "
-              f"{' '.join(str(exc).split())}", file=sys.stderr)
+        print(
+            f"mpg-launch: error: AWS refused {exc.operation_name}: {' '.join(str(exc).split())}",
+            file=sys.stderr,
+        )
         return 1
     except BotoCoreError as exc:
         print(f"mpg-launch: error: {exc}", file=sys.stderr)

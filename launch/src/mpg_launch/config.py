@@ -17,7 +17,7 @@ from typing import Any
 
 from mpg_launch.errors import ConfigError
 
-STAGES = ("preprocessing", "training", "serving", "transform")
+STAGES = ("processing", "training", "serving", "transform")
 IMAGES = ("preprocessing", "training", "serving")
 # Placeholder role for --local runs: the request must still carry one to be valid.
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/mpg-local"
@@ -91,8 +91,10 @@ class LaunchConfig:
             return self.account_id
         match = _ROLE_ARN.match(self.role_arn)
         if not match:
-            raise ConfigError(f"cannot tell the AWS account from role {self.role_arn!r}; "
-                              "set account_id in the config or MPG_ACCOUNT_ID")
+            raise ConfigError(
+                f"cannot tell the AWS account from role {self.role_arn!r}; "
+                "set account_id in the config or MPG_ACCOUNT_ID"
+            )
         return match.group(1)
 
     @property
@@ -119,8 +121,9 @@ def _read_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}; "
-                          "fix the --config path or MPG_CONFIG") from None
+        raise ConfigError(
+            f"cannot read config file {path}: {exc.strerror}; fix the --config path or MPG_CONFIG"
+        ) from None
     try:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -139,8 +142,10 @@ def _instances(value: Any, where: str) -> dict[str, Instances]:
             raise ConfigError(f"{where}: unknown stage 'instances.{stage}'; known: {STAGES}")
         if not isinstance(spec, dict) or set(spec) - {"type", "count"}:
             raise ConfigError(f"{where}: 'instances.{stage}' takes only type and count")
-        out[stage] = Instances(type=str(spec.get("type", Instances.type)),
-                               count=int(spec.get("count", Instances.count)))
+        out[stage] = Instances(
+            type=str(spec.get("type", Instances.type)),
+            count=int(spec.get("count", Instances.count)),
+        )
     return out
 
 
@@ -153,8 +158,10 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: '{name}' must be a table of strings")
             if name == "images" and set(value) - set(IMAGES):
-                raise ConfigError(f"{where}: unknown image(s) {sorted(set(value) - set(IMAGES))}"
-                                  f" in 'images'; known: {IMAGES}")
+                raise ConfigError(
+                    f"{where}: unknown image(s) {sorted(set(value) - set(IMAGES))}"
+                    f" in 'images'; known: {IMAGES}"
+                )
             return {str(k): str(v) for k, v in value.items()}
         if name in ("subnets", "security_group_ids"):
             items = value.split(",") if isinstance(value, str) else value
@@ -172,9 +179,15 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         raise ConfigError(f"{where}: '{name}' has a bad value {value!r}") from None
 
 
-def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,
-                overrides: Mapping[str, Any] | None = None) -> LaunchConfig:
-    """Merge file, environment and flag overrides (``None`` values mean "not given")."""
+def load_config(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    need_role: bool = True,
+    need_bucket: bool = True,
+) -> LaunchConfig:
+    """Merge file, environment and flag overrides (``None`` values mean "not given").
+    ``need_role=False`` for commands that submit no job (data, push, predict, delete...)."""
     env = env or {}
     known = {f.name for f in fields(LaunchConfig)}
     values: dict[str, Any] = {}
@@ -193,39 +206,58 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,
             raise ConfigError(f"unknown setting {key!r}")
         if value is not None:
             values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
-    return _checked(values)
+    if not need_bucket:
+        values.setdefault("bucket", "")
+    return _checked(values, need_role, need_bucket)
 
 
-def _checked(values: dict[str, Any]) -> LaunchConfig:
-    local = bool(values.get("local"))
+def _checked(
+    values: dict[str, Any], need_role: bool = True, need_bucket: bool = True
+) -> LaunchConfig:
+    local = bool(values.get("local")) or not need_role
     if not values.get("region"):
-        raise ConfigError("no AWS region: pass --region, set MPG_REGION (or AWS_REGION) or "
-                          "'region' in the config file")
+        raise ConfigError(
+            "no AWS region: pass --region, set MPG_REGION (or AWS_REGION) or "
+            "'region' in the config file"
+        )
     if not _REGION.match(values["region"]):
-        raise ConfigError(f"region {values['region']!r} is not an AWS region name "
-                          "(like us-east-1); fix --region/MPG_REGION")
+        raise ConfigError(
+            f"region {values['region']!r} is not an AWS region name "
+            "(like us-east-1); fix --region/MPG_REGION"
+        )
     if not values.get("role_arn"):
         if not local:
-            raise ConfigError("no SageMaker execution role: pass --role, set MPG_ROLE_ARN or "
-                              "'role_arn' in the config file (see launch/README.md for its "
-                              "permissions)")
+            raise ConfigError(
+                "no SageMaker execution role: pass --role, set MPG_ROLE_ARN or "
+                "'role_arn' in the config file (see launch/README.md for its "
+                "permissions)"
+            )
         values["role_arn"] = LOCAL_ROLE_ARN
     if not _ROLE_ARN.match(values["role_arn"]):
-        raise ConfigError(f"role {values['role_arn']!r} is not an IAM role ARN "
-                          "(arn:aws:iam::<account>:role/<name>); fix --role/MPG_ROLE_ARN")
-    if not values.get("bucket"):
-        raise ConfigError("no S3 bucket: pass --bucket, set MPG_BUCKET or 'bucket' in the "
-                          "config file (it must be in the same region as the jobs)")
-    if not _BUCKET.match(values["bucket"]):
-        raise ConfigError(f"bucket {values['bucket']!r} is not a valid S3 bucket name; "
-                          "fix --bucket/MPG_BUCKET")
+        raise ConfigError(
+            f"role {values['role_arn']!r} is not an IAM role ARN "
+            "(arn:aws:iam::<account>:role/<name>); fix --role/MPG_ROLE_ARN"
+        )
+    if not need_bucket and not values.get("bucket"):
+        pass  # push: images only, no S3
+    elif not values.get("bucket"):
+        raise ConfigError(
+            "no S3 bucket: pass --bucket, set MPG_BUCKET or 'bucket' in the "
+            "config file (it must be in the same region as the jobs)"
+        )
+    if values["bucket"] and not _BUCKET.match(values["bucket"]):
+        raise ConfigError(
+            f"bucket {values['bucket']!r} is not a valid S3 bucket name; fix --bucket/MPG_BUCKET"
+        )
     values["prefix"] = str(values.get("prefix", LaunchConfig.prefix)).strip("/")
     config = LaunchConfig(**values)
     if config.spot and config.max_wait_seconds is None:
         config = replace(config, max_wait_seconds=2 * config.max_runtime_seconds)
     if config.max_wait_seconds is not None and config.max_wait_seconds < config.max_runtime_seconds:
-        raise ConfigError(f"max_wait_seconds={config.max_wait_seconds} must be at least "
-                          f"max_runtime_seconds={config.max_runtime_seconds}")
+        raise ConfigError(
+            f"max_wait_seconds={config.max_wait_seconds} must be at least "
+            f"max_runtime_seconds={config.max_runtime_seconds}"
+        )
     if bool(config.subnets) != bool(config.security_group_ids):
         raise ConfigError("a VPC needs both 'subnets' and 'security_group_ids' (or neither)")
     return config

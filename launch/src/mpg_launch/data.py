@@ -19,8 +19,9 @@ def upload_file(s3: Any, path: Path, uri: str) -> str:
     return uri
 
 
-def upload_splits(config: LaunchConfig, s3: Any, seed: int = 42, source: str | None = None
-                  ) -> dict[str, str]:
+def upload_splits(
+    config: LaunchConfig, s3: Any, seed: int = 42, source: str | None = None
+) -> dict[str, str]:
     """Write the seeded splits and upload them; returns name -> S3 URI."""
     splits = split(load_auto_mpg(source), seed=seed)
     uploaded = {}

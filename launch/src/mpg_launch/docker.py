@@ -19,15 +19,21 @@ def docker_binary() -> str:
     return found
 
 
-def docker(args: Sequence[str], *, input_text: str | None = None, check: bool = True,
-           timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+def docker(
+    args: Sequence[str],
+    *,
+    input_text: str | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run ``docker <args>``; on failure raise DockerError with docker's last error line.
     ``input_text`` goes to stdin (how passwords are passed: never in argv)."""
     argv = [docker_binary(), *args]
     log.debug("docker %s", args[0] if args else "")
     try:
-        done = subprocess.run(argv, input=input_text, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        done = subprocess.run(
+            argv, input=input_text, capture_output=True, text=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired:
         raise DockerError(f"docker {args[0]} did not finish within {timeout} s") from None
     if check and done.returncode != 0:
@@ -39,8 +45,10 @@ def docker(args: Sequence[str], *, input_text: str | None = None, check: bool = 
 def ensure_engine() -> None:
     done = docker(["info", "--format", "{{.ServerVersion}}"], check=False, timeout=30)
     if done.returncode != 0:
-        raise DockerError("the Docker engine is not reachable; start it (e.g. `sudo systemctl "
-                          "start docker`) or point DOCKER_HOST at one")
+        raise DockerError(
+            "the Docker engine is not reachable; start it (e.g. `sudo systemctl "
+            "start docker`) or point DOCKER_HOST at one"
+        )
 
 
 def image_exists(ref: str) -> bool:

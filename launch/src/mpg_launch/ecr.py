@@ -9,8 +9,9 @@ which is how the tests push to a real local registry.
 from __future__ import annotations
 
 import base64
+import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,12 @@ REQUIRED_ARCHITECTURE = "amd64"
 def content_tag(repo_dir: Path) -> str:
     """``git-<sha>`` of the checkout the images were built from, ``-dirty`` if it has
     uncommitted changes (then pass --tag: immutable tags cannot be pushed twice)."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(repo_dir), *args], capture_output=True,
-                              text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(repo_dir), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
     try:
         sha = git("rev-parse", "--short=12", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
@@ -51,8 +55,7 @@ def ensure_repository(ecr: Any, name: str, config: LaunchConfig) -> str:
         "imageScanningConfiguration": {"scanOnPush": True},
     }
     if config.kms_key_id:
-        request["encryptionConfiguration"] = {"encryptionType": "KMS",
-                                              "kmsKey": config.kms_key_id}
+        request["encryptionConfiguration"] = {"encryptionType": "KMS", "kmsKey": config.kms_key_id}
     if config.tags:
         request["tags"] = [{"Key": k, "Value": v} for k, v in sorted(config.tags.items())]
     return str(ecr.create_repository(**request)["repository"]["repositoryUri"])
@@ -66,6 +69,48 @@ def tag_exists(ecr: Any, repository: str, tag: str) -> bool:
             return False
         raise
     return True
+
+
+_ECR_URI = re.compile(r"^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/([^:@]+):(.+)$")
+
+
+def images_in(request: Mapping[str, Any]) -> list[str]:
+    """Every image URI a SageMaker request names."""
+    found: list[str] = []
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, key)
+        elif key in ("ImageUri", "TrainingImage", "Image") and isinstance(value, str):
+            found.append(value)
+
+    walk(request)
+    return found
+
+
+def check_images_exist(ecr: Any, uris: Sequence[str]) -> None:
+    """Fail before submitting when an ECR image tag is not there (SageMaker would only fail
+    minutes later, at pull time)."""
+    for uri in dict.fromkeys(uris):
+        match = _ECR_URI.match(uri)
+        if not match:
+            continue  # not ECR (an explicit URI or another registry): nothing to ask
+        registry_id, repository, tag = match.groups()
+        try:
+            ecr.describe_images(
+                registryId=registry_id, repositoryName=repository, imageIds=[{"imageTag": tag}]
+            )
+        except Exception as exc:
+            if error_code(exc) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+                raise ConfigError(
+                    f"unknown image {uri}: push it with `mpg-launch push` and "
+                    "set image_tag/MPG_IMAGE_TAG to the tag it prints"
+                ) from None
+            raise
 
 
 def registry_credentials(ecr: Any, account: str) -> tuple[str, str, str]:
@@ -83,19 +128,27 @@ def docker_login(user: str, password: str, registry: str) -> None:
     docker(["login", "--username", user, "--password-stdin", registry], input_text=password)
 
 
-def push_images(config: LaunchConfig, ecr: Any, tag: str, source_tag: str = "latest",
-                images: Sequence[str] = IMAGES, out: Callable[[str], None] = print
-                ) -> dict[str, str]:
+def push_images(
+    config: LaunchConfig,
+    ecr: Any,
+    tag: str,
+    source_tag: str = "latest",
+    images: Sequence[str] = IMAGES,
+    out: Callable[[str], None] = print,
+) -> dict[str, str]:
     """Push ``mpg-<image>:<source_tag>`` as ``<registry>/<repo>:<tag>``; return the URIs."""
     sources = {image: f"mpg-{image}:{source_tag}" for image in images}
-    for image, source in sources.items():
+    for source in sources.values():
         if not image_exists(source):
-            raise ConfigError(f"no local image {source}; build it with `make images` "
-                              "or pass --source-tag")
+            raise ConfigError(
+                f"no local image {source}; build it with `make images` or pass --source-tag"
+            )
         arch = image_architecture(source)
         if arch != REQUIRED_ARCHITECTURE:
-            raise ConfigError(f"{source} is {arch}; SageMaker needs {REQUIRED_ARCHITECTURE} "
-                              "(rebuild with --platform linux/amd64)")
+            raise ConfigError(
+                f"{source} is {arch}; SageMaker needs {REQUIRED_ARCHITECTURE} "
+                "(rebuild with --platform linux/amd64)"
+            )
     user, password, ecr_host = registry_credentials(ecr, config.account)
     registry = config.registry_override or ecr_host
     docker_login(user, password, registry)
@@ -112,7 +165,9 @@ def push_images(config: LaunchConfig, ecr: Any, tag: str, source_tag: str = "lat
         try:
             docker(["push", target])
         except DockerError as exc:
-            raise LaunchError(f"pushing {target} failed ({exc}); check that the login "
-                              "succeeded and the tag is not already taken") from None
+            raise LaunchError(
+                f"pushing {target} failed ({exc}); check that the login "
+                "succeeded and the tag is not already taken"
+            ) from None
         out(f"{image}: pushed {target}")
     return uris

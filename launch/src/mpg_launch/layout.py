@@ -1,12 +1,12 @@
 """Where everything lives: job names and the S3 layout under ``s3://<bucket>/<prefix>/``.
 
-    <prefix>/data/bronze/{train,validation,test}/<split>.csv   raw, headered (``data``)
-    <prefix>/data/batch/test.csv                              raw features, no header (transform)
-    <prefix>/preprocess/<job>/features/<split>/<split>.csv     preprocessing outputs
-    <prefix>/preprocess/<job>/preprocessor/model.tar.gz
-    <prefix>/training/<job>/output/model.tar.gz               SageMaker's training layout
-    <prefix>/checkpoints/<job>/                               spot training checkpoints
-    <prefix>/transform/<job>/<input file>.out                  batch transform outputs
+<prefix>/data/bronze/{train,validation,test}/<split>.csv   raw, headered (``data``)
+<prefix>/data/batch/test.csv                              raw features, no header (transform)
+<prefix>/preprocess/<job>/features/<split>/<split>.csv     preprocessing outputs
+<prefix>/preprocess/<job>/preprocessor/model.tar.gz
+<prefix>/training/<job>/output/model.tar.gz               SageMaker's training layout
+<prefix>/checkpoints/<job>/                               spot training checkpoints
+<prefix>/transform/<job>/<input file>.out                  batch transform outputs
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ def job_name(kind: str, now: datetime | None = None, limit: int = 63) -> str:
 
 def checked_name(name: str, limit: int = 63) -> str:
     if len(name) > limit or not _NAME.match(name):
-        raise ConfigError(f"name {name!r} is not a valid SageMaker name (1-{limit} letters, "
-                          "digits and inner hyphens); choose another")
+        raise ConfigError(
+            f"name {name!r} is not a valid SageMaker name (1-{limit} letters, "
+            "digits and inner hyphens); choose another"
+        )
     return name
 
 

@@ -117,21 +117,27 @@ def _channel(name: str, uri: str, content_type: str | None = CSV) -> dict[str, A
     return channel
 
 
-def training_channels(config: LaunchConfig, preprocessing_job: str,
-                      with_preprocessor: bool = True) -> list[dict[str, Any]]:
+def training_channels(
+    config: LaunchConfig, preprocessing_job: str, with_preprocessor: bool = True
+) -> list[dict[str, Any]]:
     """The features of a preprocessing job as channels; with the preprocessor channel the
     trained artifact serves raw rows (kind "pipeline"), without it features (kind "model")."""
-    channels = [_channel(split, layout.features_uri(config, preprocessing_job, split))
-                for split in layout.SPLITS]
+    channels = [
+        _channel(split, layout.features_uri(config, preprocessing_job, split))
+        for split in layout.SPLITS
+    ]
     if with_preprocessor:
-        channels.append(_channel("preprocessor",
-                                 layout.preprocess_uri(config, preprocessing_job, "preprocessor"),
-                                 content_type="application/x-gzip"))
+        channels.append(
+            _channel(
+                "preprocessor",
+                layout.preprocess_uri(config, preprocessing_job, "preprocessor"),
+                content_type="application/x-gzip",
+            )
+        )
     return channels
 
 
-def _training_definition(config: LaunchConfig, channels: Sequence[Mapping[str, Any]]
-                         ) -> Request:
+def _training_definition(config: LaunchConfig, channels: Sequence[Mapping[str, Any]]) -> Request:
     """What a training job and a tuning job's TrainingJobDefinition share."""
     stopping: dict[str, int] = {"MaxRuntimeInSeconds": config.max_runtime_seconds}
     resources: dict[str, Any] = {
@@ -165,9 +171,13 @@ def _training_definition(config: LaunchConfig, channels: Sequence[Mapping[str, A
     return definition
 
 
-def training_request(config: LaunchConfig, job_name: str, preprocessing_job: str,
-                     with_preprocessor: bool = True,
-                     hyperparameters: Mapping[str, str] | None = None) -> Request:
+def training_request(
+    config: LaunchConfig,
+    job_name: str,
+    preprocessing_job: str,
+    with_preprocessor: bool = True,
+    hyperparameters: Mapping[str, str] | None = None,
+) -> Request:
     channels = training_channels(config, preprocessing_job, with_preprocessor)
     request = {"TrainingJobName": job_name, **_training_definition(config, channels)}
     # Hyperparameters are always strings on the wire.
@@ -193,9 +203,14 @@ DEFAULT_RANGES: dict[str, list[dict[str, str]]] = {
 }
 
 
-def tuning_request(config: LaunchConfig, job_name: str, preprocessing_job: str,
-                   max_jobs: int = 8, max_parallel: int = 2,
-                   strategy: str = "Bayesian") -> Request:
+def tuning_request(
+    config: LaunchConfig,
+    job_name: str,
+    preprocessing_job: str,
+    max_jobs: int = 8,
+    max_parallel: int = 2,
+    strategy: str = "Bayesian",
+) -> Request:
     """A tuning job minimising validation RMSE, read by the training image's metric regexes."""
     channels = training_channels(config, preprocessing_job, with_preprocessor=True)
     definition = _training_definition(config, channels)
@@ -209,10 +224,14 @@ def tuning_request(config: LaunchConfig, job_name: str, preprocessing_job: str,
         "HyperParameterTuningJobName": job_name,
         "HyperParameterTuningJobConfig": {
             "Strategy": strategy,
-            "HyperParameterTuningJobObjective": {"Type": "Minimize",
-                                                 "MetricName": OBJECTIVE_METRIC},
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": max_jobs,
-                               "MaxParallelTrainingJobs": max_parallel},
+            "HyperParameterTuningJobObjective": {
+                "Type": "Minimize",
+                "MetricName": OBJECTIVE_METRIC,
+            },
+            "ResourceLimits": {
+                "MaxNumberOfTrainingJobs": max_jobs,
+                "MaxParallelTrainingJobs": max_parallel,
+            },
             "ParameterRanges": {k: [dict(r) for r in v] for k, v in DEFAULT_RANGES.items()},
             "TrainingJobEarlyStoppingType": "Off",
         },
@@ -221,8 +240,12 @@ def tuning_request(config: LaunchConfig, job_name: str, preprocessing_job: str,
     return _with_common(request, config)
 
 
-def _container(config: LaunchConfig, model_data_url: str, hostname: str | None = None,
-               environment: Mapping[str, str] | None = None) -> dict[str, Any]:
+def _container(
+    config: LaunchConfig,
+    model_data_url: str,
+    hostname: str | None = None,
+    environment: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     container: dict[str, Any] = {
         "Image": config.image_uri("serving"),
         "ModelDataUrl": model_data_url,
@@ -248,16 +271,21 @@ def model_request(config: LaunchConfig, model_name: str, model_data_url: str) ->
     return _with_common(request, config)
 
 
-def pipeline_model_request(config: LaunchConfig, model_name: str, preprocessor_data_url: str,
-                           model_data_url: str) -> Request:
+def pipeline_model_request(
+    config: LaunchConfig, model_name: str, preprocessor_data_url: str, model_data_url: str
+) -> Request:
     """A serial inference pipeline: the preprocessor container turns raw rows into feature
     rows (as CSV, which the model container reads), the model container predicts mpg."""
     request: Request = {
         "ModelName": model_name,
         "ExecutionRoleArn": config.role_arn,
         "Containers": [
-            _container(config, preprocessor_data_url, "preprocessor",
-                       {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": CSV}),
+            _container(
+                config,
+                preprocessor_data_url,
+                "preprocessor",
+                {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": CSV},
+            ),
             _container(config, model_data_url, "model"),
         ],
         "InferenceExecutionConfig": {"Mode": "Serial"},
@@ -273,15 +301,17 @@ def endpoint_config_request(config: LaunchConfig, name: str, model_name: str) ->
     serving = config.instance("serving")
     request: Request = {
         "EndpointConfigName": name,
-        "ProductionVariants": [{
-            "VariantName": "AllTraffic",
-            "ModelName": model_name,
-            "InstanceType": serving.type,
-            "InitialInstanceCount": serving.count,
-            "InitialVariantWeight": 1.0,
-            "ContainerStartupHealthCheckTimeoutInSeconds": STARTUP_HEALTH_CHECK_SECONDS,
-            "ModelDataDownloadTimeoutInSeconds": MODEL_DOWNLOAD_SECONDS,
-        }],
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model_name,
+                "InstanceType": serving.type,
+                "InitialInstanceCount": serving.count,
+                "InitialVariantWeight": 1.0,
+                "ContainerStartupHealthCheckTimeoutInSeconds": STARTUP_HEALTH_CHECK_SECONDS,
+                "ModelDataDownloadTimeoutInSeconds": MODEL_DOWNLOAD_SECONDS,
+            }
+        ],
     }
     if config.kms_key_id:
         request["KmsKeyId"] = config.kms_key_id
@@ -289,12 +319,16 @@ def endpoint_config_request(config: LaunchConfig, name: str, model_name: str) ->
 
 
 def endpoint_request(config: LaunchConfig, name: str, endpoint_config_name: str) -> Request:
-    return _with_common({"EndpointName": name, "EndpointConfigName": endpoint_config_name},
-                        config)
+    return _with_common({"EndpointName": name, "EndpointConfigName": endpoint_config_name}, config)
 
 
-def transform_request(config: LaunchConfig, job_name: str, model_name: str,
-                      input_uri: str | None = None, max_payload_mb: int = 6) -> Request:
+def transform_request(
+    config: LaunchConfig,
+    job_name: str,
+    model_name: str,
+    input_uri: str | None = None,
+    max_payload_mb: int = 6,
+) -> Request:
     """Batch transform over headerless raw CSV rows: Line splitting, MultiRecord batching,
     one output line per input line. MaxConcurrentTransforms is left to the container's
     /execution-parameters."""
@@ -304,8 +338,7 @@ def transform_request(config: LaunchConfig, job_name: str, model_name: str,
         "Accept": CSV,
         "AssembleWith": "Line",
     }
-    resources: dict[str, Any] = {"InstanceType": transform.type,
-                                 "InstanceCount": transform.count}
+    resources: dict[str, Any] = {"InstanceType": transform.type, "InstanceCount": transform.count}
     if config.kms_key_id:
         output["KmsKeyId"] = config.kms_key_id
         resources["VolumeKmsKeyId"] = config.kms_key_id
@@ -314,11 +347,17 @@ def transform_request(config: LaunchConfig, job_name: str, model_name: str,
         "ModelName": model_name,
         "BatchStrategy": "MultiRecord",
         "MaxPayloadInMB": max_payload_mb,
-        "ModelClientConfig": {"InvocationsTimeoutInSeconds": INVOCATIONS_TIMEOUT_SECONDS,
-                              "InvocationsMaxRetries": INVOCATIONS_MAX_RETRIES},
+        "ModelClientConfig": {
+            "InvocationsTimeoutInSeconds": INVOCATIONS_TIMEOUT_SECONDS,
+            "InvocationsMaxRetries": INVOCATIONS_MAX_RETRIES,
+        },
         "TransformInput": {
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                            "S3Uri": input_uri or layout.batch_input_uri(config)}},
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": input_uri or layout.batch_input_uri(config),
+                }
+            },
             "ContentType": CSV,
             "SplitType": "Line",
             "CompressionType": "None",

@@ -55,13 +55,18 @@ def _constraints(value: Any, shape: Shape, path: str) -> list[str]:
     elif shape.type_name == "string" and isinstance(value, str):
         if "max" in meta and len(value) > meta["max"]:
             errors.append(f"{path} is {len(value)} characters, at most {meta['max']} allowed")
-        if shape.enum and value not in shape.enum:
-            errors.append(f"{path}={value!r} is not one of {shape.enum}")
+        enum = getattr(shape, "enum", None)
+        if enum and value not in enum:
+            errors.append(f"{path}={value!r} is not one of {enum}")
         compiled = _pattern(meta["pattern"]) if "pattern" in meta else None
         if compiled and not compiled.fullmatch(value):
             errors.append(f"{path}={value!r} does not match {meta['pattern']!r}")
-    elif shape.type_name in ("integer", "long", "float", "double") and isinstance(
-            value, int | float) and "max" in meta and value > meta["max"]:
+    elif (
+        shape.type_name in ("integer", "long", "float", "double")
+        and isinstance(value, int | float)
+        and "max" in meta
+        and value > meta["max"]
+    ):
         errors.append(f"{path}={value} is above the maximum {meta['max']}")
     return errors
 
@@ -69,6 +74,7 @@ def _constraints(value: Any, shape: Shape, path: str) -> list[str]:
 def request_errors(service: str, operation: str, request: Mapping[str, Any]) -> list[str]:
     """Every problem the service model finds in ``request`` (empty when valid)."""
     shape = operation_model(service, operation).input_shape
+    assert shape is not None  # every operation the launchers call takes input
     report = ParamValidator().validate(dict(request), shape)
     errors = report.generate_report().splitlines() if report.has_errors() else []
     return errors + _constraints(request, shape, operation)
@@ -78,5 +84,6 @@ def validate_request(service: str, operation: str, request: Mapping[str, Any]) -
     """Raise :class:`RequestInvalid` (one line per problem) if the model rejects ``request``."""
     errors = request_errors(service, operation, request)
     if errors:
-        raise RequestInvalid(f"{operation} request rejected by the {service} service model: "
-                             + "; ".join(errors))
+        raise RequestInvalid(
+            f"{operation} request rejected by the {service} service model: " + "; ".join(errors)
+        )

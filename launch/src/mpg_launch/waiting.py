@@ -26,15 +26,34 @@ class JobKind:
 
 
 JOB_KINDS = {
-    "processing": JobKind("describe_processing_job", "ProcessingJobName",
-                          "ProcessingJobStatus", "stop_processing_job",
-                          "/aws/sagemaker/ProcessingJobs"),
-    "training": JobKind("describe_training_job", "TrainingJobName", "TrainingJobStatus",
-                        "stop_training_job", "/aws/sagemaker/TrainingJobs"),
-    "transform": JobKind("describe_transform_job", "TransformJobName", "TransformJobStatus",
-                         "stop_transform_job", "/aws/sagemaker/TransformJobs"),
-    "tuning": JobKind("describe_hyper_parameter_tuning_job", "HyperParameterTuningJobName",
-                      "HyperParameterTuningJobStatus", "stop_hyper_parameter_tuning_job", None),
+    "processing": JobKind(
+        "describe_processing_job",
+        "ProcessingJobName",
+        "ProcessingJobStatus",
+        "stop_processing_job",
+        "/aws/sagemaker/ProcessingJobs",
+    ),
+    "training": JobKind(
+        "describe_training_job",
+        "TrainingJobName",
+        "TrainingJobStatus",
+        "stop_training_job",
+        "/aws/sagemaker/TrainingJobs",
+    ),
+    "transform": JobKind(
+        "describe_transform_job",
+        "TransformJobName",
+        "TransformJobStatus",
+        "stop_transform_job",
+        "/aws/sagemaker/TransformJobs",
+    ),
+    "tuning": JobKind(
+        "describe_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+        "stop_hyper_parameter_tuning_job",
+        None,
+    ),
 }
 TERMINAL = ("Completed", "Failed", "Stopped")
 
@@ -71,12 +90,16 @@ class LogTailer:
         streams = self._streams()
         for stream in streams:
             while True:
-                kwargs: dict[str, Any] = {"logGroupName": self.group, "logStreamName": stream,
-                                          "startFromHead": True}
+                kwargs: dict[str, Any] = {
+                    "logGroupName": self.group,
+                    "logStreamName": stream,
+                    "startFromHead": True,
+                }
                 if stream in self.tokens:
                     kwargs["nextToken"] = self.tokens[stream]
                 page = self.logs.get_log_events(**kwargs)
-                host = stream.removeprefix(self.prefix).split("-")[0] or stream
+                # Streams are "<job>/<host>-<epoch>": show the host.
+                host = stream.removeprefix(self.prefix).rsplit("-", 1)[0] or stream
                 for event in page.get("events", []):
                     message = str(event["message"]).rstrip("\n")
                     self.out(f"[{host}] {message}" if len(streams) > 1 else message)
@@ -94,10 +117,18 @@ def _elapsed(start: float, now: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def wait_for_job(sagemaker: Any, kind: str, name: str, *, logs: Any | None = None,
-                 out: Out = print, poll_seconds: float = 10.0, timeout: float | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+def wait_for_job(
+    sagemaker: Any,
+    kind: str,
+    name: str,
+    *,
+    logs: Any | None = None,
+    out: Out = print,
+    poll_seconds: float = 10.0,
+    timeout: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
     """Poll until the job is terminal; raise JobFailed unless it Completed. Ctrl-C stops
     the job (a second Ctrl-C leaves it running) and reports how it ended."""
     spec = JOB_KINDS[kind]
@@ -122,8 +153,10 @@ def wait_for_job(sagemaker: Any, kind: str, name: str, *, logs: Any | None = Non
                     tailer.poll()  # events can land in CloudWatch after the status changes
                 break
             if timeout is not None and clock() - start > timeout:
-                raise LaunchError(f"{name} still {status} after {timeout:.0f} s; it keeps "
-                                  f"running: check with `mpg-launch status {kind} {name}`")
+                raise LaunchError(
+                    f"{name} still {status} after {timeout:.0f} s; it keeps "
+                    f"running: check with `mpg-launch status {kind} {name}`"
+                )
             sleep(poll_seconds)
         except KeyboardInterrupt:
             if stopping:
@@ -141,10 +174,16 @@ def _finished(job: dict[str, Any], kind: str, name: str, status: str) -> dict[st
     raise JobFailed(f"{kind} job {name} {status}: {' '.join(str(reason).split())}")
 
 
-def wait_for_endpoint(sagemaker: Any, name: str, *, out: Out = print,
-                      poll_seconds: float = 15.0, timeout: float = 3600.0,
-                      clock: Callable[[], float] = time.monotonic,
-                      sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+def wait_for_endpoint(
+    sagemaker: Any,
+    name: str,
+    *,
+    out: Out = print,
+    poll_seconds: float = 15.0,
+    timeout: float = 3600.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
     """Poll until InService; raise JobFailed with FailureReason if the endpoint Failed."""
     start = clock()
     last = None
@@ -158,17 +197,24 @@ def wait_for_endpoint(sagemaker: Any, name: str, *, out: Out = print,
             return dict(endpoint)
         if status in ("Failed", "OutOfService"):
             reason = " ".join(str(endpoint.get("FailureReason", "no FailureReason")).split())
-            raise JobFailed(f"endpoint {name} {status}: {reason}; delete it with "
-                            f"`mpg-launch delete --endpoint {name}`")
+            raise JobFailed(
+                f"endpoint {name} {status}: {reason}; delete it with "
+                f"`mpg-launch delete --endpoint {name}`"
+            )
         if clock() - start > timeout:
             raise LaunchError(f"endpoint {name} still {status} after {timeout:.0f} s")
         sleep(poll_seconds)
 
 
-def wait_for_endpoint_deleted(sagemaker: Any, name: str, *, poll_seconds: float = 10.0,
-                              timeout: float = 1800.0,
-                              clock: Callable[[], float] = time.monotonic,
-                              sleep: Callable[[float], None] = time.sleep) -> None:
+def wait_for_endpoint_deleted(
+    sagemaker: Any,
+    name: str,
+    *,
+    poll_seconds: float = 10.0,
+    timeout: float = 1800.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
     start = clock()
     while clock() - start < timeout:
         try:

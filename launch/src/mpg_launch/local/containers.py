@@ -42,8 +42,17 @@ class ContainerSpec:
 
 
 def create(spec: ContainerSpec) -> str:
-    argv = ["create", "--name", spec.name, "--label", f"{LABEL}=1",
-            "--label", f"{LABEL}.resource={spec.resource}", "--label", f"{LABEL}.state={spec.state}"]
+    argv = [
+        "create",
+        "--name",
+        spec.name,
+        "--label",
+        f"{LABEL}=1",
+        "--label",
+        f"{LABEL}.resource={spec.resource}",
+        "--label",
+        f"{LABEL}.state={spec.state}",
+    ]
     if spec.network and spec.network.startswith("container:"):
         argv += ["--network", spec.network]
     else:
@@ -82,8 +91,9 @@ def is_running(name: str) -> bool:
 
 
 def exit_code(name: str) -> int | None:
-    done = docker(["inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", name],
-                  check=False)
+    done = docker(
+        ["inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", name], check=False
+    )
     running, _, code = done.stdout.strip().partition(" ")
     return None if running != "false" else int(code)
 
@@ -112,10 +122,24 @@ def owned(state: str, resource: str | None = None) -> list[str]:
     return sorted(docker(argv).stdout.split())
 
 
+def owned_any(resource: str) -> list[str]:
+    """Names of containers any launcher started for ``resource``."""
+    argv = [
+        "ps",
+        "--all",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        f"label={LABEL}.resource={resource}",
+    ]
+    return sorted(docker(argv).stdout.split())
+
+
 def create_network(name: str, internal: bool) -> str:
     # --internal: no route out, as with EnableNetworkIsolation; hosts still see each other.
-    docker(["network", "create", *(["--internal"] if internal else []),
-            "--label", f"{LABEL}=1", name])
+    docker(
+        ["network", "create", *(["--internal"] if internal else []), "--label", f"{LABEL}=1", name]
+    )
     return name
 
 
@@ -127,9 +151,13 @@ class LogFollower:
     """Streams a container's output, one prefixed line at a time, in a thread."""
 
     def __init__(self, name: str, prefix: str, sink: Callable[[str, str], None]) -> None:
-        self._process = subprocess.Popen([docker_binary(), "logs", "--follow", name],
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                         text=True, errors="replace")
+        self._process = subprocess.Popen(
+            [docker_binary(), "logs", "--follow", name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
         self._thread = threading.Thread(target=self._pump, args=(prefix, sink), daemon=True)
         self._thread.start()
 

@@ -22,8 +22,9 @@ def list_objects(s3: Any, uri: str) -> list[tuple[str, str]]:
         root = _file_path(uri)
         if root.is_file():
             return [(root.name, root.as_uri())]
-        return [(str(p.relative_to(root)), p.as_uri())
-                for p in sorted(root.rglob("*")) if p.is_file()]
+        return [
+            (str(p.relative_to(root)), p.as_uri()) for p in sorted(root.rglob("*")) if p.is_file()
+        ]
     bucket, prefix = split_s3_uri(uri)
     found = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -31,7 +32,7 @@ def list_objects(s3: Any, uri: str) -> list[tuple[str, str]]:
             key = obj["Key"]
             if key.endswith("/"):
                 continue
-            rel = key[len(prefix):].lstrip("/") or key.rsplit("/", 1)[-1]
+            rel = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
             found.append((rel, f"s3://{bucket}/{key}"))
     return sorted(found)
 
@@ -46,17 +47,20 @@ def download(s3: Any, uri: str, dest: Path) -> Path:
     return dest
 
 
-def download_prefix(s3: Any, uri: str, dest: Path, shard: tuple[int, int] | None = None,
-                    required: bool = True) -> list[Path]:
+def download_prefix(
+    s3: Any, uri: str, dest: Path, shard: tuple[int, int] | None = None, required: bool = True
+) -> list[Path]:
     """Copy every object under ``uri`` into ``dest`` (keeping relative paths). ``shard`` =
     (index, count) keeps every count-th object, as ShardedByS3Key does."""
     dest.mkdir(parents=True, exist_ok=True)
     objects = list_objects(s3, uri)
     if not objects and required:
-        raise LaunchError(f"no objects under {uri}; upload the inputs first (mpg-launch data, "
-                          "or run the job that writes them)")
+        raise LaunchError(
+            f"no objects under {uri}; upload the inputs first (mpg-launch data, "
+            "or run the job that writes them)"
+        )
     if shard:
-        objects = objects[shard[0]::shard[1]]
+        objects = objects[shard[0] :: shard[1]]
     return [download(s3, full, dest / rel) for rel, full in objects]
 
 
@@ -73,5 +77,8 @@ def upload(s3: Any, path: Path, uri: str) -> str:
 
 def upload_dir(s3: Any, source: Path, uri: str) -> list[str]:
     base = uri if uri.endswith("/") else uri + "/"
-    return [upload(s3, p, base + str(p.relative_to(source)))
-            for p in sorted(source.rglob("*")) if p.is_file()]
+    return [
+        upload(s3, p, base + str(p.relative_to(source)))
+        for p in sorted(source.rglob("*"))
+        if p.is_file()
+    ]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,7 @@ DEFAULT_STATE_DIR = Path.home() / ".cache" / "mpg-launch" / "local"
 
 def not_found(operation: str, message: str) -> ClientError:
     """The error SageMaker answers for a missing resource, so callers handle both alike."""
-    return ClientError({"Error": {"Code": "ValidationException", "Message": message}},
-                       operation)
+    return ClientError({"Error": {"Code": "ValidationException", "Message": message}}, operation)
 
 
 class LocalState:
@@ -31,13 +29,14 @@ class LocalState:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-        os.replace(tmp, path)  # readers in other processes never see half a file
+        tmp.replace(path)  # readers in other processes never see half a file
 
     def get(self, kind: str, name: str, operation: str) -> dict[str, Any]:
         path = self._path(kind, name)
         if not path.is_file():
-            raise not_found(operation, f"Could not find {kind[:-1].replace('-', ' ')} "
-                                       f"\"{name}\" (local).")
+            raise not_found(
+                operation, f'Could not find {kind[:-1].replace("-", " ")} "{name}" (local).'
+            )
         return dict(json.loads(path.read_text(encoding="utf-8")))
 
     def exists(self, kind: str, name: str) -> bool:
