@@ -37,7 +37,7 @@ def test_writes_features_and_a_preprocessor_fitted_on_train_only(ml_root: Path) 
         assert len(features) == len(raw) and features.columns[0] == "mpg"
         assert not features.isna().any().any()
     with tarfile.open(out / "preprocessor" / "model.tar.gz") as tar:
-        assert sorted(tar.getnames()) == ["artifact.json", "estimator.joblib"]
+        assert sorted(tar.getnames()) == ["artifact.json", "compiled.npz", "estimator.joblib"]
     artifact = load_artifact(
         unpack_model_tarball(out / "preprocessor" / "model.tar.gz", ml_root / "x")
     )
@@ -129,7 +129,7 @@ def test_stop_signal_is_reported(ml_root: Path, monkeypatch: pytest.MonkeyPatch)
     def stopped(config):
         signal.raise_signal(signal.SIGTERM)
 
-    monkeypatch.setattr("mpg_preprocessing.cli.run", stopped)
+    monkeypatch.setattr("mpg_preprocessing.job.run", stopped)
     try:
         assert run(ml_root) == 143
     finally:

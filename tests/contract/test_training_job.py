@@ -18,7 +18,8 @@ import pytest
 from mpg_core.artifacts import load_artifact
 from mpg_core.metrics import METRIC_DEFINITIONS
 
-TRAIN = str(Path(sys.executable).with_name("train"))
+# The image's `train` is mpg-train (sagemaker-training's runner, stop handler first).
+TRAIN = str(Path(sys.executable).with_name("mpg-train"))
 CHANNELS = ("train", "validation", "test", "preprocessor")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -47,10 +47,14 @@ def test_local_pipeline_end_to_end(images, tmp_path: Path, compose: list[str]) -
         assert "validation" in out and "RMSE" in out
         assert out.count("predicted") == 5
         assert (tmp_path / "work/training/model/artifact.json").is_file()
-        health = subprocess.run(
-            [*compose, "ps"], cwd=REPO, env=env, capture_output=True, text=True
-        ).stdout
-        assert "healthy" in health
+
+        def serving_healthy() -> bool:  # compose's own healthcheck on /ping (every 2 s)
+            ps = subprocess.run(
+                [*compose, "ps", "serving"], cwd=REPO, env=env, capture_output=True, text=True
+            ).stdout
+            return "(healthy)" in ps
+
+        wait_until(serving_healthy, 60, "the serving healthcheck")
     finally:
         subprocess.run(
             [*compose, "down", "--remove-orphans"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -122,6 +123,46 @@ def test_docker_stop_stops_training_cleanly(
     assert time.monotonic() - started < 30
     assert docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "143"
     assert (root / "output/failure").read_text().startswith("JobStopped: stopped by SIGTERM")
+
+
+@pytest.mark.parametrize("stage", ["training", "preprocessing"])
+def test_a_stop_right_after_start_is_not_ignored(
+    images, trained, tmp_path: Path, containers: list[str], stage: str
+) -> None:
+    """PID 1 ignores SIGTERM until it has a handler: the jobs install theirs before their
+    heavy imports, so a stop during start-up ends the job at once, not at SIGKILL."""
+    name = f"mpg-test-early-stop-{free_port()}"
+    containers.append(name)
+    if stage == "training":
+        root = make_tree(tmp_path, trained, {})
+        mounts = ["-v", f"{root}:/opt/ml"]
+        command = [images["training"], "train"]
+        failure = root / "output/failure"
+    else:
+        shutil.copytree(trained.bronze, tmp_path / "processing" / "input")
+        mounts = [
+            "-v",
+            f"{tmp_path / 'processing'}:/opt/ml/processing",
+            "-v",
+            f"{tmp_path / 'output'}:/opt/ml/output",
+        ]
+        command = [images["preprocessing"]]
+        failure = tmp_path / "output/failure"
+    docker("run", "-d", "--name", name, *mounts, *command, check=True)
+
+    def sigterm_caught() -> bool:  # bit 15 of PID 1's caught-signals mask
+        status = docker("exec", name, "cat", "/proc/1/status").stdout
+        mask = next(
+            (line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0"
+        )
+        return bool(int(mask, 16) & (1 << (signal.SIGTERM - 1)))
+
+    wait_until(sigterm_caught, 30, "the SIGTERM handler", interval=0.02)
+    started = time.monotonic()
+    docker("stop", "-t", "120", name, check=True)
+    assert time.monotonic() - started < 15
+    assert docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "143"
+    assert "stopped by SIGTERM" in failure.read_text()
 
 
 def start_serving(

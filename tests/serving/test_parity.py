@@ -1,11 +1,19 @@
-"""The fast path equals the artifact's scikit-learn estimator (1e-6 relative) on every
-test-split row and on 10,000 random valid rows, through both forest engines; the fast CSV
-reader equals the strict one; a model the fast path cannot handle falls back, logged once."""
+"""Both fast engines equal the artifact's scikit-learn estimator (1e-6 relative) on every
+test-split row and on 10,000 random valid rows (missing values, unknown categories, 2- and
+4-digit years): the compiled form (compiled.npz, numpy only) and the start-up fast path (both
+of its forest engines). The compiled form is served only when its hashes match and never
+imports scikit-learn; the fast CSV reader equals the strict one; a model neither form handles
+falls back, logged once."""
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -14,10 +22,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.ensemble import GradientBoostingRegressor
 
-from mpg_core.artifacts import Artifact, load_artifact, save_artifact
+from mpg_core import compiled
+from mpg_core.artifacts import ARTIFACT_FILE, Artifact, load_artifact, save_artifact
+from mpg_core.compiled import COMPILED_FILE, write_compiled
 from mpg_core.errors import RequestError
 from mpg_core.schema import FEATURES
-from mpg_serving import codecs
+from mpg_serving import codecs, fast_csv
+from mpg_serving import predictor as predictor_module
 from mpg_serving.fast_csv import parse_numeric_csv
 from mpg_serving.fast_forest import SMALL_BATCH_ROWS
 from mpg_serving.predictor import load_predictor
@@ -65,11 +76,44 @@ def test_rows(trained) -> np.ndarray:
     return test[list(FEATURES)].to_numpy(dtype=np.float64)
 
 
+@pytest.fixture(autouse=True)
+def compiled_form_for_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled form answers every batch here (the large-batch hand-over has its own test)."""
+    monkeypatch.setattr(predictor_module, "LARGE_BATCH_ROWS", 10**9)
+
+
+def test_large_batches_hand_over_to_the_per_tree_engine(
+    trained, test_rows: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(predictor_module, "LARGE_BATCH_ROWS", 64)
+    predictor = load_predictor(trained.pipeline_dir)
+    rows = random_raw_rows(1000)
+    expected = reference(trained.pipeline_dir, rows, FEATURES)
+    np.testing.assert_allclose(predictor.predict(rows), expected, rtol=RTOL)
+    large = predictor._large["predictor"]
+    assert large is not None and large.engine == "fast"
+    np.testing.assert_allclose(predictor.predict(rows[:10]), expected[:10], rtol=RTOL)
+
+
+def artifact_dir(source: Path, engine: str, tmp_path: Path) -> Path:
+    """``source`` as written (the compiled form serves it), or a copy without compiled.npz
+    (the start-up fast path serves it)."""
+    if engine == "compiled":
+        return source
+    copy = tmp_path / source.name
+    shutil.copytree(source, copy)
+    (copy / COMPILED_FILE).unlink()
+    return copy
+
+
+@pytest.mark.parametrize("engine", ["compiled", "fast"])
 @pytest.mark.parametrize("kind", ["pipeline_dir", "preprocessor_dir"])
-def test_raw_row_artifacts_match_sklearn(trained, test_rows: np.ndarray, kind: str) -> None:
-    model_dir = getattr(trained, kind)
+def test_raw_row_artifacts_match_sklearn(
+    trained, test_rows: np.ndarray, kind: str, engine: str, tmp_path: Path
+) -> None:
+    model_dir = artifact_dir(getattr(trained, kind), engine, tmp_path)
     predictor = load_predictor(model_dir)
-    assert predictor.fast is not None, "the fast path should take this artifact"
+    assert predictor.engine == engine
     for rows in (test_rows, random_raw_rows(10_000)):
         expected = reference(model_dir, rows, predictor.input_columns)
         # One big batch (per-tree engine), and GTIL-sized chunks (small-batch engine).
@@ -80,22 +124,101 @@ def test_raw_row_artifacts_match_sklearn(trained, test_rows: np.ndarray, kind: s
     np.testing.assert_allclose(one_by_one, reference(model_dir, test_rows, FEATURES), rtol=RTOL)
 
 
-def test_model_artifact_matches_sklearn(trained) -> None:
-    predictor = load_predictor(trained.model_dir)
-    assert predictor.fast is not None
+@pytest.mark.parametrize("engine", ["compiled", "fast"])
+def test_model_artifact_matches_sklearn(trained, engine: str, tmp_path: Path) -> None:
+    model_dir = artifact_dir(trained.model_dir, engine, tmp_path)
+    predictor = load_predictor(model_dir)
+    assert predictor.engine == engine
     features = pd.read_csv(trained.features / "test" / "test.csv").drop(columns=["mpg"])
     rng = np.random.default_rng(3)
     for rows in (features.to_numpy(dtype=np.float64), rng.normal(size=(10_000, features.shape[1]))):
-        expected = reference(trained.model_dir, rows, predictor.input_columns)
+        expected = reference(model_dir, rows, predictor.input_columns)
         np.testing.assert_allclose(predictor.predict(rows), expected, rtol=RTOL)
         np.testing.assert_allclose(in_chunks(predictor.predict, rows, 16), expected, rtol=RTOL)
 
 
-def test_values_beyond_float32_are_a_client_error(trained) -> None:
-    predictor = load_predictor(trained.pipeline_dir)
+@pytest.mark.parametrize("engine", ["compiled", "fast"])
+def test_values_beyond_float32_are_a_client_error(trained, engine: str, tmp_path: Path) -> None:
+    predictor = load_predictor(artifact_dir(trained.pipeline_dir, engine, tmp_path))
     row = np.array([[8, 307, 130, 1e300, 12, 70, 1]], dtype=np.float64)
     with pytest.raises(RequestError, match="too large"):
         predictor.predict(row)
+
+
+def test_compiled_form_is_recorded_in_the_manifest(trained) -> None:
+    for model_dir in (trained.pipeline_dir, trained.model_dir, trained.preprocessor_dir):
+        manifest = json.loads((model_dir / ARTIFACT_FILE).read_text())
+        entry = manifest["compiled"]
+        assert entry["sha256"] == compiled.sha256_file(model_dir / COMPILED_FILE)
+        assert manifest["estimator_sha256"] == compiled.sha256_file(model_dir / "estimator.joblib")
+        assert entry["checked_rows"] >= compiled.RANDOM_ROWS
+        assert entry["max_relative_error"] <= RTOL
+
+
+def test_compiled_path_imports_neither_sklearn_nor_pandas(trained) -> None:
+    code = (
+        "import sys; from pathlib import Path; "
+        "from mpg_serving.predictor import load_predictor; "
+        "from mpg_serving.app import create_app; "
+        f"p = load_predictor(Path({str(trained.pipeline_dir)!r})); "
+        "import numpy as np; p.predict(np.array([[8, 307, 130, 3504, 12, 70, 1.0]])); "
+        "print(p.engine, sorted(m for m in ('sklearn', 'pandas', 'scipy', 'joblib', 'treelite') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.split("\n")[-2] == "compiled []"
+
+
+@pytest.mark.parametrize("tamper", ["compiled", "estimator", "format"])
+def test_a_compiled_form_that_does_not_match_is_not_served(
+    trained, tmp_path: Path, tamper: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    model_dir = tmp_path / "model"
+    shutil.copytree(trained.pipeline_dir, model_dir)
+    if tamper == "compiled":
+        with (model_dir / COMPILED_FILE).open("ab") as f:
+            f.write(b"\0")
+    elif tamper == "estimator":
+        shutil.copy(trained.model_dir / "estimator.joblib", model_dir / "estimator.joblib")
+    else:
+        with mock.patch.object(compiled, "COMPILED_FORMAT", 99):
+            assert write_compiled(
+                model_dir,
+                "pipeline",
+                load_artifact(model_dir).estimator,
+                FEATURES,
+            )
+    with caplog.at_level(logging.INFO, logger="mpg_serving"):
+        predictor = load_predictor(model_dir)
+    assert predictor.engine in ("fast", "sklearn")
+    unavailable = [r for r in caplog.records if "compiled form unavailable" in r.getMessage()]
+    assert len(unavailable) == 1
+
+
+def test_writer_refuses_what_it_cannot_reproduce(trained, tmp_path: Path) -> None:
+    features = pd.read_csv(trained.features / "train" / "train.csv")
+    X, y = features.drop(columns=["mpg"]), features["mpg"]
+    boosted = GradientBoostingRegressor(n_estimators=5).fit(X.to_numpy(), y)
+    save_artifact(tmp_path / "boosted", Artifact("model", boosted, tuple(X.columns), ("mpg",)))
+    assert not write_compiled(tmp_path / "boosted", "model", boosted, tuple(X.columns))
+    assert not (tmp_path / "boosted" / COMPILED_FILE).exists()
+    assert json.loads((tmp_path / "boosted" / ARTIFACT_FILE).read_text())["compiled"] is None
+
+    # A compiled form that disagrees with the estimator is never written.
+    model_dir = tmp_path / "model"
+    shutil.copytree(trained.model_dir, model_dir)
+    artifact = load_artifact(model_dir)
+    real = compiled.compile_forest
+
+    def off_by_a_bit(forest):  # type: ignore[no-untyped-def]
+        out = real(forest)
+        out.value[:] *= 1 + 1e-5
+        return out
+
+    with mock.patch.object(compiled, "compile_forest", off_by_a_bit):
+        assert not write_compiled(model_dir, "model", artifact.estimator, artifact.input_columns)
+    assert not (model_dir / COMPILED_FILE).exists()
+    assert load_predictor(model_dir).engine == "fast"
 
 
 def test_unsupported_model_falls_back_to_sklearn_logged_once(
@@ -110,7 +233,7 @@ def test_unsupported_model_falls_back_to_sklearn_logged_once(
         rows = X.to_numpy(dtype=np.float64)
         np.testing.assert_allclose(predictor.predict(rows), boosted.predict(rows), rtol=RTOL)
         predictor.predict(rows)
-    assert predictor.fast is None
+    assert predictor.fast is None and predictor.engine == "sklearn"
     fallbacks = [r for r in caplog.records if "fast path unavailable" in r.getMessage()]
     assert len(fallbacks) == 1
 
@@ -156,3 +279,26 @@ def test_fast_csv_reads_large_bodies_exactly() -> None:
     np.testing.assert_array_equal(parse_numeric_csv(body, 7), rows)
     broken = body.replace(b"\n", b",", 1)  # one line of 14 cells, one short line
     assert parse_numeric_csv(broken, 7) is None
+    # Without pandas in the process (the compiled path), numpy's reader gives the same.
+    with mock.patch.dict(sys.modules, {"pandas": None}):
+        np.testing.assert_array_equal(parse_numeric_csv(body, 7), rows)
+        assert parse_numeric_csv(broken, 7) is None
+        assert parse_numeric_csv(body.replace(b"3", b"3e", 1), 7) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.lists(number_text, min_size=7, max_size=7), min_size=1, max_size=5))
+def test_numpy_large_body_reader_equals_strict_csv(rows: list[list[str]]) -> None:
+    body = "\n".join(",".join(r) for r in rows).encode()
+    try:
+        strict = codecs.decode_csv_strict(body, FEATURES, True)
+    except RequestError:
+        strict = None
+    with (
+        mock.patch.object(fast_csv, "LARGE_BODY_BYTES", 0),
+        mock.patch.dict(sys.modules, {"pandas": None}),
+    ):
+        fast = parse_numeric_csv(body, len(FEATURES))
+    if fast is not None:
+        assert strict is not None, f"numpy reader accepted what the strict one refuses: {body!r}"
+        np.testing.assert_array_equal(fast, strict)

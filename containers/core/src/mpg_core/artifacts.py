@@ -1,7 +1,9 @@
 """Model artifacts: what a job writes to /opt/ml/model (and SageMaker tars to model.tar.gz) and
 what the serving image finds extracted in /opt/ml/model.
 
-An artifact is a folder with ``estimator.joblib`` and ``artifact.json``. Its kind says what
+An artifact is a folder with ``estimator.joblib`` and ``artifact.json`` (which records the
+estimator's sha256), and optionally ``compiled.npz``, the numpy form of the estimator (see
+:mod:`mpg_core.compiled`; ``artifact.json`` records its hash too). Its kind says what
 the estimator maps: ``preprocessor`` (raw rows -> features), ``model`` (features -> mpg) or
 ``pipeline`` (raw rows -> mpg). The serving image serves any kind, so it can be either
 container of a SageMaker inference pipeline.
@@ -17,8 +19,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-import joblib
-
 from mpg_core.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 ESTIMATOR_FILE = "estimator.joblib"
 ARTIFACT_FILE = "artifact.json"
 MODEL_TARBALL = "model.tar.gz"
+# artifact.json keys: the estimator's sha256, and the compiled form's description (or null).
+ESTIMATOR_SHA256_KEY = "estimator_sha256"
+COMPILED_KEY = "compiled"
 Kind = Literal["preprocessor", "model", "pipeline"]
 KINDS: tuple[Kind, ...] = ("preprocessor", "model", "pipeline")
 _VERSIONED = ("scikit-learn", "numpy", "pandas", "mpg-core")
@@ -45,6 +48,10 @@ class Artifact:
 
 
 def save_artifact(directory: Path, artifact: Artifact) -> None:
+    import joblib  # imported here: the serving image's compiled path never needs it
+
+    from mpg_core.compiled import sha256_file
+
     directory.mkdir(parents=True, exist_ok=True)
     joblib.dump(artifact.estimator, directory / ESTIMATOR_FILE)
     manifest = {
@@ -52,13 +59,28 @@ def save_artifact(directory: Path, artifact: Artifact) -> None:
         "input_columns": list(artifact.input_columns),
         "output_columns": list(artifact.output_columns),
         "versions": library_versions(),
+        ESTIMATOR_SHA256_KEY: sha256_file(directory / ESTIMATOR_FILE),
         **artifact.info,
     }
-    (directory / ARTIFACT_FILE).write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+    _write_manifest(directory, manifest)
 
 
-def load_artifact(directory: Path) -> Artifact:
-    """Load an artifact folder; a clear ConfigError when it is not one."""
+def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    """Write artifact.json whole or not at all (a temporary file, then a rename)."""
+    path = directory / ARTIFACT_FILE
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+    partial.replace(path)
+
+
+def update_manifest(directory: Path, fields: dict[str, Any]) -> None:
+    """Add or replace top-level fields of an artifact's artifact.json."""
+    _write_manifest(directory, {**read_manifest(directory), **fields})
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """artifact.json, checked for a known kind; a clear ConfigError when it is not one. Reads
+    no estimator, so it costs no scikit-learn import."""
     manifest_path = directory / ARTIFACT_FILE
     if not manifest_path.is_file():
         found = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
@@ -70,6 +92,16 @@ def load_artifact(directory: Path) -> Artifact:
     kind = manifest.get("kind")
     if kind not in KINDS:
         raise ConfigError(f"{manifest_path}: unknown kind {kind!r}; expected one of {KINDS}")
+    return dict(manifest)
+
+
+def load_artifact(directory: Path) -> Artifact:
+    """Load an artifact folder and unpickle its estimator; a clear ConfigError when it is not
+    an artifact."""
+    import joblib
+
+    manifest = read_manifest(directory)
+    kind = manifest["kind"]
     saved = manifest.get("versions", {})
     current = library_versions()
     drift = {k: (v, current.get(k)) for k, v in saved.items() if current.get(k) != v}

@@ -18,9 +18,10 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mpg_core.errors import ConfigError, MpgError
-from mpg_core.jobs import failure_reported, raise_on_stop_signals
+from mpg_core.exits import failure_reported, raise_on_stop_signals
 from mpg_core.logs import configure_logging
 from mpg_core.platform import (
     FAILURE_FILE,
@@ -34,7 +35,9 @@ from mpg_core.platform import (
     ml_root,
     read_json,
 )
-from mpg_preprocessing.job import PreprocessConfig, run
+
+if TYPE_CHECKING:
+    from mpg_preprocessing.job import PreprocessConfig
 
 log = logging.getLogger("mpg_preprocessing")
 
@@ -84,6 +87,8 @@ def parse_args(argv: Sequence[str], root: Path) -> argparse.Namespace:
 
 
 def config_from(args: argparse.Namespace, root: Path) -> PreprocessConfig:
+    from mpg_preprocessing.job import PreprocessConfig
+
     template = args.features_file
     if template is not None:
         try:
@@ -110,16 +115,19 @@ def config_from(args: argparse.Namespace, root: Path) -> PreprocessConfig:
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    raise_on_stop_signals()  # first: until then PID 1 ignores SIGTERM
     env = os.environ if env is None else env
     root = ml_root(env)
     args = parse_args(sys.argv[1:] if argv is None else argv, root)
     configure_logging(args.log_level)
-    raise_on_stop_signals()
-    job = read_json(root / PROCESSING_CONFIG_DIR / PROCESSING_JOB_CONFIG, default={}) or {}
+    job_info = read_json(root / PROCESSING_CONFIG_DIR / PROCESSING_JOB_CONFIG, default={}) or {}
     # Processing shows /opt/ml/output/message as ExitMessage; write the failure file too.
     try:
         with failure_reported(root / OUTPUT_DIR, (FAILURE_FILE, MESSAGE_FILE)):
-            result = run(config_from(args, root))
+            # pandas and scikit-learn load here, after the stop handlers are in place.
+            from mpg_preprocessing import job
+
+            result = job.run(config_from(args, root))
     except MpgError as exc:
         return exc.exit_code
     except Exception:
@@ -127,7 +135,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     log.info(
         "preprocessing complete",
         extra={
-            "job": job.get("ProcessingJobName"),
+            "job": job_info.get("ProcessingJobName"),
             "rows": result.rows,
             "features": len(result.feature_names),
         },

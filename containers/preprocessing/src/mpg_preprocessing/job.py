@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from mpg_core.artifacts import MODEL_TARBALL, Artifact, pack_model_tarball, save_artifact
+from mpg_core.channels import read_csv_dir
+from mpg_core.compiled import write_compiled
 from mpg_core.errors import DataError
 from mpg_core.features import build_preprocessor, coerce_numeric, raw_features
-from mpg_core.jobs import read_csv_dir
 from mpg_core.platform import Resources
 from mpg_core.schema import FEATURES, TARGET
 
@@ -99,6 +100,14 @@ def run(config: PreprocessConfig) -> PreprocessResult:
                     output_columns=names,
                     info={"fitted_on_rows": len(X_train)},
                 ),
+            )
+            # The serving image's numpy form, checked against the fitted preprocessor.
+            write_compiled(
+                Path(tmp),
+                "preprocessor",
+                preprocessor,
+                FEATURES,
+                X_train[list(FEATURES)].to_numpy(dtype=np.float64),
             )
             tarball = pack_model_tarball(Path(tmp), config.preprocessor_dir / MODEL_TARBALL)
         log.info("wrote preprocessor", extra={"path": str(tarball)})

@@ -12,6 +12,7 @@ So the fast path never changes what a request means, only how quickly it is read
 from __future__ import annotations
 
 import io
+import sys
 
 import numpy as np
 
@@ -57,15 +58,19 @@ def _large(body: bytes, width: int) -> np.ndarray | None:
     line_ends = np.flatnonzero(data[separators] == NEWLINE)
     if not np.array_equal(line_ends, np.arange(width - 1, len(separators), width)):
         return None
-    import pandas as pd  # already imported by scikit-learn; its C reader rounds exactly
-
+    # pandas' C reader is ~6x faster than numpy's, but importing it costs a second and ~40 MiB
+    # per worker: use it only when the estimator (scikit-learn) already brought it in.
+    pd = sys.modules.get("pandas")
     try:
-        frame = pd.read_csv(
-            io.BytesIO(body), header=None, dtype=np.float64, engine="c", na_filter=False
-        )
-    except (ValueError, pd.errors.ParserError):
+        if pd is not None:
+            frame = pd.read_csv(
+                io.BytesIO(body), header=None, dtype=np.float64, engine="c", na_filter=False
+            )
+            matrix = frame.to_numpy(dtype=np.float64)
+        else:
+            matrix = np.loadtxt(io.BytesIO(body), delimiter=",", dtype=np.float64, ndmin=2)
+    except ValueError:  # also pandas' ParserError; both parsers round exactly
         return None
-    matrix = frame.to_numpy(dtype=np.float64)
     return matrix if matrix.shape == (rows, width) else None
 
 

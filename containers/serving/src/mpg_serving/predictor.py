@@ -1,28 +1,57 @@
 """The loaded artifact behind the endpoint: what it takes in and what it gives back.
 
-The artifact written by training is the source of truth. At start-up it is compiled into a
-fast form (:mod:`mpg_serving.fast_preprocessor`, :mod:`mpg_serving.fast_forest`) that is
-checked against the artifact's own scikit-learn estimator on probe rows; a model the fast path
-cannot handle, or does not reproduce, is served by scikit-learn instead, logged once.
+Three engines, tried in this order, each logged at start-up:
+
+1. ``compiled``: the artifact's ``compiled.npz`` (written and checked against the estimator by
+   the training or preprocessing job, see :mod:`mpg_core.compiled`), when ``artifact.json``
+   records it and both its hash and the estimator's match the files. numpy only: scikit-learn,
+   pandas and scipy are never imported, which is most of the cold start.
+2. ``fast``: no usable compiled form (an older artifact, a hash that does not match): the
+   estimator is unpickled and compiled at start-up (:mod:`mpg_serving.fast_preprocessor`,
+   :mod:`mpg_serving.fast_forest`), checked on probe rows against the estimator itself.
+3. ``sklearn``: the estimator's own ``predict``/``transform``, for models neither form handles.
+
+The artifact written by training stays the source of truth throughout.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mpg_core.artifacts import Artifact, load_artifact
+from mpg_core.artifacts import (
+    COMPILED_KEY,
+    ESTIMATOR_FILE,
+    ESTIMATOR_SHA256_KEY,
+    Artifact,
+    load_artifact,
+    read_manifest,
+)
+from mpg_core.compiled import (
+    COMPILED_FILE,
+    CompiledModel,
+    NotCompilable,
+    load_compiled,
+    sha256_file,
+)
 from mpg_core.errors import RequestError
 from mpg_serving.fast_forest import FLOAT32_MAX, CompiledForest, UnsupportedForest, compile_forest
-from mpg_serving.fast_preprocessor import CompiledPreprocessor, Unsupported, compile_preprocessor
+
+if TYPE_CHECKING:
+    from mpg_serving.fast_preprocessor import CompiledPreprocessor
 
 log = logging.getLogger(__name__)
 
+# From this many rows the compiled form hands over to the start-up fast path's per-tree Cython
+# loop (~2x cheaper per row than numpy's level-by-level walk on big batches): the estimator is
+# unpickled in the worker on its first such batch (~1 s once, and ~100 MiB per worker), so
+# small-request endpoints never pay for scikit-learn.
+LARGE_BATCH_ROWS = 8192
 # The fast path must reproduce scikit-learn to this relative tolerance, or it is not used.
 PARITY_RTOL = 1e-9
 PROBE_ROWS = 256
@@ -55,6 +84,8 @@ class FastModel:
 
 def compile_artifact(artifact: Artifact) -> FastModel:
     """The fast form of ``artifact``; raises Unsupported/UnsupportedForest when there is none."""
+    from mpg_serving.fast_preprocessor import Unsupported, compile_preprocessor
+
     estimator = artifact.estimator
     if artifact.kind == "preprocessor":
         return FastModel(compile_preprocessor(estimator, artifact.input_columns), None)
@@ -101,22 +132,37 @@ def probe_rows(artifact: Artifact, fast: FastModel, n: int = PROBE_ROWS) -> np.n
     return rows
 
 
+def predict_compiled(model: CompiledModel, rows: np.ndarray) -> np.ndarray:
+    """The compiled form's answer, with the same float32-range check as the other engines."""
+    features = rows if model.preprocessor is None else model.preprocessor.transform(rows)
+    if model.forest is None:
+        return features
+    check_model_range(features)
+    return model.forest.predict(features)
+
+
 @dataclass(frozen=True)
 class Predictor:
-    artifact: Artifact
+    """``artifact`` is None when the compiled form serves: the estimator is never unpickled."""
+
+    kind: str
+    input_columns: tuple[str, ...]
+    output_columns: tuple[str, ...]
+    artifact: Artifact | None = None
     fast: FastModel | None = None
+    compiled: CompiledModel | None = None
+    model_dir: Path | None = None  # where the estimator is, for large batches (compiled form)
+    _large: dict[str, Predictor | None] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, artifact: Artifact, fast: FastModel | None = None) -> Predictor:
+        return cls(artifact.kind, artifact.input_columns, artifact.output_columns, artifact, fast)
 
     @property
-    def kind(self) -> str:
-        return self.artifact.kind
-
-    @property
-    def input_columns(self) -> tuple[str, ...]:
-        return self.artifact.input_columns
-
-    @property
-    def output_columns(self) -> tuple[str, ...]:
-        return self.artifact.output_columns
+    def engine(self) -> str:
+        if self.compiled is not None:
+            return "compiled"
+        return "sklearn" if self.fast is None else "fast"
 
     @property
     def allows_missing(self) -> bool:
@@ -130,12 +176,37 @@ class Predictor:
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """``rows`` is a float64 matrix in :attr:`input_columns` order. Returns predictions
         (1-D) or, for a preprocessor, the feature matrix (2-D)."""
+        if self.compiled is not None:
+            if len(rows) >= LARGE_BATCH_ROWS and self.model_dir is not None:
+                large = self._large_batch_predictor()
+                if large is not None:
+                    return large.predict(rows)
+            return predict_compiled(self.compiled, rows)
         if self.fast is not None:
             return self.fast.predict(rows)
         return self.predict_sklearn(rows)
 
+    def _large_batch_predictor(self) -> Predictor | None:
+        """The start-up fast path for big batches, made on first use (once per worker); None
+        when it is not faster here (no fast path for this estimator), so the compiled form
+        goes on serving."""
+        if "predictor" not in self._large:
+            assert self.model_dir is not None
+            try:
+                found = make_predictor(load_artifact(self.model_dir))
+            except Exception as exc:  # the compiled form still serves; the reason is logged
+                log.warning("no large-batch engine", extra={"reason": str(exc)[:200]})
+                found = None
+            self._large["predictor"] = found if found is not None and found.fast else None
+            log.info(
+                "large-batch engine loaded",
+                extra={"engine": None if self._large["predictor"] is None else "fast"},
+            )
+        return self._large["predictor"]
+
     def predict_sklearn(self, rows: np.ndarray) -> np.ndarray:
         """The artifact's own estimator: the reference, and the fallback."""
+        assert self.artifact is not None, "the estimator is not loaded (compiled form)"
         estimator: Any = self.artifact.estimator
         if self.kind == "model":
             check_model_range(rows)
@@ -164,8 +235,10 @@ def _serial_forest(estimator: Any) -> None:
 
 def make_predictor(artifact: Artifact, fast_path: bool = True) -> Predictor:
     """Compile and check the fast path; fall back to scikit-learn (logged once) otherwise."""
+    from mpg_serving.fast_preprocessor import Unsupported
+
     _serial_forest(artifact.estimator)
-    reference = Predictor(artifact)
+    reference = Predictor.of(artifact)
     if not fast_path:
         log.info("fast path disabled; serving with scikit-learn")
         return reference
@@ -193,18 +266,71 @@ def make_predictor(artifact: Artifact, fast_path: bool = True) -> Predictor:
             else None,
         },
     )
-    return Predictor(artifact, fast)
+    return Predictor.of(artifact, fast)
+
+
+def _compiled_form(model_dir: Path, manifest: dict[str, Any]) -> CompiledModel | None:
+    """The artifact's compiled form when artifact.json vouches for it; None (logged, once, with
+    the reason) when the estimator must be loaded instead."""
+    entry = manifest.get(COMPILED_KEY)
+    path = model_dir / COMPILED_FILE
+    reason = None
+    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+        reason = "artifact.json records no compiled form (older or uncompilable artifact)"
+    elif not path.is_file():
+        reason = f"{COMPILED_FILE} is missing"
+    elif sha256_file(path) != entry["sha256"]:
+        reason = f"{COMPILED_FILE} does not match the sha256 in artifact.json"
+    elif sha256_file(model_dir / ESTIMATOR_FILE) != manifest.get(ESTIMATOR_SHA256_KEY):
+        reason = f"{ESTIMATOR_FILE} is not the estimator {COMPILED_FILE} was compiled from"
+    if reason is None:
+        try:
+            model = load_compiled(path)
+            kind = manifest["kind"]
+            width = len(manifest["input_columns"])
+            if (model.preprocessor is None) != (kind == "model") or (model.forest is None) != (
+                kind == "preprocessor"
+            ):
+                raise NotCompilable(f"compiled form does not fit a {kind!r} artifact")
+            if model.preprocessor is not None:
+                n_inputs = model.preprocessor.n_inputs
+            else:
+                assert model.forest is not None
+                n_inputs = model.forest.n_features
+            if n_inputs != width:
+                raise NotCompilable(f"compiled form takes {n_inputs} inputs, not {width}")
+            return model
+        except (NotCompilable, OSError, ValueError, KeyError) as exc:
+            reason = f"{COMPILED_FILE} unreadable: {str(exc)[:200]}"
+    log.warning(
+        "compiled form unavailable; loading the estimator",
+        extra={"dir": str(model_dir), "reason": reason},
+    )
+    return None
 
 
 def load_predictor(model_dir: Path, fast_path: bool = True) -> Predictor:
-    predictor = make_predictor(load_artifact(model_dir), fast_path)
+    """The artifact's compiled form when it has a valid one (and ``fast_path``), else the
+    estimator through :func:`make_predictor`."""
+    manifest = read_manifest(model_dir)
+    compiled = _compiled_form(model_dir, manifest) if fast_path else None
+    if compiled is not None:
+        predictor = Predictor(
+            kind=manifest["kind"],
+            input_columns=tuple(manifest["input_columns"]),
+            output_columns=tuple(manifest["output_columns"]),
+            compiled=compiled,
+            model_dir=model_dir,
+        )
+    else:
+        predictor = make_predictor(load_artifact(model_dir), fast_path)
     log.info(
         "model loaded",
         extra={
             "kind": predictor.kind,
             "dir": str(model_dir),
             "inputs": len(predictor.input_columns),
-            "fast_path": predictor.fast is not None,
+            "engine": predictor.engine,
         },
     )
     return predictor

@@ -27,9 +27,11 @@ from mpg_core.artifacts import (
     save_artifact,
     unpack_model_tarball,
 )
+from mpg_core.channels import read_csv_dir
+from mpg_core.compiled import write_compiled
 from mpg_core.errors import ConfigError, DataError
+from mpg_core.exits import failure_reported, raise_on_stop_signals
 from mpg_core.features import coerce_numeric
-from mpg_core.jobs import failure_reported, raise_on_stop_signals, read_csv_dir
 from mpg_core.logs import configure_logging
 from mpg_core.metrics import metric_lines, regression_metrics
 from mpg_core.platform import Resources
@@ -122,7 +124,7 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
             print(line, flush=True)  # read by the job's MetricDefinitions regexes
 
     if config.resources.is_leader:
-        _write_model(config, forest, names)
+        _write_model(config, forest, names, X_train.to_numpy(dtype=np.float64))
         report = {
             "metrics": evaluation,
             "rows": rows,
@@ -137,7 +139,10 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
 
 
 def _write_model(
-    config: TrainConfig, forest: RandomForestRegressor, names: tuple[str, ...]
+    config: TrainConfig,
+    forest: RandomForestRegressor,
+    names: tuple[str, ...],
+    train_features: np.ndarray,
 ) -> None:
     if "preprocessor" in config.channels:
         pipeline = Pipeline(
@@ -154,6 +159,15 @@ def _write_model(
             kind="model", estimator=forest, input_columns=names, output_columns=(TARGET,)
         )
     save_artifact(config.model_dir, artifact)
+    # The serving image's numpy form, checked here against the estimator (on the training
+    # features when they are the model's inputs, and on random rows); skipped, logged, if not.
+    write_compiled(
+        config.model_dir,
+        artifact.kind,
+        artifact.estimator,
+        artifact.input_columns,
+        train_features if artifact.kind == "model" else None,
+    )
     log.info("wrote model", extra={"kind": artifact.kind, "dir": str(config.model_dir)})
 
 

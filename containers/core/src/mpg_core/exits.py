@@ -1,0 +1,41 @@
+"""How a job ends: stop signals become an error, and any error is reported where SageMaker
+reads it. Imports nothing heavy, so entry points install the handlers before loading pandas or
+scikit-learn: a container's PID 1 ignores SIGTERM until it has a handler."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from mpg_core.errors import JobStopped, write_failure
+
+log = logging.getLogger(__name__)
+
+
+def raise_on_stop_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
+    """Turn SIGTERM (StopTrainingJob, MaxRuntimeInSeconds) and SIGINT (the processing docs'
+    stop signal) into JobStopped, so the job reports why it ended and exits non-zero within
+    the platform's grace period instead of being killed mid-write."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise JobStopped(f"stopped by {signal.Signals(signum).name}")
+
+    for sig in signals:
+        signal.signal(sig, handler)
+
+
+@contextmanager
+def failure_reported(
+    output_dir: Path, file_names: tuple[str, ...] = ("failure",)
+) -> Iterator[None]:
+    """Write the reason of any exception to ``output_dir/<file_names>`` and re-raise it."""
+    try:
+        yield
+    except Exception as exc:
+        reason = write_failure(output_dir, exc, file_names)
+        log.error("job failed", extra={"reason": reason.splitlines()[0]}, exc_info=exc)
+        raise
