@@ -1,16 +1,13 @@
 """Real parts for the launcher tests: a moto server (S3, ECR, SageMaker, Logs, STS) and a
 registry process with htpasswd auth, both on 127.0.0.1 with free ports, started here.
 
-Docker tests (``@pytest.mark.docker``) never silently skip in CI: with ``CI=true`` a missing
-engine fails them.
+Docker tests (``@pytest.mark.docker``) use the suite's engine and image fixtures, which never
+silently skip in CI.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +20,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from mpg_launch.config import LaunchConfig, load_config
+from tests.conftest import free_port
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecution"
@@ -30,12 +30,8 @@ ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecution"
 # exactly that, so the launcher's real login flow (ECR token -> docker login) is exercised.
 REGISTRY_USER = "AWS"
 REGISTRY_PASSWORD = f"{ACCOUNT}-auth-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# The role in configs of tests that only build or stub requests.
+STUB_ROLE = "arn:aws:iam::111122223333:role/SageMakerExecution"
 
 
 def wait_http(url: str, deadline_s: float, ok: tuple[int, ...] = (200,)) -> None:
@@ -111,29 +107,12 @@ def bucket(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
     return name
 
 
-def _engine_available() -> bool:
-    if not shutil.which("docker"):
-        return False
-    done = subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=60)
-    return done.returncode == 0
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> None:
-    if not _engine_available():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true but no Docker engine is reachable: docker tests must run")
-        pytest.skip("no Docker engine (set CI=true to make this a failure)")
-
-
 @pytest.fixture(autouse=True)
 def _require_docker(request: pytest.FixtureRequest) -> None:
-    """Docker tests need the engine and the three images (the suite's ``images`` fixture
-    builds them with `make images` when one is missing)."""
+    """Docker tests need the engine and the three images: tests/conftest.py's ``images``
+    fails under CI=true without an engine and builds missing images with `make images`."""
     if request.node.get_closest_marker("docker"):
-        request.getfixturevalue("docker_engine")
-        with contextlib.suppress(pytest.FixtureLookupError):
-            request.getfixturevalue("images")
+        request.getfixturevalue("images")
 
 
 @pytest.fixture(scope="session")
@@ -177,3 +156,16 @@ def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setenv("DOCKER_CONFIG", str(folder))
     return folder
+
+
+@pytest.fixture
+def config() -> LaunchConfig:
+    """A complete launcher config for request-building tests (nothing is sent)."""
+    return load_config(
+        env={
+            "MPG_REGION": "eu-west-1",
+            "MPG_ROLE_ARN": STUB_ROLE,
+            "MPG_BUCKET": "my-bucket",
+            "MPG_IMAGE_TAG": "git-abc",
+        }
+    )

@@ -11,23 +11,9 @@ import pytest
 from mpg_core.metrics import METRIC_DEFINITIONS
 from mpg_launch import layout
 from mpg_launch import requests as build
-from mpg_launch.config import Instances, LaunchConfig, load_config
+from mpg_launch.config import Instances, LaunchConfig
 from mpg_launch.errors import ConfigError, RequestInvalid
 from mpg_launch.validation import request_errors, validate_request
-
-ROLE = "arn:aws:iam::111122223333:role/SageMakerExecution"
-
-
-@pytest.fixture
-def config() -> LaunchConfig:
-    return load_config(
-        env={
-            "MPG_REGION": "eu-west-1",
-            "MPG_ROLE_ARN": ROLE,
-            "MPG_BUCKET": "my-bucket",
-            "MPG_IMAGE_TAG": "git-abc",
-        }
-    )
 
 
 @pytest.fixture

@@ -6,28 +6,14 @@ import base64
 from typing import Any
 
 import boto3
-import pytest
 from botocore.stub import ANY, Stubber
 
 from mpg_launch import commands, ecr
 from mpg_launch import requests as build
 from mpg_launch.aws import Clients
-from mpg_launch.config import LaunchConfig, load_config
+from mpg_launch.config import LaunchConfig
 
-ROLE = "arn:aws:iam::111122223333:role/SageMakerExecution"
 ARN = "arn:aws:sagemaker:eu-west-1:111122223333:resource/name"
-
-
-@pytest.fixture
-def config() -> LaunchConfig:
-    return load_config(
-        env={
-            "MPG_REGION": "eu-west-1",
-            "MPG_ROLE_ARN": ROLE,
-            "MPG_BUCKET": "my-bucket",
-            "MPG_IMAGE_TAG": "git-abc",
-        }
-    )
 
 
 def client(service: str) -> Any:
