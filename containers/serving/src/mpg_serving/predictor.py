@@ -7,8 +7,9 @@ Three engines, tried in this order, each logged at start-up:
    records it and both its hash and the estimator's match the files. numpy only: scikit-learn,
    pandas and scipy are never imported, which is most of the cold start.
 2. ``fast``: no usable compiled form (an older artifact, a hash that does not match): the
-   estimator is unpickled and compiled at start-up (:mod:`mpg_serving.fast_preprocessor`,
-   :mod:`mpg_serving.fast_forest`), checked on probe rows against the estimator itself.
+   estimator is unpickled and compiled at start-up (the preprocessor by
+   :mod:`mpg_core.compiled`, the forest by :mod:`mpg_serving.fast_forest`), checked on probe
+   rows against the estimator itself.
 3. ``sklearn``: the estimator's own ``predict``/``transform``, for models neither form handles.
 
 The artifact written by training stays the source of truth throughout.
@@ -20,7 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -36,14 +37,13 @@ from mpg_core.compiled import (
     COMPILED_FILE,
     CompiledModel,
     NotCompilable,
+    Preprocessor,
+    compile_preprocessor,
     load_compiled,
     sha256_file,
 )
 from mpg_core.errors import RequestError
 from mpg_serving.fast_forest import FLOAT32_MAX, CompiledForest, UnsupportedForest, compile_forest
-
-if TYPE_CHECKING:
-    from mpg_serving.fast_preprocessor import CompiledPreprocessor
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def check_model_range(features: np.ndarray) -> None:
 class FastModel:
     """The compiled form of one artifact: preprocessor, forest, or both (a pipeline)."""
 
-    preprocessor: CompiledPreprocessor | None
+    preprocessor: Preprocessor | None
     forest: CompiledForest | None
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
@@ -83,9 +83,7 @@ class FastModel:
 
 
 def compile_artifact(artifact: Artifact) -> FastModel:
-    """The fast form of ``artifact``; raises Unsupported/UnsupportedForest when there is none."""
-    from mpg_serving.fast_preprocessor import Unsupported, compile_preprocessor
-
+    """The fast form of ``artifact``; raises NotCompilable/UnsupportedForest when there is none."""
     estimator = artifact.estimator
     if artifact.kind == "preprocessor":
         return FastModel(compile_preprocessor(estimator, artifact.input_columns), None)
@@ -93,11 +91,11 @@ def compile_artifact(artifact: Artifact) -> FastModel:
         return FastModel(None, compile_forest(estimator))
     steps = getattr(estimator, "steps", None)
     if not steps or len(steps) != 2:
-        raise Unsupported("pipeline other than preprocessor + forest")
+        raise NotCompilable("pipeline other than preprocessor + forest")
     pre = compile_preprocessor(steps[0][1], artifact.input_columns)
     forest = compile_forest(steps[1][1])
     if pre.n_outputs != forest.n_features:
-        raise Unsupported("preprocessor outputs and forest inputs differ in number")
+        raise NotCompilable("preprocessor outputs and forest inputs differ in number")
     return FastModel(pre, forest)
 
 
@@ -116,14 +114,13 @@ def probe_rows(artifact: Artifact, fast: FastModel, n: int = PROBE_ROWS) -> np.n
     for block in pre.blocks:
         for k, col in enumerate(block.columns):
             raw = raw_of[col]
-            if hasattr(block, "categories"):
+            if block.kind == "onehot":
                 cats = block.categories[k]
                 choices = np.concatenate([cats, cats[:1] + 0.5, [-1.0]])
                 rows[:, raw] = rng.choice(choices, size=n)
             else:
-                mean = 0.0 if block.mean is None else block.mean[k]
-                scale = 1.0 if block.scale is None else block.scale[k]
-                rows[:, raw] = mean + scale * rng.normal(scale=1.5, size=n)
+                assert block.mean is not None and block.scale is not None  # numeric blocks
+                rows[:, raw] = block.mean[k] + block.scale[k] * rng.normal(scale=1.5, size=n)
     # The year column held age above; turn it back into model years, half as two digits.
     age = rows[:, pre.year_column]
     years = np.round(pre.reference_year - age)
@@ -235,8 +232,6 @@ def _serial_forest(estimator: Any) -> None:
 
 def make_predictor(artifact: Artifact, fast_path: bool = True) -> Predictor:
     """Compile and check the fast path; fall back to scikit-learn (logged once) otherwise."""
-    from mpg_serving.fast_preprocessor import Unsupported
-
     _serial_forest(artifact.estimator)
     reference = Predictor.of(artifact)
     if not fast_path:
@@ -250,8 +245,8 @@ def make_predictor(artifact: Artifact, fast_path: bool = True) -> Predictor:
         if got.shape != expected.shape or not np.allclose(
             got, expected, rtol=PARITY_RTOL, atol=0.0
         ):
-            raise Unsupported("fast path disagrees with scikit-learn on probe rows")
-    except (Unsupported, UnsupportedForest, RequestError) as exc:
+            raise NotCompilable("fast path disagrees with scikit-learn on probe rows")
+    except (NotCompilable, UnsupportedForest, RequestError) as exc:
         log.warning(
             "fast path unavailable; serving with scikit-learn",
             extra={"kind": artifact.kind, "reason": str(exc)},
