@@ -1,9 +1,10 @@
 """Both fast engines equal the artifact's scikit-learn estimator (1e-6 relative) on every
 test-split row and on 10,000 random valid rows (missing values, unknown categories, 2- and
-4-digit years): the compiled form (compiled.npz, numpy only) and the start-up fast path (both
-of its forest engines). The compiled form is served only when its hashes match and never
-imports scikit-learn; the fast CSV reader equals the strict one; a model neither form handles
-falls back, logged once."""
+4-digit years), in one batch, in odd-sized chunks and row by row: the compiled form
+(compiled.npz, numpy and the C tree walk) and the same form compiled at start-up. The
+compiled form is served only when its hashes match and never imports scikit-learn; a corrupt
+compiled form is refused before the C walk sees it; the fast CSV reader equals the strict
+one; a model neither form handles falls back, logged once."""
 
 from __future__ import annotations
 
@@ -23,14 +24,18 @@ from hypothesis import strategies as st
 from sklearn.ensemble import GradientBoostingRegressor
 
 from mpg_core import compiled
-from mpg_core.artifacts import ARTIFACT_FILE, Artifact, load_artifact, save_artifact
+from mpg_core.artifacts import (
+    ARTIFACT_FILE,
+    Artifact,
+    load_artifact,
+    save_artifact,
+    update_manifest,
+)
 from mpg_core.compiled import COMPILED_FILE, write_compiled
 from mpg_core.errors import RequestError
 from mpg_core.schema import FEATURES
 from mpg_serving import codecs, fast_csv
-from mpg_serving import predictor as predictor_module
 from mpg_serving.fast_csv import parse_numeric_csv
-from mpg_serving.fast_forest import SMALL_BATCH_ROWS
 from mpg_serving.predictor import load_predictor
 
 RTOL = 1e-6
@@ -76,25 +81,6 @@ def test_rows(trained) -> np.ndarray:
     return test[list(FEATURES)].to_numpy(dtype=np.float64)
 
 
-@pytest.fixture(autouse=True)
-def compiled_form_for_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The compiled form answers every batch here (the large-batch hand-over has its own test)."""
-    monkeypatch.setattr(predictor_module, "LARGE_BATCH_ROWS", 10**9)
-
-
-def test_large_batches_hand_over_to_the_per_tree_engine(
-    trained, test_rows: np.ndarray, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(predictor_module, "LARGE_BATCH_ROWS", 64)
-    predictor = load_predictor(trained.pipeline_dir)
-    rows = random_raw_rows(1000)
-    expected = reference(trained.pipeline_dir, rows, FEATURES)
-    np.testing.assert_allclose(predictor.predict(rows), expected, rtol=RTOL)
-    large = predictor._large["predictor"]
-    assert large is not None and large.engine == "fast"
-    np.testing.assert_allclose(predictor.predict(rows[:10]), expected[:10], rtol=RTOL)
-
-
 def artifact_dir(source: Path, engine: str, tmp_path: Path) -> Path:
     """``source`` as written (the compiled form serves it), or a copy without compiled.npz
     (the start-up fast path serves it)."""
@@ -116,9 +102,9 @@ def test_raw_row_artifacts_match_sklearn(
     assert predictor.engine == engine
     for rows in (test_rows, random_raw_rows(10_000)):
         expected = reference(model_dir, rows, predictor.input_columns)
-        # One big batch (per-tree engine), and GTIL-sized chunks (small-batch engine).
+        # One batch, and chunks that leave the C walk's 16-row lanes part-filled.
         np.testing.assert_allclose(predictor.predict(rows), expected, rtol=RTOL)
-        chunked = in_chunks(predictor.predict, rows, SMALL_BATCH_ROWS)
+        chunked = in_chunks(predictor.predict, rows, 37)
         np.testing.assert_allclose(chunked, expected, rtol=RTOL)
     one_by_one = in_chunks(predictor.predict, test_rows, 1)
     np.testing.assert_allclose(one_by_one, reference(model_dir, test_rows, FEATURES), rtol=RTOL)
@@ -162,7 +148,7 @@ def test_compiled_path_imports_neither_sklearn_nor_pandas(trained) -> None:
         "from mpg_serving.app import create_app; "
         f"p = load_predictor(Path({str(trained.pipeline_dir)!r})); "
         "import numpy as np; p.predict(np.array([[8, 307, 130, 3504, 12, 70, 1.0]])); "
-        "print(p.engine, sorted(m for m in ('sklearn', 'pandas', 'scipy', 'joblib', 'treelite') "
+        "print(p.engine, sorted(m for m in ('sklearn', 'pandas', 'scipy', 'joblib') "
         "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
@@ -193,6 +179,34 @@ def test_a_compiled_form_that_does_not_match_is_not_served(
     assert predictor.engine in ("fast", "sklearn")
     unavailable = [r for r in caplog.records if "compiled form unavailable" in r.getMessage()]
     assert len(unavailable) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("left", 10**9), ("left", 0), ("feature", 99), ("roots", -1)]
+)
+def test_a_compiled_forest_pointing_outside_its_arrays_is_refused(
+    trained, tmp_path: Path, name: str, value: int
+) -> None:
+    """The C walk trusts the node indices: a compiled form whose hash matches but whose arrays
+    do not hold together (a child outside the arrays or a cycle, a feature past the width, a
+    root outside the nodes) is refused at load, and the estimator serves instead."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(trained.pipeline_dir, model_dir)
+    with np.load(model_dir / COMPILED_FILE) as data:
+        arrays = dict(data)
+    arrays[f"forest_{name}"][0] = value  # node 0 is the first tree's root, a split
+    with (model_dir / COMPILED_FILE).open("wb") as f:
+        np.savez(f, **arrays)
+    entry = json.loads((model_dir / ARTIFACT_FILE).read_text())["compiled"]
+    entry["sha256"] = compiled.sha256_file(model_dir / COMPILED_FILE)
+    update_manifest(model_dir, {"compiled": entry})
+    with pytest.raises(compiled.NotCompilable, match="inconsistent"):
+        compiled.load_compiled(model_dir / COMPILED_FILE)
+    predictor = load_predictor(model_dir)
+    assert predictor.engine == "fast"
+    rows = random_raw_rows(100)
+    expected = reference(model_dir, rows, FEATURES)
+    np.testing.assert_allclose(predictor.predict(rows), expected, rtol=RTOL)
 
 
 def test_writer_refuses_what_it_cannot_reproduce(trained, tmp_path: Path) -> None:
@@ -233,7 +247,7 @@ def test_unsupported_model_falls_back_to_sklearn_logged_once(
         rows = X.to_numpy(dtype=np.float64)
         np.testing.assert_allclose(predictor.predict(rows), boosted.predict(rows), rtol=RTOL)
         predictor.predict(rows)
-    assert predictor.fast is None and predictor.engine == "sklearn"
+    assert predictor.compiled is None and predictor.engine == "sklearn"
     fallbacks = [r for r in caplog.records if "fast path unavailable" in r.getMessage()]
     assert len(fallbacks) == 1
 

@@ -8,6 +8,12 @@ same jobs the images run). Server CPU per request comes from the container's cgr
 counter read before and after each run, so it counts every process of the container (the
 gunicorn master, the workers, the kernel's TCP work on their behalf) and nothing else.
 Run it on a quiet machine: other load costs 30-40%.
+
+The container runs on the host's network (``--network host``, the server bound to --port via
+SAGEMAKER_BIND_TO_PORT) and wrk talks to 127.0.0.1: a published port (``-p``) would put
+Docker's userland proxy, a second process copying every byte on the same two cores, between
+the two. SageMaker's front end reaches the container directly, so that proxy is not part of
+the cost being measured (``--network bridge`` keeps it, for comparison).
 """
 
 from __future__ import annotations
@@ -142,18 +148,23 @@ def ping(port: int) -> bool:
         return False
 
 
-def start(image: str, model_dir: Path, port: int, workers: int | None) -> tuple[Container, float]:
+def start(
+    image: str, model_dir: Path, port: int, workers: int | None, network: str
+) -> tuple[Container, float]:
     """docker create, then time docker start -> first /ping 200 (the cold start)."""
     name = f"mpg-bench-{os.getpid()}"
     env = ["-e", f"SAGEMAKER_MODEL_SERVER_WORKERS={workers}"] if workers else []
+    if network == "host":
+        net = ["--network", "host", "-e", f"SAGEMAKER_BIND_TO_PORT={port}"]
+    else:
+        net = ["-p", f"127.0.0.1:{port}:8080"]
     cid = subprocess.run(
         [
             "docker",
             "create",
             "--name",
             name,
-            "-p",
-            f"127.0.0.1:{port}:8080",
+            *net,
             "-v",
             f"{model_dir.resolve()}:/opt/ml/model:ro",
             *env,
@@ -225,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
         ("5MB-random", 2),
     ]
 
-    container, cold = start(args.image, model_dir, args.port, args.workers)
+    container, cold = start(args.image, model_dir, args.port, args.workers, args.network)
     try:
         time.sleep(2)  # let start-up settle before reading idle memory
         idle = container.memory_mib()
@@ -267,7 +278,7 @@ def run(args: argparse.Namespace) -> int:
     print_table(results)
     print(f"\ncold start (docker start -> first /ping 200): {cold:.2f} s")
     print(f"idle memory (all workers): {idle:.0f} MiB; after the runs: {loaded:.0f} MiB")
-    print(f"image size: {int(size) / 1e6:.0f} MB ({args.image})")
+    print(f"image size: {int(size) / 1e6:.0f} MB ({args.image}); network: {args.network}")
     return 0
 
 
@@ -299,6 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     parser.add_argument("--port", type=int, default=18090)
     parser.add_argument("--workers", type=int, help="SAGEMAKER_MODEL_SERVER_WORKERS")
+    parser.add_argument(
+        "--network",
+        choices=["host", "bridge"],
+        default="host",
+        help="host: wrk reaches the server directly; bridge: through Docker's published port",
+    )
     return run(parser.parse_args(argv))
 
 

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     bodies[0].write_text(random_rows(1, 1))
     bodies[1].write_text(random_rows(100, 2))
 
-    container, _ = start(args.image, model_dir, args.port, None)
+    container, _ = start(args.image, model_dir, args.port, None, "host")
     try:
         time.sleep(3)  # /ping answers with the first worker; let all of them start
         pids = worker_pids(container.name)

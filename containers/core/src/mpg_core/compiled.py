@@ -13,8 +13,9 @@ one-hot encoded, unknown values all zero), a ``RandomForestRegressor`` or
 ``ExtraTreesRegressor`` with one output, and a pipeline of the two. Anything else raises
 :class:`NotCompilable`, and the writer leaves the artifact as it is.
 
-At import time this module needs numpy only; the compiler reads the fitted estimator's
-attributes (duck-typed), and only the write-time check imports pandas to call scikit-learn.
+At import time this module needs numpy and its own C tree walk (:mod:`mpg_core._forest`); the
+compiler reads the fitted estimator's attributes (duck-typed), and only the write-time check
+imports pandas to call scikit-learn.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mpg_core import _forest
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +40,6 @@ COMPILED_FORMAT = 1
 # written (in practice the two agree to the last bit or two).
 PARITY_RTOL = 1e-6
 RANDOM_ROWS = 10_000
-# Rows evaluated together: the traversal's working set (rows x trees lanes) stays in cache.
-CHUNK_ROWS = 2048
 MODEL_YEAR = "model_year"
 
 
@@ -105,15 +106,19 @@ class Preprocessor:
 # --- the forest -------------------------------------------------------------------------------
 
 
+# The tree walk's node record (see _forest.pyx): 16 bytes, so a node is one aligned load.
+NODE_DTYPE = np.dtype([("threshold", np.float64), ("feature", np.int32), ("left", np.int32)])
+
+
 @dataclass(frozen=True)
 class Forest:
     """Every tree's nodes in one set of flat arrays, breadth first, so a node's right child is
-    ``left + 1``. A leaf points at itself with threshold +inf, so a lane that reached its leaf
+    ``left + 1``. A leaf points at itself with threshold +inf, so a row that reached its leaf
     stays there however many levels are still walked.
 
     The semantics are scikit-learn's: features rounded to float32, compared (as float64) with
     the float64 thresholds, ``x <= threshold`` going left; tree values summed in float64 and
-    divided by the number of trees."""
+    divided by the number of trees. The walk itself is C (:mod:`mpg_core._forest`)."""
 
     feature: np.ndarray  # intp
     threshold: np.ndarray  # float64; +inf at leaves
@@ -122,52 +127,60 @@ class Forest:
     roots: np.ndarray  # intp, one per tree
     depth: int  # the deepest leaf's depth: levels to walk
     n_features: int
+    # Derived at construction, after checking that every index stays inside the arrays (the C
+    # walk trusts them): the packed nodes, the roots as int32 and each tree's own depth.
+    nodes: np.ndarray = field(init=False, repr=False)
+    roots32: np.ndarray = field(init=False, repr=False)
+    depths: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        size = len(self.threshold)
+        index = np.arange(size)
+        leaf = self.left == index
+        inner = ~leaf
+        if not (
+            len(self.feature) == len(self.left) == len(self.value) == size
+            and size < 2**31 - 1
+            and len(self.roots) > 0
+            and ((self.roots >= 0) & (self.roots < size)).all()
+            and (self.threshold[leaf] == np.inf).all()
+            and np.isfinite(self.threshold[inner]).all()
+            and ((self.left[inner] > index[inner]) & (self.left[inner] + 1 < size)).all()
+            and ((self.feature[inner] >= 0) & (self.feature[inner] < self.n_features)).all()
+        ):
+            raise NotCompilable("forest arrays are inconsistent (a node points outside them)")
+        nodes = np.zeros(size, dtype=NODE_DTYPE)
+        nodes["threshold"] = self.threshold
+        nodes["feature"] = np.where(leaf, 0, self.feature)
+        nodes["left"] = self.left
+        object.__setattr__(self, "nodes", nodes)
+        object.__setattr__(self, "roots32", self.roots.astype(np.int32))
+        object.__setattr__(self, "depths", self._tree_depths())
+
+    def _tree_depths(self) -> np.ndarray:
+        """Each tree's deepest level, walked level by level for all trees at once; a forest
+        whose walk does not end within ``depth`` levels (a cycle) is refused."""
+        tree_of = np.arange(len(self.roots))
+        frontier = self.roots.copy()
+        depths = np.zeros(len(self.roots), dtype=np.int32)
+        for level in range(self.depth + 1):
+            inner = self.left[frontier] != frontier
+            if not inner.any():
+                return depths
+            depths[tree_of[inner]] = level + 1
+            children = self.left[frontier[inner]]
+            frontier = np.concatenate([children, children + 1])
+            tree_of = np.concatenate([tree_of[inner], tree_of[inner]])
+        raise NotCompilable("a tree is deeper than the forest's recorded depth")
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """``features``: (n, n_features) float64, finite and within float32's range."""
-        if len(features) <= CHUNK_ROWS:
-            return self._predict(features)
-        return np.concatenate(
-            [
-                self._predict(features[i : i + CHUNK_ROWS])
-                for i in range(0, len(features), CHUNK_ROWS)
-            ]
-        )
-
-    def _predict(self, features: np.ndarray) -> np.ndarray:
-        n, trees = len(features), len(self.roots)
-        flat = features.astype(np.float32).astype(np.float64).ravel()
-        if n == 1:  # the commonest request: no row offsets, no lanes to retire (~30% less)
-            node = self.roots.copy()
-            for _ in range(self.depth):
-                go_right = flat.take(self.feature.take(node)) > self.threshold.take(node)
-                node = self.left.take(node)
-                node += go_right
-            return np.array([self.value.take(node).sum() / trees])
-        offset = np.repeat(np.arange(0, n * self.n_features, self.n_features), trees)
-        node = np.tile(self.roots, n)
-        leaf = np.empty_like(node)
-        lanes: np.ndarray | None = None
-        for level in range(self.depth):
-            go_right = flat.take(self.feature.take(node) + offset) > self.threshold.take(node)
-            node = self.left.take(node)
-            node += go_right
-            # Most leaves are well above the deepest one: every few levels, retire the lanes
-            # that have reached theirs (about a third less work on this data set's trees).
-            if level % 3 == 2 and level + 1 < self.depth:
-                done = self.threshold.take(node) == np.inf
-                if lanes is None:
-                    lanes = np.arange(len(node))
-                leaf[lanes[done]] = node[done]
-                keep = ~done
-                lanes, node, offset = lanes[keep], node[keep], offset[keep]
-        if lanes is None:
-            leaf = node
-        else:
-            leaf[lanes] = node
-        total = self.value.take(leaf).reshape(n, trees).sum(axis=1)
-        total /= trees
-        return total
+        if features.ndim != 2 or features.shape[1] != self.n_features:
+            raise ValueError(f"expected (n, {self.n_features}) features, got {features.shape}")
+        x32 = np.ascontiguousarray(features, dtype=np.float32)
+        out = np.empty(len(x32), dtype=np.float64)
+        _forest.predict(x32, self.nodes, self.value, self.roots32, self.depths, out)
+        return out
 
 
 @dataclass(frozen=True)

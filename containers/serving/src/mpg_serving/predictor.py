@@ -4,12 +4,11 @@ Three engines, tried in this order, each logged at start-up:
 
 1. ``compiled``: the artifact's ``compiled.npz`` (written and checked against the estimator by
    the training or preprocessing job, see :mod:`mpg_core.compiled`), when ``artifact.json``
-   records it and both its hash and the estimator's match the files. numpy only: scikit-learn,
-   pandas and scipy are never imported, which is most of the cold start.
+   records it and both its hash and the estimator's match the files. numpy and the C tree walk
+   only: scikit-learn, pandas and scipy are never imported, which is most of the cold start.
 2. ``fast``: no usable compiled form (an older artifact, a hash that does not match): the
-   estimator is unpickled and compiled at start-up (the preprocessor by
-   :mod:`mpg_core.compiled`, the forest by :mod:`mpg_serving.fast_forest`), checked on probe
-   rows against the estimator itself.
+   estimator is unpickled and compiled at start-up by the same :mod:`mpg_core.compiled`,
+   checked against the estimator itself on the same random rows the jobs check.
 3. ``sklearn``: the estimator's own ``predict``/``transform``, for models neither form handles.
 
 The artifact written by training stays the source of truth throughout.
@@ -19,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,26 +34,23 @@ from mpg_core.artifacts import (
 )
 from mpg_core.compiled import (
     COMPILED_FILE,
+    PARITY_RTOL,
     CompiledModel,
     NotCompilable,
-    Preprocessor,
-    compile_preprocessor,
+    compile_estimator,
     load_compiled,
+    max_relative_error,
+    random_rows,
     sha256_file,
+    sklearn_output,
 )
 from mpg_core.errors import RequestError
-from mpg_serving.fast_forest import FLOAT32_MAX, CompiledForest, UnsupportedForest, compile_forest
 
 log = logging.getLogger(__name__)
 
-# From this many rows the compiled form hands over to the start-up fast path's per-tree Cython
-# loop (~2x cheaper per row than numpy's level-by-level walk on big batches): the estimator is
-# unpickled in the worker on its first such batch (~1 s once, and ~100 MiB per worker), so
-# small-request endpoints never pay for scikit-learn.
-LARGE_BATCH_ROWS = 8192
-# The fast path must reproduce scikit-learn to this relative tolerance, or it is not used.
-PARITY_RTOL = 1e-9
-PROBE_ROWS = 256
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Rows the start-up compilation is checked on (the jobs check 10,000 before writing a file).
+STARTUP_CHECK_ROWS = 2000
 
 
 def check_model_range(features: np.ndarray) -> None:
@@ -67,70 +63,8 @@ def check_model_range(features: np.ndarray) -> None:
         )
 
 
-@dataclass(frozen=True)
-class FastModel:
-    """The compiled form of one artifact: preprocessor, forest, or both (a pipeline)."""
-
-    preprocessor: Preprocessor | None
-    forest: CompiledForest | None
-
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        features = rows if self.preprocessor is None else self.preprocessor.transform(rows)
-        if self.forest is None:
-            return features
-        check_model_range(features)
-        return self.forest.predict(features)
-
-
-def compile_artifact(artifact: Artifact) -> FastModel:
-    """The fast form of ``artifact``; raises NotCompilable/UnsupportedForest when there is none."""
-    estimator = artifact.estimator
-    if artifact.kind == "preprocessor":
-        return FastModel(compile_preprocessor(estimator, artifact.input_columns), None)
-    if artifact.kind == "model":
-        return FastModel(None, compile_forest(estimator))
-    steps = getattr(estimator, "steps", None)
-    if not steps or len(steps) != 2:
-        raise NotCompilable("pipeline other than preprocessor + forest")
-    pre = compile_preprocessor(steps[0][1], artifact.input_columns)
-    forest = compile_forest(steps[1][1])
-    if pre.n_outputs != forest.n_features:
-        raise NotCompilable("preprocessor outputs and forest inputs differ in number")
-    return FastModel(pre, forest)
-
-
-def probe_rows(artifact: Artifact, fast: FastModel, n: int = PROBE_ROWS) -> np.ndarray:
-    """Deterministic rows that exercise every branch of the fast path: values around the
-    fitted means, every known category, unknown categories, missing values, 2- and 4-digit
-    model years. Features (kind "model") are drawn around zero, where scaled features live."""
-    rng = np.random.default_rng(20240601)
-    width = len(artifact.input_columns)
-    pre = fast.preprocessor
-    if pre is None:
-        return rng.normal(scale=2.0, size=(n, width))
-    rows = np.empty((n, width))
-    # Column positions in the frame after the age step, mapped back to raw input columns.
-    raw_of = [j for j in range(width) if j != pre.year_column] + [pre.year_column]
-    for block in pre.blocks:
-        for k, col in enumerate(block.columns):
-            raw = raw_of[col]
-            if block.kind == "onehot":
-                cats = block.categories[k]
-                choices = np.concatenate([cats, cats[:1] + 0.5, [-1.0]])
-                rows[:, raw] = rng.choice(choices, size=n)
-            else:
-                assert block.mean is not None and block.scale is not None  # numeric blocks
-                rows[:, raw] = block.mean[k] + block.scale[k] * rng.normal(scale=1.5, size=n)
-    # The year column held age above; turn it back into model years, half as two digits.
-    age = rows[:, pre.year_column]
-    years = np.round(pre.reference_year - age)
-    rows[:, pre.year_column] = np.where(rng.random(n) < 0.5, years - 1900, years)
-    rows[rng.random((n, width)) < 0.1] = np.nan
-    return rows
-
-
 def predict_compiled(model: CompiledModel, rows: np.ndarray) -> np.ndarray:
-    """The compiled form's answer, with the same float32-range check as the other engines."""
+    """The compiled form's answer, with the same float32-range check as scikit-learn's."""
     features = rows if model.preprocessor is None else model.preprocessor.transform(rows)
     if model.forest is None:
         return features
@@ -140,26 +74,26 @@ def predict_compiled(model: CompiledModel, rows: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Predictor:
-    """``artifact`` is None when the compiled form serves: the estimator is never unpickled."""
+    """``artifact`` is None when the compiled form came from ``compiled.npz``: the estimator
+    is never unpickled."""
 
     kind: str
     input_columns: tuple[str, ...]
     output_columns: tuple[str, ...]
     artifact: Artifact | None = None
-    fast: FastModel | None = None
     compiled: CompiledModel | None = None
-    model_dir: Path | None = None  # where the estimator is, for large batches (compiled form)
-    _large: dict[str, Predictor | None] = field(default_factory=dict, repr=False)
+    engine: str = "sklearn"  # compiled, fast or sklearn (see the module docstring)
 
     @classmethod
-    def of(cls, artifact: Artifact, fast: FastModel | None = None) -> Predictor:
-        return cls(artifact.kind, artifact.input_columns, artifact.output_columns, artifact, fast)
-
-    @property
-    def engine(self) -> str:
-        if self.compiled is not None:
-            return "compiled"
-        return "sklearn" if self.fast is None else "fast"
+    def of(cls, artifact: Artifact, compiled: CompiledModel | None = None) -> Predictor:
+        return cls(
+            kind=artifact.kind,
+            input_columns=artifact.input_columns,
+            output_columns=artifact.output_columns,
+            artifact=artifact,
+            compiled=compiled,
+            engine="sklearn" if compiled is None else "fast",
+        )
 
     @property
     def allows_missing(self) -> bool:
@@ -174,32 +108,8 @@ class Predictor:
         """``rows`` is a float64 matrix in :attr:`input_columns` order. Returns predictions
         (1-D) or, for a preprocessor, the feature matrix (2-D)."""
         if self.compiled is not None:
-            if len(rows) >= LARGE_BATCH_ROWS and self.model_dir is not None:
-                large = self._large_batch_predictor()
-                if large is not None:
-                    return large.predict(rows)
             return predict_compiled(self.compiled, rows)
-        if self.fast is not None:
-            return self.fast.predict(rows)
         return self.predict_sklearn(rows)
-
-    def _large_batch_predictor(self) -> Predictor | None:
-        """The start-up fast path for big batches, made on first use (once per worker); None
-        when it is not faster here (no fast path for this estimator), so the compiled form
-        goes on serving."""
-        if "predictor" not in self._large:
-            assert self.model_dir is not None
-            try:
-                found = make_predictor(load_artifact(self.model_dir))
-            except Exception as exc:  # the compiled form still serves; the reason is logged
-                log.warning("no large-batch engine", extra={"reason": str(exc)[:200]})
-                found = None
-            self._large["predictor"] = found if found is not None and found.fast else None
-            log.info(
-                "large-batch engine loaded",
-                extra={"engine": None if self._large["predictor"] is None else "fast"},
-            )
-        return self._large["predictor"]
 
     def predict_sklearn(self, rows: np.ndarray) -> np.ndarray:
         """The artifact's own estimator: the reference, and the fallback."""
@@ -231,37 +141,29 @@ def _serial_forest(estimator: Any) -> None:
 
 
 def make_predictor(artifact: Artifact, fast_path: bool = True) -> Predictor:
-    """Compile and check the fast path; fall back to scikit-learn (logged once) otherwise."""
+    """Compile the estimator and check it against itself; fall back to scikit-learn (logged
+    once) when it does not compile or does not agree."""
     _serial_forest(artifact.estimator)
-    reference = Predictor.of(artifact)
     if not fast_path:
         log.info("fast path disabled; serving with scikit-learn")
-        return reference
+        return Predictor.of(artifact)
+    kind, estimator, columns = artifact.kind, artifact.estimator, artifact.input_columns
     try:
-        fast = compile_artifact(artifact)
-        probes = probe_rows(artifact, fast)
-        expected = reference.predict_sklearn(probes)
-        got = fast.predict(probes)
-        if got.shape != expected.shape or not np.allclose(
-            got, expected, rtol=PARITY_RTOL, atol=0.0
-        ):
-            raise NotCompilable("fast path disagrees with scikit-learn on probe rows")
-    except (NotCompilable, UnsupportedForest, RequestError) as exc:
+        model = compile_estimator(kind, estimator, columns)
+        rows = random_rows(model, STARTUP_CHECK_ROWS)
+        error = max_relative_error(
+            model.predict(rows), sklearn_output(kind, estimator, columns, rows)
+        )
+        if not error <= PARITY_RTOL:
+            raise NotCompilable(f"compiled form differs from the estimator by {error:.3g}")
+    except NotCompilable as exc:
         log.warning(
             "fast path unavailable; serving with scikit-learn",
-            extra={"kind": artifact.kind, "reason": str(exc)},
+            extra={"kind": kind, "reason": str(exc)},
         )
-        return reference
-    log.info(
-        "fast path ready",
-        extra={
-            "kind": artifact.kind,
-            "small_batch_engine": "treelite-gtil"
-            if fast.forest and fast.forest.gtil_model
-            else None,
-        },
-    )
-    return Predictor.of(artifact, fast)
+        return Predictor.of(artifact)
+    log.info("fast path ready", extra={"kind": kind, "checked_rows": len(rows)})
+    return Predictor.of(artifact, model)
 
 
 def _compiled_form(model_dir: Path, manifest: dict[str, Any]) -> CompiledModel | None:
@@ -315,7 +217,7 @@ def load_predictor(model_dir: Path, fast_path: bool = True) -> Predictor:
             input_columns=tuple(manifest["input_columns"]),
             output_columns=tuple(manifest["output_columns"]),
             compiled=compiled,
-            model_dir=model_dir,
+            engine="compiled",
         )
     else:
         predictor = make_predictor(load_artifact(model_dir), fast_path)
