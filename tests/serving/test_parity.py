@@ -102,7 +102,8 @@ def test_raw_row_artifacts_match_sklearn(
     assert predictor.engine == engine
     for rows in (test_rows, random_raw_rows(10_000)):
         expected = reference(model_dir, rows, predictor.input_columns)
-        # One batch, and chunks that leave the C walk's 16-row lanes part-filled.
+        # One batch (10,000 rows: two of serving's slices), and chunks that leave the C
+        # walk's 16-row lanes part-filled.
         np.testing.assert_allclose(predictor.predict(rows), expected, rtol=RTOL)
         chunked = in_chunks(predictor.predict, rows, 37)
         np.testing.assert_allclose(chunked, expected, rtol=RTOL)

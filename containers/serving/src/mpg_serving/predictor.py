@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Rows the start-up compilation is checked on (the jobs check 10,000 before writing a file).
 STARTUP_CHECK_ROWS = 2000
+# Big batches go through the compiled form in slices of this many rows: each slice's
+# temporaries (~1 MB each) are reused from the heap, where one pass over a 5 MB body would
+# page-fault in a dozen fresh 10-20 MB arrays, and glibc would keep the heap they grew.
+SLICE_ROWS = 8192
 
 
 def check_model_range(features: np.ndarray) -> None:
@@ -65,6 +69,14 @@ def check_model_range(features: np.ndarray) -> None:
 
 def predict_compiled(model: CompiledModel, rows: np.ndarray) -> np.ndarray:
     """The compiled form's answer, with the same float32-range check as scikit-learn's."""
+    if len(rows) <= SLICE_ROWS:
+        return _predict_slice(model, rows)
+    return np.concatenate(
+        [_predict_slice(model, rows[i : i + SLICE_ROWS]) for i in range(0, len(rows), SLICE_ROWS)]
+    )
+
+
+def _predict_slice(model: CompiledModel, rows: np.ndarray) -> np.ndarray:
     features = rows if model.preprocessor is None else model.preprocessor.transform(rows)
     if model.forest is None:
         return features
