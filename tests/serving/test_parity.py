@@ -317,3 +317,65 @@ def test_numpy_large_body_reader_equals_strict_csv(rows: list[list[str]]) -> Non
     if fast is not None:
         assert strict is not None, f"numpy reader accepted what the strict one refuses: {body!r}"
         np.testing.assert_array_equal(fast, strict)
+
+
+# --- the fast JSON reader never changes what a body means ------------------------------------
+
+json_cell = st.one_of(
+    st.floats(),  # NaN and infinities too (Python's json writes them as NaN, Infinity)
+    st.integers(-(2**70), 2**70),
+    st.booleans(),
+    st.none(),
+    st.text(alphabet="0123456789.e-", max_size=4),
+    st.lists(st.integers(0, 9), max_size=2),
+)
+json_record = st.one_of(
+    st.lists(json_cell, min_size=6, max_size=8),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=7, max_size=7),
+    # numbers and booleans only: numpy would read true as 1, the strict reader refuses it
+    st.lists(
+        st.one_of(st.integers(-5, 5), st.booleans(), st.floats(-1e3, 1e3)), min_size=7, max_size=7
+    ),
+    st.fixed_dictionaries({c: json_cell for c in FEATURES}),
+)
+
+
+def decoded(body: bytes, content_type: str, allow_missing: bool, fast: bool) -> object:
+    """The matrix (as text, so NaN equals NaN), or the error, with or without the fast path."""
+    patch = (
+        mock.patch.object(codecs, "_plain_matrix", return_value=None)
+        if not fast
+        else mock.patch.object(codecs, "_plain_matrix", codecs._plain_matrix)
+    )
+    with patch:
+        try:
+            return repr(codecs.decode(body, content_type, FEATURES, allow_missing).tolist())
+        except RequestError as exc:
+            return str(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    records=st.lists(json_record, min_size=0, max_size=4),
+    wrap=st.sampled_from(["instances", "list", "lines"]),
+    allow_missing=st.booleans(),
+)
+def test_fast_json_equals_strict_json(records: list, wrap: str, allow_missing: bool) -> None:
+    if wrap == "lines":
+        body, content_type = "".join(json.dumps(r) + "\n" for r in records), codecs.JSONLINES
+    else:
+        payload = {"instances": records} if wrap == "instances" else records
+        body, content_type = json.dumps(payload), codecs.JSON
+    fast = decoded(body.encode(), content_type, allow_missing, fast=True)
+    strict = decoded(body.encode(), content_type, allow_missing, fast=False)
+    assert fast == strict
+
+
+def test_fast_json_reads_plain_batches() -> None:
+    rows = random_raw_rows(2_000, seed=5)
+    rows = rows[~np.isnan(rows).any(axis=1)]
+    body = json.dumps({"instances": rows.tolist()}).encode()
+    with mock.patch.object(codecs, "_record", side_effect=AssertionError("strict path")):
+        np.testing.assert_array_equal(codecs.decode(body, codecs.JSON, FEATURES, True), rows)
+        lines = "".join(json.dumps(r) + "\n" for r in rows.tolist()).encode()
+        np.testing.assert_array_equal(codecs.decode(lines, codecs.JSONLINES, FEATURES, True), rows)

@@ -188,7 +188,9 @@ def start(
     return Container(name, cpu, mem, v2), cold
 
 
-def wrk(port: int, body: Path, connections: int, duration: int) -> dict[str, float]:
+def wrk(
+    port: int, body: Path, connections: int, duration: int, content_type: str = "text/csv"
+) -> dict[str, float]:
     out = subprocess.run(
         [
             "wrk",
@@ -205,7 +207,7 @@ def wrk(port: int, body: Path, connections: int, duration: int) -> dict[str, flo
             f"http://127.0.0.1:{port}/invocations",
             "--",
             str(body),
-            "text/csv",
+            content_type,
         ],
         check=True,
         capture_output=True,
@@ -223,6 +225,8 @@ def run(args: argparse.Namespace) -> int:
         "5MB": dataset_rows(rows_for_bytes(FIVE_MB * 0.95)),
         "5MB-random": random_rows(rows_for_bytes(FIVE_MB * 0.95), 3),
     }
+    # The same random rows as JSON Lines (one list per line): batch transform's other format.
+    bodies["5MB-random-jsonl"] = "".join(f"[{line}]\n" for line in bodies["5MB-random"].split())
     files = {}
     for label, text in bodies.items():
         files[label] = work / f"{label}.csv"
@@ -234,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
         ("100-row", 8),
         ("5MB", 2),
         ("5MB-random", 2),
+        ("5MB-random-jsonl", 2),
     ]
 
     container, cold = start(args.image, model_dir, args.port, args.workers, args.network)
@@ -243,9 +248,13 @@ def run(args: argparse.Namespace) -> int:
         results = []
         for label, connections in scenarios:
             rows = bodies[label].count("\n")
-            wrk(args.port, files[label], connections, 2)  # warm-up
+            jsonl = label.endswith("jsonl")
+            kind, content_type = (
+                ("JSONL", "application/jsonlines") if jsonl else ("CSV", "text/csv")
+            )
+            wrk(args.port, files[label], connections, 2, content_type)  # warm-up
             before = container.cpu_ns()
-            r = wrk(args.port, files[label], connections, args.duration)
+            r = wrk(args.port, files[label], connections, args.duration, content_type)
             cpu = container.cpu_ns() - before
             seconds = r["duration_us"] / 1e6
             errors = int(
@@ -257,7 +266,8 @@ def run(args: argparse.Namespace) -> int:
             )
             results.append(
                 {
-                    "scenario": f"{label} CSV ({len(bodies[label]) // 1024} KiB) @ {connections}",
+                    "scenario": f"{label.removesuffix('-jsonl')} {kind} "
+                    f"({len(bodies[label]) // 1024} KiB) @ {connections}",
                     "req/s": r["requests"] / seconds,
                     "rows/s": r["requests"] * rows / seconds,
                     "p50 ms": r["p50_us"] / 1000,

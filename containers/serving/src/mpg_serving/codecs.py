@@ -122,9 +122,51 @@ def decode_csv_strict(body: bytes, columns: Sequence[str], allow_missing: bool) 
     return _matrix(rows, len(columns))
 
 
-def decode_json(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.ndarray:
+def _plain_matrix(records: list[Any], width: int) -> np.ndarray | None:
+    """The common batch body at C speed: ``records`` as a float matrix when every record is a
+    list of exactly ``width`` finite JSON numbers; None for anything else (objects, missing
+    values, text, ragged rows), which the strict per-cell path then reads or names. Callers rule
+    out JSON booleans first: numpy would read ``true`` beside a number as 1."""
     try:
-        payload = json.loads(_text(body))
+        matrix = np.array(records)
+    except (ValueError, OverflowError):  # ragged, or nested in ways numpy refuses
+        return None
+    if matrix.dtype.kind not in "iuf" or matrix.shape != (len(records), width):
+        return None  # text, None, objects, integers beyond int64 (object dtype), wrong widths
+    matrix = matrix.astype(np.float64, copy=False)
+    return matrix if np.isfinite(matrix).all() else None
+
+
+def _records_matrix(
+    records: list[Any],
+    where: str,
+    first: int,
+    columns: Sequence[str],
+    allow_missing: bool,
+    may_hold_booleans: bool,
+) -> np.ndarray:
+    """Parsed JSON records (named ``<where> <first + i>`` in errors) as a float matrix."""
+    if not records:
+        raise RequestError("no records in the body")
+    if not may_hold_booleans:
+        fast = _plain_matrix(records, len(columns))
+        if fast is not None:
+            return fast
+    rows = [
+        _record(r, f"{where} {i}", columns, allow_missing)
+        for i, r in enumerate(records, start=first)
+    ]
+    return _matrix(rows, len(columns))
+
+
+def _may_hold_booleans(text: str) -> bool:
+    return "true" in text or "false" in text
+
+
+def decode_json(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.ndarray:
+    text = _text(body)
+    try:
+        payload = json.loads(text)
     except (ValueError, RecursionError) as exc:  # also too-deep nesting, 4300+ digit ints
         raise RequestError(f"malformed JSON: {str(exc)[:200]}") from None
     if isinstance(payload, dict) and "instances" in payload:
@@ -139,22 +181,23 @@ def decode_json(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.
         records = payload
     else:
         raise RequestError('expected {"instances": [...]}, a list of records or one record')
-    rows = [_record(r, f"record {i}", columns, allow_missing) for i, r in enumerate(records)]
-    return _matrix(rows, len(columns))
+    booleans = _may_hold_booleans(text)
+    return _records_matrix(records, "record", 0, columns, allow_missing, booleans)
 
 
 def decode_jsonlines(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.ndarray:
-    lines = _text(body).rstrip("\r\n").split("\n")
-    rows = []
+    text = _text(body)
+    lines = text.rstrip("\r\n").split("\n")
+    records = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             raise RequestError(f"line {number}: empty line")
         try:
-            record = json.loads(line)
+            records.append(json.loads(line))
         except (ValueError, RecursionError) as exc:
             raise RequestError(f"line {number}: malformed JSON: {str(exc)[:200]}") from None
-        rows.append(_record(record, f"line {number}", columns, allow_missing))
-    return _matrix(rows, len(columns))
+    booleans = _may_hold_booleans(text)
+    return _records_matrix(records, "line", 1, columns, allow_missing, booleans)
 
 
 DECODERS = {CSV: decode_csv, JSON: decode_json, JSONLINES: decode_jsonlines}
