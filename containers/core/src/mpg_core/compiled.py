@@ -501,6 +501,37 @@ def max_relative_error(got: np.ndarray, expected: np.ndarray) -> float:
     return float(error.max(initial=0.0)) if np.isfinite(got).all() else float("inf")
 
 
+@dataclass(frozen=True)
+class CheckedModel:
+    model: CompiledModel
+    checked_rows: int
+    max_relative_error: float
+
+
+def compile_checked(
+    kind: str,
+    estimator: Any,
+    input_columns: Sequence[str],
+    sample_rows: np.ndarray | None = None,
+    random_count: int = RANDOM_ROWS,
+) -> CheckedModel:
+    """Compile ``estimator`` and check the compiled form against it on ``sample_rows`` plus
+    ``random_count`` :func:`random_rows`; NotCompilable when it does not compile or differs by
+    more than :data:`PARITY_RTOL`. The jobs call it before writing a file, serving at start-up
+    for an artifact without a usable one."""
+    model = compile_estimator(kind, estimator, input_columns)
+    checks = [random_rows(model, random_count)]
+    if sample_rows is not None and len(sample_rows):
+        checks.insert(0, np.asarray(sample_rows, dtype=np.float64))
+    rows = np.concatenate(checks)
+    error = max_relative_error(
+        model.predict(rows), sklearn_output(kind, estimator, input_columns, rows)
+    )
+    if not error <= PARITY_RTOL:
+        raise NotCompilable(f"compiled form differs from the estimator by {error:.3g}")
+    return CheckedModel(model, len(rows), error)
+
+
 def write_compiled(
     directory: Path,
     kind: str,
@@ -518,21 +549,12 @@ def write_compiled(
     target = directory / COMPILED_FILE
     target.unlink(missing_ok=True)
     try:
-        model = compile_estimator(kind, estimator, input_columns)
-        checks = [random_rows(model)]
-        if sample_rows is not None and len(sample_rows):
-            checks.insert(0, np.asarray(sample_rows, dtype=np.float64))
-        rows = np.concatenate(checks)
-        error = max_relative_error(
-            model.predict(rows), sklearn_output(kind, estimator, input_columns, rows)
-        )
-        if not error <= PARITY_RTOL:
-            raise NotCompilable(f"compiled form differs from the estimator by {error:.3g}")
+        checked = compile_checked(kind, estimator, input_columns, sample_rows)
     except NotCompilable as exc:
         log.warning("no compiled form written", extra={"kind": kind, "reason": str(exc)})
         update_manifest(directory, {COMPILED_KEY: None})
         return False
-    save_compiled(target, model)
+    save_compiled(target, checked.model)
     update_manifest(
         directory,
         {
@@ -540,13 +562,17 @@ def write_compiled(
                 "file": COMPILED_FILE,
                 "format": COMPILED_FORMAT,
                 "sha256": sha256_file(target),
-                "checked_rows": len(rows),
-                "max_relative_error": error,
+                "checked_rows": checked.checked_rows,
+                "max_relative_error": checked.max_relative_error,
             }
         },
     )
     log.info(
         "wrote compiled form",
-        extra={"file": str(target), "checked_rows": len(rows), "manifest": ARTIFACT_FILE},
+        extra={
+            "file": str(target),
+            "checked_rows": checked.checked_rows,
+            "manifest": ARTIFACT_FILE,
+        },
     )
     return True

@@ -34,15 +34,11 @@ from mpg_core.artifacts import (
 )
 from mpg_core.compiled import (
     COMPILED_FILE,
-    PARITY_RTOL,
     CompiledModel,
     NotCompilable,
-    compile_estimator,
+    compile_checked,
     load_compiled,
-    max_relative_error,
-    random_rows,
     sha256_file,
-    sklearn_output,
 )
 from mpg_core.errors import RequestError
 
@@ -159,23 +155,19 @@ def make_predictor(artifact: Artifact, fast_path: bool = True) -> Predictor:
     if not fast_path:
         log.info("fast path disabled; serving with scikit-learn")
         return Predictor.of(artifact)
-    kind, estimator, columns = artifact.kind, artifact.estimator, artifact.input_columns
+    kind = artifact.kind
     try:
-        model = compile_estimator(kind, estimator, columns)
-        rows = random_rows(model, STARTUP_CHECK_ROWS)
-        error = max_relative_error(
-            model.predict(rows), sklearn_output(kind, estimator, columns, rows)
+        checked = compile_checked(
+            kind, artifact.estimator, artifact.input_columns, random_count=STARTUP_CHECK_ROWS
         )
-        if not error <= PARITY_RTOL:
-            raise NotCompilable(f"compiled form differs from the estimator by {error:.3g}")
     except NotCompilable as exc:
         log.warning(
             "fast path unavailable; serving with scikit-learn",
             extra={"kind": kind, "reason": str(exc)},
         )
         return Predictor.of(artifact)
-    log.info("fast path ready", extra={"kind": kind, "checked_rows": len(rows)})
-    return Predictor.of(artifact, model)
+    log.info("fast path ready", extra={"kind": kind, "checked_rows": checked.checked_rows})
+    return Predictor.of(artifact, checked.model)
 
 
 def _compiled_form(model_dir: Path, manifest: dict[str, Any]) -> CompiledModel | None:
