@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from mpg_core import _forest
+from mpg_core.schema import MODEL_YEAR
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ COMPILED_FORMAT = 1
 # written (in practice the two agree to the last bit or two).
 PARITY_RTOL = 1e-6
 RANDOM_ROWS = 10_000
-MODEL_YEAR = "model_year"
 
 
 class NotCompilable(Exception):

@@ -18,9 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mpg_core.errors import DataError
-from mpg_core.schema import AGE, CATEGORICAL, FEATURES, NUMERIC, REFERENCE_YEAR
-
-MODEL_YEAR = "model_year"
+from mpg_core.schema import AGE, CATEGORICAL, FEATURES, MODEL_YEAR, NUMERIC, REFERENCE_YEAR
 
 
 class AgeFromModelYear(TransformerMixin, BaseEstimator):

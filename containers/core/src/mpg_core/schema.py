@@ -3,6 +3,7 @@
 from typing import Final
 
 TARGET: Final = "mpg"
+MODEL_YEAR: Final = "model_year"
 
 # Raw feature columns, in the order a headerless CSV row at the endpoint must follow.
 FEATURES: Final = (
@@ -11,7 +12,7 @@ FEATURES: Final = (
     "horsepower",
     "weight",
     "acceleration",
-    "model_year",
+    MODEL_YEAR,
     "origin",
 )
 CAR_NAME: Final = "car_name"
