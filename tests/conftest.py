@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mpg_core import dataset
-from mpg_core.artifacts import MODEL_TARBALL
+from mpg_core.artifact.files import MODEL_TARBALL
 from mpg_preprocessing.job import PreprocessConfig
 from mpg_preprocessing.job import run as preprocess
 from mpg_training.hyperparameters import Hyperparameters
@@ -42,7 +42,7 @@ class Trained:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
-    from mpg_core.artifacts import unpack_model_tarball
+    from mpg_core.artifact.files import unpack_model_tarball
 
     root = tmp_path_factory.mktemp("trained")
     dataset.write_splits(dataset.split(dataset.load_auto_mpg()), root / "bronze")

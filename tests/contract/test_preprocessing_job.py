@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mpg_core.artifacts import load_artifact, unpack_model_tarball
+from mpg_core.artifact.files import unpack_model_tarball
+from mpg_core.artifact.reader import load_artifact
 from mpg_core.features import raw_features
 from mpg_preprocessing.cli import main
 

@@ -11,10 +11,9 @@ import pandas as pd
 import pytest
 from flask.testing import FlaskClient
 
-from mpg_core.artifacts import load_artifact
+from mpg_core.artifact.reader import load_artifact, open_artifact
 from mpg_core.schema import FEATURES
 from mpg_serving.app import create_app
-from mpg_serving.predictor import load_predictor
 from mpg_serving.settings import ServeSettings
 
 ROW = "8,307,130,3504,12,70,1"
@@ -23,7 +22,7 @@ ROW_OBJ = dict(zip(FEATURES, [8, 307, 130, 3504, 12, 70, 1], strict=True))
 
 def client_for(model_dir: Path, **env: str) -> FlaskClient:
     settings = ServeSettings.from_env({"MPG_MODEL_DIR": str(model_dir), **env})
-    return create_app(load_predictor(model_dir), settings).test_client()
+    return create_app(open_artifact(model_dir), settings).test_client()
 
 
 @pytest.fixture(scope="module")

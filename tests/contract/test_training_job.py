@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mpg_core.artifacts import load_artifact
+from mpg_core.artifact.reader import load_artifact
 from mpg_core.metrics import METRIC_DEFINITIONS
 
 # The image's `train` is mpg-train (sagemaker-training's runner, stop handler first).

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mpg_core.artifacts import load_artifact
+from mpg_core.artifact.reader import load_artifact
 from mpg_core.metrics import METRIC_DEFINITIONS
 from tests.conftest import free_port, wait_until
 from tests.contract.test_serving_app import BAD, ROW

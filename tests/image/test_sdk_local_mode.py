@@ -42,7 +42,8 @@ import pandas as pd
 import pytest
 import requests
 
-from mpg_core.artifacts import ARTIFACT_FILE, ESTIMATOR_FILE, load_artifact, unpack_model_tarball
+from mpg_core.artifact.files import ARTIFACT_FILE, ESTIMATOR_FILE, unpack_model_tarball
+from mpg_core.artifact.reader import load_artifact
 from mpg_core.metrics import METRIC_DEFINITIONS
 from mpg_core.schema import FEATURES
 from tests.conftest import Trained, free_port, wait_until

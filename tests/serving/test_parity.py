@@ -24,20 +24,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.ensemble import GradientBoostingRegressor
 
-from mpg_core import compiled
-from mpg_core.artifacts import (
+from mpg_core.artifact import compiler, npz, parity
+from mpg_core.artifact.compiled import NotCompilable
+from mpg_core.artifact.files import (
     ARTIFACT_FILE,
+    COMPILED_FILE,
     Artifact,
-    load_artifact,
-    save_artifact,
-    update_manifest,
+    read_manifest,
+    sha256_file,
+    write_manifest,
 )
-from mpg_core.compiled import COMPILED_FILE, write_compiled
+from mpg_core.artifact.reader import load_artifact, open_artifact
+from mpg_core.artifact.writer import write_artifact
 from mpg_core.errors import RequestError
 from mpg_core.schema import FEATURES
 from mpg_serving import codecs, fast_csv
 from mpg_serving.fast_csv import parse_numeric_csv
-from mpg_serving.predictor import load_predictor
 
 RTOL = 1e-6
 
@@ -99,56 +101,56 @@ def test_raw_row_artifacts_match_sklearn(
     trained, test_rows: np.ndarray, kind: str, engine: str, tmp_path: Path
 ) -> None:
     model_dir = artifact_dir(getattr(trained, kind), engine, tmp_path)
-    predictor = load_predictor(model_dir)
-    assert predictor.engine == engine
+    opened = open_artifact(model_dir)
+    assert opened.engine == engine
     for rows in (test_rows, random_raw_rows(10_000)):
-        expected = reference(model_dir, rows, predictor.input_columns)
+        expected = reference(model_dir, rows, opened.input_columns)
         # One batch (10,000 rows: two of serving's slices), and chunks that leave the C
         # walk's 16-row lanes part-filled.
-        np.testing.assert_allclose(predictor.predict(rows), expected, rtol=RTOL)
-        chunked = in_chunks(predictor.predict, rows, 37)
+        np.testing.assert_allclose(opened.predict(rows), expected, rtol=RTOL)
+        chunked = in_chunks(opened.predict, rows, 37)
         np.testing.assert_allclose(chunked, expected, rtol=RTOL)
-    one_by_one = in_chunks(predictor.predict, test_rows, 1)
+    one_by_one = in_chunks(opened.predict, test_rows, 1)
     np.testing.assert_allclose(one_by_one, reference(model_dir, test_rows, FEATURES), rtol=RTOL)
 
 
 @pytest.mark.parametrize("engine", ["compiled", "fast"])
 def test_model_artifact_matches_sklearn(trained, engine: str, tmp_path: Path) -> None:
     model_dir = artifact_dir(trained.model_dir, engine, tmp_path)
-    predictor = load_predictor(model_dir)
-    assert predictor.engine == engine
+    opened = open_artifact(model_dir)
+    assert opened.engine == engine
     features = pd.read_csv(trained.features / "test" / "test.csv").drop(columns=["mpg"])
     rng = np.random.default_rng(3)
     for rows in (features.to_numpy(dtype=np.float64), rng.normal(size=(10_000, features.shape[1]))):
-        expected = reference(model_dir, rows, predictor.input_columns)
-        np.testing.assert_allclose(predictor.predict(rows), expected, rtol=RTOL)
-        np.testing.assert_allclose(in_chunks(predictor.predict, rows, 16), expected, rtol=RTOL)
+        expected = reference(model_dir, rows, opened.input_columns)
+        np.testing.assert_allclose(opened.predict(rows), expected, rtol=RTOL)
+        np.testing.assert_allclose(in_chunks(opened.predict, rows, 16), expected, rtol=RTOL)
 
 
 @pytest.mark.parametrize("engine", ["compiled", "fast"])
 def test_values_beyond_float32_are_a_client_error(trained, engine: str, tmp_path: Path) -> None:
-    predictor = load_predictor(artifact_dir(trained.pipeline_dir, engine, tmp_path))
+    opened = open_artifact(artifact_dir(trained.pipeline_dir, engine, tmp_path))
     row = np.array([[8, 307, 130, 1e300, 12, 70, 1]], dtype=np.float64)
     with pytest.raises(RequestError, match="too large"):
-        predictor.predict(row)
+        opened.predict(row)
 
 
 def test_compiled_form_is_recorded_in_the_manifest(trained) -> None:
     for model_dir in (trained.pipeline_dir, trained.model_dir, trained.preprocessor_dir):
         manifest = json.loads((model_dir / ARTIFACT_FILE).read_text())
         entry = manifest["compiled"]
-        assert entry["sha256"] == compiled.sha256_file(model_dir / COMPILED_FILE)
-        assert manifest["estimator_sha256"] == compiled.sha256_file(model_dir / "estimator.joblib")
-        assert entry["checked_rows"] >= compiled.RANDOM_ROWS
+        assert entry["sha256"] == sha256_file(model_dir / COMPILED_FILE)
+        assert manifest["estimator_sha256"] == sha256_file(model_dir / "estimator.joblib")
+        assert entry["checked_rows"] >= parity.RANDOM_ROWS
         assert entry["max_relative_error"] <= RTOL
 
 
 def test_compiled_path_imports_neither_sklearn_nor_pandas(trained) -> None:
     code = (
         "import sys; from pathlib import Path; "
-        "from mpg_serving.predictor import load_predictor; "
+        "from mpg_core.artifact.reader import open_artifact; "
         "from mpg_serving.app import create_app; "
-        f"p = load_predictor(Path({str(trained.pipeline_dir)!r})); "
+        f"p = open_artifact(Path({str(trained.pipeline_dir)!r})); "
         "import numpy as np; p.predict(np.array([[8, 307, 130, 3504, 12, 70, 1.0]])); "
         "print(p.engine, sorted(m for m in ('sklearn', 'pandas', 'scipy', 'joblib') "
         "if m in sys.modules))"
@@ -169,16 +171,12 @@ def test_a_compiled_form_that_does_not_match_is_not_served(
     elif tamper == "estimator":
         shutil.copy(trained.model_dir / "estimator.joblib", model_dir / "estimator.joblib")
     else:
-        with mock.patch.object(compiled, "COMPILED_FORMAT", 99):
-            assert write_compiled(
-                model_dir,
-                "pipeline",
-                load_artifact(model_dir).estimator,
-                FEATURES,
-            )
-    with caplog.at_level(logging.INFO, logger="mpg_serving"):
-        predictor = load_predictor(model_dir)
-    assert predictor.engine in ("fast", "sklearn")
+        with mock.patch.object(npz, "COMPILED_FORMAT", 99):
+            written = write_artifact(model_dir, load_artifact(model_dir))
+        assert written["compiled"]["format"] == 99
+    with caplog.at_level(logging.INFO, logger="mpg_core.artifact"):
+        opened = open_artifact(model_dir)
+    assert opened.engine in ("fast", "sklearn")
     unavailable = [r for r in caplog.records if "compiled form unavailable" in r.getMessage()]
     assert len(unavailable) == 1
 
@@ -199,24 +197,26 @@ def test_a_compiled_forest_pointing_outside_its_arrays_is_refused(
     arrays[f"forest_{name}"][0] = value  # node 0 is the first tree's root, a split
     with (model_dir / COMPILED_FILE).open("wb") as f:
         np.savez(f, **arrays)
-    entry = json.loads((model_dir / ARTIFACT_FILE).read_text())["compiled"]
-    entry["sha256"] = compiled.sha256_file(model_dir / COMPILED_FILE)
-    update_manifest(model_dir, {"compiled": entry})
-    with pytest.raises(compiled.NotCompilable, match="inconsistent"):
-        compiled.load_compiled(model_dir / COMPILED_FILE)
-    predictor = load_predictor(model_dir)
-    assert predictor.engine == "fast"
+    manifest = read_manifest(model_dir)
+    manifest["compiled"]["sha256"] = sha256_file(model_dir / COMPILED_FILE)
+    write_manifest(model_dir, manifest)
+    with pytest.raises(NotCompilable, match="inconsistent"):
+        npz.load_compiled(model_dir / COMPILED_FILE)
+    opened = open_artifact(model_dir)
+    assert opened.engine == "fast"
     rows = random_raw_rows(100)
     expected = reference(model_dir, rows, FEATURES)
-    np.testing.assert_allclose(predictor.predict(rows), expected, rtol=RTOL)
+    np.testing.assert_allclose(opened.predict(rows), expected, rtol=RTOL)
 
 
 def test_writer_refuses_what_it_cannot_reproduce(trained, tmp_path: Path) -> None:
     features = pd.read_csv(trained.features / "train" / "train.csv")
     X, y = features.drop(columns=["mpg"]), features["mpg"]
     boosted = GradientBoostingRegressor(n_estimators=5).fit(X.to_numpy(), y)
-    save_artifact(tmp_path / "boosted", Artifact("model", boosted, tuple(X.columns), ("mpg",)))
-    assert not write_compiled(tmp_path / "boosted", "model", boosted, tuple(X.columns))
+    written = write_artifact(
+        tmp_path / "boosted", Artifact("model", boosted, tuple(X.columns), ("mpg",))
+    )
+    assert written["compiled"] is None
     assert not (tmp_path / "boosted" / COMPILED_FILE).exists()
     assert json.loads((tmp_path / "boosted" / ARTIFACT_FILE).read_text())["compiled"] is None
 
@@ -224,17 +224,17 @@ def test_writer_refuses_what_it_cannot_reproduce(trained, tmp_path: Path) -> Non
     model_dir = tmp_path / "model"
     shutil.copytree(trained.model_dir, model_dir)
     artifact = load_artifact(model_dir)
-    real = compiled.compile_forest
+    real = compiler.compile_forest
 
     def off_by_a_bit(forest):  # type: ignore[no-untyped-def]
         out = real(forest)
         out.value[:] *= 1 + 1e-5
         return out
 
-    with mock.patch.object(compiled, "compile_forest", off_by_a_bit):
-        assert not write_compiled(model_dir, "model", artifact.estimator, artifact.input_columns)
+    with mock.patch.object(compiler, "compile_forest", off_by_a_bit):
+        assert write_artifact(model_dir, artifact)["compiled"] is None
     assert not (model_dir / COMPILED_FILE).exists()
-    assert load_predictor(model_dir).engine == "fast"
+    assert open_artifact(model_dir).engine == "fast"
 
 
 def test_unsupported_model_falls_back_to_sklearn_logged_once(
@@ -243,13 +243,13 @@ def test_unsupported_model_falls_back_to_sklearn_logged_once(
     features = pd.read_csv(trained.features / "train" / "train.csv")
     X, y = features.drop(columns=["mpg"]), features["mpg"]
     boosted = GradientBoostingRegressor(n_estimators=5).fit(X.to_numpy(), y)
-    save_artifact(tmp_path, Artifact("model", boosted, tuple(X.columns), ("mpg",)))
-    with caplog.at_level(logging.INFO, logger="mpg_serving"):
-        predictor = load_predictor(tmp_path)
+    write_artifact(tmp_path, Artifact("model", boosted, tuple(X.columns), ("mpg",)))
+    with caplog.at_level(logging.INFO, logger="mpg_core.artifact"):
+        opened = open_artifact(tmp_path)
         rows = X.to_numpy(dtype=np.float64)
-        np.testing.assert_allclose(predictor.predict(rows), boosted.predict(rows), rtol=RTOL)
-        predictor.predict(rows)
-    assert predictor.compiled is None and predictor.engine == "sklearn"
+        np.testing.assert_allclose(opened.predict(rows), boosted.predict(rows), rtol=RTOL)
+        opened.predict(rows)
+    assert opened.engine == "sklearn"
     fallbacks = [r for r in caplog.records if "fast path unavailable" in r.getMessage()]
     assert len(fallbacks) == 1
 

@@ -5,18 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from mpg_core.artifacts import (
-    Artifact,
-    load_artifact,
-    pack_model_tarball,
-    save_artifact,
-    unpack_model_tarball,
-)
+from mpg_core.artifact.files import Artifact, pack_model_tarball, unpack_model_tarball
+from mpg_core.artifact.reader import load_artifact
+from mpg_core.artifact.writer import write_artifact
 from mpg_core.errors import ConfigError, DataError, failure_text, write_failure
 
 
 def test_tarball_has_files_at_top_level_and_round_trips(tmp_path: Path) -> None:
-    save_artifact(
+    write_artifact(
         tmp_path / "a",
         Artifact(kind="model", estimator={"w": 1}, input_columns=("x",), output_columns=("mpg",)),
     )
@@ -72,3 +68,18 @@ def test_write_failure_writes_each_file(tmp_path: Path) -> None:
     write_failure(tmp_path / "output", DataError("bad"), ("failure", "message"))
     assert (tmp_path / "output" / "failure").read_text() == "DataError: bad\n"
     assert (tmp_path / "output" / "message").read_text() == "DataError: bad\n"
+
+
+def test_info_round_trips_and_may_not_overwrite_the_format(tmp_path: Path) -> None:
+    artifact = Artifact("model", {"w": 1}, ("x",), ("mpg",), info={"fitted_on_rows": 3})
+    manifest = write_artifact(tmp_path / "a", artifact)
+    assert manifest["compiled"] is None  # a dict is no estimator the compiler knows
+    assert load_artifact(tmp_path / "a").info == {"fitted_on_rows": 3}
+    # Saving a loaded artifact again writes a fresh manifest, not the old one's entries.
+    again = write_artifact(tmp_path / "b", load_artifact(tmp_path / "a"))
+    assert (
+        again["fitted_on_rows"] == 3 and again["estimator_sha256"] == manifest["estimator_sha256"]
+    )
+    with pytest.raises(ValueError, match="own keys"):
+        write_artifact(tmp_path / "c", Artifact("model", {}, ("x",), ("mpg",), {"compiled": 1}))
+    assert not (tmp_path / "c").exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mpg_core.compiled import Forest, NotCompilable
+from mpg_core.artifact.compiled import Forest, NotCompilable
 
 INF = np.inf
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mpg_core.artifacts import MODEL_TARBALL, Artifact, pack_model_tarball, save_artifact
+from mpg_core.artifact.files import MODEL_TARBALL, Artifact, pack_model_tarball
+from mpg_core.artifact.writer import write_artifact
 from mpg_core.channels import read_csv_dir
-from mpg_core.compiled import write_compiled
 from mpg_core.errors import DataError
 from mpg_core.features import build_preprocessor, coerce_numeric, raw_features
 from mpg_core.platform import Resources
@@ -91,7 +91,7 @@ def run(config: PreprocessConfig) -> PreprocessResult:
     tarball = None
     if config.resources.is_leader:
         with tempfile.TemporaryDirectory() as tmp:
-            save_artifact(
+            write_artifact(
                 Path(tmp),
                 Artifact(
                     kind="preprocessor",
@@ -100,13 +100,6 @@ def run(config: PreprocessConfig) -> PreprocessResult:
                     output_columns=names,
                     info={"fitted_on_rows": len(X_train)},
                 ),
-            )
-            # The serving image's numpy form, checked against the fitted preprocessor.
-            write_compiled(
-                Path(tmp),
-                "preprocessor",
-                preprocessor,
-                FEATURES,
                 X_train[list(FEATURES)].to_numpy(dtype=np.float64),
             )
             tarball = pack_model_tarball(Path(tmp), config.preprocessor_dir / MODEL_TARBALL)

@@ -8,9 +8,9 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
+from mpg_core.artifact.reader import OpenedArtifact
 from mpg_core.errors import RequestError
 from mpg_serving import codecs
-from mpg_serving.predictor import Predictor
 from mpg_serving.settings import BATCH_PAYLOAD_BUDGET_MB, ServeSettings
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def execution_parameters(settings: ServeSettings) -> dict[str, Any]:
     }
 
 
-def create_app(predictor: Predictor, settings: ServeSettings) -> Flask:
+def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
     app = Flask("mpg_serving")
     # Bodies over the limit get 413 before they are read into memory.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
@@ -61,7 +61,7 @@ def create_app(predictor: Predictor, settings: ServeSettings) -> Flask:
     def ping() -> Response:
         # Cheap by design: SageMaker times a ping out after 2 s. The model was loaded before
         # the port opened, so a live worker is a ready worker.
-        return Response("", status=200 if predictor is not None else 503)
+        return Response("", status=200 if model is not None else 503)
 
     @app.get("/execution-parameters")
     def parameters() -> dict[str, Any]:
@@ -91,8 +91,8 @@ def create_app(predictor: Predictor, settings: ServeSettings) -> Flask:
             ) from None
         if not body:
             raise RequestError("empty body")
-        rows = codecs.decode(body, content_type, predictor.input_columns, predictor.allows_missing)
-        result = predictor.predict(rows)
+        rows = codecs.decode(body, content_type, model.input_columns, model.allows_missing)
+        result = model.predict(rows)
         return Response(codecs.encode(result, accept), mimetype=accept)
 
     @app.errorhandler(RequestError)

@@ -20,15 +20,10 @@ import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.pipeline import Pipeline
 
-from mpg_core.artifacts import (
-    MODEL_TARBALL,
-    Artifact,
-    load_artifact,
-    save_artifact,
-    unpack_model_tarball,
-)
+from mpg_core.artifact.files import MODEL_TARBALL, Artifact, unpack_model_tarball
+from mpg_core.artifact.reader import load_artifact
+from mpg_core.artifact.writer import write_artifact
 from mpg_core.channels import read_csv_dir
-from mpg_core.compiled import write_compiled
 from mpg_core.errors import ConfigError, DataError
 from mpg_core.exits import failure_reported, raise_on_stop_signals
 from mpg_core.features import coerce_numeric
@@ -158,16 +153,9 @@ def _write_model(
         artifact = Artifact(
             kind="model", estimator=forest, input_columns=names, output_columns=(TARGET,)
         )
-    save_artifact(config.model_dir, artifact)
-    # The serving image's numpy form, checked here against the estimator (on the training
-    # features when they are the model's inputs, and on random rows); skipped, logged, if not.
-    write_compiled(
-        config.model_dir,
-        artifact.kind,
-        artifact.estimator,
-        artifact.input_columns,
-        train_features if artifact.kind == "model" else None,
-    )
+    # The compiled form is checked against the estimator on the training features when they
+    # are the model's inputs (and on random rows in every case).
+    write_artifact(config.model_dir, artifact, train_features if artifact.kind == "model" else None)
     log.info("wrote model", extra={"kind": artifact.kind, "dir": str(config.model_dir)})
 
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mpg_core.artifacts import pack_model_tarball
+from mpg_core.artifact.files import pack_model_tarball
 from mpg_launch.local import containers
 from mpg_launch.local.containers import ContainerSpec, Mount
 from mpg_launch.local.staging import download_prefix, upload, upload_dir

@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mpg_core.artifacts import unpack_model_tarball
+from mpg_core.artifact.files import unpack_model_tarball
 from mpg_launch.errors import JobFailed
 from mpg_launch.local import containers
 from mpg_launch.local.containers import ContainerSpec, Mount

@@ -1,18 +1,11 @@
-"""Model artifacts: what a job writes to /opt/ml/model (and SageMaker tars to model.tar.gz) and
-what the serving image finds extracted in /opt/ml/model.
-
-An artifact is a folder with ``estimator.joblib`` and ``artifact.json`` (which records the
-estimator's sha256), and optionally ``compiled.npz``, the numpy form of the estimator (see
-:mod:`mpg_core.compiled`; ``artifact.json`` records its hash too). Its kind says what
-the estimator maps: ``preprocessor`` (raw rows -> features), ``model`` (features -> mpg) or
-``pipeline`` (raw rows -> mpg). The serving image serves any kind, so it can be either
-container of a SageMaker inference pipeline.
-"""
+"""The files of an artifact folder and of ``model.tar.gz``: names, ``artifact.json``, the
+tarball, and :class:`Artifact`, an artifact in memory. No estimator is read here, so nothing
+imports scikit-learn."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import logging
 import tarfile
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -21,9 +14,8 @@ from typing import Any, Literal
 
 from mpg_core.errors import ConfigError
 
-log = logging.getLogger(__name__)
-
 ESTIMATOR_FILE = "estimator.joblib"
+COMPILED_FILE = "compiled.npz"
 ARTIFACT_FILE = "artifact.json"
 MODEL_TARBALL = "model.tar.gz"
 # artifact.json keys: the estimator's sha256, and the compiled form's description (or null).
@@ -34,12 +26,11 @@ KINDS: tuple[Kind, ...] = ("preprocessor", "model", "pipeline")
 _VERSIONED = ("scikit-learn", "numpy", "pandas", "mpg-core")
 
 
-def library_versions() -> dict[str, str]:
-    return {name: metadata.version(name) for name in _VERSIONED}
-
-
 @dataclass(frozen=True)
 class Artifact:
+    """What a job saves: an estimator of one kind, the columns it takes and gives, and extra
+    facts for ``artifact.json`` (``info``)."""
+
     kind: Kind
     estimator: Any
     input_columns: tuple[str, ...]
@@ -47,25 +38,30 @@ class Artifact:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def save_artifact(directory: Path, artifact: Artifact) -> None:
-    import joblib  # imported here: the serving image's compiled path never needs it
-
-    from mpg_core.compiled import sha256_file
-
-    directory.mkdir(parents=True, exist_ok=True)
-    joblib.dump(artifact.estimator, directory / ESTIMATOR_FILE)
-    manifest = {
-        "kind": artifact.kind,
-        "input_columns": list(artifact.input_columns),
-        "output_columns": list(artifact.output_columns),
-        "versions": library_versions(),
-        ESTIMATOR_SHA256_KEY: sha256_file(directory / ESTIMATOR_FILE),
-        **artifact.info,
-    }
-    _write_manifest(directory, manifest)
+# artifact.json keys that the format itself owns; the rest is an Artifact's ``info``.
+MANIFEST_KEYS = (
+    "kind",
+    "input_columns",
+    "output_columns",
+    "versions",
+    ESTIMATOR_SHA256_KEY,
+    COMPILED_KEY,
+)
 
 
-def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+def library_versions() -> dict[str, str]:
+    return {name: metadata.version(name) for name in _VERSIONED}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
     """Write artifact.json whole or not at all (a temporary file, then a rename)."""
     path = directory / ARTIFACT_FILE
     partial = path.with_suffix(".json.partial")
@@ -73,14 +69,8 @@ def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
     partial.replace(path)
 
 
-def update_manifest(directory: Path, fields: dict[str, Any]) -> None:
-    """Add or replace top-level fields of an artifact's artifact.json."""
-    _write_manifest(directory, {**read_manifest(directory), **fields})
-
-
 def read_manifest(directory: Path) -> dict[str, Any]:
-    """artifact.json, checked for a known kind; a clear ConfigError when it is not one. Reads
-    no estimator, so it costs no scikit-learn import."""
+    """artifact.json, checked for a known kind; a clear ConfigError when it is not one."""
     manifest_path = directory / ARTIFACT_FILE
     if not manifest_path.is_file():
         found = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
@@ -88,36 +78,14 @@ def read_manifest(directory: Path) -> dict[str, Any]:
             f"no {ARTIFACT_FILE} in {directory} (found {found}); expected the "
             f"contents of a model.tar.gz written by this project's jobs"
         )
-    manifest = json.loads(manifest_path.read_text("utf-8"))
-    kind = manifest.get("kind")
+    try:
+        manifest = json.loads(manifest_path.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{manifest_path} is not valid JSON: {exc}") from None
+    kind = manifest.get("kind") if isinstance(manifest, dict) else None
     if kind not in KINDS:
         raise ConfigError(f"{manifest_path}: unknown kind {kind!r}; expected one of {KINDS}")
     return dict(manifest)
-
-
-def load_artifact(directory: Path) -> Artifact:
-    """Load an artifact folder and unpickle its estimator; a clear ConfigError when it is not
-    an artifact."""
-    import joblib
-
-    manifest = read_manifest(directory)
-    kind = manifest["kind"]
-    saved = manifest.get("versions", {})
-    current = library_versions()
-    drift = {k: (v, current.get(k)) for k, v in saved.items() if current.get(k) != v}
-    if drift:
-        log.warning("artifact was written with other library versions", extra={"drift": drift})
-    return Artifact(
-        kind=kind,
-        estimator=joblib.load(directory / ESTIMATOR_FILE),
-        input_columns=tuple(manifest["input_columns"]),
-        output_columns=tuple(manifest["output_columns"]),
-        info={
-            k: v
-            for k, v in manifest.items()
-            if k not in ("kind", "input_columns", "output_columns")
-        },
-    )
 
 
 def pack_model_tarball(source_dir: Path, tar_path: Path) -> Path:

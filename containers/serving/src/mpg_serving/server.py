@@ -1,6 +1,6 @@
-"""``serve``: the serving image's command (``docker run IMAGE serve``).
-
-gunicorn runs in this process, so the server is PID 1 and receives SageMaker's SIGTERM.
+"""The server behind ``serve``, the serving image's command (``docker run IMAGE serve``):
+gunicorn as a library, in this process, so the server is PID 1 and receives SageMaker's
+SIGTERM. The artifact is opened once, before the port opens, and shared by the workers.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from mpg_core.artifact.reader import open_artifact
 from mpg_core.errors import MpgError
 from mpg_core.logs import configure_logging
 from mpg_serving.app import create_app
 from mpg_serving.gunicorn_conf import gunicorn_options
-from mpg_serving.predictor import load_predictor
 from mpg_serving.settings import ServeSettings
 
 log = logging.getLogger("mpg_serving")
@@ -34,7 +34,7 @@ class ServingApplication(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        app = create_app(load_predictor(self.settings.model_dir), self.settings)
+        app = create_app(open_artifact(self.settings.model_dir), self.settings)
         # Everything loaded so far lives as long as the server: move it out of the garbage
         # collector's reach, so collections in the forked workers do not touch (and so copy)
         # the pages they share with the master.

@@ -1,0 +1,38 @@
+"""The artifact's own scikit-learn estimator behind the same ``predict`` as the compiled form:
+the reference the compiled form is checked against, and what serves a model the compiler does
+not reproduce."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mpg_core.artifact.compiled import check_model_range
+from mpg_core.artifact.files import Kind
+from mpg_core.errors import RequestError
+
+
+@dataclass(frozen=True)
+class EstimatorModel:
+    kind: Kind
+    estimator: Any
+    input_columns: tuple[str, ...]
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Predictions (1-D), or for a preprocessor the feature matrix (2-D), for float64
+        ``rows`` in :attr:`input_columns` order."""
+        if self.kind == "model":
+            check_model_range(rows)
+            return np.asarray(self.estimator.predict(rows), dtype=np.float64)
+        import pandas as pd  # only here: the compiled path never loads it
+
+        frame = pd.DataFrame(rows, columns=list(self.input_columns))
+        call = self.estimator.transform if self.kind == "preprocessor" else self.estimator.predict
+        try:
+            return np.asarray(call(frame), dtype=np.float64)
+        except ValueError as exc:
+            # Finite numbers of the right width that the model still refuses (e.g. a value
+            # scaled beyond float32): the client's input, not a server fault.
+            raise RequestError(f"the model cannot use these values: {str(exc)[:200]}") from None

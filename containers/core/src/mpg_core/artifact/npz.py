@@ -1,0 +1,90 @@
+"""``compiled.npz``: the compiled form on disk. Plain arrays only (never a pickle), with a
+format number that a reader must know."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mpg_core.artifact.compiled import Block, CompiledModel, Forest, NotCompilable, Preprocessor
+
+# Bump when the arrays' meaning changes; a reader refuses formats it does not know.
+COMPILED_FORMAT = 1
+
+
+def _arrays(model: CompiledModel) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {"format": np.array(COMPILED_FORMAT)}
+    pre = model.preprocessor
+    if pre is not None:
+        out["pre_n_inputs"] = np.array(pre.n_inputs)
+        out["pre_year_column"] = np.array(pre.year_column)
+        out["pre_reference_year"] = np.array(pre.reference_year)
+        out["pre_n_outputs"] = np.array(pre.n_outputs)
+        out["pre_blocks"] = np.array([b.kind for b in pre.blocks])
+        for i, b in enumerate(pre.blocks):
+            out[f"pre{i}_columns"] = b.columns
+            out[f"pre{i}_fill"] = b.fill
+            if b.kind == "numeric":
+                assert b.mean is not None and b.scale is not None
+                out[f"pre{i}_mean"], out[f"pre{i}_scale"] = b.mean, b.scale
+            else:
+                out[f"pre{i}_categories"] = np.concatenate(b.categories)
+                out[f"pre{i}_lengths"] = np.array([len(c) for c in b.categories])
+    forest = model.forest
+    if forest is not None:
+        for name in ("feature", "threshold", "left", "value", "roots"):
+            out[f"forest_{name}"] = getattr(forest, name)
+        out["forest_depth"] = np.array(forest.depth)
+        out["forest_n_features"] = np.array(forest.n_features)
+    return out
+
+
+def save_compiled(path: Path, model: CompiledModel) -> None:
+    with path.open("wb") as f:
+        np.savez(f, allow_pickle=False, **_arrays(model))
+
+
+def _block(data: Any, i: int, kind: str) -> Block:
+    columns = data[f"pre{i}_columns"].astype(np.intp)
+    fill = data[f"pre{i}_fill"].astype(np.float64)
+    if kind == "numeric":
+        return Block(kind, columns, fill, data[f"pre{i}_mean"], data[f"pre{i}_scale"])
+    if kind != "onehot":
+        raise NotCompilable(f"unknown preprocessor block {kind!r}")
+    bounds = np.cumsum(data[f"pre{i}_lengths"])[:-1]
+    categories = tuple(np.split(data[f"pre{i}_categories"].astype(np.float64), bounds))
+    return Block(kind, columns, fill, categories=categories)
+
+
+def load_compiled(path: Path) -> CompiledModel:
+    """Read ``compiled.npz`` (never unpickling anything); NotCompilable for a format this code
+    does not know."""
+    with np.load(path, allow_pickle=False) as data:
+        found = int(data["format"]) if "format" in data else None
+        if found != COMPILED_FORMAT:
+            raise NotCompilable(f"compiled format {found}; this code reads {COMPILED_FORMAT}")
+        pre = forest = None
+        if "pre_blocks" in data:
+            kinds = [str(k) for k in data["pre_blocks"]]
+            pre = Preprocessor(
+                n_inputs=int(data["pre_n_inputs"]),
+                year_column=int(data["pre_year_column"]),
+                reference_year=float(data["pre_reference_year"]),
+                blocks=tuple(_block(data, i, k) for i, k in enumerate(kinds)),
+                n_outputs=int(data["pre_n_outputs"]),
+            )
+        if "forest_roots" in data:
+            forest = Forest(
+                feature=data["forest_feature"].astype(np.intp),
+                threshold=data["forest_threshold"].astype(np.float64),
+                left=data["forest_left"].astype(np.intp),
+                value=data["forest_value"].astype(np.float64),
+                roots=data["forest_roots"].astype(np.intp),
+                depth=int(data["forest_depth"]),
+                n_features=int(data["forest_n_features"]),
+            )
+    if pre is None and forest is None:
+        raise NotCompilable(f"{path} holds neither a preprocessor nor a forest")
+    return CompiledModel(pre, forest)
