@@ -1,4 +1,5 @@
-"""``--local``: the very same request dicts, run on the local Docker engine.
+"""The local stand-ins for SageMaker's clients: the very same request dicts, run on the local
+Docker engine.
 
 :class:`LocalSageMaker` answers the subset of the ``sagemaker`` client the launchers use,
 with the same method names and request shapes, so commands and waiters do not know which one
@@ -9,7 +10,6 @@ and ``delete`` work from other processes. S3 stays real (AWS, or moto in the tes
 
 from __future__ import annotations
 
-import hashlib
 import io
 import random
 import shutil
@@ -23,15 +23,10 @@ from mpg_launch.docker import ensure_engine, image_exists
 from mpg_launch.errors import ConfigError, JobFailed, LaunchError
 from mpg_launch.local import containers, serving
 from mpg_launch.local.jobs import LocalContext, run_processing, run_training
-from mpg_launch.local.state import DEFAULT_STATE_DIR, LocalState, not_found
+from mpg_launch.local.state import DEFAULT_STATE_DIR, LocalState, not_found, state_label
 from mpg_launch.local.transform import run_transform
 
 Out = Callable[[str], None]
-
-
-def state_label(root: Path) -> str:
-    """A short, stable id of a state folder for container labels."""
-    return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
 
 
 def _check_image(image: str) -> None:
