@@ -16,9 +16,9 @@ import pytest
 
 from mpg_core import dataset
 from mpg_core.artifact.files import MODEL_TARBALL
+from mpg_core.hyperparameters import Hyperparameters
 from mpg_preprocessing.job import PreprocessConfig
 from mpg_preprocessing.job import run as preprocess
-from mpg_training.hyperparameters import Hyperparameters
 from mpg_training.job import TrainConfig
 from mpg_training.job import run as train
 

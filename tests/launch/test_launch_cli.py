@@ -4,10 +4,11 @@ with a non-zero exit."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from mpg_launch.cli import main
+from mpg_launch.cli import build_parser, main, subcommand_table
 
 ENV = {
     "MPG_REGION": "us-east-1",
@@ -84,3 +85,65 @@ def test_errors_are_one_line_and_non_zero(
     assert message in err
     assert len(err.splitlines()) == 1
     assert err.startswith("mpg-launch: error: ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["-H", "n_estimators=many"],
+            "--hyperparameter/-H: hyperparameter n_estimators='many' must be an integer",
+        ),
+        (["-H", "max_features=2"], "max_features=2 must be a fraction in (0, 1]"),
+        (["-H", "learning_rate=0.1"], "unknown hyperparameter(s) ['learning_rate']; known: ["),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [["--dry-run"], []])
+def test_bad_hyperparameters_fail_before_any_request_or_client(
+    argv: list[str], message: str, dry_run: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines: list[str] = []
+    code = main(
+        ["train", "--preprocessing-job", "p1", *argv, *dry_run],
+        env=ENV,
+        factory=no_clients,  # even without --dry-run: the flags are checked first
+        out=lines.append,
+    )
+    assert code == 2
+    assert lines == []  # no request printed
+    err = capsys.readouterr().err
+    assert err.startswith("mpg-launch: error: ")
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_config_file_hyperparameters_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "mpg.toml"
+    config.write_text('[hyperparameters]\nmin_samples_split = "1"\n')
+    code = main(
+        ["tune", "--preprocessing-job", "p1", "--dry-run", "--config", str(config)],
+        env=ENV,
+        factory=no_clients,
+        out=lambda s: None,
+    )
+    assert code == 2
+    assert "[hyperparameters]: hyperparameter min_samples_split=1 must be >= 2" in (
+        capsys.readouterr().err
+    )
+
+
+def test_good_hyperparameters_reach_the_request_as_given() -> None:
+    lines: list[str] = []
+    argv = ["train", "--preprocessing-job", "p1", "--dry-run", "-H", "max_depth=None"]
+    assert (
+        main([*argv, "-H", "n_estimators=50"], env=ENV, factory=no_clients, out=lines.append) == 0
+    )
+    request = json.loads(lines[0])["request"]
+    assert request["HyperParameters"] == {"max_depth": "None", "n_estimators": "50"}
+
+
+def test_every_subcommand_has_exactly_one_function() -> None:
+    (choices,) = [a.choices for a in build_parser()._actions if a.dest == "command"]
+    assert set(subcommand_table()) == set(choices)

@@ -146,3 +146,22 @@ def test_vpc_needs_subnets_and_security_groups() -> None:
 def test_registry_override_changes_only_the_push_target() -> None:
     config = load_config(env={**BASE_ENV, "MPG_REGISTRY": "127.0.0.1:5000"})
     assert config.image_uri("training") == "127.0.0.1:5000/mpg-training:latest"
+
+
+def test_config_hyperparameters_are_checked_by_the_images_parser(tmp_path: Path) -> None:
+    good = write_toml(tmp_path, '[hyperparameters]\nn_estimators = 200\nmax_features = "sqrt"\n')
+    # Unchanged, as strings: the wire format; the image parses them again.
+    assert load_config(good, BASE_ENV).hyperparameters == {
+        "n_estimators": "200",
+        "max_features": "sqrt",
+    }
+    bad = write_toml(tmp_path, '[hyperparameters]\nn_estimators = "many"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(bad, BASE_ENV)
+    assert str(err.value) == (
+        f"{bad} [hyperparameters]: hyperparameter n_estimators='many' must be an integer"
+    )
+    assert err.value.exit_code == 2
+    unknown = write_toml(tmp_path, "[hyperparameters]\nlearning_rate = 0.1\n")
+    with pytest.raises(ConfigError, match=r"unknown hyperparameter\(s\) \['learning_rate'\]"):
+        load_config(unknown, BASE_ENV)

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from mpg_launch.cli import main
-from mpg_launch.local import state_label
+from mpg_launch.local.state import state_label
 
 REGION = "us-east-1"
 

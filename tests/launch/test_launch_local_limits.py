@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from mpg_launch.cli import main
-from mpg_launch.local import state_label
+from mpg_launch.local.state import state_label
 
 REGION = "us-east-1"
 pytestmark = [pytest.mark.docker, pytest.mark.aws, pytest.mark.slow, pytest.mark.timeout(600)]

@@ -175,3 +175,21 @@ def test_no_credentials_is_a_one_line_error(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert main(["status", "endpoint", "x"], out=lambda s: None) != 0
     assert "no AWS credentials" in capsys.readouterr().err
+
+
+def test_logs_prints_a_jobs_log_lines(aws_env: dict[str, str], bucket: str) -> None:
+    logs = boto3.client("logs", region_name=REGION)
+    group = "/aws/sagemaker/TrainingJobs"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="train-moto/algo-1-1700000000")
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="train-moto/algo-1-1700000000",
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "validation:rmse=2.500000"}],
+    )
+    lines: list[str] = []
+    assert main(["logs", "training", "train-moto"], out=lines.append) == 0
+    assert lines == ["validation:rmse=2.500000"]
+    lines.clear()
+    assert main(["logs", "endpoint", "nothing-here"], out=lines.append) == 0
+    assert lines == ["no log events in /aws/sagemaker/Endpoints/nothing-here for AllTraffic/"]

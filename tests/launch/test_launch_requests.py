@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from mpg_core.hyperparameters import TUNED, parameter_ranges
 from mpg_core.metrics import METRIC_DEFINITIONS
 from mpg_launch import layout
-from mpg_launch import requests as build
+from mpg_launch import request_builders as build
 from mpg_launch.config import Instances, LaunchConfig
 from mpg_launch.errors import ConfigError, RequestInvalid
 from mpg_launch.validation import request_errors, validate_request
@@ -128,6 +129,19 @@ def test_tuning_request_minimises_validation_rmse(config: LaunchConfig) -> None:
     }
     assert "validation:rmse" in names
     assert tuning["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2}
+
+
+def test_tuning_ranges_and_static_hyperparameters_come_from_the_schema(
+    config: LaunchConfig,
+) -> None:
+    fixed = replace(config, hyperparameters={"n_estimators": "10", "random_state": "7"})
+    req = build.tuning_request(fixed, "tune-1", "prep-1")
+    ranges = req["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    assert ranges == parameter_ranges()
+    tuned = {r["Name"] for group in ranges.values() for r in group}
+    assert tuned == TUNED and "n_estimators" in tuned
+    # The tuner sets n_estimators; the config's value for it would clash, so it is left out.
+    assert req["TrainingJobDefinition"]["StaticHyperParameters"] == {"random_state": "7"}
 
 
 def test_pipeline_model_has_two_containers_in_order(config: LaunchConfig) -> None:

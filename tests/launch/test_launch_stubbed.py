@@ -9,7 +9,7 @@ import boto3
 from botocore.stub import ANY, Stubber
 
 from mpg_launch import commands, ecr
-from mpg_launch import requests as build
+from mpg_launch import request_builders as build
 from mpg_launch.aws import Clients
 from mpg_launch.config import LaunchConfig
 

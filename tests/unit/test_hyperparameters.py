@@ -1,7 +1,15 @@
 import pytest
 
 from mpg_core.errors import ConfigError
-from mpg_training.hyperparameters import Hyperparameters, parse_hyperparameters
+from mpg_core.hyperparameters import (
+    SCHEMA,
+    TUNED,
+    Hyperparameters,
+    Integer,
+    Spec,
+    parameter_ranges,
+    parse_hyperparameters,
+)
 
 
 def test_defaults() -> None:
@@ -68,3 +76,46 @@ def test_bad_values_name_the_fix(raw: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_hyperparameters(raw)
     assert message in str(err.value)
+
+
+def test_the_table_and_the_dataclass_are_one() -> None:
+    assert [s.name for s in SCHEMA] == list(Hyperparameters().as_dict())
+    assert {s.name: s.default for s in SCHEMA} == Hyperparameters().as_dict()
+
+
+@pytest.mark.parametrize("spec", SCHEMA, ids=lambda s: s.name)
+def test_every_default_is_a_valid_value(spec: Spec) -> None:
+    assert spec.valid.parse(spec.name, spec.default) == spec.default
+
+
+@pytest.mark.parametrize("spec", [s for s in SCHEMA if s.tuned], ids=lambda s: s.name)
+def test_every_tuning_range_lies_inside_the_valid_values(spec: Spec) -> None:
+    assert spec.tuned is not None
+    assert spec.tuned.low < spec.tuned.high
+    for bound in (spec.tuned.low, spec.tuned.high):
+        assert parse_hyperparameters({spec.name: str(bound)}).as_dict()[spec.name] == bound
+    # Integer ranges only for integers: the tuner would send "0.3" to an integer otherwise.
+    assert (spec.tuned.kind == "Integer") == isinstance(spec.valid, Integer)
+
+
+def test_parameter_ranges_come_from_the_table() -> None:
+    ranges = parameter_ranges()
+    assert ranges == {
+        "IntegerParameterRanges": [
+            {"Name": "n_estimators", "MinValue": "50", "MaxValue": "400", "ScalingType": "Auto"},
+            {"Name": "max_depth", "MinValue": "3", "MaxValue": "20", "ScalingType": "Auto"},
+            {"Name": "min_samples_leaf", "MinValue": "1", "MaxValue": "8", "ScalingType": "Auto"},
+        ],
+        "ContinuousParameterRanges": [
+            {"Name": "max_features", "MinValue": "0.3", "MaxValue": "1.0", "ScalingType": "Auto"},
+        ],
+        "CategoricalParameterRanges": [],
+    }
+    assert {r["Name"] for group in ranges.values() for r in group} == TUNED
+
+
+def test_reported_error_does_not_depend_on_key_order() -> None:
+    bad = {"max_features": "2", "n_estimators": "many"}
+    for raw in (bad, dict(reversed(bad.items()))):
+        with pytest.raises(ConfigError, match="n_estimators='many' must be an integer"):
+            parse_hyperparameters(raw)

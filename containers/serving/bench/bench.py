@@ -39,9 +39,9 @@ FIVE_MB = 5 * 1024 * 1024
 def train_model(root: Path) -> Path:
     """A 100-tree pipeline artifact, made by the project's own jobs (as in tests/conftest.py)."""
     from mpg_core import dataset
+    from mpg_core.hyperparameters import Hyperparameters
     from mpg_preprocessing.job import PreprocessConfig
     from mpg_preprocessing.job import run as preprocess
-    from mpg_training.hyperparameters import Hyperparameters
     from mpg_training.job import TrainConfig
     from mpg_training.job import run as train
 

@@ -3,32 +3,33 @@
 Every subcommand takes the common settings (``--config``, ``--region``, ``--role``,
 ``--bucket``, ...), ``--dry-run`` (print the validated request JSON, call nothing) and
 ``--local`` (run the same requests on the local Docker engine).
+
+This module only parses and dispatches: each subcommand is one function in
+:mod:`mpg_launch.subcommands`, looked up in :func:`subcommand_table`. It imports only the standard
+library and the light settings modules; boto3, botocore and the subcommands load once a
+subcommand runs, so ``--help`` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-from mpg_launch import commands, layout
-from mpg_launch.aws import Clients, aws_clients, session
 from mpg_launch.config import IMAGES, LaunchConfig, load_config
 from mpg_launch.errors import LaunchError
 
+if TYPE_CHECKING:
+    from mpg_launch.aws import Clients
+    from mpg_launch.subcommands import Subcommand
+
 # Commands that submit jobs or models, so need the execution role.
 _SUBMITS = ("preprocess", "train", "tune", "deploy", "transform")
-# Commands that submit jobs or models, so need the execution role.
-_SUBMITS = ("preprocess", "train", "tune", "deploy", "transform")
-ClientsFactory = Callable[[LaunchConfig, Callable[[str], None]], Clients]
+ClientsFactory = Callable[[LaunchConfig, Callable[[str], None]], "Clients"]
 # The flags that map onto LaunchConfig fields.
 _SETTINGS = {
     "region": "region",
@@ -162,24 +163,32 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Launch
 
 def default_clients(config: LaunchConfig, out: Callable[[str], None] = print) -> Clients:
     if config.local:
-        from mpg_launch.local import local_clients
+        from mpg_launch.local.sagemaker import local_clients
 
         return local_clients(config, out)  # local jobs stream container output to ``out``
+    from mpg_launch.aws import aws_clients
+
     return aws_clients(config)
 
 
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+def subcommand_table() -> dict[str, Subcommand]:
+    """The function each subcommand runs."""
+    # Imported here, not at the top: it loads boto3 and botocore, which --help does not need.
+    from mpg_launch import subcommands as run
 
-
-def _hyperparameters(pairs: Sequence[str]) -> dict[str, str]:
-    values = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise LaunchError(f"--hyperparameter {pair!r}: write KEY=VALUE")
-        values[key] = value
-    return values
+    return {
+        "push": run.push,
+        "data": run.data,
+        "preprocess": run.preprocess,
+        "train": run.train,
+        "tune": run.tune,
+        "deploy": run.deploy,
+        "predict": run.predict,
+        "transform": run.transform,
+        "status": run.status,
+        "logs": run.logs,
+        "delete": run.delete,
+    }
 
 
 def run(
@@ -188,125 +197,9 @@ def run(
     factory: ClientsFactory,
     out: Callable[[str], None],
 ) -> int:
-    cmd = args.command
-    needs_clients = not args.dry_run or cmd in ("status", "logs", "delete", "predict")
-    clients = factory(config, out) if needs_clients else None
-    runner = commands.Runner(config, clients, out, args.dry_run, args.poll_seconds)
-    name = getattr(args, "job_name", None)
-    if cmd == "push":
-        return _push(args, config, clients, out)
-    if cmd == "data":
-        if args.dry_run:
-            out("\n".join(layout.raw_uri(config, s) for s in layout.SPLITS))
-            return 0
-        assert clients is not None
-        for split, uri in commands_data(config, clients, args).items():
-            out(f"{split}: {uri}")
-    elif cmd == "preprocess":
-        commands.preprocess(runner, name or layout.job_name("prep"))
-    elif cmd == "train":
-        commands.train(
-            runner,
-            name or layout.job_name("train"),
-            args.preprocessing_job,
-            not args.no_preprocessor,
-            _hyperparameters(args.hyperparameter),
-        )
-    elif cmd == "tune":
-        commands.tune(
-            runner,
-            name or layout.job_name("tune", limit=layout.TUNING_NAME_LIMIT),
-            args.preprocessing_job,
-            args.max_jobs,
-            args.max_parallel,
-        )
-    elif cmd == "deploy":
-        commands.deploy(
-            runner,
-            args.endpoint or config.endpoint_name,
-            _stamp(),
-            args.training_job,
-            args.model_data,
-            args.pipeline,
-            args.preprocessing_job,
-        )
-    elif cmd == "predict":
-        assert clients is not None
-        body = args.file.read_bytes() if args.file else sys.stdin.buffer.read()
-        _, answer = commands.predict(
-            clients, args.endpoint or config.endpoint_name, body, args.content_type, args.accept
-        )
-        out(answer.decode("utf-8").rstrip("\n"))
-    elif cmd == "transform":
-        commands.transform(
-            runner, name or layout.job_name("transform"), args.model, args.endpoint, args.input
-        )
-    elif cmd == "status":
-        assert clients is not None
-        out(json.dumps(commands.status(clients, args.kind, args.name), indent=2, default=str))
-    elif cmd == "logs":
-        assert clients is not None
-        _logs(clients, config, args.kind, args.name, out)
-    elif cmd == "delete":
-        assert clients is not None
-        commands.delete(clients, args.endpoint or config.endpoint_name, out)
-    return 0
-
-
-def commands_data(
-    config: LaunchConfig, clients: Clients, args: argparse.Namespace
-) -> dict[str, str]:
-    from mpg_launch.data import upload_splits
-
-    return upload_splits(config, clients.s3, seed=args.seed, source=args.source)
-
-
-def _push(
-    args: argparse.Namespace,
-    config: LaunchConfig,
-    clients: Clients | None,
-    out: Callable[[str], None],
-) -> int:
-    from mpg_launch.ecr import content_tag, push_images
-
-    tag = args.tag or content_tag(Path.cwd())
-    if args.dry_run:
-        for image in args.images:
-            out(
-                f"{image}: mpg-{image}:{args.source_tag} -> "
-                f"{config.registry}/{config.repository(image)}:{tag}"
-            )
-        return 0
-    assert clients is not None
-    if clients.ecr is None:
-        raise LaunchError("push talks to ECR; run it without --local")
-    if not config.account_id:
-        # The repositories belong to the caller's account (not necessarily the role's).
-        account = session(config).client("sts").get_caller_identity()["Account"]
-        config = replace(config, account_id=account)
-    push_images(config, clients.ecr, tag, args.source_tag, args.images, out)
-    out(f'image tag: {tag}  (set image_tag = "{tag}" in the config or MPG_IMAGE_TAG={tag})')
-    return 0
-
-
-def _logs(
-    clients: Clients, config: LaunchConfig, kind: str, name: str, out: Callable[[str], None]
-) -> None:
-    from mpg_launch.waiting import JOB_KINDS, LogTailer
-
-    if config.local:
-        from mpg_launch.local import print_local_logs
-
-        print_local_logs(name, out)
-        return
-    if clients.logs is None:
-        raise LaunchError("no CloudWatch Logs client")
-    if kind == "endpoint":
-        group, prefix = f"/aws/sagemaker/Endpoints/{name}", "AllTraffic/"
-    else:
-        group, prefix = str(JOB_KINDS[kind].log_group), f"{name}/"
-    if not LogTailer(clients.logs, group, prefix, out).poll():
-        out(f"no log events in {group} for {prefix}")
+    # Clients are made on first use, once: a dry run never makes any.
+    connect = functools.cache(lambda: factory(config, out))
+    return subcommand_table()[args.command](args, config, connect, out)
 
 
 def main(
@@ -317,6 +210,9 @@ def main(
 ) -> int:
     args = build_parser().parse_args(argv)
     env = os.environ if env is None else env
+    # Not at the top: --help and usage errors exit above without loading botocore.
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
     try:
         config = config_from_args(args, env)
         return run(args, config, factory, out)

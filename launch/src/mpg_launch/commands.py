@@ -1,5 +1,5 @@
 """What each subcommand does, as plain functions over a config and clients (tests call these
-directly; :mod:`mpg_launch.cli` only parses flags and prints).
+directly; :mod:`mpg_launch.subcommands` turns the parsed flags into these calls and prints).
 
 Every submission goes the same way: build the request (pure), validate it against the service
 model, then either print it (dry run) or send it and wait.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mpg_launch import layout
-from mpg_launch import requests as build
+from mpg_launch import request_builders as build
 from mpg_launch.aws import Clients, error_code
 from mpg_launch.config import LaunchConfig
 from mpg_launch.ecr import check_images_exist, images_in

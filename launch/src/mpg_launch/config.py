@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from mpg_core.errors import ConfigError as HyperparameterError
+from mpg_core.hyperparameters import parse_hyperparameters
 from mpg_launch.errors import ConfigError
 
 STAGES = ("processing", "training", "serving", "transform")
@@ -149,6 +151,17 @@ def _instances(value: Any, where: str) -> dict[str, Instances]:
     return out
 
 
+def checked_hyperparameters(values: Mapping[str, str], where: str) -> dict[str, str]:
+    """``values`` unchanged if the training image accepts them, else a one-line ConfigError
+    (exit 2) naming ``where`` and the fix: the image's own parser runs here, so a bad value
+    fails before a request is built, not on a started instance."""
+    try:
+        parse_hyperparameters(values)
+    except HyperparameterError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return dict(values)
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     """Turn a file/env/flag value into the field's type, with an error naming the key."""
     try:
@@ -162,7 +175,10 @@ def _coerce(name: str, value: Any, where: str) -> Any:
                     f"{where}: unknown image(s) {sorted(set(value) - set(IMAGES))}"
                     f" in 'images'; known: {IMAGES}"
                 )
-            return {str(k): str(v) for k, v in value.items()}
+            strings = {str(k): str(v) for k, v in value.items()}
+            if name == "hyperparameters":
+                return checked_hyperparameters(strings, f"{where} [hyperparameters]")
+            return strings
         if name in ("subnets", "security_group_ids"):
             items = value.split(",") if isinstance(value, str) else value
             return tuple(str(v).strip() for v in items if str(v).strip())

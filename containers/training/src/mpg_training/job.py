@@ -27,11 +27,11 @@ from mpg_core.channels import read_csv_dir
 from mpg_core.errors import ConfigError, DataError
 from mpg_core.exits import failure_reported, raise_on_stop_signals
 from mpg_core.features import coerce_numeric
+from mpg_core.hyperparameters import Hyperparameters, parse_hyperparameters
 from mpg_core.logs import configure_logging
 from mpg_core.metrics import metric_lines, regression_metrics
 from mpg_core.platform import Resources
 from mpg_core.schema import FEATURES, TARGET
-from mpg_training.hyperparameters import Hyperparameters, parse_hyperparameters
 
 log = logging.getLogger("mpg_training")
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 DEFAULT_STATE_DIR = Path.home() / ".cache" / "mpg-launch" / "local"
+
+
+def state_label(root: Path) -> str:
+    """A short, stable id of a state folder for container labels."""
+    return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
 
 
 def not_found(operation: str, message: str) -> ClientError:

@@ -2,7 +2,7 @@
 
 Nothing here talks to AWS, so ``--dry-run`` prints these, tests compare them, and
 :mod:`mpg_launch.validation` checks them against botocore's service model. The local runner
-(:mod:`mpg_launch.local`) consumes the very same dicts.
+(:mod:`mpg_launch.local.sagemaker`) consumes the very same dicts.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mpg_core.hyperparameters import TUNED, parameter_ranges
 from mpg_core.metrics import METRIC_DEFINITIONS
 from mpg_launch import layout
 from mpg_launch.config import LaunchConfig
@@ -189,20 +190,6 @@ def training_request(
     return _with_common(request, config)
 
 
-# What the tuner searches; every name is a hyperparameter of the training image.
-DEFAULT_RANGES: dict[str, list[dict[str, str]]] = {
-    "IntegerParameterRanges": [
-        {"Name": "n_estimators", "MinValue": "50", "MaxValue": "400", "ScalingType": "Auto"},
-        {"Name": "max_depth", "MinValue": "3", "MaxValue": "20", "ScalingType": "Auto"},
-        {"Name": "min_samples_leaf", "MinValue": "1", "MaxValue": "8", "ScalingType": "Auto"},
-    ],
-    "ContinuousParameterRanges": [
-        {"Name": "max_features", "MinValue": "0.3", "MaxValue": "1.0", "ScalingType": "Auto"},
-    ],
-    "CategoricalParameterRanges": [],
-}
-
-
 def tuning_request(
     config: LaunchConfig,
     job_name: str,
@@ -211,11 +198,12 @@ def tuning_request(
     max_parallel: int = 2,
     strategy: str = "Bayesian",
 ) -> Request:
-    """A tuning job minimising validation RMSE, read by the training image's metric regexes."""
+    """A tuning job minimising validation RMSE, read by the training image's metric regexes,
+    over the ranges the hyperparameter table (:mod:`mpg_core.hyperparameters`) declares."""
     channels = training_channels(config, preprocessing_job, with_preprocessor=True)
     definition = _training_definition(config, channels)
-    tuned = {r["Name"] for group in DEFAULT_RANGES.values() for r in group}
-    static = {k: str(v) for k, v in config.hyperparameters.items() if k not in tuned}
+    # The tuner sets the tuned hyperparameters; the config's others are fixed for every job.
+    static = {k: str(v) for k, v in config.hyperparameters.items() if k not in TUNED}
     if static:
         definition["StaticHyperParameters"] = static
     if config.spot:
@@ -232,7 +220,7 @@ def tuning_request(
                 "MaxNumberOfTrainingJobs": max_jobs,
                 "MaxParallelTrainingJobs": max_parallel,
             },
-            "ParameterRanges": {k: [dict(r) for r in v] for k, v in DEFAULT_RANGES.items()},
+            "ParameterRanges": parameter_ranges(),
             "TrainingJobEarlyStoppingType": "Off",
         },
         "TrainingJobDefinition": definition,

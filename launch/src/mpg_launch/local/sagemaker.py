@@ -1,0 +1,331 @@
+"""The local stand-ins for SageMaker's clients: the very same request dicts, run on the local
+Docker engine.
+
+:class:`LocalSageMaker` answers the subset of the ``sagemaker`` client the launchers use,
+with the same method names and request shapes, so commands and waiters do not know which one
+they talk to. Jobs run to completion inside ``create_*`` (there is no service to poll);
+endpoints keep running in detached containers, remembered in the state folder so ``predict``
+and ``delete`` work from other processes. S3 stays real (AWS, or moto in the tests).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mpg_launch.config import LaunchConfig
+from mpg_launch.docker import ensure_engine, image_exists
+from mpg_launch.errors import ConfigError, JobFailed, LaunchError
+from mpg_launch.local import containers, serving
+from mpg_launch.local.jobs import LocalContext, run_processing, run_training
+from mpg_launch.local.state import DEFAULT_STATE_DIR, LocalState, not_found, state_label
+from mpg_launch.local.transform import run_transform
+
+Out = Callable[[str], None]
+
+
+def _check_image(image: str) -> None:
+    if not image_exists(image):
+        raise ConfigError(
+            f"unknown image {image}: build it (`make images`) or fix the images setting"
+        )
+
+
+class LocalSageMaker:
+    """The ``sagemaker`` client's job, model and endpoint calls, on local containers."""
+
+    def __init__(
+        self, s3: Any, state: LocalState, region: str, account: str, out: Out = print
+    ) -> None:
+        self.s3 = s3
+        self.state = state
+        self.label = state_label(state.root)
+        self.ctx = LocalContext(s3, self.label, region, account, out)
+        self.out = out
+
+    def _arn(self, kind: str, name: str) -> str:
+        return self.ctx.arn(kind, name)
+
+    # Jobs: run to the end inside create_*, then describe_* reports how they ended.
+    def _run_job(
+        self,
+        kind: str,
+        name: str,
+        status_key: str,
+        image: str,
+        runner: Callable[[], dict[str, Any]],
+    ) -> None:
+        if self.state.exists(kind, name):
+            raise LaunchError(f"a local job named {name} already exists; choose another name")
+        _check_image(image)
+        self.state.put(kind, name, {status_key: "InProgress"})
+        try:
+            record = runner()
+        except BaseException as exc:
+            self.state.put(kind, name, {status_key: "Failed", "FailureReason": str(exc)[:1024]})
+            raise
+        self.state.put(kind, name, record)
+
+    def create_processing_job(self, **request: Any) -> dict[str, str]:
+        name = request["ProcessingJobName"]
+        self._run_job(
+            "processing-jobs",
+            name,
+            "ProcessingJobStatus",
+            request["AppSpecification"]["ImageUri"],
+            lambda: run_processing(self.ctx, request),
+        )
+        return {"ProcessingJobArn": self._arn("processing-job", name)}
+
+    def describe_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:
+        return self.state.get("processing-jobs", ProcessingJobName, "DescribeProcessingJob")
+
+    def create_training_job(self, **request: Any) -> dict[str, str]:
+        name = request["TrainingJobName"]
+        self._run_job(
+            "training-jobs",
+            name,
+            "TrainingJobStatus",
+            request["AlgorithmSpecification"]["TrainingImage"],
+            lambda: run_training(self.ctx, request),
+        )
+        return {"TrainingJobArn": self._arn("training-job", name)}
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        return self.state.get("training-jobs", TrainingJobName, "DescribeTrainingJob")
+
+    def create_transform_job(self, **request: Any) -> dict[str, str]:
+        name = request["TransformJobName"]
+        model = self.describe_model(ModelName=request["ModelName"])
+        for definition in serving.model_definitions(model):
+            _check_image(definition["Image"])
+        self._run_job(
+            "transform-jobs",
+            name,
+            "TransformJobStatus",
+            serving.model_definitions(model)[0]["Image"],
+            lambda: run_transform(
+                self.s3,
+                request,
+                model,
+                self.label,
+                self.state.work_dir("transform", name),
+                self._arn("transform-job", name),
+            ),
+        )
+        shutil.rmtree(self.state.work_dir("transform", name), ignore_errors=True)
+        return {"TransformJobArn": self._arn("transform-job", name)}
+
+    def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:
+        return self.state.get("transform-jobs", TransformJobName, "DescribeTransformJob")
+
+    def create_hyper_parameter_tuning_job(self, **request: Any) -> dict[str, str]:
+        raise LaunchError(
+            "tuning needs SageMaker's tuner; run `mpg-launch tune` without "
+            "--local (or train locally with -H KEY=VALUE)"
+        )
+
+    def _stop(self, name: str) -> dict[str, Any]:
+        containers.stop(containers.owned(self.label, name), containers.JOB_STOP_GRACE)
+        return {}
+
+    def stop_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:
+        return self._stop(ProcessingJobName)
+
+    def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        return self._stop(TrainingJobName)
+
+    def stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:
+        return self._stop(TransformJobName)
+
+    # Models and endpoint configs are records.
+    def create_model(self, **request: Any) -> dict[str, str]:
+        arn = self._arn("model", request["ModelName"])
+        self.state.put(
+            "models",
+            request["ModelName"],
+            {**request, "ModelArn": arn, "CreationTime": datetime.now(UTC)},
+        )
+        return {"ModelArn": arn}
+
+    def describe_model(self, ModelName: str) -> dict[str, Any]:
+        return self.state.get("models", ModelName, "DescribeModel")
+
+    def delete_model(self, ModelName: str) -> dict[str, Any]:
+        self.describe_model(ModelName=ModelName)
+        self.state.delete("models", ModelName)
+        return {}
+
+    def list_models(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
+        names = [n for n in self.state.names("models") if NameContains in n]
+        return {"Models": [{"ModelName": n} for n in names]}
+
+    def list_endpoint_configs(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
+        names = [n for n in self.state.names("endpoint-configs") if NameContains in n]
+        return {"EndpointConfigs": [{"EndpointConfigName": n} for n in names]}
+
+    def create_endpoint_config(self, **request: Any) -> dict[str, str]:
+        arn = self._arn("endpoint-config", request["EndpointConfigName"])
+        self.state.put(
+            "endpoint-configs",
+            request["EndpointConfigName"],
+            {**request, "EndpointConfigArn": arn, "CreationTime": datetime.now(UTC)},
+        )
+        return {"EndpointConfigArn": arn}
+
+    def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
+        return self.state.get("endpoint-configs", EndpointConfigName, "DescribeEndpointConfig")
+
+    def delete_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
+        self.describe_endpoint_config(EndpointConfigName=EndpointConfigName)
+        self.state.delete("endpoint-configs", EndpointConfigName)
+        return {}
+
+    # Endpoints: detached containers, one set per instance.
+    def _start_endpoint(self, endpoint: str, config_name: str) -> list[list[dict[str, Any]]]:
+        variant = self.describe_endpoint_config(EndpointConfigName=config_name)[
+            "ProductionVariants"
+        ][0]
+        model = self.describe_model(ModelName=variant["ModelName"])
+        for definition in serving.model_definitions(model):
+            _check_image(definition["Image"])
+        ensure_engine()
+        work = self.state.work_dir("endpoints", f"{endpoint}/{config_name}")
+        model_dirs = serving.stage_models(self.s3, model, work)
+        startup = variant.get(
+            "ContainerStartupHealthCheckTimeoutInSeconds", serving.DEFAULT_STARTUP_SECONDS
+        )
+        instances: list[list[dict[str, Any]]] = []
+        try:
+            for index in range(1, int(variant["InitialInstanceCount"]) + 1):
+                instances.append(
+                    serving.start_instance(
+                        model,
+                        model_dirs,
+                        endpoint,
+                        self.label,
+                        index,
+                        {},
+                        startup,
+                        name_prefix=f"{endpoint}-{config_name[-6:]}",
+                    )
+                )
+        except BaseException:  # Ctrl-C too: never leave half an endpoint running
+            for instance in instances:
+                serving.stop_containers([c["name"] for c in instance])
+            raise
+        return instances
+
+    def create_endpoint(
+        self, EndpointName: str, EndpointConfigName: str, **_: Any
+    ) -> dict[str, str]:
+        if self.state.exists("endpoints", EndpointName):
+            raise LaunchError(f"endpoint {EndpointName} already exists locally")
+        record: dict[str, Any] = {
+            "EndpointName": EndpointName,
+            "EndpointArn": self._arn("endpoint", EndpointName),
+            "EndpointConfigName": EndpointConfigName,
+            "EndpointStatus": "Creating",
+            "CreationTime": datetime.now(UTC),
+        }
+        self.state.put("endpoints", EndpointName, record)
+        try:
+            record["Instances"] = self._start_endpoint(EndpointName, EndpointConfigName)
+            record["EndpointStatus"] = "InService"
+        except (JobFailed, LaunchError) as exc:
+            record.update(EndpointStatus="Failed", FailureReason=str(exc)[:1024])
+        self.state.put("endpoints", EndpointName, record)
+        return {"EndpointArn": record["EndpointArn"]}
+
+    def update_endpoint(
+        self, EndpointName: str, EndpointConfigName: str, **_: Any
+    ) -> dict[str, str]:
+        """Blue/green: the new containers must pass their pings before the old ones stop."""
+        record = self.describe_endpoint(EndpointName=EndpointName)
+        try:
+            new = self._start_endpoint(EndpointName, EndpointConfigName)
+        except (JobFailed, LaunchError) as exc:
+            raise LaunchError(
+                f"update of {EndpointName} failed, it still serves "
+                f"{record['EndpointConfigName']}: {exc}"
+            ) from None
+        for instance in record.get("Instances", []):
+            serving.stop_containers([c["name"] for c in instance])
+        record.update(
+            Instances=new, EndpointConfigName=EndpointConfigName, EndpointStatus="InService"
+        )
+        self.state.put("endpoints", EndpointName, record)
+        return {"EndpointArn": record["EndpointArn"]}
+
+    def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
+        return self.state.get("endpoints", EndpointName, "DescribeEndpoint")
+
+    def delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
+        record = self.describe_endpoint(EndpointName=EndpointName)
+        # SIGTERM, then SIGKILL after 30 s, as SageMaker does to endpoint containers.
+        names = [c["name"] for inst in record.get("Instances", []) for c in inst]
+        serving.stop_containers(names + containers.owned(self.label, EndpointName))
+        self.state.delete("endpoints", EndpointName)
+        shutil.rmtree(self.state.work_dir("endpoints", EndpointName), ignore_errors=True)
+        return {}
+
+
+class LocalRuntime:
+    """``sagemaker-runtime``'s InvokeEndpoint against local endpoint containers."""
+
+    def __init__(self, state: LocalState) -> None:
+        self.state = state
+
+    def invoke_endpoint(
+        self,
+        EndpointName: str,
+        Body: bytes,
+        ContentType: str = "text/csv",
+        Accept: str = "*/*",
+        **_: Any,
+    ) -> dict[str, Any]:
+        serving.check_body(Body)
+        record = self.state.get("endpoints", EndpointName, "InvokeEndpoint")
+        if record.get("EndpointStatus") != "InService":
+            raise not_found(
+                "InvokeEndpoint",
+                f"Endpoint {EndpointName} is not InService ({record.get('EndpointStatus')})",
+            )
+        instance = random.choice(record["Instances"])  # noqa: S311 - load spreading only
+        reply = serving.invoke_chain([c["port"] for c in instance], Body, ContentType, Accept)
+        return {
+            "Body": io.BytesIO(reply.body),
+            "ContentType": reply.content_type,
+            "InvokedProductionVariant": "AllTraffic",
+        }
+
+
+def local_clients(config: LaunchConfig, out: Out = print) -> Any:
+    from mpg_launch.aws import Clients, session
+
+    ensure_engine()
+    root = Path(config.local_state_dir) if config.local_state_dir else DEFAULT_STATE_DIR
+    state = LocalState(root)
+    s3 = session(config).client("s3")
+    return Clients(
+        sagemaker=LocalSageMaker(s3, state, config.region, config.account, out),
+        runtime=LocalRuntime(state),
+        s3=s3,
+        logs=None,
+        ecr=None,
+    )
+
+
+def print_local_logs(name: str, out: Out) -> None:
+    """Logs of a running local endpoint's containers (jobs stream theirs while they run)."""
+    found = containers.owned_any(name)
+    if not found:
+        out(f"no running local containers for {name} (local jobs print their logs as they run)")
+    for container in found:
+        out(f"== {container}")
+        out(containers.logs_tail(container, 200))
