@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mpg_core.artifacts import MODEL_TARBALL, Artifact, pack_model_tarball, save_artifact
-from mpg_core.channels import read_csv_dir
+from mpg_core.channels import read_raw_dir
 from mpg_core.compiled import write_compiled
 from mpg_core.errors import DataError
 from mpg_core.features import build_preprocessor, coerce_numeric, raw_features
@@ -68,7 +68,7 @@ def run(config: PreprocessConfig) -> PreprocessResult:
         "validation": config.validation_dir,
         "test": config.test_dir,
     }
-    frames = {name: read_csv_dir(path, name) for name, path in inputs.items() if path}
+    frames = {name: read_raw_dir(path, name) for name, path in inputs.items() if path}
 
     X_train, y_train = _labelled(frames["train"], "train")
     if y_train is None:

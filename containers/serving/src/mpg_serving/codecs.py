@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mpg_core.errors import RequestError
+from mpg_core.schema import canonical_name, canonical_names
 from mpg_serving.fast_csv import parse_numeric_csv
 
 CSV = "text/csv"
@@ -72,12 +73,26 @@ def _row(
     ]
 
 
-def _record(record: Any, where: str, columns: Sequence[str], allow_missing: bool) -> list[float]:
+def _record(
+    record: Any, where: str, columns: Sequence[str], keys: Sequence[str], allow_missing: bool
+) -> list[float]:
+    """One JSON record: a list in ``columns`` order, or an object whose keys are read like a
+    table's header (``keys`` are the columns' canonical names): any spelling
+    :func:`~mpg_core.schema.canonical_name` reads, other keys ignored, two keys for one column
+    an error."""
     if isinstance(record, dict):
-        absent = [c for c in columns if c not in record]
+        try:
+            named = dict(zip(canonical_names(record), record.values(), strict=True))
+        except ValueError as exc:
+            raise RequestError(f"{where}: {exc}") from None
+        absent = [c for c, k in zip(columns, keys, strict=True) if k not in named]
         if absent:
-            raise RequestError(f"{where}: missing key(s) {absent}")
-        return [_cell(record[c], f"{where}, {c}", allow_missing) for c in columns]
+            found = list(record)[:20]
+            raise RequestError(f"{where}: missing key(s) {absent}; found {found}")
+        return [
+            _cell(named[k], f"{where}, {c}", allow_missing)
+            for c, k in zip(columns, keys, strict=True)
+        ]
     if isinstance(record, list):
         return _row(record, where, columns, allow_missing)
     raise RequestError(f"{where}: expected a list of {len(columns)} values or an object")
@@ -114,7 +129,9 @@ def decode_csv_strict(body: bytes, columns: Sequence[str], allow_missing: bool) 
             where = f"line {number}"
             if not values:
                 raise RequestError(f"{where}: empty line")
-            if number == 1 and [v.strip() for v in values] == list(columns):
+            if number == 1 and [canonical_name(v) for v in values] == [
+                canonical_name(c) for c in columns
+            ]:
                 raise RequestError("line 1 is a header; send CSV rows without a header")
             rows.append(_row(values, where, columns, allow_missing))
     except csv.Error as exc:
@@ -152,8 +169,9 @@ def _records_matrix(
         fast = _plain_matrix(records, len(columns))
         if fast is not None:
             return fast
+    keys = [canonical_name(c) for c in columns]
     rows = [
-        _record(r, f"{where} {i}", columns, allow_missing)
+        _record(r, f"{where} {i}", columns, keys, allow_missing)
         for i, r in enumerate(records, start=first)
     ]
     return _matrix(rows, len(columns))
