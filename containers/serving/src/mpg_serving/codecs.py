@@ -11,6 +11,7 @@ import csv
 import json
 import math
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -73,25 +74,32 @@ def _row(
     ]
 
 
+@lru_cache(maxsize=256)  # records of one body share their keys: read them once
+def _spellings(record_keys: tuple[str, ...], keys: tuple[str, ...]) -> tuple[str | None, ...]:
+    """For each of ``keys`` (canonical column names), the key a JSON object spells it with, or
+    None; a ValueError when two of the object's keys mean one column."""
+    spelled = dict(zip(canonical_names(record_keys), record_keys, strict=True))
+    return tuple(spelled.get(k) for k in keys)
+
+
 def _record(
-    record: Any, where: str, columns: Sequence[str], keys: Sequence[str], allow_missing: bool
+    record: Any, where: str, columns: Sequence[str], keys: tuple[str, ...], allow_missing: bool
 ) -> list[float]:
-    """One JSON record: a list in ``columns`` order, or an object whose keys are read like a
-    table's header (``keys`` are the columns' canonical names): any spelling
+    """One JSON record: a list in ``columns`` order, or an object read like a table's header
+    (``keys`` are the columns' canonical names): keys in any spelling
     :func:`~mpg_core.schema.canonical_name` reads, other keys ignored, two keys for one column
     an error."""
     if isinstance(record, dict):
         try:
-            named = dict(zip(canonical_names(record), record.values(), strict=True))
+            spelled = _spellings(tuple(record), keys)
         except ValueError as exc:
             raise RequestError(f"{where}: {exc}") from None
-        absent = [c for c, k in zip(columns, keys, strict=True) if k not in named]
+        absent = [c for c, key in zip(columns, spelled, strict=True) if key is None]
         if absent:
-            found = list(record)[:20]
-            raise RequestError(f"{where}: missing key(s) {absent}; found {found}")
+            raise RequestError(f"{where}: missing key(s) {absent}; found {list(record)[:20]}")
         return [
-            _cell(named[k], f"{where}, {c}", allow_missing)
-            for c, k in zip(columns, keys, strict=True)
+            _cell(record[key], f"{where}, {c}", allow_missing)
+            for c, key in zip(columns, spelled, strict=True)
         ]
     if isinstance(record, list):
         return _row(record, where, columns, allow_missing)
@@ -169,7 +177,7 @@ def _records_matrix(
         fast = _plain_matrix(records, len(columns))
         if fast is not None:
             return fast
-    keys = [canonical_name(c) for c in columns]
+    keys = tuple(canonical_name(c) for c in columns)
     rows = [
         _record(r, f"{where} {i}", columns, keys, allow_missing)
         for i, r in enumerate(records, start=first)
