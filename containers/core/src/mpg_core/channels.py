@@ -14,7 +14,7 @@ from mpg_core.schema import FEATURES
 
 log = logging.getLogger(__name__)
 
-# Raw tables: headered CSV files, and the UCI file as it is downloaded (auto-mpg.data).
+# Raw tables in any form read_table reads; .data for the UCI file as it is downloaded.
 RAW_SUFFIXES = (".csv", ".data")
 
 
@@ -23,7 +23,7 @@ def _read_dir(
 ) -> pd.DataFrame:
     if not directory.is_dir():
         raise DataError(f"{where}: input folder {directory} does not exist")
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix in suffixes)
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
     if not files:
         found = sorted(p.name for p in directory.iterdir())[:10]
         kinds = " or ".join(suffixes)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Final
 
 TARGET: Final = "mpg"
@@ -43,11 +42,11 @@ REFERENCE_YEAR: Final = 1983
 _SEPARATORS = re.compile(r"[\s_-]+")
 
 
-@lru_cache(maxsize=4096)  # bounded: JSON keys are client-chosen; the same few repeat per request
 def canonical_name(name: str) -> str:
     """The project's spelling of a column name: surrounding spaces dropped, lower case, every run
     of spaces, underscores and hyphens one underscore. ``' Model Year '``, ``'model-year'`` and
-    ``'MODEL_YEAR'`` are all ``'model_year'``. Every table and JSON object is read through it."""
+    ``'MODEL_YEAR'`` are all ``'model_year'``. Raw tables' headers and the endpoint's JSON keys
+    are read through it."""
     return _SEPARATORS.sub("_", name.strip().casefold())
 
 

@@ -8,10 +8,10 @@ client sends reaches the model unless it is a finite float matrix of the right w
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -74,29 +74,40 @@ def _row(
     ]
 
 
-@lru_cache(maxsize=256)  # records of one body share their keys: read them once
-def _spellings(record_keys: tuple[str, ...], keys: tuple[str, ...]) -> tuple[str | None, ...]:
-    """For each of ``keys`` (canonical column names), the key a JSON object spells it with, or
-    None; a ValueError when two of the object's keys mean one column."""
-    spelled = dict(zip(canonical_names(record_keys), record_keys, strict=True))
-    return tuple(spelled.get(k) for k in keys)
+class _Keys:
+    """The columns' canonical names, and the key sets of a body's objects already read: the
+    records of one body share their keys, so each set is read once. Lives for one request."""
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.names = tuple(canonical_name(c) for c in columns)
+        self.seen: dict[tuple[str, ...], tuple[str | None, ...]] = {}
+
+    def spellings(self, record: dict[str, Any]) -> tuple[str | None, ...]:
+        """For each column, the key ``record`` spells it with, or None; a ValueError when two
+        of its keys mean one column."""
+        record_keys = tuple(record)
+        spelled = self.seen.get(record_keys)
+        if spelled is None:
+            by_name = dict(zip(canonical_names(record_keys), record_keys, strict=True))
+            spelled = self.seen[record_keys] = tuple(by_name.get(k) for k in self.names)
+        return spelled
 
 
 def _record(
-    record: Any, where: str, columns: Sequence[str], keys: tuple[str, ...], allow_missing: bool
+    record: Any, where: str, columns: Sequence[str], keys: _Keys, allow_missing: bool
 ) -> list[float]:
-    """One JSON record: a list in ``columns`` order, or an object read like a table's header
-    (``keys`` are the columns' canonical names): keys in any spelling
-    :func:`~mpg_core.schema.canonical_name` reads, other keys ignored, two keys for one column
-    an error."""
+    """One JSON record: a list in ``columns`` order, or an object read like a table's header:
+    keys in any spelling :func:`~mpg_core.schema.canonical_name` reads, other keys ignored,
+    two keys for one column an error."""
     if isinstance(record, dict):
         try:
-            spelled = _spellings(tuple(record), keys)
+            spelled = keys.spellings(record)
         except ValueError as exc:
-            raise RequestError(f"{where}: {exc}") from None
+            raise RequestError(f"{where}: {str(exc)[:300]}") from None
         absent = [c for c, key in zip(columns, spelled, strict=True) if key is None]
         if absent:
-            raise RequestError(f"{where}: missing key(s) {absent}; found {list(record)[:20]}")
+            found = [key[:40] for key in itertools.islice(record, 20)]  # the client's text: cut
+            raise RequestError(f"{where}: missing key(s) {absent}; found {found}")
         return [
             _cell(record[key], f"{where}, {c}", allow_missing)
             for c, key in zip(columns, spelled, strict=True)
@@ -177,7 +188,7 @@ def _records_matrix(
         fast = _plain_matrix(records, len(columns))
         if fast is not None:
             return fast
-    keys = tuple(canonical_name(c) for c in columns)
+    keys = _Keys(columns)
     rows = [
         _record(r, f"{where} {i}", columns, keys, allow_missing)
         for i, r in enumerate(records, start=first)
