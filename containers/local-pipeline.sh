@@ -46,18 +46,24 @@ PY
 
 echo
 echo "== predictions from http://127.0.0.1:$port/invocations (first 5 test cars)"
-python3 - "$work/bronze/test/test.csv" "http://127.0.0.1:$port/invocations" <<'PY'
-import csv, sys, urllib.request
-cols = ["cylinders", "displacement", "horsepower", "weight", "acceleration", "model_year", "origin"]
+python3 - "$work/bronze/test/test.csv" "http://127.0.0.1:$port/invocations" \
+  "$work/training/model/artifact.json" <<'PY'
+import csv, json, sys, urllib.request
+# The columns the endpoint takes, in order, and the target: the model's own, from artifact.json
+# (mpg_core.schema owns them; this host script has no mpg_core to import).
+artifact = json.load(open(sys.argv[3]))
+cols, target = artifact["input_columns"], artifact["output_columns"][0]
 cars = [row for _, row in zip(range(5), csv.DictReader(open(sys.argv[1])))]
+label = [c for c in cars[0] if c not in cols and c != target]  # the car's name
 body = "".join(",".join(car[c] or "?" for c in cols) + "\n" for car in cars).encode()
 request = urllib.request.Request(sys.argv[2], data=body,
                                  headers={"Content-Type": "text/csv", "Accept": "text/csv"})
 with urllib.request.urlopen(request, timeout=30) as response:
     predictions = response.read().decode().split()
 for car, predicted in zip(cars, predictions):
-    print(f"  {car['car_name']:<36} actual {float(car['mpg']):5.1f}  "
-          f"predicted {float(predicted):5.1f} mpg")
+    name = " ".join(car[c] for c in label)
+    print(f"  {name:<36} actual {float(car[target]):5.1f}  "
+          f"predicted {float(predicted):5.1f} {target}")
 PY
 
 echo

@@ -71,6 +71,52 @@ def test_formats_agree(client: FlaskClient, body: str, content_type: str) -> Non
     assert len(predictions) == 2 and predictions[0] == predictions[1]
 
 
+# Keys as people write them: the article's words, any case, spaces, hyphens; extra keys ignored.
+SPELT_OBJ = {
+    " Cylinders": 8,
+    "DISPLACEMENT": 307,
+    "horse-power": 130,  # not horsepower: only separators and case are read loosely
+    "Weight": 3504,
+    "acceleration ": 12,
+    "Model Year": 70,
+    "origin": 1,
+    "car name": "chevrolet chevelle malibu",
+    "id": 17,
+}
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/jsonlines"])
+def test_object_keys_are_read_like_a_table_header(client: FlaskClient, content_type: str) -> None:
+    spelt = {k: v for k, v in SPELT_OBJ.items() if k != "horse-power"} | {"HorsePower": 130}
+    if content_type == "application/json":
+        body = json.dumps({"instances": [ROW_OBJ, spelt]})
+    else:
+        body = json.dumps(ROW_OBJ) + "\n" + json.dumps(spelt) + "\n"
+    response = client.post(
+        "/invocations", data=body, content_type=content_type, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    expected = client.post("/invocations", data=ROW, content_type="text/csv").get_data(as_text=True)
+    assert response.get_json()["predictions"] == [float(expected)] * 2
+    # A spelling that changes more than separators and case is a different name: 400 naming it.
+    wrong = client.post("/invocations", json=SPELT_OBJ)
+    assert wrong.status_code == 400
+    assert "record 0: missing key(s) ['horsepower']" in wrong.get_json()["error"]
+
+
+def test_model_only_artifact_reads_feature_keys_the_same_way(trained) -> None:
+    c = client_for(trained.model_dir)
+    features = pd.read_csv(trained.features / "test" / "test.csv").drop(columns=["mpg"]).head(3)
+    rows = features.to_csv(header=False, index=False)
+    expected = c.post("/invocations", data=rows, content_type="text/csv").get_data(as_text=True)
+    objects = [
+        {k.upper().replace("_", " "): v for k, v in r.items()} for r in features.to_dict("records")
+    ]
+    response = c.post("/invocations", json=objects, headers={"Accept": "text/csv"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_data(as_text=True) == expected
+
+
 def test_single_json_row(client: FlaskClient) -> None:
     response = client.post("/invocations", json=[8, 307, 130, 3504, 12, 70, 1])
     assert len(response.get_json()["predictions"]) == 1
@@ -131,6 +177,31 @@ BAD = [
     ('{"instances": 5}', "application/json", 400, '"instances" must be a list'),
     ('{"instances": []}', "application/json", 400, "no records"),
     ('{"cylinders": 8}', "application/json", 400, "missing key(s)"),
+    (
+        json.dumps({**ROW_OBJ, "Model Year": 71}),
+        "application/json",
+        400,
+        "record 0: ambiguous columns: 'model_year' and 'Model Year' are the same column",
+    ),
+    (
+        json.dumps([ROW_OBJ, {**ROW_OBJ, "Origin": 1}]),
+        "application/json",
+        400,
+        "record 1: ambiguous columns: 'origin' and 'Origin'",
+    ),
+    (
+        json.dumps({k: v for k, v in ROW_OBJ.items() if k != "model_year"} | {"year": 70}),
+        "application/jsonlines",
+        400,
+        "line 1: missing key(s) ['model_year']; found ['cylinders', 'displacement', "
+        "'horsepower', 'weight', 'acceleration', 'origin', 'year']",
+    ),
+    (
+        "Cylinders,Displacement,Horsepower,Weight,Acceleration,Model Year,Origin",
+        "text/csv",
+        400,
+        "header",
+    ),
     ("[[1,2,3]]", "application/json", 400, "3 values; expected 7"),
     ("[[8,307,true,3504,12,70,1]]", "application/json", 400, "is not a number"),
     ('"text"', "application/json", 400, "expected"),

@@ -1,7 +1,10 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from mpg_core import dataset
+from mpg_core.errors import DataError
 from mpg_core.schema import UCI_COLUMNS
 
 
@@ -78,3 +81,82 @@ def test_loads_from_an_http_url(tmp_path) -> None:
         pd.testing.assert_frame_equal(dataset.load_auto_mpg(url), dataset.load_auto_mpg())
     finally:
         server.shutdown()
+
+
+# --- read_table: every raw table file, in the forms people have them -----------------------
+
+ARTICLE_HEADER = (
+    "mpg,cylinders,displacement,horsepower,weight,acceleration,model year,origin,car name"
+)
+CAR = "18.0,8,307.0,130.0,3504.0,12.0,70,1,chevrolet chevelle malibu"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_read_table_reads_the_article_header_as_the_schema_names(tmp_path: Path) -> None:
+    frame = dataset.read_table(write(tmp_path, "train.csv", f"{ARTICLE_HEADER}\n{CAR}\n"))
+    assert list(frame.columns) == list(UCI_COLUMNS)
+    assert frame.loc[0, "model_year"] == 70 and frame.loc[0, "car_name"] == CAR.split(",")[-1]
+
+
+def test_read_table_keeps_extra_columns_and_reads_any_spelling(tmp_path: Path) -> None:
+    text = (
+        "\ufeffID, MPG ,Cylinders,Displacement,Horsepower,WEIGHT,Acceleration,Model-Year,"
+        "origin,Car-Name,\n"
+        '7,18,8,307,?,3504,12,70,1,"chevy, malibu",\n'
+    )
+    frame = dataset.read_table(write(tmp_path, "t.csv", text))
+    assert list(frame.columns) == ["id", *UCI_COLUMNS, "unnamed_10"]
+    assert frame.loc[0, "car_name"] == "chevy, malibu" and frame.loc[0, "horsepower"] == "?"
+
+
+@pytest.mark.parametrize("with_name", [True, False])
+def test_read_table_reads_headerless_csv_in_uci_order(tmp_path: Path, with_name: bool) -> None:
+    row = CAR if with_name else CAR.rsplit(",", 1)[0]
+    frame = dataset.read_table(write(tmp_path, "t.csv", f"\n{row}\n25,4,98,,2046,19,71,1\n"))
+    assert list(frame.columns) == list(UCI_COLUMNS[: 9 if with_name else 8])
+    assert frame["mpg"].tolist() == [18.0, 25.0] and pd.isna(frame.loc[1, "horsepower"])
+
+
+def test_read_table_reads_the_bundled_uci_file_as_load_auto_mpg_does(tmp_path: Path) -> None:
+    from importlib import resources
+
+    with resources.as_file(resources.files("mpg_core").joinpath("data/auto-mpg.data")) as path:
+        pd.testing.assert_frame_equal(dataset.read_table(path), dataset.load_auto_mpg())
+
+
+def test_read_table_reads_uci_lines_by_content_not_by_suffix(tmp_path: Path) -> None:
+    # Copies of the UCI file lose the tab before the name, or the name; the suffix is free.
+    text = '18.0   8   307.0   130.0   3504.   12.0   70  1  "chevrolet chevelle malibu"\n'
+    text += "25.0   4   98.00   ?       2046.   19.0   71  1\n"
+    frame = dataset.read_table(write(tmp_path, "cars.csv", text))
+    assert list(frame.columns) == list(UCI_COLUMNS)
+    assert frame["car_name"].tolist() == ["chevrolet chevelle malibu", ""]
+    assert pd.isna(frame.loc[1, "horsepower"]) and frame.loc[0, "weight"] == 3504.0
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "t.csv",
+            "mpg,model year,model_year\n1,2,3\n",
+            "t.csv: ambiguous columns: 'model year' and 'model_year' are the same column",
+        ),
+        ("t.csv", "mpg,MPG\n1,2\n", "'mpg' and 'MPG' are the same column 'mpg'"),
+        ("t.csv", "mpg,mpg\n1,2\n", "'mpg' and 'mpg' are the same column 'mpg'"),
+        ("t.csv", "18,8,307\n", "t.csv has no header and 3 columns"),
+        ("t.csv", "\n\n", "t.csv is empty"),
+        ("t.data", "18.0 8 307.0\n", "t.data: line 1 has 3 fields"),
+    ],
+)
+def test_read_table_errors_name_the_file_and_the_problem(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    with pytest.raises(DataError) as caught:
+        dataset.read_table(write(tmp_path, name, text))
+    assert message in str(caught.value)

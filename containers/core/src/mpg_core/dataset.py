@@ -1,7 +1,9 @@
-"""The Auto MPG data: the bundled UCI copy, the UCI URL for online users, reproducible splits."""
+"""The Auto MPG data: the bundled UCI copy, the UCI URL for online users, reproducible splits,
+and the one reader of raw table files (:func:`read_table`)."""
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import urllib.request
@@ -12,23 +14,32 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from mpg_core.schema import CAR_NAME, UCI_COLUMNS
+from mpg_core.errors import DataError
+from mpg_core.schema import CAR_NAME, UCI_COLUMNS, canonical_names
 
 log = logging.getLogger(__name__)
 
 UCI_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/auto-mpg/auto-mpg.data"
 SPLITS = ("train", "validation", "test")
+_UCI_NUMBERS = len(UCI_COLUMNS) - 1  # every column but the car name
 
 
 def parse_uci(text: str) -> pd.DataFrame:
-    """Parse auto-mpg.data: eight whitespace-separated numbers ('?' for missing), a tab, then
-    the quoted car name (which holds spaces, so one regex separator cannot split the line)."""
+    """Parse auto-mpg.data: eight whitespace-separated numbers ('?' for missing), then the
+    car name, quoted and holding spaces (so one separator cannot split the line: the name is
+    whatever follows the eighth number, after a tab in UCI's copy, after spaces in others)."""
     numbers, names = [], []
-    for line in text.splitlines():
-        if line.strip():
-            values, _, name = line.partition("\t")
-            numbers.append(" ".join(values.split()))
-            names.append(name.strip().strip('"'))
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split(maxsplit=_UCI_NUMBERS)
+        if not fields:
+            continue
+        if len(fields) < _UCI_NUMBERS:
+            raise DataError(
+                f"line {number} has {len(fields)} fields; auto-mpg.data has {_UCI_NUMBERS} "
+                f"numbers ({', '.join(UCI_COLUMNS[:-1])}), then the car name"
+            )
+        numbers.append(" ".join(fields[:_UCI_NUMBERS]))
+        names.append(fields[_UCI_NUMBERS].strip().strip('"') if len(fields) > _UCI_NUMBERS else "")
     frame = pd.read_csv(
         io.StringIO("\n".join(numbers)),
         sep=" ",
@@ -37,6 +48,58 @@ def parse_uci(text: str) -> pd.DataFrame:
         na_values="?",
     )
     return frame.assign(**{CAR_NAME: names})
+
+
+def _is_number(field: str) -> bool:
+    field = field.strip().strip('"')
+    try:
+        float(field)
+    except ValueError:
+        return field == "?"
+    return True
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A raw table file with canonical column names (:func:`mpg_core.schema.canonical_names`).
+
+    The first field of the first non-blank line decides how the file is read:
+
+    * a number (or ``?``): there is no header, and the columns are the UCI file's, in its
+      order: ``mpg``, the seven features, then the car name (which may be left out). The rows
+      are comma-separated when that number ends at a comma, else whitespace-separated as in
+      UCI's ``auto-mpg.data``;
+    * anything else: a header line, then comma-separated rows. Header names may be spelled
+      any way :func:`~mpg_core.schema.canonical_name` reads; two that mean the same column
+      are an error. Columns the schema does not name are kept, for the caller to ignore.
+
+    Format errors are DataError naming the file; pandas' parser errors pass through."""
+    with path.open(encoding="utf-8-sig") as f:
+        first = next((line for line in f if line.strip()), "")
+    if _is_number(first.split(",", 1)[0]):
+        frame = pd.read_csv(path, header=None, encoding="utf-8-sig")
+        width = frame.shape[1]
+        if width not in (_UCI_NUMBERS, len(UCI_COLUMNS)):
+            raise DataError(
+                f"{path.name} has no header and {width} columns; without a header the columns "
+                f"must be the UCI file's, in order: {', '.join(UCI_COLUMNS)} (the last optional)"
+            )
+        return frame.set_axis(list(UCI_COLUMNS[:width]), axis=1)
+    if _is_number(next(iter(first.split()), "")):
+        try:
+            return parse_uci(path.read_text(encoding="utf-8-sig"))
+        except DataError as exc:
+            raise DataError(f"{path.name}: {exc}") from None
+    if not first.strip():
+        raise DataError(f"{path.name} is empty")
+    try:
+        # The header is read here, not by pandas, which would rename a repeated name to
+        # 'name.1' and hide the clash.
+        header = next(csv.reader([first]))
+        # Empty header cells (an index column, trailing commas) are unnamed, not one column.
+        names = canonical_names(h if h.strip() else f"unnamed {i}" for i, h in enumerate(header))
+    except ValueError as exc:
+        raise DataError(f"{path.name}: {exc}") from None
+    return pd.read_csv(path, header=0, names=names, encoding="utf-8-sig")
 
 
 def load_auto_mpg(source: str | None = None, timeout: float = 30.0) -> pd.DataFrame:

@@ -74,7 +74,10 @@ def coerce_numeric(
     infinities are errors, never silently turned into NaN."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(f"{where}: missing column(s) {missing}; expected {list(columns)}")
+        raise DataError(
+            f"{where}: missing column(s) {missing}; expected {list(columns)}, "
+            f"found {list(frame.columns)}"
+        )
     out = {}
     for name in columns:
         raw = frame[name]

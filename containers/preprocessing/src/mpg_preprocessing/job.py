@@ -12,7 +12,7 @@ import pandas as pd
 
 from mpg_core.artifact.files import MODEL_TARBALL, Artifact, pack_model_tarball
 from mpg_core.artifact.writer import write_artifact
-from mpg_core.channels import read_csv_dir
+from mpg_core.channels import read_raw_dir
 from mpg_core.errors import DataError
 from mpg_core.features import build_preprocessor, coerce_numeric, raw_features
 from mpg_core.platform import Resources
@@ -68,7 +68,7 @@ def run(config: PreprocessConfig) -> PreprocessResult:
         "validation": config.validation_dir,
         "test": config.test_dir,
     }
-    frames = {name: read_csv_dir(path, name) for name, path in inputs.items() if path}
+    frames = {name: read_raw_dir(path, name) for name, path in inputs.items() if path}
 
     X_train, y_train = _labelled(frames["train"], "train")
     if y_train is None:

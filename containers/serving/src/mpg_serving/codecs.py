@@ -8,6 +8,7 @@ client sends reaches the model unless it is a finite float matrix of the right w
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mpg_core.errors import RequestError
+from mpg_core.schema import canonical_name, canonical_names
 from mpg_serving.fast_csv import parse_numeric_csv
 
 CSV = "text/csv"
@@ -72,12 +74,44 @@ def _row(
     ]
 
 
-def _record(record: Any, where: str, columns: Sequence[str], allow_missing: bool) -> list[float]:
+class _Keys:
+    """The columns' canonical names, and the key sets of a body's objects already read: the
+    records of one body share their keys, so each set is read once. Lives for one request."""
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.names = tuple(canonical_name(c) for c in columns)
+        self.seen: dict[tuple[str, ...], tuple[str | None, ...]] = {}
+
+    def spellings(self, record: dict[str, Any]) -> tuple[str | None, ...]:
+        """For each column, the key ``record`` spells it with, or None; a ValueError when two
+        of its keys mean one column."""
+        record_keys = tuple(record)
+        spelled = self.seen.get(record_keys)
+        if spelled is None:
+            by_name = dict(zip(canonical_names(record_keys), record_keys, strict=True))
+            spelled = self.seen[record_keys] = tuple(by_name.get(k) for k in self.names)
+        return spelled
+
+
+def _record(
+    record: Any, where: str, columns: Sequence[str], keys: _Keys, allow_missing: bool
+) -> list[float]:
+    """One JSON record: a list in ``columns`` order, or an object read like a table's header:
+    keys in any spelling :func:`~mpg_core.schema.canonical_name` reads, other keys ignored,
+    two keys for one column an error."""
     if isinstance(record, dict):
-        absent = [c for c in columns if c not in record]
+        try:
+            spelled = keys.spellings(record)
+        except ValueError as exc:
+            raise RequestError(f"{where}: {str(exc)[:300]}") from None
+        absent = [c for c, key in zip(columns, spelled, strict=True) if key is None]
         if absent:
-            raise RequestError(f"{where}: missing key(s) {absent}")
-        return [_cell(record[c], f"{where}, {c}", allow_missing) for c in columns]
+            found = [key[:40] for key in itertools.islice(record, 20)]  # the client's text: cut
+            raise RequestError(f"{where}: missing key(s) {absent}; found {found}")
+        return [
+            _cell(record[key], f"{where}, {c}", allow_missing)
+            for c, key in zip(columns, spelled, strict=True)
+        ]
     if isinstance(record, list):
         return _row(record, where, columns, allow_missing)
     raise RequestError(f"{where}: expected a list of {len(columns)} values or an object")
@@ -114,7 +148,9 @@ def decode_csv_strict(body: bytes, columns: Sequence[str], allow_missing: bool) 
             where = f"line {number}"
             if not values:
                 raise RequestError(f"{where}: empty line")
-            if number == 1 and [v.strip() for v in values] == list(columns):
+            if number == 1 and [canonical_name(v) for v in values] == [
+                canonical_name(c) for c in columns
+            ]:
                 raise RequestError("line 1 is a header; send CSV rows without a header")
             rows.append(_row(values, where, columns, allow_missing))
     except csv.Error as exc:
@@ -152,8 +188,9 @@ def _records_matrix(
         fast = _plain_matrix(records, len(columns))
         if fast is not None:
             return fast
+    keys = _Keys(columns)
     rows = [
-        _record(r, f"{where} {i}", columns, allow_missing)
+        _record(r, f"{where} {i}", columns, keys, allow_missing)
         for i, r in enumerate(records, start=first)
     ]
     return _matrix(rows, len(columns))
