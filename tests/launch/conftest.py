@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from mpg_launch.config import LaunchConfig, load_config
-from tests.conftest import free_port
+from tests.conftest import IMAGE_TAG, free_port
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -82,6 +82,8 @@ def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "MPG_REGION": REGION,
         "MPG_ROLE_ARN": ROLE_ARN,
+        # --local runs the images this test session built (tests/conftest.py IMAGE_TAG).
+        "MPG_LOCAL_IMAGE_TAG": IMAGE_TAG,
     }
     for key in (
         "AWS_PROFILE",

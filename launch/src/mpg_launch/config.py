@@ -36,6 +36,7 @@ ENV_KEYS = {
     "MPG_BUCKET": "bucket",
     "MPG_PREFIX": "prefix",
     "MPG_IMAGE_TAG": "image_tag",
+    "MPG_LOCAL_IMAGE_TAG": "local_image_tag",
     "MPG_REGISTRY": "registry_override",
     "MPG_ACCOUNT_ID": "account_id",
     "MPG_LOCAL_STATE_DIR": "local_state_dir",
@@ -63,6 +64,8 @@ class LaunchConfig:
     account_id: str | None = None
     # Content tag of the images in ECR (``mpg-launch push`` prints it: the git SHA).
     image_tag: str = "latest"
+    # Tag of the locally built images that --local runs (`make images IMAGE_TAG=...`).
+    local_image_tag: str = "latest"
     repository_prefix: str = "mpg"
     # Explicit image URIs per image (preprocessing, training, serving) override ECR names.
     images: Mapping[str, str] = field(default_factory=dict)
@@ -115,7 +118,7 @@ class LaunchConfig:
         if image in self.images:
             return self.images[image]
         if self.local:
-            return f"mpg-{image}:latest"
+            return f"mpg-{image}:{self.local_image_tag}"
         return f"{self.registry}/{self.repository(image)}:{self.image_tag}"
 
 
