@@ -24,13 +24,14 @@ _RUNTIME = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=
 @dataclass(frozen=True)
 class Clients:
     """The clients a command needs. ``--local`` swaps sagemaker/runtime for the local runner
-    and keeps S3 real (or moto)."""
+    and keeps S3 real (or moto); it has no ECR and no Application Auto Scaling."""
 
     sagemaker: Any
     runtime: Any
     s3: Any
     logs: Any | None
     ecr: Any | None = None
+    autoscaling: Any | None = None  # application-autoscaling
 
 
 def session(config: LaunchConfig) -> boto3.Session:
@@ -45,6 +46,7 @@ def aws_clients(config: LaunchConfig) -> Clients:
         s3=s.client("s3", config=_RETRIES),
         logs=s.client("logs", config=_RETRIES),
         ecr=s.client("ecr", config=_RETRIES),
+        autoscaling=s.client("application-autoscaling", config=_RETRIES),
     )
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mpg_launch.config import IMAGES, LaunchConfig, load_config
+from mpg_launch.endpoint_options import FLAGS as ENDPOINT_FLAGS
+from mpg_launch.endpoint_options import SWITCH_HELP
 from mpg_launch.errors import LaunchError
 
 if TYPE_CHECKING:
@@ -115,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="two containers: the preprocessor, then a model trained with --no-preprocessor",
     )
     p.add_argument("--preprocessing-job", help="with --pipeline: the preprocessor's job")
+    _endpoint_flags(p)
 
     p = command("predict", "send CSV or JSON rows (file or stdin) to an endpoint")
     p.add_argument("--endpoint")
@@ -143,6 +146,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("delete", "delete an endpoint, its endpoint config and its models")
     p.add_argument("--endpoint")
     return parser
+
+
+def _endpoint_flags(p: argparse.ArgumentParser) -> None:
+    """deploy's --[no-]autoscaling, --[no-]serverless, --[no-]data-capture and their values
+    (over the config file's tables of the same names)."""
+    for section, flags in ENDPOINT_FLAGS.items():
+        option = section.replace("_", "-")
+        group = p.add_argument_group(f"{option} (config file: [{section}])")
+        group.add_argument(
+            f"--{option}",
+            dest=section,
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=SWITCH_HELP[section],
+        )
+        for flag in flags:
+            group.add_argument(
+                flag.flag, dest=flag.field, type=flag.type, metavar=flag.metavar, help=flag.help
+            )
 
 
 def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> LaunchConfig:

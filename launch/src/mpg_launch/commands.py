@@ -13,12 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mpg_launch import layout
+from mpg_launch import autoscaling, endpoint_options, layout
 from mpg_launch import request_builders as build
 from mpg_launch.aws import Clients, error_code
 from mpg_launch.config import LaunchConfig
 from mpg_launch.ecr import check_images_exist, images_in
-from mpg_launch.errors import LaunchError
+from mpg_launch.errors import ConfigError, JobFailed, LaunchError
 from mpg_launch.validation import validate_request
 from mpg_launch.waiting import (
     JOB_KINDS,
@@ -33,6 +33,7 @@ from mpg_launch.waiting import (
 class Submission:
     operation: str  # botocore operation name, e.g. CreateTrainingJob
     request: dict[str, Any]
+    service: str = "sagemaker"  # botocore service name
 
     @property
     def method(self) -> str:
@@ -42,7 +43,10 @@ class Submission:
 def dry_run_text(submissions: list[Submission]) -> str:
     return "\n".join(
         json.dumps(
-            {"operation": s.operation, "request": s.request}, indent=2, sort_keys=True, default=str
+            {"operation": s.operation, "request": s.request, "service": s.service},
+            indent=2,
+            sort_keys=True,
+            default=str,
         )
         for s in submissions
     )
@@ -60,7 +64,7 @@ class Runner:
 
     def submit(self, *submissions: Submission) -> list[dict[str, Any]]:
         for s in submissions:
-            validate_request("sagemaker", s.operation, s.request)
+            validate_request(s.service, s.operation, s.request)
         if self.dry_run:
             self.out(dry_run_text(list(submissions)))
             return []
@@ -68,7 +72,17 @@ class Runner:
         if self.clients.ecr is not None:  # --local has no ECR: it checks local images
             for s in submissions:
                 check_images_exist(self.clients.ecr, images_in(s.request))
-        return [getattr(self.clients.sagemaker, s.method)(**s.request) for s in submissions]
+        return [getattr(self._client(s.service), s.method)(**s.request) for s in submissions]
+
+    def _client(self, service: str) -> Any:
+        assert self.clients is not None
+        clients = {
+            "sagemaker": self.clients.sagemaker,
+            "application-autoscaling": self.clients.autoscaling,
+        }
+        if clients.get(service) is None:
+            raise LaunchError(f"no {service} client here (--local has none)")
+        return clients[service]
 
     def wait_job(self, kind: str, name: str) -> dict[str, Any]:
         assert self.clients is not None
@@ -151,10 +165,15 @@ def deploy(
     wait: bool = True,
 ) -> dict[str, Any] | None:
     """Create a model and an endpoint config named ``<endpoint>-<stamp>``; create the endpoint,
-    or move an existing one to the new config (blue/green, no downtime)."""
+    or move an existing one to the new config (blue/green, no downtime). With autoscaling the
+    variant is registered once InService; an existing registration is removed before the update
+    (UpdateEndpoint fails on it) and put back if the update fails."""
     config = runner.config
     if not (training_job or model_data):
         raise LaunchError("deploy needs --training-job NAME or --model-data s3://.../model.tar.gz")
+    endpoint_options.check_deploy(config, pipeline)
+    for note in endpoint_options.deploy_notes(config):
+        runner.out(f"note: {note}")
     data_url = model_data or layout.trained_model_uri(config, str(training_job))
     name = layout.checked_name(f"{endpoint}-{stamp}")
     if pipeline:
@@ -173,24 +192,126 @@ def deploy(
     if not runner.dry_run:
         assert runner.clients is not None
         exists = _endpoint_exists(runner.clients.sagemaker, endpoint)
+        if exists and config.serverless:
+            _refuse_move_to_serverless(runner.clients.sagemaker, endpoint)
     if exists:
         last = Submission("UpdateEndpoint", {"EndpointName": endpoint, "EndpointConfigName": name})
     else:
         last = Submission("CreateEndpoint", build.endpoint_request(config, endpoint, name))
-    for s in (
-        Submission("CreateModel", model),
-        Submission("CreateEndpointConfig", endpoint_config),
-        last,
-    ):
-        runner.submit(s)
-    if runner.dry_run or not wait:
-        return None
-    assert runner.clients is not None
-    described = wait_for_endpoint(
-        runner.clients.sagemaker, endpoint, out=runner.out, poll_seconds=runner.poll_seconds
-    )
+    scaling = _autoscaling_submissions(config, endpoint)
+    saved = _registration(runner, endpoint) if exists else []
+    if (scaling or saved) and not (wait or runner.dry_run):
+        raise LaunchError("autoscaling is (re)registered once the endpoint is InService: wait")
+    _deregister(runner, endpoint, saved)
+    try:
+        for s in (
+            Submission("CreateModel", model),
+            Submission("CreateEndpointConfig", endpoint_config),
+            last,
+        ):
+            runner.submit(s)
+        if runner.dry_run or not wait:
+            if scaling:
+                runner.submit(*scaling)
+            return None
+        assert runner.clients is not None
+        described = wait_for_endpoint(
+            runner.clients.sagemaker, endpoint, out=runner.out, poll_seconds=runner.poll_seconds
+        )
+        _check_serves(described, name)
+    except Exception:
+        _restore(runner, endpoint, saved)
+        raise
     runner.out(f"endpoint {endpoint} is InService (model {name})")
+    if scaling:
+        runner.submit(*scaling)
+        runner.out(f"autoscaling: {_scaling_text(config)}")
+    elif saved:
+        runner.out(f"note: endpoint {endpoint} is no longer autoscaled (no autoscaling settings)")
     return described
+
+
+def _autoscaling_submissions(config: LaunchConfig, endpoint: str) -> list[Submission]:
+    """RegisterScalableTarget then PutScalingPolicy ([] without autoscaling, or locally)."""
+    if not config.autoscaling or config.local:
+        return []
+    return [
+        Submission(
+            "RegisterScalableTarget",
+            build.scalable_target_request(config, endpoint),
+            "application-autoscaling",
+        ),
+        Submission(
+            "PutScalingPolicy",
+            build.scaling_policy_request(config, endpoint),
+            "application-autoscaling",
+        ),
+    ]
+
+
+def _scaling_text(config: LaunchConfig) -> str:
+    scaling = config.autoscaling
+    assert scaling is not None
+    return (
+        f"{scaling.min_instances}..{scaling.max_instances} instances holding "
+        f"{scaling.target_invocations_per_instance:g} invocations per instance per minute "
+        f"(cooldowns: out {scaling.scale_out_cooldown} s, in {scaling.scale_in_cooldown} s)"
+    )
+
+
+def _registration(runner: Runner, endpoint: str) -> list[Submission]:
+    """The endpoint variant's current autoscaling, as the requests that re-create it."""
+    assert runner.clients is not None
+    if runner.clients.autoscaling is None:
+        return []
+    return [
+        Submission(operation, request, "application-autoscaling")
+        for operation, request in autoscaling.registration(runner.clients.autoscaling, endpoint)
+    ]
+
+
+def _deregister(runner: Runner, endpoint: str, saved: list[Submission]) -> None:
+    if not saved:
+        return
+    assert runner.clients is not None
+    for removed in autoscaling.deregister(runner.clients.autoscaling, endpoint):
+        runner.out(f"removed {removed} for the update (UpdateEndpoint fails on it)")
+
+
+def _restore(runner: Runner, endpoint: str, saved: list[Submission]) -> None:
+    """Put the autoscaling back after a failed update: the endpoint still serves its old
+    config, which should scale as before."""
+    if not saved:
+        return
+    try:
+        runner.submit(*saved)
+    except Exception as exc:
+        runner.out(f"could not restore the autoscaling of {endpoint}: {exc}; deploy again")
+    else:
+        runner.out(f"restored the autoscaling of {endpoint} as it was before the update")
+
+
+def _check_serves(described: Mapping[str, Any], config_name: str) -> None:
+    """A failed update is rolled back to InService on the old config: that is a failure."""
+    serving = described.get("EndpointConfigName")
+    if serving != config_name:
+        reason = " ".join(str(described.get("FailureReason", "no FailureReason")).split())
+        raise JobFailed(
+            f"endpoint {described.get('EndpointName')} was not updated and still serves "
+            f"{serving}: {reason}"
+        )
+
+
+def _refuse_move_to_serverless(sagemaker: Any, endpoint: str) -> None:
+    """SageMaker cannot update an instance endpoint to serverless (only the other way)."""
+    config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    if not any("ServerlessConfig" in v for v in variants["ProductionVariants"]):
+        raise ConfigError(
+            f"endpoint {endpoint} runs on instances, and SageMaker cannot update it to "
+            f"serverless; delete it first (mpg-launch delete --endpoint {endpoint}) or deploy "
+            "under another --endpoint name"
+        )
 
 
 def _endpoint_exists(sagemaker: Any, name: str) -> bool:
@@ -300,9 +421,12 @@ def delete(
             out(f"endpoint {endpoint} does not exist; nothing to delete")
             return []
         raise
+    # Deregistered first, as the docs ask (Application Auto Scaling does it only when the
+    # caller may call DeregisterScalableTarget).
+    deleted = autoscaling.deregister(clients.autoscaling, endpoint) if clients.autoscaling else []
     sm.delete_endpoint(EndpointName=endpoint)
     (wait or wait_for_endpoint_deleted)(sm, endpoint)
-    deleted = [f"endpoint {endpoint}"]
+    deleted.append(f"endpoint {endpoint}")
     sm.delete_endpoint_config(EndpointConfigName=config_name)
     deleted.append(f"endpoint config {config_name}")
     for model in models:

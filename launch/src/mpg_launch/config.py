@@ -17,6 +17,8 @@ from typing import Any
 
 from mpg_core.errors import ConfigError as HyperparameterError
 from mpg_core.hyperparameters import parse_hyperparameters
+from mpg_launch import endpoint_options
+from mpg_launch.endpoint_options import Autoscaling, DataCapture, Serverless
 from mpg_launch.errors import ConfigError
 
 STAGES = ("processing", "training", "serving", "transform")
@@ -83,6 +85,10 @@ class LaunchConfig:
     max_wait_seconds: int | None = None
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
     endpoint_name: str = "mpg"
+    # How deploy's endpoint scales and what it records (mpg_launch.endpoint_options).
+    autoscaling: Autoscaling | None = None
+    serverless: Serverless | None = None
+    data_capture: DataCapture | None = None
     local: bool = False
     local_state_dir: str | None = None
 
@@ -170,6 +176,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     try:
         if name == "instances":
             return _instances(value, where)
+        if name in endpoint_options.SECTIONS:
+            return endpoint_options.parse_section(name, value, where)
         if name in ("images", "tags", "hyperparameters"):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: '{name}' must be a table of strings")

@@ -7,6 +7,7 @@
 <prefix>/training/<job>/output/model.tar.gz               SageMaker's training layout
 <prefix>/checkpoints/<job>/                               spot training checkpoints
 <prefix>/transform/<job>/<input file>.out                  batch transform outputs
+<prefix>/data-capture/<endpoint>/<variant>/yyyy/mm/dd/hh/  endpoint data capture (SageMaker's)
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ def checkpoint_uri(config: LaunchConfig, job: str) -> str:
 
 def transform_output_uri(config: LaunchConfig, job: str) -> str:
     return s3_uri(config, "transform", job) + "/"
+
+
+def data_capture_uri(config: LaunchConfig) -> str:
+    """Where endpoints capture data by default; SageMaker adds ``<endpoint>/<variant>/...``."""
+    return s3_uri(config, "data-capture") + "/"
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

@@ -12,8 +12,10 @@ from typing import Any
 
 from mpg_core.hyperparameters import TUNED, parameter_ranges
 from mpg_core.metrics import METRIC_DEFINITIONS
-from mpg_launch import layout
+from mpg_core.platform import MAX_PAYLOAD_ENV, MODEL_SERVER_WORKERS_ENV
+from mpg_launch import endpoint_options, layout
 from mpg_launch.config import LaunchConfig
+from mpg_launch.errors import ConfigError
 
 Request = dict[str, Any]
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -25,6 +27,12 @@ MODEL_DOWNLOAD_SECONDS = 600
 # Batch transform: one request may take this long; retried this often.
 INVOCATIONS_TIMEOUT_SECONDS = 600
 INVOCATIONS_MAX_RETRIES = 1
+# The one production variant deploy creates, and how Application Auto Scaling names it.
+VARIANT = "AllTraffic"
+AUTOSCALING_NAMESPACE = "sagemaker"
+INSTANCE_COUNT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+INVOCATIONS_METRIC = "SageMakerVariantInvocationsPerInstance"
+SCALING_POLICY_NAME = "mpg-invocations-per-instance"
 
 
 def _tags(config: LaunchConfig) -> list[dict[str, str]]:
@@ -246,13 +254,16 @@ def _container(
 
 def model_request(config: LaunchConfig, model_name: str, model_data_url: str) -> Request:
     """A single-container model serving raw rows (a "pipeline" artifact from training with the
-    preprocessor channel)."""
+    preprocessor channel). Serverless: one worker, the serverless body limit, and no network
+    isolation (serverless endpoints do not support it)."""
+    endpoint_options.check_deploy(config)
     request: Request = {
         "ModelName": model_name,
         "ExecutionRoleArn": config.role_arn,
-        "PrimaryContainer": _container(config, model_data_url),
-        "EnableNetworkIsolation": config.network_isolation,
+        "PrimaryContainer": _container(config, model_data_url, environment=_serverless_env(config)),
     }
+    if not config.serverless:
+        request["EnableNetworkIsolation"] = config.network_isolation
     vpc = _vpc(config)
     if vpc:
         request["VpcConfig"] = vpc
@@ -264,6 +275,7 @@ def pipeline_model_request(
 ) -> Request:
     """A serial inference pipeline: the preprocessor container turns raw rows into feature
     rows (as CSV, which the model container reads), the model container predicts mpg."""
+    endpoint_options.check_deploy(config, pipeline=True)
     request: Request = {
         "ModelName": model_name,
         "ExecutionRoleArn": config.role_arn,
@@ -285,23 +297,78 @@ def pipeline_model_request(
     return _with_common(request, config)
 
 
-def endpoint_config_request(config: LaunchConfig, name: str, model_name: str) -> Request:
+def _serverless_env(config: LaunchConfig) -> dict[str, str]:
+    """The docs recommend one worker (one copy of the model) per serverless container; the
+    payload limit is set only because it is below the server's real-time default of 6 MB."""
+    if not config.serverless:
+        return {}
+    return {
+        MODEL_SERVER_WORKERS_ENV: str(endpoint_options.SERVERLESS_WORKERS),
+        MAX_PAYLOAD_ENV: str(endpoint_options.SERVERLESS_MAX_PAYLOAD_MB),
+    }
+
+
+def _variant(config: LaunchConfig, model_name: str) -> dict[str, Any]:
+    variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": model_name}
+    serverless = config.serverless
+    if serverless:
+        # Serverless: no instances, and fixed start-up limits (no timeouts to set).
+        variant["ServerlessConfig"] = {
+            "MemorySizeInMB": serverless.memory_mb,
+            "MaxConcurrency": serverless.max_concurrency,
+        }
+        if serverless.provisioned_concurrency:
+            variant["ServerlessConfig"]["ProvisionedConcurrency"] = (
+                serverless.provisioned_concurrency
+            )
+        return variant
     serving = config.instance("serving")
+    return variant | {
+        "InstanceType": serving.type,
+        "InitialInstanceCount": serving.count,
+        "InitialVariantWeight": 1.0,
+        "ContainerStartupHealthCheckTimeoutInSeconds": STARTUP_HEALTH_CHECK_SECONDS,
+        "ModelDataDownloadTimeoutInSeconds": MODEL_DOWNLOAD_SECONDS,
+    }
+
+
+def _data_capture(config: LaunchConfig) -> dict[str, Any]:
+    capture = config.data_capture
+    assert capture is not None
+    modes = [("Input", capture.capture_input), ("Output", capture.capture_output)]
+    request: dict[str, Any] = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": capture.sampling_percentage,
+        "DestinationS3Uri": capture.destination or layout.data_capture_uri(config),
+        "CaptureOptions": [{"CaptureMode": mode} for mode, on in modes if on],
+    }
+    # Types listed here are stored as text; anything else is stored base64-encoded.
+    headers = {
+        key: list(types)
+        for key, types in (
+            ("CsvContentTypes", capture.csv_content_types),
+            ("JsonContentTypes", capture.json_content_types),
+        )
+        if types
+    }
+    if headers:
+        request["CaptureContentTypeHeader"] = headers
+    if config.kms_key_id:
+        request["KmsKeyId"] = config.kms_key_id
+    return request
+
+
+def endpoint_config_request(config: LaunchConfig, name: str, model_name: str) -> Request:
+    """One variant: instances, or serverless (ServerlessConfig instead of instances); with
+    data capture when configured."""
+    endpoint_options.check_deploy(config)
     request: Request = {
         "EndpointConfigName": name,
-        "ProductionVariants": [
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": model_name,
-                "InstanceType": serving.type,
-                "InitialInstanceCount": serving.count,
-                "InitialVariantWeight": 1.0,
-                "ContainerStartupHealthCheckTimeoutInSeconds": STARTUP_HEALTH_CHECK_SECONDS,
-                "ModelDataDownloadTimeoutInSeconds": MODEL_DOWNLOAD_SECONDS,
-            }
-        ],
+        "ProductionVariants": [_variant(config, model_name)],
     }
-    if config.kms_key_id:
+    if config.data_capture:
+        request["DataCaptureConfig"] = _data_capture(config)
+    if config.kms_key_id and not config.serverless:
         request["KmsKeyId"] = config.kms_key_id
     return _with_common(request, config)
 
@@ -354,3 +421,53 @@ def transform_request(
         "TransformResources": resources,
     }
     return _with_common(request, config)
+
+
+def scalable_resource_id(endpoint: str, variant: str = VARIANT) -> str:
+    """Application Auto Scaling's name for an endpoint variant."""
+    return f"endpoint/{endpoint}/variant/{variant}"
+
+
+def scalable_variant(endpoint: str) -> Request:
+    """What every Application Auto Scaling call on the variant's instance count names."""
+    return {
+        "ServiceNamespace": AUTOSCALING_NAMESPACE,
+        "ResourceId": scalable_resource_id(endpoint),
+        "ScalableDimension": INSTANCE_COUNT_DIMENSION,
+    }
+
+
+def _autoscaling(config: LaunchConfig) -> endpoint_options.Autoscaling:
+    if not config.autoscaling:
+        raise ConfigError("no autoscaling settings: add [autoscaling] or --max-instances")
+    return config.autoscaling
+
+
+def scalable_target_request(config: LaunchConfig, endpoint: str) -> Request:
+    """RegisterScalableTarget: the variant's instance count, between min and max."""
+    scaling = _autoscaling(config)
+    request = scalable_variant(endpoint) | {
+        "MinCapacity": scaling.min_instances,
+        "MaxCapacity": scaling.max_instances,
+    }
+    if config.tags:
+        request["Tags"] = dict(sorted(config.tags.items()))
+    return request
+
+
+def scaling_policy_request(config: LaunchConfig, endpoint: str) -> Request:
+    """PutScalingPolicy: target tracking holds invocations per instance (per minute) near the
+    target, adding instances after ``scale_out_cooldown`` and removing them after
+    ``scale_in_cooldown``."""
+    scaling = _autoscaling(config)
+    return {
+        "PolicyName": SCALING_POLICY_NAME,
+        **scalable_variant(endpoint),
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
+            "TargetValue": float(scaling.target_invocations_per_instance),
+            "PredefinedMetricSpecification": {"PredefinedMetricType": INVOCATIONS_METRIC},
+            "ScaleInCooldown": scaling.scale_in_cooldown,
+            "ScaleOutCooldown": scaling.scale_out_cooldown,
+        },
+    }

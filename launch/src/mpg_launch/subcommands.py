@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mpg_launch import commands, layout
+from mpg_launch import commands, endpoint_options, layout
 from mpg_launch.aws import Clients, session
 from mpg_launch.config import LaunchConfig, checked_hyperparameters
 from mpg_launch.ecr import content_tag, push_images
@@ -115,6 +115,8 @@ def tune(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 
 
 def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    # Flags over the config file's tables, checked before any client is made.
+    config = endpoint_options.with_flags(config, vars(args))
     commands.deploy(
         _runner(args, config, connect, out),
         args.endpoint or config.endpoint_name,

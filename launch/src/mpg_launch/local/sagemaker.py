@@ -20,6 +20,7 @@ from typing import Any
 
 from mpg_launch.config import LaunchConfig
 from mpg_launch.docker import ensure_engine, image_exists
+from mpg_launch.endpoint_options import SERVERLESS_STARTUP_SECONDS
 from mpg_launch.errors import ConfigError, JobFailed, LaunchError
 from mpg_launch.local import containers, serving
 from mpg_launch.local.jobs import LocalContext, run_processing, run_training
@@ -200,9 +201,12 @@ class LocalSageMaker:
         startup = variant.get(
             "ContainerStartupHealthCheckTimeoutInSeconds", serving.DEFAULT_STARTUP_SECONDS
         )
+        count = variant.get("InitialInstanceCount", 1)
+        if "ServerlessConfig" in variant:  # one container, held to serverless's start-up limit
+            startup, count = SERVERLESS_STARTUP_SECONDS, 1
         instances: list[list[dict[str, Any]]] = []
         try:
-            for index in range(1, int(variant["InitialInstanceCount"]) + 1):
+            for index in range(1, int(count) + 1):
                 instances.append(
                     serving.start_instance(
                         model,
