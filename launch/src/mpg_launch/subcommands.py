@@ -117,6 +117,7 @@ def tune(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     # Flags over the config file's tables, checked before any client is made.
     config = endpoint_options.with_flags(config, vars(args))
+    endpoint_options.check_deploy(config, args.pipeline)
     commands.deploy(
         _runner(args, config, connect, out),
         args.endpoint or config.endpoint_name,
