@@ -20,7 +20,7 @@ from typing import Any
 
 from mpg_launch.config import LaunchConfig
 from mpg_launch.docker import ensure_engine, image_exists
-from mpg_launch.endpoint_options import SERVERLESS_STARTUP_SECONDS
+from mpg_launch.endpoint_options import SERVERLESS_MAX_PAYLOAD_MB, SERVERLESS_STARTUP_SECONDS
 from mpg_launch.errors import ConfigError, JobFailed, LaunchError
 from mpg_launch.local import containers, serving
 from mpg_launch.local.jobs import LocalContext, run_processing, run_training
@@ -225,6 +225,12 @@ class LocalSageMaker:
             raise
         return instances
 
+    def _max_body_bytes(self, config_name: str) -> int:
+        variants = self.describe_endpoint_config(EndpointConfigName=config_name)
+        if "ServerlessConfig" in variants["ProductionVariants"][0]:
+            return SERVERLESS_MAX_PAYLOAD_MB * 1024 * 1024
+        return serving.MAX_BODY_BYTES
+
     def create_endpoint(
         self, EndpointName: str, EndpointConfigName: str, **_: Any
     ) -> dict[str, str]:
@@ -236,6 +242,7 @@ class LocalSageMaker:
             "EndpointConfigName": EndpointConfigName,
             "EndpointStatus": "Creating",
             "CreationTime": datetime.now(UTC),
+            "MaxBodyBytes": self._max_body_bytes(EndpointConfigName),
         }
         self.state.put("endpoints", EndpointName, record)
         try:
@@ -261,7 +268,10 @@ class LocalSageMaker:
         for instance in record.get("Instances", []):
             serving.stop_containers([c["name"] for c in instance])
         record.update(
-            Instances=new, EndpointConfigName=EndpointConfigName, EndpointStatus="InService"
+            Instances=new,
+            EndpointConfigName=EndpointConfigName,
+            EndpointStatus="InService",
+            MaxBodyBytes=self._max_body_bytes(EndpointConfigName),
         )
         self.state.put("endpoints", EndpointName, record)
         return {"EndpointArn": record["EndpointArn"]}
@@ -293,13 +303,13 @@ class LocalRuntime:
         Accept: str = "*/*",
         **_: Any,
     ) -> dict[str, Any]:
-        serving.check_body(Body)
         record = self.state.get("endpoints", EndpointName, "InvokeEndpoint")
         if record.get("EndpointStatus") != "InService":
             raise not_found(
                 "InvokeEndpoint",
                 f"Endpoint {EndpointName} is not InService ({record.get('EndpointStatus')})",
             )
+        serving.check_body(Body, record.get("MaxBodyBytes", serving.MAX_BODY_BYTES))
         instance = random.choice(record["Instances"])  # noqa: S311 - load spreading only
         reply = serving.invoke_chain([c["port"] for c in instance], Body, ContentType, Accept)
         return {

@@ -192,14 +192,15 @@ def invoke_chain(
     return reply
 
 
-def check_body(body: bytes) -> None:
-    if len(body) > MAX_BODY_BYTES:
+def check_body(body: bytes, limit: int = MAX_BODY_BYTES) -> None:
+    """SageMaker's front end refuses a body over the endpoint's limit before the container."""
+    if len(body) > limit:
         raise ClientError(
             {
                 "Error": {
                     "Code": "ValidationError",
                     "Message": f"Request body is {len(body)} bytes; InvokeEndpoint "
-                    f"accepts at most {MAX_BODY_BYTES}",
+                    f"accepts at most {limit}",
                 }
             },
             "InvokeEndpoint",
