@@ -83,7 +83,10 @@ def test_config_tables_become_settings(tmp_path: Path) -> None:
             "scale_in_cooldown = -1\n",
             "scale_in_cooldown=-1 must be 0 or more seconds",
         ),
-        ("[autoscaling]\nmax_instances = 'two'\n", "autoscaling max_instances='two' is not a"),
+        (
+            "[autoscaling]\nmax_instances = 'two'\n",
+            "autoscaling max_instances='two' is not an integer",
+        ),
         ("[autoscaling]\nmax_instance = 2\n", "unknown key(s) ['max_instance'] in [autoscaling]"),
         (
             "[serverless]\nmemory_mb = 1536\n",
@@ -101,6 +104,8 @@ def test_config_tables_become_settings(tmp_path: Path) -> None:
             "capture_output=False and capture_input=False capture nothing",
         ),
         ("serverless = 3\n", "'serverless' must be a table of settings"),
+        ("[serverless]\nmemory_mb = 2048.5\n", "memory_mb=2048.5 is not an integer"),
+        ("[data_capture]\ncapture_input = 'yes'\n", "capture_input='yes' is not true or false"),
     ],
 )
 def test_bad_tables_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
@@ -175,10 +180,22 @@ def test_serverless_refuses_what_the_docs_exclude(
             build.endpoint_config_request(refused, "ec", "m")
 
 
-def test_instance_count_must_lie_within_autoscaling(config: LaunchConfig) -> None:
-    three = replace(config, autoscaling=AUTOSCALING, instances={"serving": Instances(count=5)})
-    with pytest.raises(ConfigError, match=r"count=5 is outside autoscaling's 1\.\.4"):
-        endpoint_options.check_deploy(three)
+@pytest.mark.parametrize(("count", "started"), [(5, 4), (1, 2), (3, 3)])
+def test_the_endpoint_starts_within_autoscalings_range(
+    config: LaunchConfig, count: int, started: int
+) -> None:
+    scaled = replace(
+        config,
+        autoscaling=Autoscaling(
+            max_instances=4, target_invocations_per_instance=9, min_instances=2
+        ),
+        instances={"serving": Instances(count=count)},
+    )
+    variant = build.endpoint_config_request(scaled, "ec", "m")["ProductionVariants"][0]
+    assert variant["InitialInstanceCount"] == started
+    notes = endpoint_options.deploy_notes(scaled)
+    said = f"starts with {started} instances, not [instances.serving] count={count}"
+    assert any(said in note for note in notes) == (count != started)
 
 
 def test_notes_say_what_is_left_out(serverless: LaunchConfig) -> None:

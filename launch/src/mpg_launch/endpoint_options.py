@@ -136,10 +136,21 @@ def _fix(section: str, name: str) -> str:
     return f"set {name} in [{section}]" + (f" or {flag}" if flag else "")
 
 
+def _base(hint: Any) -> Any:
+    """``int`` for ``int | None``: the type a value must have when it is given."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return next(h for h in typing.get_args(hint) if h is not type(None))
+    return hint
+
+
+def _kind(hint: Any) -> str:
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    return names.get(_base(hint), "a list of strings")
+
+
 def _value(hint: Any, value: Any) -> Any:
     """``value`` as the field's type; ValueError when it is not one."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        hint = next(h for h in typing.get_args(hint) if h is not type(None))
+    hint = _base(hint)
     if hint is bool:
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
@@ -181,7 +192,8 @@ def parse_section(section: str, values: Any, where: str) -> Any:
             kwargs[name] = _value(hints[name], value)
         except (TypeError, ValueError):
             raise ConfigError(
-                f"{where}: {section} {name}={value!r} is not a {hints[name]}; {_fix(section, name)}"
+                f"{where}: {section} {name}={value!r} is not {_kind(hints[name])}; "
+                f"{_fix(section, name)}"
             ) from None
     for name, field in known.items():
         if name not in kwargs and field.default is MISSING and field.default_factory is MISSING:
@@ -289,19 +301,27 @@ def check_deploy(config: LaunchConfig, pipeline: bool = False) -> None:
                     f"serverless endpoints do not support {what} (AWS: serverless feature "
                     f"exclusions); {fix}, or deploy on instances (--no-serverless)"
                 )
+
+
+def initial_instance_count(config: LaunchConfig) -> int:
+    """``[instances.serving] count``, brought within autoscaling's min..max: autoscaling would
+    move it there at once anyway, and the endpoint should start as it is meant to run."""
+    count = config.instance("serving").count
     if config.autoscaling:
-        count = config.instance("serving").count
-        low, high = config.autoscaling.min_instances, config.autoscaling.max_instances
-        if not low <= count <= high:
-            raise ConfigError(
-                f"[instances.serving] count={count} is outside autoscaling's "
-                f"{low}..{high} (--min-instances..--max-instances); make it agree"
-            )
+        return min(max(count, config.autoscaling.min_instances), config.autoscaling.max_instances)
+    return count
 
 
 def deploy_notes(config: LaunchConfig) -> list[str]:
     """What the requests leave out or the local engine does not do, one line each."""
     notes: list[str] = []
+    count = config.instance("serving").count
+    if not config.serverless and initial_instance_count(config) != count:
+        notes.append(
+            f"autoscaling: the endpoint starts with {initial_instance_count(config)} instances, "
+            f"not [instances.serving] count={count}, which is outside min_instances.."
+            "max_instances"
+        )
     if config.serverless:
         notes.append(
             "serverless: one worker per container and bodies up to "

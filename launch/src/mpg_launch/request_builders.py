@@ -325,7 +325,7 @@ def _variant(config: LaunchConfig, model_name: str) -> dict[str, Any]:
     serving = config.instance("serving")
     return variant | {
         "InstanceType": serving.type,
-        "InitialInstanceCount": serving.count,
+        "InitialInstanceCount": endpoint_options.initial_instance_count(config),
         "InitialVariantWeight": 1.0,
         "ContainerStartupHealthCheckTimeoutInSeconds": STARTUP_HEALTH_CHECK_SECONDS,
         "ModelDataDownloadTimeoutInSeconds": MODEL_DOWNLOAD_SECONDS,
