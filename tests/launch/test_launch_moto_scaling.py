@@ -245,3 +245,15 @@ def test_redeploy_without_autoscaling_leaves_the_endpoint_unscaled(config: Launc
     assert at_update == [[]]
     assert (targets(), policies()) == ([], [])
     assert "note: endpoint mpg-moto is no longer autoscaled (no autoscaling settings)" in lines
+
+
+def test_a_redeploy_refused_before_the_update_leaves_autoscaling_alone(
+    config: LaunchConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(*SCALING)[0] == 0
+    before = (targets(), policies())
+    code, lines = run(*SCALING, "--image-tag", "git-nope")  # CreateModel is refused
+    assert code == 2
+    assert "unknown image" in capsys.readouterr().err
+    assert (targets(), policies()) == before
+    assert not any("removed" in line or "restored" in line for line in lines)

@@ -202,14 +202,12 @@ def deploy(
     saved = _registration(runner, endpoint) if exists else []
     if (scaling or saved) and not (wait or runner.dry_run):
         raise LaunchError("autoscaling is (re)registered once the endpoint is InService: wait")
-    _deregister(runner, endpoint, saved)
+    paused: list[Submission] = []  # the registration removed for the update, to put back
     try:
-        for s in (
-            Submission("CreateModel", model),
-            Submission("CreateEndpointConfig", endpoint_config),
-            last,
-        ):
-            runner.submit(s)
+        runner.submit(Submission("CreateModel", model))
+        runner.submit(Submission("CreateEndpointConfig", endpoint_config))
+        paused = _deregister(runner, endpoint, saved)
+        runner.submit(last)
         if runner.dry_run or not wait:
             if scaling:
                 runner.submit(*scaling)
@@ -220,7 +218,7 @@ def deploy(
         )
         _check_serves(described, name)
     except Exception:
-        _restore(runner, endpoint, saved)
+        _restore(runner, endpoint, paused)
         raise
     runner.out(f"endpoint {endpoint} is InService (model {name})")
     if scaling:
@@ -270,12 +268,14 @@ def _registration(runner: Runner, endpoint: str) -> list[Submission]:
     ]
 
 
-def _deregister(runner: Runner, endpoint: str, saved: list[Submission]) -> None:
+def _deregister(runner: Runner, endpoint: str, saved: list[Submission]) -> list[Submission]:
+    """Remove the registration ``saved`` describes; returns what to put back on failure."""
     if not saved:
-        return
+        return []
     assert runner.clients is not None
     for removed in autoscaling.deregister(runner.clients.autoscaling, endpoint):
         runner.out(f"removed {removed} for the update (UpdateEndpoint fails on it)")
+    return saved
 
 
 def _restore(runner: Runner, endpoint: str, saved: list[Submission]) -> None:
