@@ -31,8 +31,6 @@ SERVERLESS_MAX_CONCURRENCY = 200  # botocore: ProductionVariantServerlessConfig.
 SERVERLESS_MAX_PAYLOAD_MB = 4
 SERVERLESS_STARTUP_SECONDS = 180
 SERVERLESS_WORKERS = 1
-# What the docs list as not supported on serverless endpoints, among what deploy can send.
-SERVERLESS_EXCLUSIONS = "VPC configuration, network isolation, data capture, inference pipelines"
 
 
 @dataclass(frozen=True)
