@@ -83,6 +83,10 @@ class LaunchConfig:
     max_wait_seconds: int | None = None
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
     endpoint_name: str = "mpg"
+    # SageMaker Pipelines: the pipeline `mpg-launch pipeline` manages and the model package
+    # group its Register step (and `mpg-launch registry`) uses.
+    pipeline_name: str = "mpg-pipeline"
+    model_package_group: str = "mpg-models"
     local: bool = False
     local_state_dir: str | None = None
 

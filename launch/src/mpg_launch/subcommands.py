@@ -174,3 +174,102 @@ def logs(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 def delete(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     commands.delete(connect(), args.endpoint or config.endpoint_name, out)
     return 0
+
+
+# SageMaker Pipelines and the Model Registry (imported here, not at the top: only these use them).
+def pipeline_definition(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    from mpg_launch.pipeline.checks import check_definition
+    from mpg_launch.pipeline.definition import build_definition
+
+    definition = build_definition(config)
+    check_definition(definition)
+    out(json.dumps(definition, indent=2))
+    return 0
+
+
+def pipeline_upsert(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    from mpg_launch.pipeline.definition import build_definition
+    from mpg_launch.pipeline.runs import upsert
+
+    upsert(_runner(args, config, connect, out), build_definition(config), args.description)
+    return 0
+
+
+def pipeline_start(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    from mpg_launch.pipeline.runs import follow, start
+
+    runner = _runner(args, config, connect, out)
+    arn = start(runner, args.parameter, args.display_name)
+    if arn and args.follow:
+        follow(connect().sagemaker, arn, out, args.poll_seconds)
+    return 0
+
+
+def pipeline_follow(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    from mpg_launch.pipeline.runs import follow, latest_execution
+
+    sagemaker = connect().sagemaker
+    arn = args.execution or latest_execution(sagemaker, config.pipeline_name)
+    follow(sagemaker, arn, out, args.poll_seconds)
+    return 0
+
+
+def pipeline_list(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    from mpg_launch.pipeline.runs import execution_lines, executions
+
+    found = executions(connect().sagemaker, config.pipeline_name, args.max_results)
+    for line in execution_lines(found) or [f"pipeline {config.pipeline_name} has no executions"]:
+        out(line)
+    return 0
+
+
+def registry_list(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    from mpg_launch.registry import package_lines
+
+    for line in package_lines(connect(), config.model_package_group):
+        out(line)
+    return 0
+
+
+def registry_approve(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    from mpg_launch.registry import APPROVED, set_approval
+
+    set_approval(_runner(args, config, connect, out), args.package, APPROVED, args.description)
+    return 0
+
+
+def registry_reject(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    from mpg_launch.registry import REJECTED, set_approval
+
+    set_approval(_runner(args, config, connect, out), args.package, REJECTED, args.description)
+    return 0
+
+
+def registry_deploy(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    from mpg_launch.registry import deploy as deploy_package
+
+    deploy_package(
+        _runner(args, config, connect, out),
+        args.package,
+        args.endpoint or config.endpoint_name,
+        _stamp(),
+    )
+    return 0
