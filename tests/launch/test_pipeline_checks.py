@@ -211,7 +211,9 @@ BROKEN: list[tuple[str, Callable[[Definition], None], list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("change", "expected"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
+@pytest.mark.parametrize(
+    ("change", "expected"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN]
+)
 def test_each_broken_rule_is_named(
     config: LaunchConfig, change: Callable[[Definition], None], expected: list[str]
 ) -> None:

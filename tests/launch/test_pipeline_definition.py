@@ -105,17 +105,26 @@ def test_steps_names_and_types_follow_the_contract(config: LaunchConfig) -> None
     ]
     evaluate = steps_by_name(definition)["Evaluate"]
     assert evaluate["PropertyFiles"] == [
-        {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
+        {
+            "PropertyFileName": "EvaluationReport",
+            "OutputName": "evaluation",
+            "FilePath": "evaluation.json",
+        }
     ]
 
 
 def test_parameters_are_declared_with_config_defaults(config: LaunchConfig) -> None:
     config = replace(
         config,
-        instances={"processing": Instances("ml.c5.xlarge", 2), "transform": Instances("ml.m5.xlarge", 3)},
+        instances={
+            "processing": Instances("ml.c5.xlarge", 2),
+            "transform": Instances("ml.m5.xlarge", 3),
+        },
         hyperparameters={"n_estimators": "250"},
     )
-    declared = {p["Name"]: (p["Type"], p["DefaultValue"]) for p in build_definition(config)["Parameters"]}
+    declared = {
+        p["Name"]: (p["Type"], p["DefaultValue"]) for p in build_definition(config)["Parameters"]
+    }
     assert declared == {
         "InputData": ("String", "s3://my-bucket/mpg/data/bronze"),
         "BatchInputData": ("String", "s3://my-bucket/mpg/data/batch/"),
@@ -200,14 +209,9 @@ def test_run_dependent_members_are_parameters_and_properties(config: LaunchConfi
         "n_estimators": {"Get": "Parameters.NEstimators"},
         "max_depth": {"Get": "Parameters.MaxDepth"},
     }
+    features = "Steps.Preprocess.ProcessingOutputConfig.Outputs['features'].S3Output.S3Uri"
     assert train["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == {
-        "Std:Join": {
-            "On": "",
-            "Values": [
-                {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['features'].S3Output.S3Uri"},
-                "train/",
-            ],
-        }
+        "Std:Join": {"On": "", "Values": [{"Get": features}, "train/"]}
     }
     register = steps["Register"]["Arguments"]
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
@@ -235,13 +239,18 @@ def test_caching_and_retries(config: LaunchConfig) -> None:
     assert not any("CacheConfig" in s for n, s in steps.items() if n != "Preprocess")
     for name in ("Preprocess", "Train", "Evaluate", "BatchPredict"):
         (policy,) = steps[name]["RetryPolicies"]
-        assert policy["ExceptionType"] == ["SageMaker.CAPACITY_ERROR", "SageMaker.JOB_INTERNAL_ERROR"]
+        assert policy["ExceptionType"] == [
+            "SageMaker.CAPACITY_ERROR",
+            "SageMaker.JOB_INTERNAL_ERROR",
+        ]
 
 
 def test_local_definition_names_the_local_images(config: LaunchConfig) -> None:
     local = replace(config, local=True, local_image_tag="pipelines")
     steps = steps_by_name(build_definition(local))
-    assert steps["Evaluate"]["Arguments"]["AppSpecification"]["ImageUri"] == "mpg-training:pipelines"
+    assert (
+        steps["Evaluate"]["Arguments"]["AppSpecification"]["ImageUri"] == "mpg-training:pipelines"
+    )
     assert steps["Evaluate"]["Arguments"]["AppSpecification"]["ContainerEntrypoint"] == ["evaluate"]
 
 
