@@ -62,7 +62,8 @@ def upsert(
         build.pipeline_request(config, body, str(uuid.uuid4()), description),
     )
     if runner.dry_run:
-        runner.submit(group, create)
+        for submission in (group, create):
+            runner.submit(submission)
         return None
     assert runner.clients is not None
     sagemaker = runner.clients.sagemaker
