@@ -22,7 +22,7 @@ from mpg_launch.cli import main
 from mpg_launch.config import LaunchConfig
 from mpg_launch.errors import JobFailed
 from mpg_launch.pipeline.definition import build_definition
-from mpg_launch.pipeline.runs import follow
+from mpg_launch.pipeline.runs import _step_line, follow
 from tests.conftest import free_port
 from tests.launch.conftest import ACCOUNT, REGION
 from tests.launch.test_launch_moto_flows import config  # noqa: F401 - images pushed to moto ECR
@@ -322,3 +322,20 @@ def test_follow_fails_non_zero_when_the_execution_fails(
     assert raised.value.exit_code == 3
     # moto answers FailureReason "" (SageMaker names the step and its reason).
     assert str(raised.value) == f"pipeline execution {execution.arn} Failed: no FailureReason given"
+
+
+def test_step_lines_show_cache_hits_and_failure_reasons() -> None:
+    """What `follow` prints per step where the service lists steps (SageMaker, --local)."""
+    assert _step_line({"StepName": "Train", "StepStatus": "Executing"}) == "Train: Executing"
+    cached = {
+        "StepName": "Preprocess",
+        "StepStatus": "Succeeded",
+        "CacheHitResult": {"SourcePipelineExecutionArn": "arn:x/execution/abc"},
+    }
+    assert _step_line(cached) == "Preprocess: Succeeded (cached from arn:x/execution/abc)"
+    failed = {
+        "StepName": "RmseTooHigh",
+        "StepStatus": "Failed",
+        "FailureReason": "Test RMSE 5.1 is above\nRmseThreshold 4.0",
+    }
+    assert _step_line(failed) == "RmseTooHigh: Failed: Test RMSE 5.1 is above RmseThreshold 4.0"

@@ -544,8 +544,8 @@ class _Checker:
             self.check_control(step)
         if self.steps:
             self.check_cycles()
-        for key in ("PipelineExperimentConfig",):
-            self.check_expressions("PipelineExperimentConfig", self.definition.get(key) or {})
+        experiment = self.definition.get("PipelineExperimentConfig") or {}
+        self.check_expressions("PipelineExperimentConfig", experiment)
         return self.errors
 
 
