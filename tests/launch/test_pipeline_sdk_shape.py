@@ -82,7 +82,6 @@ def _sdk_definition(config: LaunchConfig) -> dict[str, Any]:
         SageMakerJobExceptionTypeEnum,
         SageMakerJobStepRetryPolicy,
     )
-    from sagemaker.workflow.step_collections import RegisterModel
     from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, TransformStep
 
     session = PipelineSession(
@@ -220,29 +219,28 @@ def _sdk_definition(config: LaunchConfig) -> dict[str, Any]:
     )
     evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
     types = ["text/csv", "application/json", "application/jsonlines"]
-    register = RegisterModel(
-        "Register",
-        estimator=estimator,
-        model_data=model_data,
-        image_uri=config.image_uri("serving"),
-        content_types=types,
-        response_types=types,
-        inference_instances=["ml.m5.large"],
-        transform_instances=["ml.m5.large"],
-        model_package_group_name=config.model_package_group,
-        approval_status=approval,
-        model_metrics=ModelMetrics(
-            model_statistics=MetricsSource(
-                s3_uri=Join(on="", values=[evaluation_uri, "evaluation.json"]),
-                content_type="application/json",
-            )
-        ),
-    )
     model = Model(
         image_uri=config.image_uri("serving"),
         model_data=model_data,
         role=role,
         sagemaker_session=session,
+    )
+    register = ModelStep(
+        "Register",
+        step_args=model.register(
+            content_types=types,
+            response_types=types,
+            inference_instances=["ml.m5.large"],
+            transform_instances=["ml.m5.large"],
+            model_package_group_name=config.model_package_group,
+            approval_status=approval,
+            model_metrics=ModelMetrics(
+                model_statistics=MetricsSource(
+                    s3_uri=Join(on="", values=[evaluation_uri, "evaluation.json"]),
+                    content_type="application/json",
+                )
+            ),
+        ),
     )
     create_model = ModelStep("CreateBatchModel", step_args=model.create())
     transformer = Transformer(
