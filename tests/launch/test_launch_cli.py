@@ -36,6 +36,16 @@ def no_clients(config: object, out: object) -> object:
             ["CreateModel", "CreateEndpointConfig", "CreateEndpoint"],
         ),
         (["transform", "--model", "m1"], ["CreateTransformJob"]),
+        (["pipeline", "upsert"], ["CreateModelPackageGroup", "CreatePipeline"]),
+        (["pipeline", "start", "-P", "RmseThreshold=3"], ["StartPipelineExecution"]),
+        (
+            ["registry", "approve", "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1"],
+            ["UpdateModelPackage"],
+        ),
+        (
+            ["registry", "deploy", "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1"],
+            ["CreateModel", "CreateEndpointConfig", "CreateEndpoint"],
+        ),
     ],
 )
 def test_dry_run_prints_each_request(argv: list[str], operations: list[str]) -> None:
@@ -75,6 +85,15 @@ def test_dry_run_push_shows_targets() -> None:
         (["preprocess", "--dry-run", "--job-name", "bad_name"], ENV, "service model"),
         (["train", "--dry-run", "--preprocessing-job", "p", "-H", "oops"], ENV, "KEY=VALUE"),
         (["deploy", "--dry-run"], ENV, "--training-job"),
+        (
+            ["pipeline", "upsert", "--dry-run"],
+            {k: v for k, v in ENV.items() if k != "MPG_ROLE_ARN"},
+            "no SageMaker execution role",
+        ),
+        (["pipeline", "start", "--dry-run", "-P", "MaxDepth"], ENV, "write NAME=VALUE"),
+        (["pipeline", "upsert", "--dry-run", "--pipeline-name", "mpg_p"], ENV, "PipelineName"),
+        (["registry", "approve", "3", "--dry-run"], ENV, "pass the package's ARN"),
+        (["registry", "reject", "latest", "--dry-run"], ENV, "give its ARN or its version"),
     ],
 )
 def test_errors_are_one_line_and_non_zero(
@@ -146,4 +165,31 @@ def test_good_hyperparameters_reach_the_request_as_given() -> None:
 
 def test_every_subcommand_has_exactly_one_function() -> None:
     (choices,) = [a.choices for a in build_parser()._actions if a.dest == "command"]
-    assert set(subcommand_table()) == set(choices)
+    names = set()
+    for name, parser in choices.items():
+        actions = [a.choices for a in parser._actions if a.dest == "action"]
+        names |= {f"{name} {action}" for action in actions[0]} if actions else {name}
+    assert set(subcommand_table()) == names
+
+
+def test_pipeline_definition_prints_the_checked_json() -> None:
+    lines: list[str] = []
+    argv = ["pipeline", "definition", "--model-package-group", "fleet-models"]
+    assert main(argv, env=ENV, factory=no_clients, out=lines.append) == 0
+    definition = json.loads(lines[0])
+    assert definition["Version"] == "2020-12-01"
+    (check,) = [s for s in definition["Steps"] if s["Name"] == "CheckRmse"]
+    register = check["Arguments"]["IfSteps"][0]
+    assert register["Arguments"]["ModelPackageGroupName"] == "fleet-models"
+
+
+def test_pipeline_upsert_dry_run_sends_the_definition_and_the_names() -> None:
+    lines: list[str] = []
+    argv = ["pipeline", "upsert", "--dry-run", "--pipeline-name", "fleet", "--description", "v2"]
+    assert main(argv, env=ENV, factory=no_clients, out=lines.append) == 0
+    group, create = (json.loads(chunk)["request"] for chunk in lines)
+    assert group["ModelPackageGroupName"] == "mpg-models"
+    assert create["PipelineName"] == "fleet"
+    assert create["PipelineDescription"] == "v2"
+    assert create["RoleArn"] == ENV["MPG_ROLE_ARN"]
+    assert json.loads(create["PipelineDefinition"])["Steps"][0]["Name"] == "Preprocess"

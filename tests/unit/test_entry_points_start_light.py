@@ -47,8 +47,8 @@ def test_launcher_help_imports_no_heavy_library() -> None:
         "    except SystemExit as exc:\n"
         "        assert exc.code == 0, exc.code\n"
         "assert 'usage: mpg-launch' in help_text.getvalue()\n"
-        "for name in ('train', 'tune'):\n"
+        "for argv in (['train'], ['tune'], ['pipeline'], ['pipeline', 'start'], ['registry']):\n"
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
-        "        cli.main([name, '--help'])"
+        "        cli.main([*argv, '--help'])"
     )
     assert loaded_after(script, LAUNCHER_HEAVY) == []

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from mpg_launch.subcommands import Subcommand
 
 # Commands that submit jobs or models, so need the execution role.
-_SUBMITS = ("preprocess", "train", "tune", "deploy", "transform")
+_SUBMITS: tuple[str, ...] = ("preprocess", "train", "tune", "deploy", "transform")
+_SUBMITS += ("pipeline definition", "pipeline upsert", "registry deploy")
 ClientsFactory = Callable[[LaunchConfig, Callable[[str], None]], "Clients"]
 # The flags that map onto LaunchConfig fields.
 _SETTINGS = {
@@ -41,6 +42,8 @@ _SETTINGS = {
     "image_tag": "image_tag",
     "registry": "registry_override",
     "endpoint": "endpoint_name",
+    "pipeline_name": "pipeline_name",
+    "model_package_group": "model_package_group",
 }
 
 
@@ -145,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("delete", "delete an endpoint, its endpoint config and its models")
     p.add_argument("--endpoint")
+    _pipeline_commands(sub, common)
     return parser
 
 
@@ -167,6 +171,57 @@ def _endpoint_flags(p: argparse.ArgumentParser) -> None:
             )
 
 
+def _pipeline_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``pipeline ACTION`` and ``registry ACTION``: each action is a subcommand of its own."""
+
+    def group(name: str, help_text: str) -> Callable[[str, str], argparse.ArgumentParser]:
+        actions = sub.add_parser(name, help=help_text, description=help_text).add_subparsers(
+            dest="action", required=True, metavar="ACTION"
+        )
+
+        def action(action_name: str, action_help: str) -> argparse.ArgumentParser:
+            p = actions.add_parser(
+                action_name, parents=[common], help=action_help, description=action_help
+            )
+            if name == "pipeline":
+                p.add_argument("--pipeline-name", help="default: 'pipeline_name' (mpg-pipeline)")
+            p.add_argument(
+                "--model-package-group", help="default: 'model_package_group' (mpg-models)"
+            )
+            return p
+
+        return action
+
+    action = group("pipeline", "SageMaker Pipeline: preprocess, train, evaluate, gate, register")
+    action("definition", "print the pipeline definition JSON (checked; nothing is sent)")
+    p = action("upsert", "create the pipeline or update it (and its model package group)")
+    p.add_argument("--description")
+    p = action("start", "start an execution, with parameter overrides")
+    p.add_argument("--parameter", "-P", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--display-name")
+    p.add_argument("--follow", action="store_true", help="then follow it (as `follow`)")
+    p = action("follow", "print each step's status until the execution ends")
+    p.add_argument("execution", nargs="?", help="execution ARN (default: the latest)")
+    p = action("list", "list the pipeline's executions, newest first")
+    p.add_argument("--max-results", type=int, default=20)
+
+    action = group("registry", "Model Registry: list, approve, reject, deploy model packages")
+    action("list", "the group's model packages: version, approval status, metrics")
+    for verb in ("approve", "reject"):
+        p = action(verb, f"{verb} a model package (ARN or version number)")
+        p.add_argument("package")
+        p.add_argument("--description", help="ApprovalDescription")
+    p = action("deploy", "deploy an Approved model package to an endpoint")
+    p.add_argument("package", help="ARN or version number")
+    p.add_argument("--endpoint", help="endpoint name (default: 'endpoint_name' setting)")
+
+
+def command_key(args: argparse.Namespace) -> str:
+    """``train``, or ``pipeline start`` for the commands with actions."""
+    action = getattr(args, "action", None)
+    return f"{args.command} {action}" if action else str(args.command)
+
+
 def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> LaunchConfig:
     overrides: dict[str, Any] = {
         field: getattr(args, flag, None) for flag, field in _SETTINGS.items()
@@ -178,7 +233,7 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Launch
         args.config,
         env,
         overrides,
-        need_role=args.command in _SUBMITS,
+        need_role=command_key(args) in _SUBMITS,
         need_bucket=args.command != "push",
     )
 
@@ -210,6 +265,15 @@ def subcommand_table() -> dict[str, Subcommand]:
         "status": run.status,
         "logs": run.logs,
         "delete": run.delete,
+        "pipeline definition": run.pipeline_definition,
+        "pipeline upsert": run.pipeline_upsert,
+        "pipeline start": run.pipeline_start,
+        "pipeline follow": run.pipeline_follow,
+        "pipeline list": run.pipeline_list,
+        "registry list": run.registry_list,
+        "registry approve": run.registry_approve,
+        "registry reject": run.registry_reject,
+        "registry deploy": run.registry_deploy,
     }
 
 
@@ -221,7 +285,7 @@ def run(
 ) -> int:
     # Clients are made on first use, once: a dry run never makes any.
     connect = functools.cache(lambda: factory(config, out))
-    return subcommand_table()[args.command](args, config, connect, out)
+    return subcommand_table()[command_key(args)](args, config, connect, out)
 
 
 def main(

@@ -163,20 +163,24 @@ def deploy(
     pipeline: bool = False,
     preprocessing_job: str | None = None,
     wait: bool = True,
+    model_package: str | None = None,
 ) -> dict[str, Any] | None:
     """Create a model and an endpoint config named ``<endpoint>-<stamp>``; create the endpoint,
-    or move an existing one to the new config (blue/green, no downtime). With autoscaling the
+    or move an existing one to the new config (blue/green, no downtime). The model serves a
+    training job's artifact, or a registered ``model_package`` (ARN). With autoscaling the
     variant is registered once InService; an existing registration is removed before the update
     (UpdateEndpoint fails on it) and put back if the update fails."""
     config = runner.config
-    if not (training_job or model_data):
+    if not (training_job or model_data or model_package):
         raise LaunchError("deploy needs --training-job NAME or --model-data s3://.../model.tar.gz")
     endpoint_options.check_deploy(config, pipeline)
     for note in endpoint_options.deploy_notes(config):
         runner.out(f"note: {note}")
     data_url = model_data or layout.trained_model_uri(config, str(training_job))
     name = layout.checked_name(f"{endpoint}-{stamp}")
-    if pipeline:
+    if model_package:
+        model = build.model_package_model_request(config, name, model_package)
+    elif pipeline:
         if not preprocessing_job:
             raise LaunchError(
                 "deploy --pipeline needs --preprocessing-job NAME (its "

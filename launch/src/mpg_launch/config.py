@@ -89,6 +89,10 @@ class LaunchConfig:
     autoscaling: Autoscaling | None = None
     serverless: Serverless | None = None
     data_capture: DataCapture | None = None
+    # SageMaker Pipelines: the pipeline `mpg-launch pipeline` manages and the model package
+    # group its Register step (and `mpg-launch registry`) uses.
+    pipeline_name: str = "mpg-pipeline"
+    model_package_group: str = "mpg-models"
     local: bool = False
     local_state_dir: str | None = None
 

@@ -236,6 +236,147 @@ def tuning_request(
     return _with_common(request, config)
 
 
+# SageMaker Pipelines and the Model Registry. The pipeline's steps reuse the job builders above
+# (mpg_launch.pipeline.definition substitutes pipeline parameters into their requests).
+EVALUATION_REPORT = "evaluation.json"
+# What the serving image reads and answers (mpg_serving.codecs).
+SERVING_CONTENT_TYPES = [CSV, "application/json", "application/jsonlines"]
+
+
+def evaluation_request(
+    config: LaunchConfig, job_name: str, model_data_url: str, test_uri: str
+) -> Request:
+    """The training image's ``evaluate``: the trained ``model.tar.gz`` and the raw test split in,
+    ``evaluation.json`` (SageMaker's regression model-quality format) and plots out. A
+    processing job like preprocessing's (same network, limits, encryption, tags) on one
+    instance: evaluation does not shard."""
+    request = processing_request(config, job_name)
+    request["AppSpecification"] = {
+        "ImageUri": config.image_uri("training"),
+        "ContainerEntrypoint": ["evaluate"],
+        "ContainerArguments": [
+            f"--model={PROCESSING_ROOT}/input/model",
+            f"--test={PROCESSING_ROOT}/input/test",
+            f"--report={PROCESSING_ROOT}/output/evaluation",
+        ],
+    }
+    request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 1
+    request["ProcessingInputs"] = [
+        {
+            "InputName": name,
+            "S3Input": {
+                "S3Uri": uri,
+                "LocalPath": f"{PROCESSING_ROOT}/input/{name}",
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated",
+            },
+        }
+        for name, uri in (("model", model_data_url), ("test", test_uri))
+    ]
+    request["ProcessingOutputConfig"]["Outputs"] = [
+        {
+            "OutputName": "evaluation",
+            "S3Output": {
+                "S3Uri": layout.s3_uri(config, "evaluate", job_name, "evaluation") + "/",
+                "LocalPath": f"{PROCESSING_ROOT}/output/evaluation",
+                "S3UploadMode": "EndOfJob",
+            },
+        }
+    ]
+    return request
+
+
+def model_package_group_request(config: LaunchConfig) -> Request:
+    request: Request = {
+        "ModelPackageGroupName": config.model_package_group,
+        "ModelPackageGroupDescription": "Auto MPG regressors registered by the mpg pipeline",
+    }
+    return _with_common(request, config)
+
+
+def model_package_request(
+    config: LaunchConfig, model_data_url: str, report_uri: str, approval_status: str
+) -> Request:
+    """A versioned model package: the serving container and artifact, what it reads and
+    answers, where it may run, and the evaluation report as its model-quality statistics."""
+    request: Request = {
+        "ModelPackageGroupName": config.model_package_group,
+        "ModelPackageDescription": "Auto MPG random forest (raw rows -> mpg)",
+        "InferenceSpecification": {
+            "Containers": [_container(config, model_data_url)],
+            "SupportedContentTypes": list(SERVING_CONTENT_TYPES),
+            "SupportedResponseMIMETypes": list(SERVING_CONTENT_TYPES),
+            "SupportedRealtimeInferenceInstanceTypes": [config.instance("serving").type],
+            "SupportedTransformInstanceTypes": [config.instance("transform").type],
+        },
+        "ModelApprovalStatus": approval_status,
+        "ModelMetrics": {
+            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report_uri}}
+        },
+    }
+    return _with_common(request, config)
+
+
+def model_package_model_request(
+    config: LaunchConfig, model_name: str, model_package_arn: str
+) -> Request:
+    """A model from a registered package, which names the image, artifact and environment."""
+    request = model_request(config, model_name, model_data_url="")
+    request["PrimaryContainer"] = {"ModelPackageName": model_package_arn}
+    return request
+
+
+def model_package_approval_request(
+    model_package_arn: str, status: str, description: str | None = None
+) -> Request:
+    request: Request = {"ModelPackageArn": model_package_arn, "ModelApprovalStatus": status}
+    if description:
+        request["ApprovalDescription"] = description
+    return request
+
+
+def pipeline_request(
+    config: LaunchConfig, definition: str, token: str, description: str | None = None
+) -> Request:
+    """CreatePipeline; ``token`` is the idempotency token boto3 would otherwise generate."""
+    request: Request = {
+        "PipelineName": config.pipeline_name,
+        "PipelineDefinition": definition,
+        "RoleArn": config.role_arn,
+        "ClientRequestToken": token,
+    }
+    if description:
+        request["PipelineDescription"] = description
+    return _with_common(request, config)
+
+
+def pipeline_update_request(
+    config: LaunchConfig, definition: str, description: str | None = None
+) -> Request:
+    request = pipeline_request(config, definition, "", description)
+    del request["ClientRequestToken"]
+    request.pop("Tags", None)  # UpdatePipeline takes no tags
+    return request
+
+
+def pipeline_execution_request(
+    config: LaunchConfig,
+    parameters: Mapping[str, str],
+    token: str,
+    display_name: str | None = None,
+) -> Request:
+    """StartPipelineExecution; parameter values are strings on the wire, whatever their type."""
+    request: Request = {
+        "PipelineName": config.pipeline_name,
+        "PipelineParameters": [{"Name": k, "Value": v} for k, v in parameters.items()],
+        "ClientRequestToken": token,
+    }
+    if display_name:
+        request["PipelineExecutionDisplayName"] = display_name
+    return request
+
+
 def _container(
     config: LaunchConfig,
     model_data_url: str,

@@ -18,11 +18,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mpg_launch import commands, endpoint_options, layout
+from mpg_launch import commands, endpoint_options, layout, registry
 from mpg_launch.aws import Clients, session
 from mpg_launch.config import LaunchConfig, checked_hyperparameters
 from mpg_launch.ecr import content_tag, push_images
 from mpg_launch.errors import LaunchError
+from mpg_launch.pipeline import runs
+from mpg_launch.pipeline.checks import check_definition
+from mpg_launch.pipeline.definition import build_definition
 from mpg_launch.waiting import JOB_KINDS, LogTailer, Out
 
 Connect = Callable[[], Clients]
@@ -176,4 +179,86 @@ def logs(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 
 def delete(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     commands.delete(connect(), args.endpoint or config.endpoint_name, out)
+    return 0
+
+
+# SageMaker Pipelines and the Model Registry.
+def pipeline_definition(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    definition = build_definition(config)
+    check_definition(definition)
+    out(json.dumps(definition, indent=2))
+    return 0
+
+
+def pipeline_upsert(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    runs.upsert(_runner(args, config, connect, out), build_definition(config), args.description)
+    return 0
+
+
+def pipeline_start(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    arn = runs.start(_runner(args, config, connect, out), args.parameter, args.display_name)
+    if arn and args.follow:
+        runs.follow(connect().sagemaker, arn, out, args.poll_seconds)
+    return 0
+
+
+def pipeline_follow(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    sagemaker = connect().sagemaker
+    arn = args.execution or runs.latest_execution(sagemaker, config.pipeline_name)
+    runs.follow(sagemaker, arn, out, args.poll_seconds)
+    return 0
+
+
+def pipeline_list(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    found = runs.executions(connect().sagemaker, config.pipeline_name, args.max_results)
+    for line in runs.execution_lines(found) or [
+        f"pipeline {config.pipeline_name} has no executions"
+    ]:
+        out(line)
+    return 0
+
+
+def registry_list(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    for line in registry.package_lines(connect(), config.model_package_group):
+        out(line)
+    return 0
+
+
+def registry_approve(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    runner = _runner(args, config, connect, out)
+    registry.set_approval(runner, args.package, registry.APPROVED, args.description)
+    return 0
+
+
+def registry_reject(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    runner = _runner(args, config, connect, out)
+    registry.set_approval(runner, args.package, registry.REJECTED, args.description)
+    return 0
+
+
+def registry_deploy(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    registry.deploy(
+        _runner(args, config, connect, out),
+        args.package,
+        args.endpoint or config.endpoint_name,
+        _stamp(),
+    )
     return 0

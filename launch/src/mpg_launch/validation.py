@@ -19,6 +19,9 @@ from botocore.validate import ParamValidator
 
 from mpg_launch.errors import RequestInvalid
 
+# Long enums (instance types) are cut in messages: the first few show the spelling.
+_ENUM_SHOWN = 8
+
 
 @functools.cache
 def operation_model(service: str, operation: str) -> OperationModel:
@@ -57,7 +60,8 @@ def _constraints(value: Any, shape: Shape, path: str) -> list[str]:
             errors.append(f"{path} is {len(value)} characters, at most {meta['max']} allowed")
         enum = getattr(shape, "enum", None)
         if enum and value not in enum:
-            errors.append(f"{path}={value!r} is not one of {enum}")
+            known = enum if len(enum) <= _ENUM_SHOWN else [*enum[:_ENUM_SHOWN], "..."]
+            errors.append(f"{path}={value!r} is not one of the {len(enum)} values {known}")
         compiled = _pattern(meta["pattern"]) if "pattern" in meta else None
         if compiled and not compiled.fullmatch(value):
             errors.append(f"{path}={value!r} does not match {meta['pattern']!r}")

@@ -1,0 +1,228 @@
+"""The pipeline definition, built by pure functions from one config.
+
+Preprocess (Processing, cached) -> Train (Training) -> Evaluate (Processing with the training
+image; PropertyFile EvaluationReport) -> CheckRmse (Condition: rmse <= RmseThreshold) -> if true:
+Register (RegisterModel), CreateBatchModel (Model) and BatchPredict (Transform); else
+RmseTooHigh (Fail).
+
+Each job step's ``Arguments`` is the request the single-stage command builds (one source per
+request shape, :mod:`mpg_launch.request_builders`), minus the job name, with pipeline parameters
+and step properties substituted where a run differs: the builders are called with placeholder
+names, whose S3 URIs are then rebased onto ``{"Get": ...}`` expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mpg_launch import layout
+from mpg_launch import request_builders as build
+from mpg_launch.config import LaunchConfig
+from mpg_launch.pipeline import expressions as expr
+from mpg_launch.pipeline import parameters as params
+from mpg_launch.pipeline.expressions import Expression
+
+VERSION = "2020-12-01"
+PREPROCESS, TRAIN, EVALUATE = "Preprocess", "Train", "Evaluate"
+CHECK_RMSE, REGISTER, CREATE_BATCH_MODEL = "CheckRmse", "Register", "CreateBatchModel"
+BATCH_PREDICT, RMSE_TOO_HIGH = "BatchPredict", "RmseTooHigh"
+EVALUATION_REPORT = "EvaluationReport"
+RMSE_PATH = "regression_metrics.rmse.value"
+# Placeholders handed to the builders, replaced below; none may survive (see _resolved).
+_EXECUTION = "PIPELINE-EXECUTION"
+_PREPROCESSING_JOB = "PIPELINE-PREPROCESS"
+_MODEL_DATA = "s3://pipeline-placeholder/model.tar.gz"
+_MODEL_NAME = "PIPELINE-MODEL"
+_REPORT = "s3://pipeline-placeholder/evaluation.json"
+_PLACEHOLDERS = (_EXECUTION, _PREPROCESSING_JOB, _MODEL_DATA, _MODEL_NAME, _REPORT)
+# Preprocessing is deterministic in its inputs: an unchanged run reuses the last month's job.
+CACHE = {"Enabled": True, "ExpireAfter": "P30D"}
+# Job steps retry when SageMaker has no capacity or fails internally, with backoff.
+JOB_RETRY = [
+    {
+        "BackoffRate": 2.0,
+        "IntervalSeconds": 60,
+        "MaxAttempts": 5,
+        "ExceptionType": ["SageMaker.CAPACITY_ERROR", "SageMaker.JOB_INTERNAL_ERROR"],
+    }
+]
+
+
+def _rebase(value: Any, prefixes: Mapping[str, Expression]) -> Any:
+    """Strings that start with one of ``prefixes`` become that expression joined with the
+    rest; strings holding the execution placeholder become joins with the execution id."""
+    if isinstance(value, dict):
+        return {k: _rebase(v, prefixes) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rebase(v, prefixes) for v in value]
+    if not isinstance(value, str):
+        return value
+    for prefix, expression in prefixes.items():
+        if value.startswith(prefix):
+            rest = value[len(prefix) :]
+            return expr.join([expression, rest]) if rest else expression
+    if _EXECUTION in value:
+        parts: list[Any] = []
+        for i, part in enumerate(value.split(_EXECUTION)):
+            if i:
+                parts.append(expr.execution("PipelineExecutionId"))
+            if part:
+                parts.append(part)
+        return expr.join(parts)
+    return value
+
+
+def _resolved(arguments: dict[str, Any], step: str) -> dict[str, Any]:
+    """Fail loudly when a builder started using a placeholder in a way not substituted."""
+    left = [p for p in _PLACEHOLDERS if p in repr(arguments)]
+    if left:
+        raise RuntimeError(f"step {step}: placeholder(s) {left} left in its Arguments")
+    return arguments
+
+
+def _set(mapping: dict[str, Any], key: str, value: Any) -> None:
+    """Replace a member the builder wrote (a KeyError here means the request shape moved)."""
+    if key not in mapping:
+        raise KeyError(f"the request has no {key!r} to substitute")
+    mapping[key] = value
+
+
+def _without(request: dict[str, Any], name_key: str) -> dict[str, Any]:
+    """A Create* request as step Arguments: the job or model name is the pipeline's to give."""
+    return {k: v for k, v in request.items() if k != name_key}
+
+
+def _raw_data(config: LaunchConfig) -> dict[str, Expression]:
+    return {layout.s3_uri(config, config.raw_prefix): expr.parameter(params.INPUT_DATA)}
+
+
+def _step(name: str, kind: str, arguments: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"Name": name, "Type": kind, "Arguments": _resolved(arguments, name), **extra}
+
+
+def preprocess_step(config: LaunchConfig) -> dict[str, Any]:
+    request = _without(build.processing_request(config, _EXECUTION), "ProcessingJobName")
+    cluster = request["ProcessingResources"]["ClusterConfig"]
+    _set(cluster, "InstanceType", expr.parameter(params.PROCESSING_INSTANCE_TYPE))
+    _set(cluster, "InstanceCount", expr.parameter(params.PROCESSING_INSTANCE_COUNT))
+    arguments = _rebase(request, _raw_data(config))
+    return _step(
+        PREPROCESS, "Processing", arguments, CacheConfig=dict(CACHE), RetryPolicies=JOB_RETRY
+    )
+
+
+def train_step(config: LaunchConfig) -> dict[str, Any]:
+    placeholders = {key: f"PIPELINE-{name}" for name, key in params.HYPERPARAMETERS.items()}
+    request = _without(
+        build.training_request(config, _EXECUTION, _PREPROCESSING_JOB, True, placeholders),
+        "TrainingJobName",
+    )
+    _set(request["ResourceConfig"], "InstanceType", expr.parameter(params.TRAINING_INSTANCE_TYPE))
+    for name, key in params.HYPERPARAMETERS.items():
+        _set(request["HyperParameters"], key, expr.parameter(name))
+    outputs = {
+        layout.preprocess_uri(config, _PREPROCESSING_JOB, output): expr.processing_output_uri(
+            PREPROCESS, output
+        )
+        for output in ("features", "preprocessor")
+    }
+    return _step(TRAIN, "Training", _rebase(request, outputs), RetryPolicies=JOB_RETRY)
+
+
+def evaluate_step(config: LaunchConfig) -> dict[str, Any]:
+    request = _without(
+        build.evaluation_request(config, _EXECUTION, _MODEL_DATA, layout.raw_uri(config, "test")),
+        "ProcessingJobName",
+    )
+    _set(
+        request["ProcessingResources"]["ClusterConfig"],
+        "InstanceType",
+        expr.parameter(params.PROCESSING_INSTANCE_TYPE),
+    )
+    model = {_MODEL_DATA: expr.step_property(TRAIN, "ModelArtifacts.S3ModelArtifacts")}
+    arguments = _rebase(request, {**model, **_raw_data(config)})
+    report = {
+        "PropertyFileName": EVALUATION_REPORT,
+        "OutputName": "evaluation",
+        "FilePath": build.EVALUATION_REPORT,
+    }
+    return _step(EVALUATE, "Processing", arguments, PropertyFiles=[report], RetryPolicies=JOB_RETRY)
+
+
+def register_step(config: LaunchConfig) -> dict[str, Any]:
+    request = build.model_package_request(config, _MODEL_DATA, _REPORT, "PendingManualApproval")
+    _set(request, "ModelApprovalStatus", expr.parameter(params.MODEL_APPROVAL_STATUS))
+    report = expr.join(
+        [expr.processing_output_uri(EVALUATE, "evaluation"), build.EVALUATION_REPORT]
+    )
+    model = expr.step_property(TRAIN, "ModelArtifacts.S3ModelArtifacts")
+    return _step(REGISTER, "RegisterModel", _rebase(request, {_MODEL_DATA: model, _REPORT: report}))
+
+
+def create_batch_model_step(config: LaunchConfig) -> dict[str, Any]:
+    request = _without(build.model_request(config, _MODEL_NAME, _MODEL_DATA), "ModelName")
+    model = expr.step_property(TRAIN, "ModelArtifacts.S3ModelArtifacts")
+    return _step(CREATE_BATCH_MODEL, "Model", _rebase(request, {_MODEL_DATA: model}))
+
+
+def batch_predict_step(config: LaunchConfig) -> dict[str, Any]:
+    request = _without(build.transform_request(config, _EXECUTION, _MODEL_NAME), "TransformJobName")
+    _set(request, "ModelName", expr.step_property(CREATE_BATCH_MODEL, "ModelName"))
+    source = request["TransformInput"]["DataSource"]["S3DataSource"]
+    _set(source, "S3Uri", expr.parameter(params.BATCH_INPUT_DATA))
+    resources = request["TransformResources"]
+    _set(resources, "InstanceType", expr.parameter(params.TRANSFORM_INSTANCE_TYPE))
+    _set(resources, "InstanceCount", expr.parameter(params.TRANSFORM_INSTANCE_COUNT))
+    return _step(BATCH_PREDICT, "Transform", _rebase(request, {}), RetryPolicies=JOB_RETRY)
+
+
+def rmse_too_high_step() -> dict[str, Any]:
+    message = expr.join(
+        [
+            "Test RMSE",
+            expr.json_get(EVALUATE, EVALUATION_REPORT, RMSE_PATH),
+            "is above RmseThreshold",
+            expr.parameter(params.RMSE_THRESHOLD),
+            "- the model was not registered",
+        ],
+        on=" ",
+    )
+    return _step(RMSE_TOO_HIGH, "Fail", {"ErrorMessage": message})
+
+
+def check_rmse_step(config: LaunchConfig) -> dict[str, Any]:
+    condition = {
+        "Type": "LessThanOrEqualTo",
+        "LeftValue": expr.json_get(EVALUATE, EVALUATION_REPORT, RMSE_PATH),
+        "RightValue": expr.parameter(params.RMSE_THRESHOLD),
+    }
+    arguments = {
+        "Conditions": [condition],
+        "IfSteps": [
+            register_step(config),
+            create_batch_model_step(config),
+            batch_predict_step(config),
+        ],
+        "ElseSteps": [rmse_too_high_step()],
+    }
+    return _step(CHECK_RMSE, "Condition", arguments)
+
+
+def build_definition(config: LaunchConfig) -> dict[str, Any]:
+    return {
+        "Version": VERSION,
+        "Metadata": {},
+        "Parameters": [p.declaration() for p in params.pipeline_parameters(config)],
+        # What the SDK emits: each execution is a trial of an experiment named after the pipeline.
+        "PipelineExperimentConfig": {
+            "ExperimentName": expr.execution("PipelineName"),
+            "TrialName": expr.execution("PipelineExecutionId"),
+        },
+        "Steps": [
+            preprocess_step(config),
+            train_step(config),
+            evaluate_step(config),
+            check_rmse_step(config),
+        ],
+    }

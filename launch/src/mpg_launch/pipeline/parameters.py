@@ -1,0 +1,142 @@
+"""The pipeline's parameters (what a user changes between executions) and ``-P NAME=VALUE``
+overrides, checked against the declared parameters and their types before a run starts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mpg_core.hyperparameters import SCHEMA
+from mpg_launch import layout
+from mpg_launch.config import LaunchConfig
+from mpg_launch.errors import ConfigError
+from mpg_launch.pipeline.expressions import Expression, parameter
+
+ParameterType = Literal["String", "Integer", "Float", "Boolean"]
+
+INPUT_DATA = "InputData"
+BATCH_INPUT_DATA = "BatchInputData"
+PROCESSING_INSTANCE_TYPE = "ProcessingInstanceType"
+PROCESSING_INSTANCE_COUNT = "ProcessingInstanceCount"
+TRAINING_INSTANCE_TYPE = "TrainingInstanceType"
+N_ESTIMATORS = "NEstimators"
+MAX_DEPTH = "MaxDepth"
+RMSE_THRESHOLD = "RmseThreshold"
+MODEL_APPROVAL_STATUS = "ModelApprovalStatus"
+TRANSFORM_INSTANCE_TYPE = "TransformInstanceType"
+TRANSFORM_INSTANCE_COUNT = "TransformInstanceCount"
+# Hyperparameters a run may change, by parameter name (values are strings, as on the wire).
+HYPERPARAMETERS = {N_ESTIMATORS: "n_estimators", MAX_DEPTH: "max_depth"}
+# Test RMSE in mpg above which the model is not registered: a mean predictor scores about 7.8
+# on Auto MPG, a linear model about 3.3, the random forest about 2.5-3.
+DEFAULT_RMSE_THRESHOLD = 4.0
+# Prefixes the definition appends split folders to ("<InputData>/train/"), so no trailing "/".
+_PREFIXES = (INPUT_DATA,)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: ParameterType
+    default: str | int | float | bool
+
+    def declaration(self) -> dict[str, Any]:
+        return {"Name": self.name, "Type": self.type, "DefaultValue": self.default}
+
+    @property
+    def ref(self) -> Expression:
+        return parameter(self.name)
+
+
+def _hyperparameter_default(config: LaunchConfig, name: str) -> str:
+    if name in config.hyperparameters:
+        return str(config.hyperparameters[name])
+    (spec,) = (s for s in SCHEMA if s.name == name)
+    return str(spec.default)
+
+
+def pipeline_parameters(config: LaunchConfig) -> tuple[Parameter, ...]:
+    """Defaults come from the config, so an execution without overrides runs what the
+    single-stage commands would."""
+    processing = config.instance("processing")
+    transform = config.instance("transform")
+    return (
+        Parameter(INPUT_DATA, "String", layout.s3_uri(config, config.raw_prefix)),
+        Parameter(BATCH_INPUT_DATA, "String", layout.batch_input_uri(config)),
+        Parameter(PROCESSING_INSTANCE_TYPE, "String", processing.type),
+        Parameter(PROCESSING_INSTANCE_COUNT, "Integer", processing.count),
+        Parameter(TRAINING_INSTANCE_TYPE, "String", config.instance("training").type),
+        *(
+            Parameter(name, "String", _hyperparameter_default(config, key))
+            for name, key in HYPERPARAMETERS.items()
+        ),
+        Parameter(RMSE_THRESHOLD, "Float", DEFAULT_RMSE_THRESHOLD),
+        Parameter(MODEL_APPROVAL_STATUS, "String", "PendingManualApproval"),
+        Parameter(TRANSFORM_INSTANCE_TYPE, "String", transform.type),
+        Parameter(TRANSFORM_INSTANCE_COUNT, "Integer", transform.count),
+    )
+
+
+def _typed(name: str, kind: str, value: str) -> str | int | float | bool:
+    """``value`` as the parameter's type, or a ConfigError naming the parameter and the fix."""
+    try:
+        if kind == "Integer":
+            return int(value)
+        if kind == "Float":
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(value)
+            return number
+    except ValueError:
+        article = "an integer" if kind == "Integer" else "a number"
+        raise ConfigError(f"-P {name}={value!r}: {name} is {kind}; give {article}") from None
+    if kind == "Boolean":
+        if value.lower() not in ("true", "false"):
+            raise ConfigError(f"-P {name}={value!r}: {name} is Boolean; give true or false")
+        return value.lower() == "true"
+    if name in _PREFIXES and value.endswith("/"):
+        raise ConfigError(
+            f"-P {name}={value!r}: give the prefix without the trailing '/' "
+            f"(the splits are read from <{name}>/train/ ...)"
+        )
+    return value
+
+
+def parse_overrides(
+    pairs: Sequence[str], declared: Sequence[Mapping[str, Any]]
+) -> dict[str, str | int | float | bool]:
+    """``-P NAME=VALUE`` flags as typed values, checked against the definition's declared
+    parameters (``[{"Name", "Type", "DefaultValue"}]``)."""
+    kinds = {str(p["Name"]): str(p["Type"]) for p in declared}
+    values: dict[str, str | int | float | bool] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"-P {pair!r}: write NAME=VALUE")
+        if name not in kinds:
+            raise ConfigError(
+                f"-P {name}: the pipeline declares no such parameter; declared: {sorted(kinds)}"
+            )
+        values[name] = _typed(name, kinds[name], value)
+    return values
+
+
+def wire_value(value: str | int | float | bool) -> str:
+    """StartPipelineExecution takes every value as a string (booleans lower case)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def with_values(
+    definition: Mapping[str, Any], values: Mapping[str, str | int | float | bool]
+) -> dict[str, Any]:
+    """A copy of ``definition`` whose parameter defaults are ``values``: what an execution with
+    these overrides runs, so :func:`~mpg_launch.pipeline.checks.check_definition` can check it."""
+    parameters = [
+        {**p, "DefaultValue": values[p["Name"]]} if p["Name"] in values else dict(p)
+        for p in definition.get("Parameters", [])
+    ]
+    return {**definition, "Parameters": parameters}

@@ -1,0 +1,281 @@
+"""The pipeline against ``clients.sagemaker``: create or update it, start an execution with
+checked parameter overrides, follow an execution step by step, list executions.
+
+Only boto3's method names and shapes are used, so ``--local`` (whose ``LocalSageMaker`` runs a
+stored definition on the Docker engine) behaves the same. Requests go through
+:class:`mpg_launch.commands.Runner`: validated against botocore's model, printed on
+``--dry-run``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from mpg_launch import request_builders as build
+from mpg_launch.aws import error_code
+from mpg_launch.commands import Runner, Submission
+from mpg_launch.ecr import check_images_exist, images_in
+from mpg_launch.errors import JobFailed, LaunchError
+from mpg_launch.pipeline.checks import check_definition
+from mpg_launch.pipeline.definition import build_definition
+from mpg_launch.pipeline.parameters import parse_overrides, wire_value, with_values
+from mpg_launch.waiting import Out
+
+SUCCEEDED = "Succeeded"
+# Executions end in one of these; only Succeeded is a success.
+EXECUTION_TERMINAL = (SUCCEEDED, "Failed", "Stopped", "CompletedWithFailures")
+_MISSING = ("ValidationException", "ResourceNotFound")
+# How a stand-in (moto) answers an operation it does not implement.
+_UNSUPPORTED = ("500", "501", "NotImplemented", "UnknownOperationException", "InvalidAction")
+
+
+def exists(describe: Callable[..., Any], **name: str) -> bool:
+    try:
+        describe(**name)
+    except Exception as exc:
+        if error_code(exc) in _MISSING:
+            return False
+        raise
+    return True
+
+
+def definition_json(definition: Mapping[str, Any]) -> str:
+    return json.dumps(definition, separators=(",", ":"))
+
+
+def upsert(
+    runner: Runner, definition: Mapping[str, Any], description: str | None = None
+) -> str | None:
+    """Check the definition, make sure the model package group exists, then create the
+    pipeline or update it. Returns the pipeline ARN (None on a dry run)."""
+    check_definition(definition)
+    config = runner.config
+    body = definition_json(definition)
+    group = Submission("CreateModelPackageGroup", build.model_package_group_request(config))
+    create = Submission(
+        "CreatePipeline",
+        build.pipeline_request(config, body, str(uuid.uuid4()), description),
+    )
+    if runner.dry_run:
+        for submission in (group, create):
+            runner.submit(submission)
+        return None
+    assert runner.clients is not None
+    sagemaker = runner.clients.sagemaker
+    if runner.clients.ecr is not None:  # the images sit inside the definition string
+        check_images_exist(runner.clients.ecr, images_in(definition))
+    if not exists(
+        sagemaker.describe_model_package_group, ModelPackageGroupName=config.model_package_group
+    ):
+        runner.submit(group)
+        runner.out(f"created model package group {config.model_package_group}")
+    if exists(sagemaker.describe_pipeline, PipelineName=config.pipeline_name):
+        update = build.pipeline_update_request(config, body, description)
+        (answer,) = runner.submit(Submission("UpdatePipeline", update))
+        verb = "updated"
+    else:
+        (answer,) = runner.submit(create)
+        verb = "created"
+    arn = str(answer["PipelineArn"])
+    runner.out(f"{verb} pipeline {config.pipeline_name}: {arn}")
+    return arn
+
+
+def stored_definition(sagemaker: Any, pipeline: str) -> dict[str, Any]:
+    try:
+        described = sagemaker.describe_pipeline(PipelineName=pipeline)
+    except Exception as exc:
+        if error_code(exc) in _MISSING:
+            raise LaunchError(
+                f"pipeline {pipeline} does not exist; create it with `mpg-launch pipeline upsert`"
+            ) from None
+        raise
+    return dict(json.loads(described["PipelineDefinition"]))
+
+
+def start(runner: Runner, overrides: Sequence[str], display_name: str | None = None) -> str | None:
+    """Start an execution. ``-P NAME=VALUE`` overrides are checked against the stored
+    definition's parameters and types, and the definition is checked with their values (a bad
+    instance type fails here, not in the step). A dry run checks against the definition the
+    config builds (what ``upsert`` sends)."""
+    config = runner.config
+    if runner.dry_run:
+        definition = build_definition(config)
+    else:
+        assert runner.clients is not None
+        definition = stored_definition(runner.clients.sagemaker, config.pipeline_name)
+    values = parse_overrides(overrides, definition.get("Parameters") or [])
+    check_definition(with_values(definition, values))
+    request = build.pipeline_execution_request(
+        config, {k: wire_value(v) for k, v in values.items()}, str(uuid.uuid4()), display_name
+    )
+    answers = runner.submit(Submission("StartPipelineExecution", request))
+    if not answers:
+        return None
+    arn = str(answers[0]["PipelineExecutionArn"])
+    runner.out(f"started {arn}")
+    return arn
+
+
+def executions(sagemaker: Any, pipeline: str, max_results: int = 20) -> list[dict[str, Any]]:
+    """The pipeline's executions, newest first."""
+    try:
+        page = sagemaker.list_pipeline_executions(
+            PipelineName=pipeline,
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=max_results,
+        )
+    except Exception as exc:
+        if error_code(exc) in _MISSING:
+            raise LaunchError(
+                f"pipeline {pipeline} does not exist; create it with `mpg-launch pipeline upsert`"
+            ) from None
+        raise
+    found = [dict(s) for s in page.get("PipelineExecutionSummaries", [])]
+    # Sorted here too: not every implementation of the API honours SortBy.
+    found.sort(key=lambda s: _timestamp(s.get("StartTime")), reverse=True)
+    return found[:max_results]
+
+
+def _timestamp(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def latest_execution(sagemaker: Any, pipeline: str) -> str:
+    found = executions(sagemaker, pipeline, max_results=1)
+    if not found:
+        raise LaunchError(
+            f"pipeline {pipeline} has no executions; start one with `mpg-launch pipeline start`"
+        )
+    return str(found[0]["PipelineExecutionArn"])
+
+
+def execution_lines(summaries: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = []
+    for s in summaries:
+        started = s.get("StartTime")
+        when = started.isoformat(timespec="seconds") if isinstance(started, datetime) else started
+        name = s.get("PipelineExecutionDisplayName") or ""
+        lines.append(
+            f"{s.get('PipelineExecutionStatus', '?'):<12} {when}  "
+            f"{s['PipelineExecutionArn']}  {name}".rstrip()
+        )
+    return lines
+
+
+def _without_retries(sagemaker: Any) -> Any:
+    """A copy of a boto3 client that does not retry: moto answers an operation it lacks with
+    HTTP 500, which the kit's long-wait retry policy would retry for a minute. Other clients
+    (the local one) are returned as they are."""
+    meta = getattr(sagemaker, "meta", None)
+    if meta is None or getattr(meta, "service_model", None) is None:
+        return sagemaker
+    import boto3
+    from botocore.config import Config
+
+    return boto3.Session(region_name=meta.region_name).client(
+        "sagemaker",
+        endpoint_url=meta.endpoint_url,
+        config=meta.config.merge(Config(retries={"max_attempts": 1, "mode": "standard"})),
+    )
+
+
+def execution_steps(sagemaker: Any, arn: str) -> list[dict[str, Any]]:
+    """Every step of an execution, in the order they started."""
+    steps: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"PipelineExecutionArn": arn, "SortOrder": "Ascending"}
+    while True:
+        page = sagemaker.list_pipeline_execution_steps(**kwargs)
+        steps += [dict(s) for s in page.get("PipelineExecutionSteps", [])]
+        if not page.get("NextToken"):
+            return steps
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def _step_line(step: Mapping[str, Any]) -> str:
+    line = f"{step.get('StepName')}: {step.get('StepStatus')}"
+    cached = (step.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn")
+    if cached:
+        line += f" (cached from {cached})"
+    if step.get("FailureReason"):
+        line += f": {' '.join(str(step['FailureReason']).split())}"
+    return line
+
+
+def follow(
+    sagemaker: Any,
+    arn: str,
+    out: Out = print,
+    poll_seconds: float = 10.0,
+    timeout: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Print each step's status as it changes until the execution ends; raise JobFailed
+    naming the failed step and its FailureReason unless it Succeeded."""
+    start_time = clock()
+    shown: dict[str, str] = {}
+    steps: list[dict[str, Any]] = []
+    lists_steps: bool | None = None  # unknown until the first call
+    last = None
+    while True:
+        execution = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+        status = str(execution["PipelineExecutionStatus"])
+        if lists_steps is None:
+            try:
+                steps = execution_steps(_without_retries(sagemaker), arn)
+                lists_steps = True
+            except (AttributeError, NotImplementedError):
+                lists_steps = False
+            except Exception as exc:
+                if error_code(exc) not in _UNSUPPORTED:
+                    raise
+                lists_steps = False
+            if not lists_steps:
+                out(
+                    "note: this service does not list execution steps; following the "
+                    "execution status only"
+                )
+        elif lists_steps:
+            steps = execution_steps(sagemaker, arn)
+        for step in steps:
+            line = _step_line(step)
+            if shown.get(str(step.get("StepName"))) != line:
+                shown[str(step.get("StepName"))] = line
+                out(line)
+        if status != last:
+            seconds = int(clock() - start_time)
+            out(
+                f"execution {arn.rsplit('/', 1)[-1]}: {status} after "
+                f"{seconds // 60}m{seconds % 60:02d}s"
+            )
+            last = status
+        if status in EXECUTION_TERMINAL:
+            break
+        if timeout is not None and clock() - start_time > timeout:
+            raise LaunchError(
+                f"execution {arn} still {status} after {timeout:.0f} s; it keeps running: "
+                "follow it again with `mpg-launch pipeline follow`"
+            )
+        sleep(poll_seconds)
+    if status == SUCCEEDED:
+        return dict(execution)
+    failed = [s for s in steps if s.get("StepStatus") == "Failed"]
+    if failed:
+        reason = f"step {failed[0].get('StepName')} failed: {failed[0].get('FailureReason')}"
+    else:
+        reason = str(execution.get("FailureReason") or "no FailureReason given")
+    raise JobFailed(f"pipeline execution {arn} {status}: {' '.join(reason.split())}")
