@@ -139,8 +139,7 @@ def plot_predicted_vs_actual(
     axes.set_xlabel(f"actual {TARGET}")
     axes.set_ylabel(f"predicted {TARGET}")
     axes.set_title(
-        f"Predicted vs actual: RMSE {metrics['rmse']['value']:.2f}, "
-        f"R² {metrics['r2']['value']:.3f}"
+        f"Predicted vs actual: RMSE {metrics['rmse']['value']:.2f}, R² {metrics['r2']['value']:.3f}"
     )
     axes.grid(alpha=0.3)
     axes.legend(loc="upper left")
@@ -154,7 +153,7 @@ def plot_residuals(actual: np.ndarray, predicted: np.ndarray, path: Path) -> Non
     axes.scatter(predicted, residuals, s=16, alpha=0.7)
     axes.axhline(0.0, linestyle="--", color="grey", label="no error")
     axes.set_xlabel(f"predicted {TARGET}")
-    axes.set_ylabel(f"residual: actual − predicted {TARGET}")
+    axes.set_ylabel(f"residual: actual - predicted {TARGET}")
     axes.set_title(
         f"Residuals on {len(actual)} test rows (mean {residuals.mean():+.2f}, "
         f"sd {residuals.std(ddof=1):.2f})"
