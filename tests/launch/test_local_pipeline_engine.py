@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from mpg_launch.errors import ConfigError, RequestInvalid
 from mpg_launch.layout import split_s3_uri
 from mpg_launch.local.pipeline_definition import CONDITION_TYPES, PipelineDefinitionError
+from mpg_launch.local.pipeline_expressions import ExpressionError, lookup
 from mpg_launch.local.pipelines import StepRunners
 from mpg_launch.local.sagemaker import LocalSageMaker
 from mpg_launch.local.state import LocalState
@@ -811,3 +812,49 @@ def test_registry_list_approve_and_models_from_a_package(
     model = sm.describe_model(ModelName="from-package")
     package = sm.describe_model_package(ModelPackageName=newest["ModelPackageArn"])
     assert model["PrimaryContainer"] == package["InferenceSpecification"]["Containers"][0]
+
+
+def test_progress_is_recorded_while_the_execution_runs(
+    sm: FakeJobsSageMaker, jobs: FakeJobs, bucket: str
+) -> None:
+    """What another process (``pipeline follow``) reads while a step's job runs."""
+    seen: list[tuple[str, list[tuple[str, str]]]] = []
+    run_training = jobs.training
+
+    def training(request: dict[str, Any]) -> dict[str, Any]:
+        (summary,) = sm.list_pipeline_executions(PipelineName="p")["PipelineExecutionSummaries"]
+        arn = summary["PipelineExecutionArn"]
+        steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn, SortOrder="Ascending")
+        seen.append(
+            (
+                sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"],
+                [(s["StepName"], s["StepStatus"]) for s in steps["PipelineExecutionSteps"]],
+            )
+        )
+        return run_training(request)
+
+    jobs.training = training
+    create(sm, quality_pipeline(bucket))
+    assert start(sm)["PipelineExecutionStatus"] == "Succeeded"
+    assert seen == [("Executing", [("Preprocess", "Succeeded"), ("Train", "Executing")])]
+
+
+def test_property_paths_index_lists_by_name_and_position() -> None:
+    record = {
+        "FinalMetricDataList": [
+            {"MetricName": "train:rmse", "Value": 1.1},
+            {"MetricName": "validation:rmse", "Value": 2.5},
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [{"OutputName": "a b", "S3Output": {"S3Uri": "s3://x"}}]
+        },
+    }
+    assert lookup(record, ".FinalMetricDataList['validation:rmse'].Value", "t") == 2.5
+    assert lookup(record, '.FinalMetricDataList[0]["Value"]', "t") == 1.1
+    assert lookup(record, "ProcessingOutputConfig.Outputs['a b'].S3Output.S3Uri", "t") == "s3://x"
+    with pytest.raises(ExpressionError, match=r"no element named 'test:rmse'"):
+        lookup(record, ".FinalMetricDataList['test:rmse'].Value", "t")
+    with pytest.raises(ExpressionError, match=r"has no 'ModelArtifacts'"):
+        lookup(record, ".ModelArtifacts.S3ModelArtifacts", "t")
+    with pytest.raises(ExpressionError, match="cannot read the path"):
+        lookup(record, ".Outputs[", "t")

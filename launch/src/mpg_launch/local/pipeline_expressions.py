@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from mpg_launch.errors import LaunchError
@@ -105,6 +106,8 @@ def _get(path: str, scope: Scope) -> Any:
             raise ExpressionError(f"unknown parameter {path}")
         return scope.parameters[rest]
     if root == "Execution":
+        if path == "Execution.CurrentDateTime":  # the time of this evaluation
+            return datetime.now(UTC).isoformat()
         if path not in scope.execution:
             raise ExpressionError(f"unknown execution variable {path}")
         return scope.execution[path]

@@ -130,7 +130,6 @@ class Execution:
             "Execution.PipelineName": self.pipeline_name,
             "Execution.PipelineArn": self.pipeline_arn,
             "Execution.StartDateTime": self.start.isoformat(),
-            "Execution.CurrentDateTime": datetime.now(UTC).isoformat(),
             "Execution.PipelineExperimentConfig.ExperimentName": self.pipeline_name,
             "Execution.PipelineExperimentConfig.TrialName": self.execution_id,
         }
