@@ -858,3 +858,20 @@ def test_property_paths_index_lists_by_name_and_position() -> None:
         lookup(record, ".ModelArtifacts.S3ModelArtifacts", "t")
     with pytest.raises(ExpressionError, match="cannot read the path"):
         lookup(record, ".Outputs[", "t")
+
+
+def test_a_runner_error_fails_its_step_with_the_reason(
+    sm: FakeJobsSageMaker, jobs: FakeJobs, bucket: str
+) -> None:
+    def transform(request: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("the engine is gone")
+
+    jobs.transform = transform
+    create(sm, quality_pipeline(bucket))
+    execution = start(sm)
+    assert execution["PipelineExecutionStatus"] == "Failed"
+    step = steps_of(sm, execution)["BatchPredict"]
+    assert (step["StepStatus"], step["FailureReason"]) == (
+        "Failed",
+        "RuntimeError: the engine is gone",
+    )

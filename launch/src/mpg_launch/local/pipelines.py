@@ -80,6 +80,10 @@ _JOBS: dict[str, dict[str, Any]] = {
 DEFAULT_PROCESSING_RUNTIME = 86400
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def checked(operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
     """``request`` as boto3 sends it (idempotency tokens filled in), checked against the
     service model as boto3 checks it before sending."""
@@ -171,7 +175,7 @@ class StepCache:
             key,
             {
                 "SourcePipelineExecutionArn": execution_arn,
-                "Time": datetime.now(UTC).isoformat(),
+                "Time": _now().isoformat(),
                 "Properties": properties,
             },
         )
@@ -246,7 +250,7 @@ class PipelineRun:
                 continue
             entry: dict[str, Any] = {
                 "StepName": name,
-                "StartTime": datetime.now(UTC),
+                "StartTime": _now(),
                 "StepStatus": "Executing",
                 "AttemptCount": 1,
                 "Metadata": {},
@@ -289,8 +293,12 @@ class PipelineRun:
                 message = text(resolve(step.arguments.get("ErrorMessage", ""), self.scope))
                 raise _StepFailed(message, {"Fail": {"ErrorMessage": message[:3072]}})
             return self._resource(step, entry)
+        except _StepFailed:
+            raise
         except (LaunchError, ClientError) as exc:
             raise _StepFailed(" ".join(str(exc).split())) from None
+        except Exception as exc:  # a runner's unexpected error fails the step, not the engine
+            raise _StepFailed(f"{type(exc).__name__}: {exc}") from exc
 
     def _resource(self, step: Step, entry: dict[str, Any]) -> Mapping[str, Any]:
         request = dict(resolve(dict(step.arguments), self.scope))
@@ -314,7 +322,7 @@ class PipelineRun:
             )
         checked(job["operation"], request)
         key = StepCache.key(step, request)
-        hit = self.cache.find(step, key, datetime.now(UTC))
+        hit = self.cache.find(step, key, _now())
         if hit is not None:
             record = hit["Properties"]
             entry["CacheHitResult"] = {
@@ -330,7 +338,3 @@ class PipelineRun:
         if step.cached and hit is None:
             self.cache.store(key, self.execution.execution_arn, record)
         return record
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
