@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from mpg_launch.local.jobs import LocalContext
 from mpg_launch.local.pipeline_definition import parse_definition
 from mpg_launch.local.pipeline_expressions import ExpressionError, text
@@ -34,7 +36,7 @@ EXECUTIONS = "pipeline-executions"
 _EXECUTION_EXTRAS = ("PipelineParameters", "PipelineDefinition", "Steps")
 
 
-def missing(operation: str, message: str) -> Any:
+def missing(operation: str, message: str) -> ClientError:
     """The error SageMaker's pipeline calls answer for an unknown pipeline or execution."""
     error = not_found(operation, message)
     error.response["Error"]["Code"] = "ResourceNotFound"
@@ -116,16 +118,16 @@ class PipelineCalls:
         if location:
             uri = f"s3://{location['Bucket']}/{location['ObjectKey']}"
             with tempfile.TemporaryDirectory() as tmp:
-                text = download(self.s3, uri, Path(tmp) / "definition.json").read_text("utf-8")
+                body = download(self.s3, uri, Path(tmp) / "definition.json").read_text("utf-8")
         else:
-            text = request.get("PipelineDefinition", "")
-        parse_definition(text)  # a definition the engine cannot run is refused now
-        return str(text)
+            body = request.get("PipelineDefinition", "")
+        parse_definition(body)  # a definition the engine cannot run is refused now
+        return str(body)
 
     def create_pipeline(self, **request: Any) -> dict[str, Any]:
         checked("CreatePipeline", request)
         name = request["PipelineName"]
-        if self.state.exists(PIPELINES, name):
+        if self.state.exists(PIPELINES, name):  # SageMaker: a ValidationException too
             raise not_found(
                 "CreatePipeline",
                 f"Pipeline names must be unique within an AWS account and region. Pipeline "
