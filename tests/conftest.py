@@ -36,6 +36,7 @@ class Trained:
     features: Path  # <split>/<split>.csv
     preprocessor_tarball: Path
     pipeline_dir: Path  # kind "pipeline": raw rows -> mpg
+    pipeline_report: Path  # training's evaluation.json for pipeline_dir (its test metrics)
     model_dir: Path  # kind "model": features -> mpg
     preprocessor_dir: Path  # kind "preprocessor": raw rows -> features
 
@@ -80,6 +81,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
         features=root / "features",
         preprocessor_tarball=root / "preprocessor" / MODEL_TARBALL,
         pipeline_dir=root / "pipeline",
+        pipeline_report=root / "pipeline-out" / "evaluation.json",
         model_dir=root / "model",
         preprocessor_dir=root / "preprocessor-artifact",
     )

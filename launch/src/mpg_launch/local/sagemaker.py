@@ -24,6 +24,9 @@ from mpg_launch.endpoint_options import SERVERLESS_MAX_PAYLOAD_MB, SERVERLESS_ST
 from mpg_launch.errors import ConfigError, JobFailed, LaunchError
 from mpg_launch.local import containers, serving
 from mpg_launch.local.jobs import LocalContext, run_processing, run_training
+from mpg_launch.local.pipeline_calls import PipelineCalls
+from mpg_launch.local.pipelines import StepRunners
+from mpg_launch.local.registry import expand_packages
 from mpg_launch.local.state import DEFAULT_STATE_DIR, LocalState, not_found, state_label
 from mpg_launch.local.transform import run_transform
 
@@ -37,8 +40,9 @@ def _check_image(image: str) -> None:
         )
 
 
-class LocalSageMaker:
-    """The ``sagemaker`` client's job, model and endpoint calls, on local containers."""
+class LocalSageMaker(PipelineCalls):
+    """The ``sagemaker`` client's job, model and endpoint calls, on local containers (and,
+    from :class:`PipelineCalls`, its pipeline and model registry calls)."""
 
     def __init__(
         self, s3: Any, state: LocalState, region: str, account: str, out: Out = print
@@ -144,8 +148,34 @@ class LocalSageMaker:
     def stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:
         return self._stop(TransformJobName)
 
+    def _step_runners(self) -> StepRunners:
+        """A pipeline's steps run through the very calls the job commands use."""
+
+        def job(create: Callable[..., Any], describe: Callable[..., Any], key: str) -> Any:
+            def run(request: dict[str, Any]) -> dict[str, Any]:
+                create(**request)
+                return dict(describe(**{key: request[key]}))
+
+            return run
+
+        return StepRunners(
+            processing=job(
+                self.create_processing_job, self.describe_processing_job, "ProcessingJobName"
+            ),
+            training=job(self.create_training_job, self.describe_training_job, "TrainingJobName"),
+            transform=job(
+                self.create_transform_job, self.describe_transform_job, "TransformJobName"
+            ),
+            model=job(self.create_model, self.describe_model, "ModelName"),
+            register_model=lambda request: self.describe_model_package(
+                ModelPackageName=self.create_model_package(**request)["ModelPackageArn"]
+            ),
+        )
+
     # Models and endpoint configs are records.
     def create_model(self, **request: Any) -> dict[str, str]:
+        # Containers naming a registered model package take its image and model data.
+        request = expand_packages(request, self.registry)
         arn = self._arn("model", request["ModelName"])
         self.state.put(
             "models",

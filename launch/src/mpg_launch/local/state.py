@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 DEFAULT_STATE_DIR = Path.home() / ".cache" / "mpg-launch" / "local"
+# Response fields boto3 gives as datetimes (the state files hold them as text).
+TIMESTAMP_KEYS = ("CreationTime", "LastModifiedTime", "LastRunTime", "StartTime", "EndTime")
 
 
 def state_label(root: Path) -> str:
@@ -21,6 +24,20 @@ def state_label(root: Path) -> str:
 def not_found(operation: str, message: str) -> ClientError:
     """The error SageMaker answers for a missing resource, so callers handle both alike."""
     return ClientError({"Error": {"Code": "ValidationException", "Message": message}}, operation)
+
+
+def with_datetimes(value: Any) -> Any:
+    """``value`` with the timestamps of :data:`TIMESTAMP_KEYS` (at any depth) as datetimes."""
+    if isinstance(value, dict):
+        return {
+            k: datetime.fromisoformat(v)
+            if k in TIMESTAMP_KEYS and isinstance(v, str)
+            else with_datetimes(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [with_datetimes(v) for v in value]
+    return value
 
 
 class LocalState:

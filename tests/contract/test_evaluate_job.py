@@ -1,0 +1,188 @@
+"""The evaluate entry point on a tmp /opt/ml tree, with the session's trained pipeline artifact
+packed the way a training job uploads it (model.tar.gz)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import shutil
+import signal
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from mpg_core.artifact.files import MODEL_TARBALL, pack_model_tarball
+from mpg_training.evaluate import main
+from mpg_training.model_quality import (
+    PREDICTED_VS_ACTUAL_PLOT,
+    REPORT_FILE,
+    RESIDUALS_PLOT,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _restore_signal_handlers() -> Iterator[None]:
+    """main() installs the job's stop handlers in this process; put pytest's back."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def processing_tree(root: Path, artifact_dir: Path, test_dir: Path) -> Path:
+    """/opt/ml/processing as the Evaluate step lays it out: model.tar.gz and the raw test split."""
+    inputs = root / "processing" / "input"
+    (inputs / "model").mkdir(parents=True)
+    pack_model_tarball(artifact_dir, inputs / "model" / MODEL_TARBALL)
+    shutil.copytree(test_dir, inputs / "test")
+    return root
+
+
+def run(root: Path, *args: str) -> int:
+    return main(
+        [
+            f"--model={root}/processing/input/model",
+            f"--test={root}/processing/input/test",
+            f"--report={root}/processing/output/evaluation",
+            *args,
+        ],
+        env={"SAGEMAKER_BASE_DIR": str(root)},
+    )
+
+
+def report_of(root: Path) -> dict:
+    return json.loads((root / "processing/output/evaluation" / REPORT_FILE).read_text())
+
+
+def failure_of(root: Path) -> str:
+    return (root / "output" / "failure").read_text()
+
+
+def test_metrics_are_the_ones_training_printed_for_test(tmp_path: Path, trained) -> None:
+    root = processing_tree(tmp_path, trained.pipeline_dir, trained.bronze / "test")
+    assert run(root) == 0
+    metrics = report_of(root)["regression_metrics"]
+    assert sorted(metrics) == ["mae", "mse", "r2", "rmse"]
+    # Same model, same 60 rows: raw rows through the artifact give what training measured on
+    # the preprocessed features.
+    trained_test = json.loads(trained.pipeline_report.read_text())["metrics"]["test"]
+    for name in ("mae", "rmse", "r2"):
+        assert metrics[name]["value"] == pytest.approx(trained_test[name], abs=1e-6), name
+    assert metrics["mse"]["value"] == pytest.approx(trained_test["rmse"] ** 2, rel=1e-9)
+    for name, entry in metrics.items():
+        assert set(entry) == {"value", "standard_deviation"}
+        assert math.isfinite(entry["standard_deviation"]) and entry["standard_deviation"] > 0, name
+    # 80% samples of one split move RMSE by a fraction of itself, not by multiples.
+    assert metrics["rmse"]["standard_deviation"] < 0.5 * metrics["rmse"]["value"]
+    assert not (root / "output" / "failure").exists()
+
+
+def test_the_report_is_reproducible(tmp_path: Path, trained) -> None:
+    first = processing_tree(tmp_path / "a", trained.pipeline_dir, trained.bronze / "test")
+    second = processing_tree(tmp_path / "b", trained.pipeline_dir, trained.bronze / "test")
+    assert run(first) == 0 and run(second) == 0
+    assert report_of(first) == report_of(second)
+
+
+@pytest.mark.parametrize("name", [PREDICTED_VS_ACTUAL_PLOT, RESIDUALS_PLOT])
+def test_plots_are_real_pngs(tmp_path: Path, trained, name: str) -> None:
+    root = processing_tree(tmp_path, trained.pipeline_dir, trained.bronze / "test")
+    assert run(root) == 0
+    data = (root / "processing/output/evaluation" / name).read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()  # decodes every pixel: a truncated file fails here
+        assert image.format == "PNG" and image.width >= 400 and image.height >= 300
+        # Something is drawn: a blank canvas has one colour.
+        assert len(np.unique(np.asarray(image.convert("L")))) > 10
+
+
+def test_an_extracted_artifact_folder_is_read_too(tmp_path: Path, trained) -> None:
+    root = tmp_path
+    shutil.copytree(trained.pipeline_dir, root / "processing/input/model")
+    shutil.copytree(trained.bronze / "test", root / "processing/input/test")
+    assert run(root) == 0
+    assert report_of(root)["regression_metrics"]["rmse"]["value"] > 0
+
+
+def _without_mpg(test_dir: Path) -> None:
+    path = test_dir / "test.csv"
+    pd.read_csv(path).drop(columns=["mpg"]).to_csv(path, index=False)
+
+
+def _header_only(test_dir: Path) -> None:
+    path = test_dir / "test.csv"
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+
+
+def _missing_mpg_value(test_dir: Path) -> None:
+    path = test_dir / "test.csv"
+    frame = pd.read_csv(path)
+    frame.loc[3, "mpg"] = None
+    frame.to_csv(path, index=False)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "code", "expected"),
+    [
+        (_without_mpg, 3, "DataError: test: column 'mpg' is missing"),
+        (_header_only, 3, "DataError: test: "),
+        (_missing_mpg_value, 3, "DataError: test: column 'mpg' has missing values"),
+    ],
+)
+def test_bad_test_split_fails_with_the_reason(
+    tmp_path: Path, trained, spoil, code: int, expected: str
+) -> None:
+    root = processing_tree(tmp_path, trained.pipeline_dir, trained.bronze / "test")
+    spoil(root / "processing/input/test")
+    assert run(root) == code
+    assert failure_of(root).startswith(expected)
+    if spoil is _header_only:
+        assert "holds no rows" in failure_of(root)
+    # Processing shows /opt/ml/output/message as the job's ExitMessage.
+    assert (root / "output/message").read_text() == failure_of(root)
+    assert not (root / "processing/output/evaluation" / REPORT_FILE).exists()
+
+
+def test_no_model_input(tmp_path: Path, trained) -> None:
+    shutil.copytree(trained.bronze / "test", tmp_path / "processing/input/test")
+    assert run(tmp_path) == 2
+    assert failure_of(tmp_path).startswith("ConfigError: model input ")
+    assert "does not exist" in failure_of(tmp_path)
+
+
+@pytest.mark.parametrize("artifact", ["model_dir", "preprocessor_dir"])
+def test_an_artifact_that_does_not_take_raw_rows_to_mpg_is_refused(
+    tmp_path: Path, trained, artifact: str
+) -> None:
+    root = processing_tree(tmp_path, getattr(trained, artifact), trained.bronze / "test")
+    assert run(root) == 2
+    assert "evaluate needs a 'pipeline' artifact" in failure_of(root)
+
+
+def test_a_model_tarball_that_is_not_an_artifact_is_refused(tmp_path: Path, trained) -> None:
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "weights.bin").write_bytes(b"\0" * 16)
+    root = processing_tree(tmp_path / "ml", stray, trained.bronze / "test")
+    assert run(root) == 2
+    assert failure_of(root).startswith("ConfigError: no artifact.json in ")
+
+
+def test_a_tarball_escaping_its_folder_is_refused(tmp_path: Path, trained) -> None:
+    root = processing_tree(tmp_path, trained.pipeline_dir, trained.bronze / "test")
+    tarball = root / "processing/input/model" / MODEL_TARBALL
+    with tarfile.open(tarball, "w:gz") as tar:
+        info = tarfile.TarInfo("../escape.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    assert run(root) == 2
+    assert "refusing to extract '../escape.txt'" in failure_of(root)
