@@ -121,7 +121,8 @@ def test_max_runtime_stops_the_job_with_sigterm(
 def test_several_processing_instances_are_algo_1_to_n(
     env: dict[str, str], bucket: str, tmp_path: Path
 ) -> None:
-    assert main(["data"], env=env, out=lambda s: None) == 0
+    # Two files a split, so that ShardedByS3Key gives each host one.
+    assert main(["data", "--shards", "2"], env=env, out=lambda s: None) == 0
     cfg = config_file(tmp_path, "[instances.processing]\ncount = 2\n")
     assert (
         main(
