@@ -131,10 +131,9 @@ def run(config: PreprocessConfig) -> PreprocessResult:
     for split, directory in config.splits().items():
         if directory is None:
             continue
-        if split == "train" and config.fits_on_train_dir:
-            host_rows: tuple[pd.DataFrame, pd.Series | None] | None = (X_fit, y_fit)
-        else:
-            host_rows = _host_split(split, directory, config)
+        # One instance, no --fit: the train rows to transform are the ones just fitted on.
+        reuse = split == "train" and config.fits_on_train_dir
+        host_rows = (X_fit, y_fit) if reuse else _host_split(split, directory, config)
         if host_rows is None:
             continue
         X, y = host_rows
