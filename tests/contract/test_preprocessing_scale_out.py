@@ -21,10 +21,13 @@ import pytest
 
 from mpg_core import dataset
 from mpg_core.artifact.files import read_manifest, unpack_model_tarball
+from mpg_core.hyperparameters import Hyperparameters
 from mpg_launch.config import Instances, LaunchConfig, load_config
 from mpg_launch.local.staging import download_prefix
 from mpg_launch.request_builders import processing_request
 from mpg_preprocessing.cli import main
+from mpg_training.job import TrainConfig
+from mpg_training.job import run as train
 
 SPLITS = ("train", "validation", "test")
 FILES_PER_SPLIT = 3
@@ -184,6 +187,34 @@ def test_a_host_without_files_writes_nothing_logs_it_and_succeeds(
         e["split"] for e in hosts.events[idle] if e["message"].startswith("no rows for this host")
     ]
     assert skipped == list(SPLITS)
+
+
+def test_training_reads_every_host_s_features_as_one_table(bronze: Path, tmp_path: Path) -> None:
+    """The features prefix of a 3-host job (one file per host and split, as S3 holds them)
+    as training channels: every row is trained on or evaluated once."""
+    hosts = simulate(bronze, tmp_path / "hosts", 3)
+    channels = {}
+    for split in SPLITS:
+        channel = tmp_path / "channels" / split
+        channel.mkdir(parents=True)
+        for path in hosts.feature_files(split):
+            shutil.copy(path, channel / path.name)
+        channels[split] = channel
+    train(
+        TrainConfig(
+            channels=channels,
+            model_dir=tmp_path / "model",
+            output_data_dir=tmp_path / "output",
+            hyperparameters=Hyperparameters(n_estimators=10),
+        )
+    )
+    report = json.loads((tmp_path / "output/evaluation.json").read_text())
+    assert report["rows"] == {
+        split: sum(lines(hosts.feature_files(split)).values()) for split in SPLITS
+    }
+    assert report["rows"] == {
+        split: sum(len(pd.read_csv(p)) for p in (bronze / split).glob("*.csv")) for split in SPLITS
+    }
 
 
 def test_sharded_files_give_the_one_file_run_s_features(
