@@ -29,7 +29,7 @@ from mpg_preprocessing.cli import main
 from mpg_training.job import TrainConfig
 from mpg_training.job import run as train
 
-SPLITS = ("train", "validation", "test")
+SPLITS = dataset.SPLITS
 FILES_PER_SPLIT = 3
 OPT_ML = "/opt/ml"
 PREPROCESSOR_TARBALL = "processing/output/preprocessor/model.tar.gz"
@@ -71,6 +71,10 @@ def lines(paths: list[Path]) -> Counter[str]:
     for path in paths:
         found.update(path.read_text().splitlines()[1:])
     return found
+
+
+def raw_rows(bronze: Path, split: str) -> int:
+    return sum(len(pd.read_csv(path)) for path in (bronze / split).glob("*.csv"))
 
 
 def rebased(text: str, root: Path) -> str:
@@ -154,8 +158,7 @@ def test_n_hosts_write_every_row_once_with_one_preprocessor(
     assert set(hosts.codes.values()) == {0}
     for split in SPLITS:
         expected = lines(one_instance.feature_files(split))
-        raw_rows = sum(len(pd.read_csv(p)) for p in (bronze / split).glob("*.csv"))
-        assert sum(expected.values()) == raw_rows
+        assert sum(expected.values()) == raw_rows(bronze, split)
         # Every host's rows together: each input row once, with the one-instance values.
         assert lines(hosts.feature_files(split)) == expected
         # Host-unique names: no host's file hides another's when they share the S3 prefix.
@@ -168,9 +171,7 @@ def test_n_hosts_write_every_row_once_with_one_preprocessor(
     unpacked = unpack_model_tarball(hosts.tarballs()[0], tmp_path / "artifact")
     manifest = read_manifest(unpacked)
     assert manifest["estimator_sha256"] == reference
-    assert manifest["fitted_on_rows"] == sum(
-        len(pd.read_csv(p)) for p in (bronze / "train").glob("*.csv")
-    )
+    assert manifest["fitted_on_rows"] == raw_rows(bronze, "train")
 
 
 def test_a_host_without_files_writes_nothing_logs_it_and_succeeds(
@@ -212,9 +213,7 @@ def test_training_reads_every_host_s_features_as_one_table(bronze: Path, tmp_pat
     assert report["rows"] == {
         split: sum(lines(hosts.feature_files(split)).values()) for split in SPLITS
     }
-    assert report["rows"] == {
-        split: sum(len(pd.read_csv(p)) for p in (bronze / split).glob("*.csv")) for split in SPLITS
-    }
+    assert report["rows"] == {split: raw_rows(bronze, split) for split in SPLITS}
 
 
 def test_sharded_files_give_the_one_file_run_s_features(
