@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import tarfile
@@ -73,20 +72,6 @@ def test_features_file_name_template(ml_root: Path) -> None:
     assert (out / "validation" / "validation-features-algo-1.csv").is_file()
     assert run(ml_root, "--features-file", "{nope}.csv") == 2
     assert "--features-file '{nope}.csv'" in (ml_root / "output" / "failure").read_text()
-
-
-def test_multi_instance_names_are_host_unique_and_only_the_leader_writes_the_model(
-    ml_root: Path,
-) -> None:
-    config = ml_root / "config"
-    config.mkdir()
-    (config / "resourceconfig.json").write_text(
-        json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]})
-    )
-    assert run(ml_root) == 0
-    out = ml_root / "processing" / "output"
-    assert (out / "features/train/train-algo-2.csv").is_file()
-    assert not (out / "preprocessor" / "model.tar.gz").exists()
 
 
 @pytest.mark.parametrize(

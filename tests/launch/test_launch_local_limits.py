@@ -61,11 +61,6 @@ def config_file(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
-def keys(bucket: str, prefix: str) -> list[str]:
-    listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=bucket, Prefix=prefix)
-    return sorted(o["Key"] for o in listed.get("Contents", []))
-
-
 def test_failure_reason_comes_from_the_failure_file(
     prepared: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -116,25 +111,6 @@ def test_max_runtime_stops_the_job_with_sigterm(
     assert "MaxRuntimeExceeded" in capsys.readouterr().err
     # The job saw SIGTERM (and said so) rather than being killed outright.
     assert any("SIGTERM" in line for line in lines), lines[-5:]
-
-
-def test_several_processing_instances_are_algo_1_to_n(
-    env: dict[str, str], bucket: str, tmp_path: Path
-) -> None:
-    assert main(["data"], env=env, out=lambda s: None) == 0
-    cfg = config_file(tmp_path, "[instances.processing]\ncount = 2\n")
-    assert (
-        main(
-            ["preprocess", "--local", "--job-name", "prep2", "--config", cfg],
-            env=env,
-            out=lambda s: None,
-        )
-        == 0
-    )
-    found = keys(bucket, "mpg/preprocess/prep2/")
-    assert "mpg/preprocess/prep2/features/train/train-algo-1.csv" in found
-    assert "mpg/preprocess/prep2/features/train/train-algo-2.csv" in found
-    assert found.count("mpg/preprocess/prep2/preprocessor/model.tar.gz") == 1
 
 
 def test_endpoint_that_fails_its_ping_check_is_failed_and_cleaned_up(

@@ -28,7 +28,10 @@ def full(config: LaunchConfig) -> LaunchConfig:
         tags={"project": "mpg"},
         spot=True,
         max_wait_seconds=7200,
-        instances={"training": Instances("ml.c5.xlarge", 2)},
+        instances={
+            "training": Instances("ml.c5.xlarge"),
+            "processing": Instances("ml.m5.xlarge", 3),
+        },
     )
 
 
@@ -77,6 +80,47 @@ def test_processing_request(config: LaunchConfig) -> None:
     )
 
 
+def test_processing_fits_on_the_whole_train_split_and_transforms_shards(
+    config: LaunchConfig,
+) -> None:
+    """Correct on any instance count: the train prefix whole to every host to fit on, each
+    split's objects spread over the hosts, and arguments that say which is which."""
+    three = replace(config, instances={"processing": Instances(count=3)})
+    req = build.processing_request(three, "prep-1")
+    inputs = {i["InputName"]: i["S3Input"] for i in req["ProcessingInputs"]}
+    assert list(inputs) == ["fit", "train", "validation", "test"]
+    assert inputs["fit"] == {
+        "S3Uri": "s3://my-bucket/mpg/data/bronze/train/",
+        "LocalPath": "/opt/ml/processing/input/fit",
+        "S3DataType": "S3Prefix",
+        "S3InputMode": "File",
+        "S3DataDistributionType": "FullyReplicated",
+    }
+    for split in ("train", "validation", "test"):
+        assert inputs[split]["S3Uri"] == f"s3://my-bucket/mpg/data/bronze/{split}/"
+        assert inputs[split]["S3DataDistributionType"] == "ShardedByS3Key"
+    assert req["AppSpecification"]["ContainerArguments"] == [
+        "--fit=/opt/ml/processing/input/fit",
+        "--train=/opt/ml/processing/input/train",
+        "--validation=/opt/ml/processing/input/validation",
+        "--test=/opt/ml/processing/input/test",
+        "--features=/opt/ml/processing/output/features",
+        "--preprocessor=/opt/ml/processing/output/preprocessor",
+    ]
+    assert req["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 3
+    assert request_errors("sagemaker", "CreateProcessingJob", req) == []
+
+
+def test_training_on_more_than_one_instance_is_refused(config: LaunchConfig) -> None:
+    several = replace(config, instances={"training": Instances("ml.m5.xlarge", 2)})
+    for build_request in (
+        lambda: build.training_request(several, "train-1", "prep-1"),
+        lambda: build.tuning_request(several, "tune-1", "prep-1"),
+    ):
+        with pytest.raises(ConfigError, match=r"count = 2: a random forest trains on one"):
+            build_request()
+
+
 def test_training_request_uses_the_images_metric_definitions(config: LaunchConfig) -> None:
     req = build.training_request(config, "train-1", "prep-1", hyperparameters={"n_estimators": 50})
     spec = req["AlgorithmSpecification"]
@@ -103,9 +147,15 @@ def test_optional_features(full: LaunchConfig) -> None:
     assert req["CheckpointConfig"] == {"S3Uri": "s3://my-bucket/mpg/checkpoints/train-1/"}
     assert req["VpcConfig"] == {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}
     assert req["OutputDataConfig"]["KmsKeyId"] == full.kms_key_id
-    assert req["ResourceConfig"]["InstanceCount"] == 2
+    assert req["ResourceConfig"] == {
+        "InstanceType": "ml.c5.xlarge",
+        "InstanceCount": 1,
+        "VolumeSizeInGB": 30,
+        "VolumeKmsKeyId": full.kms_key_id,
+    }
     assert req["Tags"] == [{"Key": "project", "Value": "mpg"}]
     prep = build.processing_request(full, "prep-1")
+    assert prep["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 3
     assert prep["NetworkConfig"]["VpcConfig"]["Subnets"] == ["subnet-1"]
     assert prep["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == full.kms_key_id
 

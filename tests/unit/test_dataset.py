@@ -160,3 +160,53 @@ def test_read_table_errors_name_the_file_and_the_problem(
     with pytest.raises(DataError) as caught:
         dataset.read_table(write(tmp_path, name, text))
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("shards", [1, 2, 3, 7])
+def test_deal_rows_puts_every_row_in_exactly_one_part_reproducibly(shards: int) -> None:
+    frame = dataset.split(dataset.load_auto_mpg()).validation
+    parts = dataset.deal_rows(frame, shards)
+    assert len(parts) == shards
+    dealt = [i for part in parts for i in part.index]
+    assert sorted(dealt) == sorted(frame.index)  # each row once, none lost
+    sizes = [len(p) for p in parts]
+    assert max(sizes) - min(sizes) <= 1
+    again = dataset.deal_rows(frame, shards)
+    assert all(a.equals(b) for a, b in zip(parts, again, strict=True))
+
+
+def test_deal_rows_refuses_no_parts() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        dataset.deal_rows(pd.DataFrame({"a": [1]}), 0)
+
+
+def test_shard_names_sort_in_part_order() -> None:
+    assert dataset.shard_names("train", 1) == ["train.csv"]
+    names = dataset.shard_names("train", 12)
+    assert names[0] == "train-00-of-12.csv" and names[-1] == "train-11-of-12.csv"
+    assert sorted(names) == names
+
+
+def test_write_split_shards_gives_headered_files_with_all_rows(tmp_path) -> None:
+    splits = dataset.split(dataset.load_auto_mpg())
+    written = dataset.write_split_shards(splits, tmp_path, 3)
+    for name, frame in splits.items():
+        paths = written[name]
+        assert [p.name for p in paths] == dataset.shard_names(name, 3)
+        back = pd.concat(pd.read_csv(p) for p in paths)
+        assert all(pd.read_csv(p).columns.tolist() == list(UCI_COLUMNS) for p in paths)
+        assert len(back) == len(frame)
+        key = list(UCI_COLUMNS)
+        pd.testing.assert_frame_equal(
+            back.sort_values(key).reset_index(drop=True),
+            frame.sort_values(key).reset_index(drop=True),
+            check_dtype=False,
+        )
+
+
+def test_main_writes_shards(tmp_path, capsys) -> None:
+    assert dataset.main(["--out", str(tmp_path), "--shards", "2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "test").iterdir()) == [
+        "test-0-of-2.csv",
+        "test-1-of-2.csv",
+    ]

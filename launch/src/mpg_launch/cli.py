@@ -90,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("data", "upload the seeded train/validation/test splits to S3")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--source", help="'uci', a file or a URL (default: the bundled copy)")
+    p.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        metavar="K",
+        help="write each split (and the batch input) as K files, rows dealt among them, "
+        "for ShardedByS3Key over several instances",
+    )
 
     p = command("preprocess", "run the preprocessing job")
     p.add_argument("--job-name")

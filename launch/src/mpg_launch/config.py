@@ -175,6 +175,20 @@ def checked_hyperparameters(values: Mapping[str, str], where: str) -> dict[str, 
     return dict(values)
 
 
+def training_instances(config: LaunchConfig) -> Instances:
+    """The training stage's instances, refused (ConfigError, exit 2) above one: the random
+    forest trains on one machine and scikit-learn does not spread it over several, so more
+    instances would bill for idle hosts or train one forest per host."""
+    training = config.instance("training")
+    if training.count > 1:
+        raise ConfigError(
+            f"instances.training count = {training.count}: a random forest trains on one "
+            "instance and does not distribute; set count = 1 and a bigger type, e.g. "
+            'type = "ml.m5.4xlarge", whose cores n_jobs=-1 (the default) uses'
+        )
+    return training
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     """Turn a file/env/flag value into the field's type, with an error naming the key."""
     try:

@@ -14,11 +14,13 @@ from mpg_core.hyperparameters import TUNED, parameter_ranges
 from mpg_core.metrics import METRIC_DEFINITIONS
 from mpg_core.platform import MAX_PAYLOAD_ENV, MODEL_SERVER_WORKERS_ENV
 from mpg_launch import endpoint_options, layout
-from mpg_launch.config import LaunchConfig
+from mpg_launch.config import LaunchConfig, training_instances
 from mpg_launch.errors import ConfigError
 
 Request = dict[str, Any]
 PROCESSING_ROOT = "/opt/ml/processing"
+# The processing input holding the whole train split, which every host fits on.
+FIT_INPUT = "fit"
 CSV = "text/csv"
 OBJECTIVE_METRIC = "validation:rmse"
 # Real-time endpoints: the health-check window and the time to fetch model.tar.gz.
@@ -51,20 +53,31 @@ def _vpc(config: LaunchConfig) -> dict[str, list[str]] | None:
     return {"Subnets": list(config.subnets), "SecurityGroupIds": list(config.security_group_ids)}
 
 
+def _processing_input(name: str, uri: str, distribution: str) -> dict[str, Any]:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": f"{PROCESSING_ROOT}/input/{name}",
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": distribution,
+        },
+    }
+
+
 def processing_request(config: LaunchConfig, job_name: str) -> Request:
-    """Preprocessing: the raw splits in, features and the fitted preprocessor out."""
+    """Preprocessing: the raw splits in, features and the fitted preprocessor out.
+
+    Correct on any instance count: every host gets the whole train split as ``fit``
+    (FullyReplicated) and fits the same preprocessor on it, and transforms only its
+    ShardedByS3Key share of each split, so every row is written once."""
     inputs = [
-        {
-            "InputName": split,
-            "S3Input": {
-                "S3Uri": layout.raw_uri(config, split),
-                "LocalPath": f"{PROCESSING_ROOT}/input/{split}",
-                "S3DataType": "S3Prefix",
-                "S3InputMode": "File",
-                "S3DataDistributionType": "FullyReplicated",
-            },
-        }
-        for split in layout.SPLITS
+        _processing_input(FIT_INPUT, layout.raw_uri(config, "train"), "FullyReplicated"),
+        *(
+            _processing_input(split, layout.raw_uri(config, split), "ShardedByS3Key")
+            for split in layout.SPLITS
+        ),
     ]
     outputs = [
         {
@@ -90,7 +103,7 @@ def processing_request(config: LaunchConfig, job_name: str) -> Request:
     vpc = _vpc(config)
     if vpc:
         network["VpcConfig"] = vpc
-    arguments = [f"--{split}={PROCESSING_ROOT}/input/{split}" for split in layout.SPLITS] + [
+    arguments = [f"--{i['InputName']}={i['S3Input']['LocalPath']}" for i in inputs] + [
         f"--{name}={PROCESSING_ROOT}/output/{name}" for name in ("features", "preprocessor")
     ]
     request = {
@@ -149,9 +162,10 @@ def training_channels(
 def _training_definition(config: LaunchConfig, channels: Sequence[Mapping[str, Any]]) -> Request:
     """What a training job and a tuning job's TrainingJobDefinition share."""
     stopping: dict[str, int] = {"MaxRuntimeInSeconds": config.max_runtime_seconds}
+    training = training_instances(config)
     resources: dict[str, Any] = {
-        "InstanceType": config.instance("training").type,
-        "InstanceCount": config.instance("training").count,
+        "InstanceType": training.type,
+        "InstanceCount": training.count,
         "VolumeSizeInGB": config.volume_size_gb,
     }
     output: dict[str, Any] = {"S3OutputPath": layout.training_output_uri(config)}

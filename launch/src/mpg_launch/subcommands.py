@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mpg_launch import commands, endpoint_options, layout, registry
 from mpg_launch.aws import Clients, session
-from mpg_launch.config import LaunchConfig, checked_hyperparameters
+from mpg_launch.config import LaunchConfig, checked_hyperparameters, training_instances
 from mpg_launch.ecr import content_tag, push_images
 from mpg_launch.errors import LaunchError
 from mpg_launch.pipeline import runs
@@ -82,9 +82,11 @@ def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
     # pandas loads only here: no other subcommand needs it.
     from mpg_launch.data import upload_splits
 
-    uploaded = upload_splits(config, connect().s3, seed=args.seed, source=args.source)
-    for split, uri in uploaded.items():
-        out(f"{split}: {uri}")
+    uploaded = upload_splits(
+        config, connect().s3, seed=args.seed, source=args.source, shards=args.shards, out=out
+    )
+    for split, uris in uploaded.items():
+        out(f"{split}: {', '.join(uris)}")
     return 0
 
 
@@ -96,6 +98,7 @@ def preprocess(args: argparse.Namespace, config: LaunchConfig, connect: Connect,
 
 def train(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     hyperparameters = hyperparameter_flags(args.hyperparameter)
+    training_instances(config)  # before any client or engine is set up
     commands.train(
         _runner(args, config, connect, out),
         args.job_name or layout.job_name("train"),
@@ -107,6 +110,7 @@ def train(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out:
 
 
 def tune(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    training_instances(config)  # before any client is set up
     commands.tune(
         _runner(args, config, connect, out),
         args.job_name or layout.job_name("tune", limit=layout.TUNING_NAME_LIMIT),

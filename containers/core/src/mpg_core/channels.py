@@ -19,15 +19,26 @@ RAW_SUFFIXES = (".csv", ".data")
 
 
 def _read_dir(
-    directory: Path, where: str, suffixes: Sequence[str], read: Callable[[Path], pd.DataFrame]
+    directory: Path,
+    where: str,
+    suffixes: Sequence[str],
+    read: Callable[[Path], pd.DataFrame],
+    allow_empty: bool = False,
 ) -> pd.DataFrame:
+    def nothing(reason: str) -> pd.DataFrame:
+        if not allow_empty:
+            raise DataError(f"{where}: {reason}")
+        log.info("empty input", extra={"input": where, "reason": reason})
+        return pd.DataFrame()
+
     if not directory.is_dir():
-        raise DataError(f"{where}: input folder {directory} does not exist")
+        return nothing(f"input folder {directory} does not exist")
+    # Sorted, so every host that reads the same files reads them in the same order.
     files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
     if not files:
         found = sorted(p.name for p in directory.iterdir())[:10]
         kinds = " or ".join(suffixes)
-        raise DataError(f"{where}: no {kinds} files in {directory} (found {found})")
+        return nothing(f"no {kinds} files in {directory} (found {found})")
     frames = []
     for path in files:
         try:
@@ -38,7 +49,7 @@ def _read_dir(
             raise DataError(f"{where}: {exc}") from None
     frame = pd.concat(frames, ignore_index=True)
     if frame.empty:
-        raise DataError(f"{where}: {directory} holds no rows")
+        return nothing(f"{directory} holds no rows")
     log.info("read input", extra={"input": where, "files": len(files), "rows": len(frame)})
     return frame
 
@@ -50,13 +61,19 @@ def read_csv_dir(directory: Path, where: str) -> pd.DataFrame:
     return _read_dir(directory, where, (".csv",), pd.read_csv)
 
 
-def read_raw_dir(directory: Path, where: str, required: Sequence[str] = FEATURES) -> pd.DataFrame:
+def read_raw_dir(
+    directory: Path, where: str, required: Sequence[str] = FEATURES, allow_empty: bool = False
+) -> pd.DataFrame:
     """Read and concatenate every raw table (``*.csv``, ``*.data``) under ``directory``, each
     in any form :func:`mpg_core.dataset.read_table` accepts, with canonical column names.
 
     Every file must hold the ``required`` columns: a shard without one is an error naming the
     file, not a column of NaN the imputers would silently fill. Other columns are kept (and
-    ignored by the features)."""
+    ignored by the features).
+
+    A missing folder, one without tables or tables without rows is a DataError, unless
+    ``allow_empty`` (a ShardedByS3Key input may give a host nothing): then it is logged and
+    an empty frame returned."""
 
     def read(path: Path) -> pd.DataFrame:
         frame = read_table(path)
@@ -67,4 +84,4 @@ def read_raw_dir(directory: Path, where: str, required: Sequence[str] = FEATURES
             )
         return frame
 
-    return _read_dir(directory, where, RAW_SUFFIXES, read)
+    return _read_dir(directory, where, RAW_SUFFIXES, read, allow_empty)

@@ -136,21 +136,54 @@ def split(df: pd.DataFrame, seed: int = 42, validation: float = 0.15, test: floa
     return Splits(train_df.sort_index(), val_df.sort_index(), test_df.sort_index())
 
 
+def deal_rows(frame: pd.DataFrame, shards: int) -> list[pd.DataFrame]:
+    """``frame`` dealt into ``shards`` parts like cards: row ``i`` goes to part ``i % shards``.
+    Every row is in exactly one part, the parts differ in size by at most one row, and the
+    same frame gives the same parts on every run."""
+    if shards < 1:
+        raise ValueError(f"shards must be at least 1, not {shards}")
+    return [frame.iloc[i::shards] for i in range(shards)]
+
+
+def shard_names(name: str, shards: int) -> list[str]:
+    """File names of a table written as ``shards`` files: ``<name>.csv`` for one, else
+    ``<name>-<i>-of-<shards>.csv`` (``i`` zero-padded, so key order is part order)."""
+    if shards == 1:
+        return [f"{name}.csv"]
+    width = len(str(shards - 1))
+    return [f"{name}-{i:0{width}d}-of-{shards}.csv" for i in range(shards)]
+
+
+def write_shards(
+    frame: pd.DataFrame, folder: Path, name: str, shards: int = 1, header: bool = True
+) -> list[Path]:
+    """Write ``frame`` as ``shards`` CSV files in ``folder`` (each with the header when
+    ``header``), its rows dealt by :func:`deal_rows`, so ShardedByS3Key has objects to spread
+    over instances. Returns the paths in part order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for part, file_name in zip(deal_rows(frame, shards), shard_names(name, shards), strict=True):
+        part.to_csv(folder / file_name, index=False, header=header)
+        paths.append(folder / file_name)
+    return paths
+
+
+def write_split_shards(splits: Splits, out_dir: Path, shards: int = 1) -> dict[str, list[Path]]:
+    """Write each split as ``shards`` headered CSVs in ``out_dir/<split>/``."""
+    return {
+        name: write_shards(frame, out_dir / name, name, shards) for name, frame in splits.items()
+    }
+
+
 def write_splits(splits: Splits, out_dir: Path) -> dict[str, Path]:
     """Write each split as a headered CSV (the pipeline's raw, "bronze" input):
     ``out_dir/<split>/<split>.csv``. Returns the written paths."""
-    written = {}
-    for name, frame in splits.items():
-        path = out_dir / name / f"{name}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False)
-        written[name] = path
-    return written
+    return {name: paths[0] for name, paths in write_split_shards(splits, out_dir).items()}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m mpg_core.dataset --out DIR``: write the seeded splits as the pipeline's
-    raw inputs (``DIR/<split>/<split>.csv``)."""
+    """``python -m mpg_core.dataset --out DIR [--shards K]``: write the seeded splits as the
+    pipeline's raw inputs (``DIR/<split>/<split>.csv``, or K files per split)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m mpg_core.dataset", description=main.__doc__)
@@ -161,10 +194,15 @@ def main(argv: list[str] | None = None) -> int:
         help="'uci' for the UCI URL, a file or URL; default: the bundled copy",
     )
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--shards", type=int, default=1, help="files per split, rows dealt among them"
+    )
     args = parser.parse_args(argv)
-    written = write_splits(split(load_auto_mpg(args.source), seed=args.seed), args.out)
-    for name, path in written.items():
-        print(f"{name}: {path}")
+    if args.shards < 1:
+        parser.error("--shards must be at least 1")
+    splits = split(load_auto_mpg(args.source), seed=args.seed)
+    for name, paths in write_split_shards(splits, args.out, args.shards).items():
+        print(f"{name}: {', '.join(str(p) for p in paths)}")
     return 0
 
 

@@ -3,11 +3,16 @@
 Arguments default to SageMaker Processing paths and can be overridden the way
 ``AppSpecification.ContainerArguments`` passes them::
 
-    preprocess --train /opt/ml/processing/input/train \\
+    preprocess --fit /opt/ml/processing/input/fit \\
+               --train /opt/ml/processing/input/train \\
                --validation /opt/ml/processing/input/validation \\
                --test /opt/ml/processing/input/test \\
                --features /opt/ml/processing/output/features \\
                --preprocessor /opt/ml/processing/output/preprocessor
+
+``--fit`` (the whole train split, on every host) defaults to ``--train``, which is right for
+one instance; with several, ``--train/--validation/--test`` are each host's ShardedByS3Key
+share and ``--fit`` a FullyReplicated copy of the train split.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mpg_core.errors import ConfigError, MpgError
 from mpg_core.exits import failure_reported, raise_on_stop_signals
@@ -46,22 +51,29 @@ def parse_args(argv: Sequence[str], root: Path) -> argparse.Namespace:
     base = root / PROCESSING_DIR
     parser = argparse.ArgumentParser(prog="preprocess", description=__doc__.splitlines()[0])
     parser.add_argument(
+        "--fit",
+        type=Path,
+        default=None,
+        help="folder of the whole raw train split to fit on, the same on every host "
+        "(default: --train)",
+    )
+    parser.add_argument(
         "--train",
         type=Path,
         default=base / "input/train",
-        help="folder of headered raw CSV files to fit on and transform",
+        help="raw train tables this host transforms (may be empty with several instances)",
     )
     parser.add_argument(
         "--validation",
         type=Path,
         default=base / "input/validation",
-        help="raw validation CSV folder (skipped when absent)",
+        help="raw validation tables this host transforms (skipped when absent or empty)",
     )
     parser.add_argument(
         "--test",
         type=Path,
         default=base / "input/test",
-        help="raw test CSV folder (skipped when absent)",
+        help="raw test tables this host transforms (skipped when absent or empty)",
     )
     parser.add_argument(
         "--features",
@@ -86,7 +98,12 @@ def parse_args(argv: Sequence[str], root: Path) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def config_from(args: argparse.Namespace, root: Path) -> PreprocessConfig:
+def config_from(
+    args: argparse.Namespace, root: Path, job_config: Mapping[str, Any] | None = None
+) -> PreprocessConfig:
+    """The job's settings from its arguments and the platform's config files;
+    ``job_config`` is processingjobconfig.json, whose inputs say how they were spread."""
+    from mpg_preprocessing.distribution import check_distribution, input_distributions
     from mpg_preprocessing.job import PreprocessConfig
 
     template = args.features_file
@@ -99,19 +116,19 @@ def config_from(args: argparse.Namespace, root: Path) -> PreprocessConfig:
                 f"may be filled in ({exc})"
             ) from None
 
-    def optional(path: Path) -> Path | None:
-        return path if path.is_dir() else None
-
     config_dir = root / PROCESSING_CONFIG_DIR
-    return PreprocessConfig(
+    config = PreprocessConfig(
         train_dir=args.train,
-        validation_dir=optional(args.validation),
-        test_dir=optional(args.test),
+        validation_dir=args.validation,
+        test_dir=args.test,
         features_dir=args.features,
         preprocessor_dir=args.preprocessor,
         features_file=args.features_file,
         resources=Resources.from_file(config_dir / RESOURCE_CONFIG),
+        fit_dir=args.fit,
     )
+    check_distribution(config, input_distributions(job_config or {}, root))
+    return config
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -120,14 +137,15 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     root = ml_root(env)
     args = parse_args(sys.argv[1:] if argv is None else argv, root)
     configure_logging(args.log_level)
-    job_info = read_json(root / PROCESSING_CONFIG_DIR / PROCESSING_JOB_CONFIG, default={}) or {}
     # Processing shows /opt/ml/output/message as ExitMessage; write the failure file too.
     try:
         with failure_reported(root / OUTPUT_DIR, (FAILURE_FILE, MESSAGE_FILE)):
+            job_info = read_json(root / PROCESSING_CONFIG_DIR / PROCESSING_JOB_CONFIG) or {}
             # pandas and scikit-learn load here, after the stop handlers are in place.
             from mpg_preprocessing import job
 
-            result = job.run(config_from(args, root))
+            config = config_from(args, root, job_info)
+            result = job.run(config)
     except MpgError as exc:
         return exc.exit_code
     except Exception:
@@ -136,6 +154,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         "preprocessing complete",
         extra={
             "job": job_info.get("ProcessingJobName"),
+            "host": config.resources.current_host,
             "rows": result.rows,
             "features": len(result.feature_names),
         },

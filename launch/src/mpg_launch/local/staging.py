@@ -51,7 +51,11 @@ def download_prefix(
     s3: Any, uri: str, dest: Path, shard: tuple[int, int] | None = None, required: bool = True
 ) -> list[Path]:
     """Copy every object under ``uri`` into ``dest`` (keeping relative paths). ``shard`` =
-    (index, count) keeps every count-th object, as ShardedByS3Key does."""
+    (index, count) keeps every count-th object of the key-sorted listing, as ShardedByS3Key
+    gives each of ``count`` instances about 1/count of the objects: disjoint shards whose
+    union is the prefix. With more instances than objects a shard is empty, as SageMaker's
+    are: ``dest`` is then an empty folder, not an error; only a prefix with no objects at
+    all is, when ``required``."""
     dest.mkdir(parents=True, exist_ok=True)
     objects = list_objects(s3, uri)
     if not objects and required:

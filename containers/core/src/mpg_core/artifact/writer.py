@@ -4,6 +4,8 @@ estimator, its compiled form when it has one that passes the parity check, and
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,16 @@ from mpg_core.artifact.files import (
 from mpg_core.artifact.parity import compile_checked
 
 log = logging.getLogger(__name__)
+
+
+def estimator_sha256(estimator: Any) -> str:
+    """The sha256 ``artifact.json`` gives ``estimator`` once written, computed in memory: a
+    fingerprint of the fitted state that hosts of one job can compare without writing."""
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
 
 
 def write_artifact(
