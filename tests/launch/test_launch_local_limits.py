@@ -15,6 +15,8 @@ import boto3
 import pytest
 
 from mpg_launch.cli import main
+from mpg_launch.config import load_config
+from mpg_launch.layout import features_uri, split_s3_uri
 from mpg_launch.local.state import state_label
 
 REGION = "us-east-1"
@@ -64,24 +66,25 @@ def config_file(tmp_path: Path, text: str) -> str:
 def test_failure_reason_comes_from_the_failure_file(
     prepared: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A failure only the container can see (the launcher checks hyperparameters itself): the
+    train features hold text where a number belongs."""
+    config = load_config(env=prepared, overrides={"local": True})
+    bucket, prefix = split_s3_uri(features_uri(config, "prep", "train"))
+    s3 = boto3.client("s3", region_name=REGION)
+    for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]:
+        body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
+        header, first, *rest = body.splitlines()
+        broken = ",".join(["many", *first.split(",")[1:]])
+        s3.put_object(Bucket=bucket, Key=obj["Key"], Body="\n".join([header, broken, *rest]))
     code = main(
-        [
-            "train",
-            "--local",
-            "--job-name",
-            "bad",
-            "--preprocessing-job",
-            "prep",
-            "-H",
-            "n_estimators=0",
-        ],
+        ["train", "--local", "--job-name", "bad", "--preprocessing-job", "prep"],
         env=prepared,
         out=lambda s: None,
     )
     err = capsys.readouterr().err.strip()
     assert code == 3
-    assert err.startswith("mpg-launch: error: training job bad Failed: AlgorithmError: ")
-    assert "n_estimators" in err
+    assert err.startswith("mpg-launch: error: training job bad Failed: AlgorithmError: DataError")
+    assert "'many'" in err
     assert len(err.splitlines()) == 1
 
 
