@@ -136,13 +136,18 @@ def _sdk_definition(config: LaunchConfig) -> dict[str, Any]:
     preprocess = ProcessingStep(
         "Preprocess",
         step_args=preprocessing.run(
+            # The whole train split to fit on (every host), then each split's share.
             inputs=[
                 ProcessingInput(
                     source=Join(on="", values=[input_data, f"/{split}/"]),
-                    destination=f"{PROCESSING}/input/{split}",
-                    input_name=split,
+                    destination=f"{PROCESSING}/input/{name}",
+                    input_name=name,
+                    s3_data_distribution_type=distribution,
                 )
-                for split in SPLITS
+                for name, split, distribution in [
+                    ("fit", "train", "FullyReplicated"),
+                    *((s, s, "ShardedByS3Key") for s in SPLITS),
+                ]
             ],
             outputs=[
                 ProcessingOutput(
