@@ -1,5 +1,6 @@
 """``data``: the reproducible splits, uploaded to the raw ("bronze") prefixes, plus a
-headerless copy of the test features for batch transform."""
+headerless copy of the test features for batch transform, and the same rows led by an id and
+the true mpg for the DataProcessing example (filter, join, filter)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mpg_core.dataset import load_auto_mpg, split, write_splits
-from mpg_core.schema import FEATURES
+from mpg_core.schema import FEATURES, TARGET
 from mpg_launch import layout
 from mpg_launch.config import LaunchConfig
 
@@ -32,4 +33,12 @@ def upload_splits(
         batch = Path(tmp) / "test.csv"
         splits.test[list(FEATURES)].to_csv(batch, index=False, header=False)
         uploaded["batch"] = upload_file(s3, batch, layout.batch_input_uri(config) + "test.csv")
+        # id (the car's line in auto-mpg.data), true mpg, then the same features.
+        joined = Path(tmp) / "joined" / "test.csv"
+        joined.parent.mkdir()
+        rows = splits.test[[TARGET, *FEATURES]]
+        rows.set_axis(rows.index + 1).to_csv(joined, index=True, header=False)
+        uploaded["batch-joined"] = upload_file(
+            s3, joined, layout.batch_joined_uri(config) + "test.csv"
+        )
     return uploaded
