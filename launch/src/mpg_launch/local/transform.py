@@ -18,7 +18,7 @@ import queue
 import re
 import tempfile
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -296,18 +296,32 @@ def run_transform(
     try:
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             model_dirs = serving.stage_models(s3, model, Path(tmp) / "models")
-            for index in range(1, count + 1):
-                started.append(
-                    serving.start_instance(
-                        model,
-                        model_dirs,
-                        name,
-                        state,
-                        index,
-                        batch_env(request),
-                        serving.DEFAULT_STARTUP_SECONDS,
-                    )
+
+            def start(index: int) -> list[dict[str, Any]]:
+                return serving.start_instance(
+                    model,
+                    model_dirs,
+                    name,
+                    state,
+                    index,
+                    batch_env(request),
+                    serving.DEFAULT_STARTUP_SECONDS,
                 )
+
+            # Instances start together, as SageMaker's do. Every one that started goes into
+            # ``started`` (stopped below) even when another failed its ping check or Ctrl-C
+            # came while they started.
+            pool = ThreadPoolExecutor(count)
+            futures = [pool.submit(start, index) for index in range(1, count + 1)]
+            try:
+                wait(futures)
+            finally:
+                pool.shutdown(wait=True)
+                started += [f.result() for f in futures if f.done() and not f.exception()]
+            failures = [e for f in futures if (e := f.exception()) is not None]
+            if failures:
+                raise failures[0]
+            result["TransformStartTime"] = datetime.now(UTC)
             params = execution_parameters(started[0][0]["port"])
             settings = resolve_settings(request, params)
             errors = transform_objects(
