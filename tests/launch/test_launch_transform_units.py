@@ -303,9 +303,20 @@ def test_batches_cut_from_bytes_match_the_per_record_batches(
     assert all(len(b) <= payload_kb * 1024 for b in fast)
 
 
+@settings(max_examples=300, deadline=None)
+@given(data=st.text(alphabet="ab \t\r\n", max_size=30).map(str.encode))
+def test_byte_cut_batches_decline_exactly_when_a_line_is_blank(data: bytes) -> None:
+    settings_ = BatchSettings("MultiRecord", 1, 1, 1.0, 0)
+    lines = (data[:-1] if data.endswith(b"\n") else data).split(b"\n")
+    fast = line_batches(data, settings_)
+    assert (fast is None) == any(not line.strip() for line in lines)
+    if fast is not None:
+        assert fast == mini_batches(split_records(data, "Line"), settings_)
+
+
 def test_blank_lines_take_the_per_record_path() -> None:
     settings_ = BatchSettings("MultiRecord", 1, 1, 1.0, 0)
-    for data in (b"a\n\nb\n", b"a\n \r\nb\n", b"\na\n", b"a\n  "):
+    for data in (b"a\n\nb\n", b"a\n \r\nb\n", b"\na\n", b"a\n  ", b"a\n\n", b"", b"\n"):
         assert line_batches(data, settings_) is None
     assert line_batches(b"a\r\nb\r\n", settings_) == [b"a\r\nb\r\n"]
     with pytest.raises(LaunchError, match="exceeds MaxPayloadInMB=1"):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import queue
-import re
 import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -101,11 +100,15 @@ def resolve_settings(request: Mapping[str, Any], container: Mapping[str, Any]) -
 
 
 def split_records(data: bytes, split_type: str) -> list[bytes]:
+    """Line: one record per ``\\n``-ended line (a CR stays in its line, as in CRLF files);
+    lines that are empty or only blanks are no records."""
     if split_type == "None":
         return [data]
     if split_type != "Line":
         raise LaunchError(f"SplitType {split_type} is not supported locally (Line or None)")
-    return [line for line in data.splitlines(keepends=True) if line.strip()]
+    *ended, last = data.split(b"\n")
+    lines = [line + b"\n" for line in ended] + [last]
+    return [line for line in lines if line.strip()]
 
 
 def _too_big(size: int, settings: BatchSettings) -> LaunchError:
@@ -138,16 +141,22 @@ def mini_batches(records: list[bytes], settings: BatchSettings) -> list[bytes]:
     return batches
 
 
-# A line that is empty or holds only blanks: split_records drops those.
-_BLANK_LINE = re.compile(rb"(?:\A|\n)[ \t\r\f\v]*(?:\n|\Z)")
+_BLANKS = b" \t\r\f\v"
+
+
+def _has_blank_line(body: bytes) -> bool:
+    """Whether a line of ``body`` (its last line end cut) is empty or only blanks, which
+    split_records drops: without its blanks, such a line is an empty one. (A regular
+    expression for the same costs ~150 ms on 6 MB; this, a few.)"""
+    lines = body.translate(None, _BLANKS)
+    return not lines or lines.startswith(b"\n") or lines.endswith(b"\n") or b"\n\n" in lines
 
 
 def line_batches(data: bytes, settings: BatchSettings) -> list[bytes] | None:
     """MultiRecord mini-batches of Line-split ``data`` cut straight from its bytes, the very
     batches :func:`mini_batches` makes, without a Python object per record (a 50 MB object
     holds a million); None when ``data`` has blank lines (the per-record path drops them)."""
-    body = data[:-1] if data.endswith(b"\n") else data
-    if not body or _BLANK_LINE.search(body):
+    if _has_blank_line(data[:-1] if data.endswith(b"\n") else data):
         return None
     limit = settings.max_payload_mb * MIB
     batches, start = [], 0
