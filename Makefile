@@ -86,6 +86,10 @@ bench: images ## benchmark the serving image with wrk: req/s, rows/s, latency, C
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(UV) run python containers/serving/bench/bench.py --image mpg-serving:$(IMAGE_TAG) $(BENCH_ARGS)
 
+.PHONY: bench-transform
+bench-transform: images ## time a whole local batch transform (1.5 M rows in 6 objects, moto S3) at 1, 2 and 3 instances: rows/s
+	$(UV) run python containers/serving/bench/transform_bench.py --image-tag $(IMAGE_TAG) $(BENCH_TRANSFORM_ARGS)
+
 .PHONY: soak
 soak: images ## 10 minutes at 32 connections against the serving image; fails on errors or replaced workers
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }

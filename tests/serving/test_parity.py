@@ -376,3 +376,92 @@ def test_fast_json_reads_plain_batches() -> None:
         np.testing.assert_array_equal(codecs.decode(body, codecs.JSON, FEATURES, True), rows)
         lines = "".join(json.dumps(r) + "\n" for r in rows.tolist()).encode()
         np.testing.assert_array_equal(codecs.decode(lines, codecs.JSONLINES, FEATURES, True), rows)
+
+
+# --- the fast writer spells every answer as the per-value writer does ------------------------
+
+
+def encoded(result: np.ndarray, accept: str, fast: bool) -> bytes:
+    with contextlib.nullcontext() if fast else mock.patch.object(codecs, "_encode_fast") as off:
+        if not fast:
+            off.return_value = None
+        return codecs.encode(result, accept)
+
+
+any_float = st.floats(width=64)  # NaN, infinities, subnormals, 1e-05 and 1e+16 spellings
+plain_float = st.floats(1e-4, 1e300) | st.floats(-1e300, -1e-4) | st.just(0.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(any_float | plain_float, min_size=0, max_size=600),
+    columns=st.sampled_from([0, 1, 3]),
+    accept=st.sampled_from(codecs.CONTENT_TYPES),
+)
+def test_fast_encode_equals_per_value_encode(
+    values: list[float], columns: int, accept: str
+) -> None:
+    result = np.array(values, dtype=np.float64)
+    if columns:
+        result = result[: len(result) // columns * columns].reshape(-1, columns)
+    with mock.patch.object(codecs, "FAST_TEXT_VALUES", 1):
+        assert encoded(result, accept, fast=True) == encoded(result, accept, fast=False)
+
+
+def test_fast_encode_is_used_for_big_batches_and_reads_back_exactly() -> None:
+    rng = np.random.default_rng(3)
+    predictions = rng.uniform(5, 50, 50_000) * np.pi
+    features = rng.normal(size=(5_000, 13))
+    features[features == 0] = 1.0
+    features[np.abs(features) < 1e-4] = 1e-3
+    for result in (predictions, features):
+        assert codecs._encode_fast(result, codecs.CSV) is not None
+        for accept in codecs.CONTENT_TYPES:
+            assert encoded(result, accept, fast=True) == encoded(result, accept, fast=False)
+        text = codecs.encode(result, codecs.CSV).decode().splitlines()
+        back = np.array([[float(v) for v in line.split(",")] for line in text])
+        np.testing.assert_array_equal(back.reshape(result.shape), result)
+    tiny = np.full(1_000, 2.5e-5)  # repr writes 2.5e-05, orjson 0.000025: the per-value path
+    assert codecs._encode_fast(tiny, codecs.CSV) is None
+    assert codecs.encode(tiny, codecs.CSV).startswith(b"2.5e-05\n")
+
+
+# --- the C reader of short decimals reads every cell as float() does, or declines -----------
+
+decimal_text = st.one_of(
+    st.from_regex(r"\A[+-]?[0-9]{0,9}(\.[0-9]{0,9})?([eE][+-]?[0-9]{1,3})?\Z"),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(-(10**18), 10**18).map(str),
+    st.decimals(places=3, allow_nan=False, allow_infinity=False).map(str),
+    st.text(alphabet="0123456789.+-eE", max_size=6),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(rows=st.lists(st.lists(decimal_text, min_size=1, max_size=4), min_size=1, max_size=4))
+def test_c_decimal_reader_equals_float_or_declines(rows: list[list[str]]) -> None:
+    from mpg_core._decimal_csv import read_decimal_csv
+
+    width = len(rows[0])
+    body = "\n".join(",".join(r) for r in rows).encode()
+    out = np.empty((len(rows), width))
+    if not read_decimal_csv(body, out):
+        return  # the numpy or strict reader decides
+    assert all(len(r) == width for r in rows), body
+    expected = np.array([[float(v) for v in r] for r in rows])
+    assert out.tobytes() == expected.tobytes(), body  # bit for bit, -0.0 included
+
+
+def test_c_decimal_reader_takes_data_files_and_declines_the_rest() -> None:
+    from mpg_core._decimal_csv import read_decimal_csv
+
+    rows = random_raw_rows(3_000, seed=2)
+    rows = rows[~np.isnan(rows).any(axis=1)]
+    cells = [[f"{v:.1f}" for v in r] for r in rows]
+    body = "\n".join(",".join(r) for r in cells).encode()
+    out = np.empty(rows.shape)
+    assert read_decimal_csv(body, out)
+    np.testing.assert_array_equal(out, [[float(v) for v in r] for r in cells])
+    for declined in (b"1,2\n3", b"1,2,3", b"1,,2", b"1e,2", b"1.2.3,4", b"12345678901234567,1"):
+        assert not read_decimal_csv(declined, np.empty((declined.count(b"\n") + 1, 2)))
+    assert parse_numeric_csv(body, rows.shape[1]) is not None

@@ -292,8 +292,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_table(results: list[dict[str, object]]) -> None:
-    header = ["scenario", "req/s", "rows/s", "p50 ms", "p99 ms", "errors", "CPU ms/req"]
+def print_table(results: list[dict[str, object]], header: list[str] | None = None) -> None:
+    header = header or ["scenario", "req/s", "rows/s", "p50 ms", "p99 ms", "errors", "CPU ms/req"]
     rows = [[_fmt(r[h]) for h in header] for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))

@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model name (default: the model of --endpoint)")
     p.add_argument("--endpoint")
     p.add_argument("--input", help="s3:// prefix of the rows (default: <prefix>/data/batch/)")
+    _transform_options(p)
 
     p = command("status", "describe a job or an endpoint")
     p.add_argument("kind", choices=["processing", "training", "transform", "tuning", "endpoint"])
@@ -228,6 +229,34 @@ def command_key(args: argparse.Namespace) -> str:
     """``train``, or ``pipeline start`` for the commands with actions."""
     action = getattr(args, "action", None)
     return f"{args.command} {action}" if action else str(args.command)
+
+
+def _transform_options(p: argparse.ArgumentParser) -> None:
+    """Batch settings and DataProcessing (launch/README.md: "Scaling batch transform")."""
+    batch = p.add_argument_group("batch settings")
+    batch.add_argument(
+        "--max-payload-mb", type=int, default=6, help="MaxPayloadInMB, 1-100 (default 6)"
+    )
+    batch.add_argument(
+        "--max-concurrent-transforms",
+        type=int,
+        help="requests in flight per instance (default: the container's /execution-parameters)",
+    )
+    batch.add_argument(
+        "--batch-strategy", choices=["MultiRecord", "SingleRecord"], default="MultiRecord"
+    )
+    batch.add_argument(
+        "--content-type",
+        choices=["text/csv", "application/jsonlines"],
+        default="text/csv",
+        help="the records' format, and the answers' (default text/csv)",
+    )
+    joining = p.add_argument_group("DataProcessing (SageMaker's JSONPath subset)")
+    joining.add_argument("--input-filter", help="the part of each record the model gets: $[2:]")
+    joining.add_argument(
+        "--join-input", action="store_true", help="JoinSource=Input: output = record + prediction"
+    )
+    joining.add_argument("--output-filter", help="the part of the joined record kept: $[0,1,-1]")
 
 
 def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> LaunchConfig:

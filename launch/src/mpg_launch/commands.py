@@ -362,7 +362,10 @@ def transform(
     endpoint: str | None,
     input_uri: str | None = None,
     wait: bool = True,
+    **options: Any,
 ) -> dict[str, Any] | None:
+    """``options``: the batch settings and DataProcessing of
+    :func:`~mpg_launch.request_builders.transform_request`."""
     if not model_name:
         if not endpoint:
             raise LaunchError("transform needs --model NAME or --endpoint NAME (its model)")
@@ -370,7 +373,7 @@ def transform(
             raise LaunchError("a dry run cannot look up the endpoint's model: pass --model")
         assert runner.clients is not None
         model_name = endpoint_models(runner.clients.sagemaker, endpoint)[1][0]
-    request = build.transform_request(runner.config, job_name, model_name, input_uri)
+    request = build.transform_request(runner.config, job_name, model_name, input_uri, **options)
     if not runner.submit(Submission("CreateTransformJob", request)) or not wait:
         return None
     job = runner.wait_job("transform", job_name)

@@ -1,5 +1,6 @@
 """``data``: the reproducible splits, uploaded to the raw ("bronze") prefixes, plus a
-headerless copy of the test features for batch transform.
+headerless copy of the test features for batch transform, and the same rows led by an id and
+the true mpg for the DataProcessing example (filter, join, filter).
 
 ``shards`` > 1 writes each split (and the batch input) as that many files, rows dealt among
 them (:func:`mpg_core.dataset.deal_rows`), so a ShardedByS3Key input has objects to spread
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mpg_core.dataset import load_auto_mpg, split, write_shards, write_split_shards
-from mpg_core.schema import FEATURES
+from mpg_core.schema import FEATURES, TARGET
 from mpg_launch import layout
 from mpg_launch.config import LaunchConfig
 from mpg_launch.errors import ConfigError
@@ -67,4 +68,12 @@ def upload_splits(
             splits.test[list(FEATURES)], Path(tmp) / "batch", "test", shards, header=False
         )
         uploaded["batch"] = _replace_prefix(s3, batch, layout.batch_input_uri(config), out)
+        # id (the car's line in auto-mpg.data), true mpg, then the same features.
+        joined = Path(tmp) / "joined" / "test.csv"
+        joined.parent.mkdir()
+        labelled = splits.test[[TARGET, *FEATURES]]
+        labelled.set_axis(labelled.index + 1).to_csv(joined, index=True, header=False)
+        uploaded["batch-joined"] = _replace_prefix(
+            s3, [joined], layout.batch_joined_uri(config), out
+        )
     return uploaded

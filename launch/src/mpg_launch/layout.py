@@ -2,6 +2,7 @@
 
 <prefix>/data/bronze/{train,validation,test}/<split>.csv   raw, headered (``data``)
 <prefix>/data/batch/test.csv                              raw features, no header (transform)
+<prefix>/data/batch-joined/test.csv                       id, mpg, raw features (joined transform)
 <prefix>/preprocess/<job>/features/<split>/<split>.csv     preprocessing outputs
 <prefix>/preprocess/<job>/preprocessor/model.tar.gz
 <prefix>/training/<job>/output/model.tar.gz               SageMaker's training layout
@@ -55,6 +56,11 @@ def raw_uri(config: LaunchConfig, split: str) -> str:
 
 def batch_input_uri(config: LaunchConfig) -> str:
     return s3_uri(config, "data/batch") + "/"
+
+
+def batch_joined_uri(config: LaunchConfig) -> str:
+    """Rows of id, true mpg and the features: the DataProcessing example's input."""
+    return s3_uri(config, "data/batch-joined") + "/"
 
 
 def preprocess_uri(config: LaunchConfig, job: str, output: str) -> str:

@@ -538,14 +538,19 @@ def transform_request(
     model_name: str,
     input_uri: str | None = None,
     max_payload_mb: int = 6,
+    max_concurrent: int | None = None,
+    batch_strategy: str = "MultiRecord",
+    content_type: str = CSV,
+    data_processing: Mapping[str, str] | None = None,
 ) -> Request:
-    """Batch transform over headerless raw CSV rows: Line splitting, MultiRecord batching,
-    one output line per input line. MaxConcurrentTransforms is left to the container's
-    /execution-parameters."""
+    """Batch transform over headerless raw rows (CSV, or JSON Lines): Line splitting,
+    MultiRecord batching, one output line per input line. MaxConcurrentTransforms, unless
+    given, is left to the container's /execution-parameters. ``data_processing`` comes from
+    :func:`data_processing`."""
     transform = config.instance("transform")
     output: dict[str, Any] = {
         "S3OutputPath": layout.transform_output_uri(config, job_name),
-        "Accept": CSV,
+        "Accept": content_type,
         "AssembleWith": "Line",
     }
     resources: dict[str, Any] = {"InstanceType": transform.type, "InstanceCount": transform.count}
@@ -555,7 +560,7 @@ def transform_request(
     request: Request = {
         "TransformJobName": job_name,
         "ModelName": model_name,
-        "BatchStrategy": "MultiRecord",
+        "BatchStrategy": batch_strategy,
         "MaxPayloadInMB": max_payload_mb,
         "ModelClientConfig": {
             "InvocationsTimeoutInSeconds": INVOCATIONS_TIMEOUT_SECONDS,
@@ -568,13 +573,17 @@ def transform_request(
                     "S3Uri": input_uri or layout.batch_input_uri(config),
                 }
             },
-            "ContentType": CSV,
+            "ContentType": content_type,
             "SplitType": "Line",
             "CompressionType": "None",
         },
         "TransformOutput": output,
         "TransformResources": resources,
     }
+    if max_concurrent:
+        request["MaxConcurrentTransforms"] = max_concurrent
+    if data_processing:
+        request["DataProcessing"] = dict(data_processing)
     return _with_common(request, config)
 
 
@@ -626,3 +635,18 @@ def scaling_policy_request(config: LaunchConfig, endpoint: str) -> Request:
             "ScaleOutCooldown": scaling.scale_out_cooldown,
         },
     }
+
+
+def data_processing(
+    input_filter: str | None = None, join_input: bool = False, output_filter: str | None = None
+) -> dict[str, str] | None:
+    """A transform's DataProcessing: the filters (SageMaker's JSONPath subset) and
+    JoinSource; None when everything is SageMaker's default (``$``, no join, ``$``)."""
+    spec: dict[str, str] = {}
+    if input_filter and input_filter != "$":
+        spec["InputFilter"] = input_filter
+    if join_input:
+        spec["JoinSource"] = "Input"
+    if output_filter and output_filter != "$":
+        spec["OutputFilter"] = output_filter
+    return spec or None

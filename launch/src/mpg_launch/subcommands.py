@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mpg_launch import commands, endpoint_options, layout, registry
+from mpg_launch import request_builders as build
 from mpg_launch.aws import Clients, session
 from mpg_launch.config import LaunchConfig, checked_hyperparameters, training_instances
 from mpg_launch.ecr import content_tag, push_images
-from mpg_launch.errors import LaunchError
+from mpg_launch.errors import ConfigError, LaunchError
 from mpg_launch.pipeline import runs
 from mpg_launch.pipeline.checks import check_definition
 from mpg_launch.pipeline.definition import build_definition
@@ -148,12 +149,23 @@ def predict(args: argparse.Namespace, config: LaunchConfig, connect: Connect, ou
 
 
 def transform(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    if not 1 <= args.max_payload_mb <= 100:
+        raise ConfigError(f"--max-payload-mb {args.max_payload_mb}: give 1 to 100 (MB)")
+    if args.max_concurrent_transforms is not None and args.max_concurrent_transforms < 1:
+        raise ConfigError("--max-concurrent-transforms: give 1 or more (or leave it out)")
     commands.transform(
         _runner(args, config, connect, out),
         args.job_name or layout.job_name("transform"),
         args.model,
         args.endpoint,
         args.input,
+        max_payload_mb=args.max_payload_mb,
+        max_concurrent=args.max_concurrent_transforms,
+        batch_strategy=args.batch_strategy,
+        content_type=args.content_type,
+        data_processing=build.data_processing(
+            args.input_filter, args.join_input, args.output_filter
+        ),
     )
     return 0
 

@@ -3,7 +3,9 @@
 botocore's own :class:`ParamValidator` (what boto3 runs before each call) checks required
 members, unknown members, types and minimum sizes. It does not check maximum lengths, patterns
 or enums, which the service then rejects after the job was submitted; :func:`_constraints`
-adds those, so a bad name fails here, on the laptop, with the member's path.
+adds those, so a bad name fails here, on the laptop, with the member's path. Rules the model
+cannot express (batch transform's 100 MB budget, DataProcessing filters) come from
+:mod:`mpg_launch.transform_rules`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import botocore.session
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
+from mpg_launch import transform_rules
 from mpg_launch.errors import RequestInvalid
 
 # Long enums (instance types) are cut in messages: the first few show the spelling.
 _ENUM_SHOWN = 8
+# SageMaker's documented rules beyond the service model, per operation.
+_SERVICE_RULES = {("sagemaker", "CreateTransformJob"): transform_rules.request_errors}
 
 
 @functools.cache
@@ -81,7 +86,8 @@ def request_errors(service: str, operation: str, request: Mapping[str, Any]) -> 
     assert shape is not None  # every operation the launchers call takes input
     report = ParamValidator().validate(dict(request), shape)
     errors = report.generate_report().splitlines() if report.has_errors() else []
-    return errors + _constraints(request, shape, operation)
+    rules = _SERVICE_RULES.get((service, operation))
+    return errors + _constraints(request, shape, operation) + (rules(request) if rules else [])
 
 
 def validate_request(service: str, operation: str, request: Mapping[str, Any]) -> None:
@@ -89,5 +95,6 @@ def validate_request(service: str, operation: str, request: Mapping[str, Any]) -
     errors = request_errors(service, operation, request)
     if errors:
         raise RequestInvalid(
-            f"{operation} request rejected by the {service} service model: " + "; ".join(errors)
+            f"{operation} request rejected by the {service} service model or its documented "
+            "rules: " + "; ".join(errors)
         )

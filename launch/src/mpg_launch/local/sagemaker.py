@@ -18,6 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from mpg_launch import transform_rules
 from mpg_launch.config import LaunchConfig
 from mpg_launch.docker import ensure_engine, image_exists
 from mpg_launch.endpoint_options import SERVERLESS_MAX_PAYLOAD_MB, SERVERLESS_STARTUP_SECONDS
@@ -106,6 +109,12 @@ class LocalSageMaker(PipelineCalls):
 
     def create_transform_job(self, **request: Any) -> dict[str, str]:
         name = request["TransformJobName"]
+        problems = transform_rules.request_errors(request)
+        if problems:  # SageMaker refuses these at once, creating no job
+            raise ClientError(
+                {"Error": {"Code": "ValidationException", "Message": "; ".join(problems)}},
+                "CreateTransformJob",
+            )
         model = self.describe_model(ModelName=request["ModelName"])
         for definition in serving.model_definitions(model):
             _check_image(definition["Image"])

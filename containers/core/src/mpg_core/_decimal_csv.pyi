@@ -1,0 +1,3 @@
+import numpy as np
+
+def read_decimal_csv(body: bytes, out: np.ndarray) -> bool: ...
