@@ -63,6 +63,7 @@ def test_data_uploads_the_seeded_splits(bucket: str) -> None:
     s3 = boto3.client("s3", region_name=REGION)
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
     assert keys == [
+        "mpg/data/batch-joined/test.csv",
         "mpg/data/batch/test.csv",
         "mpg/data/bronze/test/test.csv",
         "mpg/data/bronze/train/train.csv",
