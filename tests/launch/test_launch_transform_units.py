@@ -108,6 +108,10 @@ def test_an_index_outside_the_record_is_an_error_and_slices_clip() -> None:
         pick("$[0,10]", ROW)
     with pytest.raises(jsonpath.FilterError, match="no 'id'"):
         pick("$.id", {"ID": 1})
+    with pytest.raises(jsonpath.FilterError, match="neither an object nor an array"):
+        pick("$[0].*", ["abc"])
+    with pytest.raises(jsonpath.FilterError, match="not an array"):
+        pick("$.id[0]", {"id": 1})
     assert pick("$[8:20]", ROW) == [8, 9]
 
 

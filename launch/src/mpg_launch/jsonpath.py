@@ -165,7 +165,11 @@ def _positions(selectors: tuple[Selector, ...], size: int, text: str) -> list[in
 
 def _step(value: Any, step: Step, text: str) -> Any:
     if step.kind == "wildcard":
-        return list(value.values()) if isinstance(value, Mapping) else list(value)
+        if isinstance(value, Mapping):
+            return list(value.values())
+        if isinstance(value, list):
+            return list(value)
+        raise FilterError(f"{text}: * asked of a value that is neither an object nor an array")
     if step.kind in ("name", "names"):
         if not isinstance(value, Mapping):
             raise FilterError(f"{text}: {step.names[0]!r} asked of a value that is not an object")

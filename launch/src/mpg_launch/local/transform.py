@@ -133,12 +133,17 @@ def batch_counts(records: list[bytes], settings: BatchSettings) -> list[int]:
     return counts
 
 
-def mini_batches(records: list[bytes], settings: BatchSettings) -> list[bytes]:
-    batches, start = [], 0
-    for count in batch_counts(records, settings):
-        batches.append(b"".join(records[start : start + count]))
+def joined(records: list[bytes], counts: list[int]) -> list[bytes]:
+    """``records`` joined into one body per count."""
+    bodies, start = [], 0
+    for count in counts:
+        bodies.append(b"".join(records[start : start + count]))
         start += count
-    return batches
+    return bodies
+
+
+def mini_batches(records: list[bytes], settings: BatchSettings) -> list[bytes]:
+    return joined(records, batch_counts(records, settings))
 
 
 _BLANKS = b" \t\r\f\v"
@@ -233,11 +238,7 @@ def transform_data(
     records = split_records(data, split_type)
     model_records = processing.model_inputs(records) if processing else records
     counts = batch_counts(model_records, settings)
-    bodies, start = [], 0
-    for count in counts:
-        bodies.append(b"".join(model_records[start : start + count]))
-        start += count
-    responses = send_all(bodies)
+    responses = send_all(joined(model_records, counts))
     if processing is None:
         return assemble(responses, assemble_with)
     if split_type == "None":  # the whole object is one record, its answer one output
