@@ -252,20 +252,19 @@ def registry_list(
     return 0
 
 
-def registry_approve(
-    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
-) -> int:
-    runner = _runner(args, config, connect, out)
-    registry.set_approval(runner, args.package, registry.APPROVED, args.description)
-    return 0
+def _registry_approval(status: str) -> Subcommand:
+    """``registry approve`` and ``registry reject``: one call, another status."""
+
+    def approval(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+        runner = _runner(args, config, connect, out)
+        registry.set_approval(runner, args.package, status, args.description)
+        return 0
+
+    return approval
 
 
-def registry_reject(
-    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
-) -> int:
-    runner = _runner(args, config, connect, out)
-    registry.set_approval(runner, args.package, registry.REJECTED, args.description)
-    return 0
+registry_approve = _registry_approval(registry.APPROVED)
+registry_reject = _registry_approval(registry.REJECTED)
 
 
 def registry_deploy(
