@@ -73,6 +73,11 @@ def test_data_uploads_the_seeded_splits(bucket: str) -> None:
     assert header.decode().splitlines()[0].startswith("mpg,cylinders,displacement")
     batch = s3.get_object(Bucket=bucket, Key="mpg/data/batch/test.csv")["Body"].read().decode()
     assert len(batch.splitlines()[0].split(",")) == 7  # raw features, no header, no target
+    joined = s3.get_object(Bucket=bucket, Key="mpg/data/batch-joined/test.csv")["Body"].read()
+    rows = [line.split(",") for line in joined.decode().splitlines()]
+    # id, true mpg, then the very rows of data/batch/ (the DataProcessing example's input)
+    assert [r[2:] for r in rows] == [line.split(",") for line in batch.splitlines()]
+    assert all(r[0].isdigit() and 5 < float(r[1]) < 50 for r in rows)
 
 
 def test_training_job_is_submitted_and_its_logs_tailed(config: LaunchConfig) -> None:

@@ -74,9 +74,10 @@ def test_name_filters_on_json_records() -> None:
         "SageMakerOutput": {"prediction": 3.5},
     }
     assert pick("$.SageMakerOutput.prediction", record) == 3.5
+    assert pick("$['id']", record) == 7
     assert pick("$.features[-1]", record) == 2
     assert pick("$.SageMakerOutput.*", record) == [3.5]
-    assert pick("$.SageMakerOutput.['prediction']", record) == {"prediction": 3.5}
+    assert pick("$.SageMakerOutput.['prediction']", record) == 3.5
 
 
 @pytest.mark.parametrize(

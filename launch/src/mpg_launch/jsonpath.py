@@ -76,8 +76,9 @@ class Path:
 def _bracket(body: str, text: str) -> Step:
     parts = body.split(",")
     quoted = [_QUOTED.match(p) for p in parts]
-    if all(quoted):
-        return Step("names", names=tuple(m.group(1) for m in quoted if m))
+    if all(quoted):  # one name is that child, as .name; several make an object of them
+        names = tuple(m.group(1) for m in quoted if m)
+        return Step("name" if len(names) == 1 else "names", names=names)
     if body.strip() == "*":
         return Step("wildcard")
     selectors: list[Selector] = []
