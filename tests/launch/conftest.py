@@ -21,6 +21,7 @@ import boto3
 import pytest
 
 from mpg_launch.config import LaunchConfig, load_config
+from mpg_launch.local.state import state_label
 from tests.conftest import IMAGE_TAG, free_port
 
 REGION = "us-east-1"
@@ -171,3 +172,23 @@ def config() -> LaunchConfig:
             "MPG_IMAGE_TAG": "git-abc",
         }
     )
+
+
+def containers_of(state: Path) -> list[str]:
+    """Names of the containers ``--local`` started for the state folder ``state`` (running or
+    not): the only ones a test may remove, and the ones that must be gone when it ends."""
+    done = subprocess.run(
+        [
+            "docker",
+            "ps",
+            "--all",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            f"label=mpg-launch.state={state_label(state)}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.split()

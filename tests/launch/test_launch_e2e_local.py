@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from mpg_launch.cli import main
-from mpg_launch.local.state import state_label
+from tests.launch.conftest import containers_of
 
 REGION = "us-east-1"
 
@@ -32,17 +32,6 @@ def _keys(bucket: str, prefix: str) -> list[str]:
 def _read(bucket: str, key: str) -> bytes:
     s3 = boto3.client("s3", region_name=REGION)
     return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-
-
-def _ours(state_dir: Path) -> list[str]:
-    label = f"mpg-launch.state={state_label(state_dir)}"
-    done = subprocess.run(
-        ["docker", "ps", "--all", "--format", "{{.Names}}", "--filter", f"label={label}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.split()
 
 
 def test_whole_pipeline_locally(
@@ -176,7 +165,8 @@ def test_whole_pipeline_locally(
             )
             == 0
         )
-        assert len(_ours(state)) == 3  # one single-container endpoint, one two-container one
+        # One single-container endpoint, one two-container one.
+        assert len(containers_of(state)) == 3
         lines.clear()
         assert (
             main(
@@ -191,10 +181,10 @@ def test_whole_pipeline_locally(
 
         assert main(["delete", *local, "--endpoint", "mpg-e2e"], env=env, out=lines.append) == 0
         assert main(["delete", *local, "--endpoint", "mpg-pipe"], env=env, out=lines.append) == 0
-        assert _ours(state) == []
+        assert containers_of(state) == []
         assert main(["status", *local, "endpoint", "mpg-e2e"], env=env, out=lines.append) != 0
     finally:
-        for name in _ours(state):
+        for name in containers_of(state):
             subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
         for image in ("preprocessing", "training", "serving"):  # the tags this test made
             subprocess.run(

@@ -17,28 +17,10 @@ import pytest
 from mpg_launch.cli import main
 from mpg_launch.config import load_config
 from mpg_launch.layout import features_uri, split_s3_uri
-from mpg_launch.local.state import state_label
+from tests.launch.conftest import containers_of
 
 REGION = "us-east-1"
 pytestmark = [pytest.mark.docker, pytest.mark.aws, pytest.mark.slow, pytest.mark.timeout(600)]
-
-
-def ours(state: Path) -> list[str]:
-    done = subprocess.run(
-        [
-            "docker",
-            "ps",
-            "--all",
-            "--format",
-            "{{.Names}}",
-            "--filter",
-            f"label=mpg-launch.state={state_label(state)}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.split()
 
 
 @pytest.fixture
@@ -46,7 +28,7 @@ def env(bucket: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     state = tmp_path / "state"
     values = {**os.environ, "MPG_LOCAL_STATE_DIR": str(state)}
     yield values
-    for name in ours(state):  # only what this test started
+    for name in containers_of(state):  # only what this test started
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
 
 
@@ -143,7 +125,7 @@ def test_endpoint_that_fails_its_ping_check_is_failed_and_cleaned_up(
     )
     assert code == 3
     assert "did not pass the ping health check" in capsys.readouterr().err
-    assert ours(Path(env["MPG_LOCAL_STATE_DIR"])) == []
+    assert containers_of(Path(env["MPG_LOCAL_STATE_DIR"])) == []
     assert main(["delete", "--local", "--endpoint", "broken"], env=env, out=lambda s: None) == 0
 
 
@@ -177,7 +159,7 @@ def test_two_instance_endpoint_and_the_6_mib_limit(
         )
         == 0
     )
-    names = ours(Path(env["MPG_LOCAL_STATE_DIR"]))
+    names = containers_of(Path(env["MPG_LOCAL_STATE_DIR"]))
     assert len(names) == 2
     assert any(n.endswith("-algo-1") for n in names) and any(n.endswith("-algo-2") for n in names)
     rows = tmp_path / "rows.csv"
@@ -204,4 +186,4 @@ def test_two_instance_endpoint_and_the_6_mib_limit(
     )
     assert "at most 6291456" in capsys.readouterr().err
     assert main(["delete", "--local", "--endpoint", "two"], env=env, out=lambda s: None) == 0
-    assert ours(Path(env["MPG_LOCAL_STATE_DIR"])) == []
+    assert containers_of(Path(env["MPG_LOCAL_STATE_DIR"])) == []

@@ -13,7 +13,8 @@ import pytest
 from mpg_core.artifact.files import pack_model_tarball
 from mpg_launch.cli import main
 from tests.conftest import Trained
-from tests.launch.test_launch_local_limits import env, ours  # noqa: F401 - env is a fixture
+from tests.launch.conftest import containers_of
+from tests.launch.test_launch_local_limits import env  # noqa: F401 - env is a fixture
 
 REGION = "us-east-1"
 pytestmark = [pytest.mark.docker, pytest.mark.aws, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -38,7 +39,7 @@ def test_local_serverless_runs_one_single_worker_container(
     assert "note: --local: serverless runs as one always-on container: no cold starts, " in (
         "\n".join(lines)
     )
-    (name,) = ours(Path(env["MPG_LOCAL_STATE_DIR"]))
+    (name,) = containers_of(Path(env["MPG_LOCAL_STATE_DIR"]))
     inspected = subprocess.run(
         ["docker", "inspect", "--format", "{{json .Config.Env}}", name],
         capture_output=True,
@@ -62,4 +63,4 @@ def test_local_serverless_runs_one_single_worker_container(
     assert f"accepts at most {4 * 1024 * 1024}" in capsys.readouterr().err
 
     assert main(["delete", *argv], env=env, out=lambda s: None) == 0
-    assert ours(Path(env["MPG_LOCAL_STATE_DIR"])) == []
+    assert containers_of(Path(env["MPG_LOCAL_STATE_DIR"])) == []

@@ -17,7 +17,7 @@ import pytest
 from mpg_core import dataset
 from mpg_core.artifact.files import read_manifest, unpack_model_tarball
 from mpg_launch.cli import main
-from tests.launch.test_launch_local_limits import ours
+from tests.launch.conftest import containers_of
 
 REGION = "us-east-1"
 FILES_PER_SPLIT = 3
@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.aws, pytest.mark.slow, pytest.mark
 def env(bucket: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     state = tmp_path / "state"
     yield {**os.environ, "MPG_LOCAL_STATE_DIR": str(state)}
-    for name in ours(state):  # only what this test started
+    for name in containers_of(state):  # only what this test started
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
 
 

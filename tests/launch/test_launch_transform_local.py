@@ -21,8 +21,8 @@ from mpg_launch import request_builders as build
 from mpg_launch.cli import main
 from mpg_launch.config import load_config
 from mpg_launch.local.sagemaker import local_clients
-from mpg_launch.local.state import state_label
 from tests.conftest import Trained
+from tests.launch.conftest import containers_of
 
 REGION = "us-east-1"
 MODEL = "mpg-bt-model"
@@ -64,17 +64,6 @@ def _keys(bucket: str, prefix: str) -> list[str]:
     return sorted(o["Key"][len(prefix) :] for p in pages for o in p.get("Contents", []))
 
 
-def _ours(state: Path) -> list[str]:
-    label = f"label=mpg-launch.state={state_label(state)}"
-    done = subprocess.run(
-        ["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", label],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.split()
-
-
 @pytest.fixture
 def env(bucket: str, tmp_path: Path, trained: Trained) -> Iterator[dict[str, str]]:
     """A model (the session's in-process pipeline artifact) registered with the local
@@ -90,7 +79,7 @@ def env(bucket: str, tmp_path: Path, trained: Trained) -> Iterator[dict[str, str
     request = build.model_request(config, MODEL, f"s3://{bucket}/mpg/models/bt/model.tar.gz")
     local_clients(config, out=lambda s: None).sagemaker.create_model(**request)
     yield values
-    for name in _ours(state):  # only what this test started
+    for name in containers_of(state):  # only what this test started
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
 
 
@@ -126,7 +115,7 @@ def test_k_objects_over_1_2_and_3_instances_give_identical_outputs(
     for rel, text in inputs.items():
         got = [float(v) for v in outputs[1][rel].decode().splitlines()]
         assert got == pytest.approx(_expected(trained.pipeline_dir, text), rel=1e-12), rel
-    assert _ours(Path(env["MPG_LOCAL_STATE_DIR"])) == []  # every instance stopped
+    assert containers_of(Path(env["MPG_LOCAL_STATE_DIR"])) == []  # every instance stopped
 
 
 def test_an_object_with_a_bad_row_gets_no_output_and_fails_the_job(

@@ -22,7 +22,7 @@ from mpg_launch.cli import main
 from mpg_launch.config import load_config
 from mpg_launch.layout import batch_input_uri, split_s3_uri
 from mpg_launch.local.sagemaker import local_clients
-from mpg_launch.local.state import state_label
+from tests.launch.conftest import containers_of
 
 REGION = "us-east-1"
 STEPS_WHEN_GOOD = [
@@ -42,17 +42,6 @@ def _read(uri: str) -> bytes:
     bucket, key = split_s3_uri(uri)
     body = boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)["Body"]
     return bytes(body.read())
-
-
-def _ours(state_dir: Path) -> list[str]:
-    label = f"mpg-launch.state={state_label(state_dir)}"
-    done = subprocess.run(
-        ["docker", "ps", "--all", "--format", "{{.Names}}", "--filter", f"label={label}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.split()
 
 
 def _steps(sm: Any, arn: str) -> dict[str, dict[str, Any]]:
@@ -155,12 +144,12 @@ def test_pipeline_registers_a_good_model_and_stops_a_bad_one(
         assert bad["FailureReason"] == f"Step RmseTooHigh failed: {message}"
         listed_after = sm.list_model_packages(ModelPackageGroupName=group)
         assert len(listed_after["ModelPackageSummaryList"]) == 1  # nothing new registered
-        assert _ours(state) == []  # every job and transform container is gone
+        assert containers_of(state) == []  # every job and transform container is gone
         with capsys.disabled():
             print(
                 f"\nlocal pipeline e2e: passing execution {good_seconds:.1f} s, "
                 f"failing execution {bad_seconds:.1f} s; steps of the first {step_seconds}"
             )
     finally:
-        for name in _ours(state):
+        for name in containers_of(state):
             subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
