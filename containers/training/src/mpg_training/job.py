@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import RandomForestRegressor
 from sklearn.pipeline import Pipeline
 
 from mpg_core.artifact.files import MODEL_TARBALL, Artifact, unpack_model_tarball
@@ -32,6 +31,7 @@ from mpg_core.logs import configure_logging
 from mpg_core.metrics import metric_lines, regression_metrics
 from mpg_core.platform import Resources
 from mpg_core.schema import FEATURES, TARGET
+from mpg_training.estimators import build_estimator
 
 log = logging.getLogger("mpg_training")
 
@@ -101,7 +101,7 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
         "training random forest",
         extra={"rows": len(X_train), "features": len(names), "hyperparameters": hp.as_dict()},
     )
-    forest = RandomForestRegressor(**hp.as_dict()).fit(X_train.to_numpy(), y_train)
+    forest = build_estimator("regression", hp).fit(X_train.to_numpy(), y_train)
 
     evaluation: dict[str, dict[str, float]] = {}
     rows = {"train": len(X_train)}
@@ -135,7 +135,7 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
 
 def _write_model(
     config: TrainConfig,
-    forest: RandomForestRegressor,
+    forest: Any,
     names: tuple[str, ...],
     train_features: np.ndarray,
 ) -> None:

@@ -20,16 +20,22 @@ class EstimatorModel:
     estimator: Any
     input_columns: tuple[str, ...]
 
+    @property
+    def is_classifier(self) -> bool:
+        return self.kind != "preprocessor" and hasattr(self.estimator, "predict_proba")
+
     def predict(self, rows: np.ndarray) -> np.ndarray:
-        """Predictions (1-D), or for a preprocessor the feature matrix (2-D), for float64
-        ``rows`` in :attr:`input_columns` order."""
+        """Predictions (1-D; a classifier's class probabilities, 2-D in ``classes_`` order),
+        or for a preprocessor the feature matrix (2-D), for float64 ``rows`` in
+        :attr:`input_columns` order."""
+        answer = "predict_proba" if self.is_classifier else "predict"
         if self.kind == "model":
             check_model_range(rows)
-            return np.asarray(self.estimator.predict(rows), dtype=np.float64)
+            return np.asarray(getattr(self.estimator, answer)(rows), dtype=np.float64)
         import pandas as pd  # only here: the compiled path never loads it
 
         frame = pd.DataFrame(rows, columns=list(self.input_columns))
-        call = self.estimator.transform if self.kind == "preprocessor" else self.estimator.predict
+        call = getattr(self.estimator, "transform" if self.kind == "preprocessor" else answer)
         try:
             return np.asarray(call(frame), dtype=np.float64)
         except ValueError as exc:
