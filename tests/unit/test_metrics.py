@@ -26,9 +26,7 @@ def test_every_printed_line_is_read_by_exactly_its_regex(value: float) -> None:
         lines = metric_lines(split, values)
         log = "\n".join(lines)
         for metric, expected in values.items():
-            regex = next(
-                d["Regex"] for d in METRIC_DEFINITIONS if d["Name"] == f"{split}:{metric}"
-            )
+            regex = next(d["Regex"] for d in METRIC_DEFINITIONS if d["Name"] == f"{split}:{metric}")
             matches = re.findall(regex, log)
             assert len(matches) == 1
             assert float(matches[0]) == pytest.approx(expected, rel=1e-6, abs=1e-6)
