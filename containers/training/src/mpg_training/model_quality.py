@@ -415,10 +415,7 @@ def _classification(
             f"the model answers {proba.shape[-1]} columns, but artifact.json lists "
             f"{len(classes)} classes"
         )
-    if classes.dtype.kind == "U":
-        actual = actual.astype(str)
-    else:
-        actual = np.asarray(actual.tolist())
+    actual = actual.astype(str) if classes.dtype.kind == "U" else np.asarray(actual.tolist())
     unseen = sorted(set(actual.tolist()) - set(classes.tolist()), key=str)
     if unseen:
         raise DataError(
