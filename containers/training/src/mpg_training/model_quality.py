@@ -221,9 +221,7 @@ def _classification_values(actual: np.ndarray, proba: np.ndarray, classes: np.nd
             auc=values["roc_auc"],
         )
         for name, beta in (("f0_5", 0.5), ("f1", 1.0), ("f2", 2.0)):
-            values[name] = float(
-                fbeta_score(truth, guess, beta=beta, zero_division=0.0)  # type: ignore[arg-type]
-            )
+            values[name] = float(fbeta_score(truth, guess, beta=beta, zero_division=0.0))
         return values
     kwargs: dict[str, Any] = {"labels": classes, "average": "weighted", "zero_division": 0.0}
     values["weighted_recall"] = float(recall_score(actual, predicted, **kwargs))

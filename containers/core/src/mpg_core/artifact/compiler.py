@@ -114,12 +114,12 @@ def compile_preprocessor(estimator: Any, input_columns: Sequence[str]) -> Prepro
             continue
         if isinstance(transformer, str) or not all(isinstance(s, str) for s in selected):
             raise NotCompilable(f"column transformer step {name!r} is not a fitted pipeline")
-        index = np.asarray([frame.index(s) for s in selected], dtype=np.intp)
+        positions = np.asarray([frame.index(s) for s in selected], dtype=np.intp)
         steps = [step for _, step in _expect(transformer, "Pipeline").steps]
         if type(steps[-1]).__name__ == "OneHotEncoder":
-            blocks.append(_onehot_block(steps, index))
+            blocks.append(_onehot_block(steps, positions))
         else:
-            blocks.append(_numeric_block(steps, index))
+            blocks.append(_numeric_block(steps, positions))
     if not blocks:
         raise NotCompilable("a preprocessor without a fitted column step")
     return Preprocessor(
