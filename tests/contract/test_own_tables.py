@@ -270,3 +270,11 @@ def test_a_class_too_small_for_the_splits_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match=r"fewer rows than the splits need \(7 .*'virginica': 4"):
         dataset.split_table(raw, schema)
+
+
+def test_a_constant_target_is_named(tmp_path: Path) -> None:
+    processed = processing_root(TABLES["wine"], tmp_path)
+    train_csv = processed / "processing/input/train/train.csv"
+    pd.read_csv(train_csv).assign(cultivar=1).to_csv(train_csv, index=False)
+    assert preprocess(processed) == 3
+    assert "train: the target 'cultivar' is constant (a single class [1])" in _failure(processed)

@@ -102,11 +102,13 @@ def _check_classes(y_fit: pd.Series, y: pd.Series | None, split: str, schema: Ta
         )
 
 
-def _check_fit_classes(y: pd.Series, schema: TableSchema, where: str) -> None:
-    if schema.is_classification and y.nunique() < 2:
+def _check_fit_target(y: pd.Series, schema: TableSchema, where: str) -> None:
+    """A constant target leaves nothing to learn: a single class, or one regression value."""
+    if y.nunique() < 2:
+        kind = "class" if schema.is_classification else "value"
         raise DataError(
-            f"{where}: the target {schema.target!r} has a single class {list(y.unique())}; "
-            "a classifier needs at least two"
+            f"{where}: the target {schema.target!r} is constant (a single {kind} "
+            f"{list(y.unique())[:1]}); there is nothing to learn"
         )
 
 
@@ -127,7 +129,7 @@ def _fit_split(config: PreprocessConfig) -> tuple[pd.DataFrame, pd.Series, str, 
     schema = schema.with_text_columns(text_categories(frame, schema, where))
     X, y = _labelled(frame, where, schema)
     y = _required_target(y, where, schema)
-    _check_fit_classes(y, schema, where)
+    _check_fit_target(y, schema, where)
     return X, y, where, schema
 
 
