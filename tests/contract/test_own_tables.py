@@ -184,6 +184,8 @@ def test_a_table_of_your_own_from_csv_to_report(name: str, tmp_path: Path) -> No
                 curve["false_positive_rates"][0] == 0.0 and curve["true_positive_rates"][-1] == 1.0
             )
             assert (report_dir / ROC_CURVE_PLOT).read_bytes().startswith(PNG_SIGNATURE)
+            pr = metrics["precision_recall_curve"]
+            assert len(pr["precisions"]) == len(pr["recalls"]) and pr["recalls"][0] == 1.0
         else:
             assert metrics["f1_macro"]["value"] == pytest.approx(values["test:f1_macro"], abs=1e-6)
     else:

@@ -245,7 +245,7 @@ def classification_report(
     actual: np.ndarray, proba: np.ndarray, classes: np.ndarray
 ) -> tuple[str, dict[str, Any]]:
     """(top-level key, metrics) in Model Monitor's classification format."""
-    from sklearn.metrics import roc_curve
+    from sklearn.metrics import precision_recall_curve, roc_curve
 
     binary = len(classes) == 2
     names = BINARY_METRICS if binary else MULTICLASS_METRICS
@@ -265,6 +265,11 @@ def classification_report(
             metrics["receiver_operating_characteristic_curve"] = {
                 "false_positive_rates": [float(v) for v in fpr],
                 "true_positive_rates": [float(v) for v in tpr],
+            }
+            precisions, recalls, _ = precision_recall_curve(truth, proba[:, 1])
+            metrics["precision_recall_curve"] = {
+                "precisions": [float(v) for v in precisions],
+                "recalls": [float(v) for v in recalls],
             }
     key = "binary_classification_metrics" if binary else "multiclass_classification_metrics"
     return key, metrics
