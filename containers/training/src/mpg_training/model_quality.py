@@ -345,7 +345,7 @@ def plot_confusion_matrix(
             axes.text(j, i, str(counts[i, j]), ha="center", va="center", color=colour)
     axes.set_xlabel(f"predicted {target}")
     axes.set_ylabel(f"actual {target}")
-    axes.set_title(f"Confusion matrix on {int(counts.sum())} test rows: accuracy {accuracy:.3f}")
+    axes.set_title(f"Confusion matrix, {int(counts.sum())} test rows\naccuracy {accuracy:.3f}")
     _save(figure, path)
 
 
