@@ -192,7 +192,7 @@ def evaluate(alarm: Mapping[str, Any], points: Sequence[Datapoint], endpoint: st
     label = alarm.get("ExtendedStatistic") or alarm.get("Statistic", "Average")
     text = (
         f"{metric} {label} {value:.4g} {_SYMBOL[operator]} {threshold:.4g} "
-        f"over {len(values)} requests"
+        f"over {len(values)} request" + ("s" if len(values) != 1 else "")
     )
     breached = _COMPARE[operator](value, threshold)
     return Evaluation(name, "ALARM" if breached else "OK", text)
