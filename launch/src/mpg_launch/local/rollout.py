@@ -190,11 +190,10 @@ def evaluate(alarm: Mapping[str, Any], points: Sequence[Datapoint], endpoint: st
     threshold = float(alarm["Threshold"])
     operator = str(alarm.get("ComparisonOperator", "GreaterThanThreshold"))
     label = alarm.get("ExtendedStatistic") or alarm.get("Statistic", "Average")
-    text = (
-        f"{metric} {label} {value:.4g} {_SYMBOL[operator]} {threshold:.4g} "
-        f"over {len(values)} request" + ("s" if len(values) != 1 else "")
-    )
     breached = _COMPARE[operator](value, threshold)
+    count = f"{len(values)} request" + ("s" if len(values) != 1 else "")
+    relation = _SYMBOL[operator] if breached else f"not {_SYMBOL[operator]}"
+    text = f"{metric} {label} {value:.4g} {relation} {threshold:.4g} over {count}"
     return Evaluation(name, "ALARM" if breached else "OK", text)
 
 
