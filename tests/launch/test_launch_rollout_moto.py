@@ -176,3 +176,32 @@ def test_a_rolled_back_update_fails_the_deploy_with_sagemakers_reason(
     rolled_back = _endpoint(OLD, FailureReason=f"Alarm {NEW}-5xx-rate is in ALARM")
     with pytest.raises(JobFailed, match=f"still serves {OLD}: Alarm {NEW}-5xx-rate is in ALARM"):
         _redeploy(config, rolled_back)
+
+
+def test_delete_removes_only_the_alarms_rollouts_made_for_the_endpoint(
+    aws_env: dict[str, str],
+) -> None:
+    client = cloudwatch()
+    for endpoint, config_name in (
+        ("mpg-moto", OLD),
+        ("mpg-moto", NEW),
+        ("mpg-moto-2", "mpg-moto-2-20250101-000000"),  # another endpoint's
+    ):
+        for alarm in rollout.alarm_requests(Rollout(), endpoint, config_name):
+            client.put_metric_alarm(**alarm)
+    client.put_metric_alarm(  # the user's own, named like the endpoint
+        AlarmName="mpg-moto-team-alarm",
+        Namespace="AWS/SageMaker",
+        MetricName="Invocations",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="LessThanThreshold",
+    )
+    deleted = rollout.delete_alarms(client, "mpg-moto")
+    assert deleted == sorted([*rollout.alarm_names(OLD), *rollout.alarm_names(NEW)])
+    left = sorted(a["AlarmName"] for a in client.describe_alarms()["MetricAlarms"])
+    assert left == sorted(
+        ["mpg-moto-team-alarm", *rollout.alarm_names("mpg-moto-2-20250101-000000")]
+    )

@@ -487,6 +487,8 @@ def delete(
         sm.delete_model(ModelName=model)
         deleted.append(f"model {model}")
     deleted += _delete_old_versions(sm, endpoint, {config_name, *models})
+    if clients.cloudwatch is not None:
+        deleted += [f"alarm {a}" for a in rollout.delete_alarms(clients.cloudwatch, endpoint)]
     for item in deleted:
         out(f"deleted {item}")
     return deleted

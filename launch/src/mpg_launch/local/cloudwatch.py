@@ -25,8 +25,11 @@ class LocalCloudWatch:
         self.state.put(ALARMS, request["AlarmName"], record)
         return {}
 
-    def describe_alarms(self, AlarmNames: list[str] | None = None, **_: Any) -> dict[str, Any]:
+    def describe_alarms(
+        self, AlarmNames: list[str] | None = None, AlarmNamePrefix: str = "", **_: Any
+    ) -> dict[str, Any]:
         names = self.state.names(ALARMS) if AlarmNames is None else AlarmNames
+        names = [n for n in names if n.startswith(AlarmNamePrefix)]
         found = [
             self.state.get(ALARMS, n, "DescribeAlarms")
             for n in names

@@ -217,9 +217,11 @@ def _summary(points: Sequence[Datapoint], config: str) -> str:
     if not mine:
         return "no requests"
     errors = sum(p.status >= 500 for p in mine)
-    latencies = sorted(p.latency_us for p in mine if p.status < 500)
-    p99 = statistic(latencies, {"ExtendedStatistic": "p99"}) / 1000 if latencies else float("nan")
-    return f"{len(mine)} requests, 5xx {errors / len(mine):.0%}, p99 {p99:.1f} ms"
+    latencies = [p.latency_us for p in mine if p.status < 500]
+    p99 = statistic(latencies, {"ExtendedStatistic": "p99"}) / 1000 if latencies else None
+    count = f"{len(mine)} request" + ("s" if len(mine) != 1 else "")
+    latency = f"p99 {p99:.1f} ms" if p99 is not None else "no answered requests"
+    return f"{count}, 5xx {errors / len(mine):.0%}, {latency}"
 
 
 def _healthy(instances: Sequence[Sequence[Mapping[str, Any]]]) -> bool:
