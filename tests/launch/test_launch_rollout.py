@@ -5,6 +5,7 @@ and the local engine's alarm evaluation and alarm records."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -235,3 +236,81 @@ def test_local_alarms_are_stored_and_checked_like_cloudwatchs(tmp_path: Path) ->
     rollout.check_alarms_exist(cloudwatch, rollout.alarm_names("c"))
     with pytest.raises(ConfigError, match=r"\['other'\] do not exist"):
         rollout.check_alarms_exist(cloudwatch, ["c-5xx-rate", "other"])
+
+
+class FakeTime:
+    """A clock the rollout's waits advance; each wait, the router's traffic of that moment is
+    recorded as the local InvokeEndpoint records it."""
+
+    def __init__(self, state: LocalState, status: int, interrupt_at: float | None = None) -> None:
+        self.now, self.state, self.status, self.interrupt_at = 0.0, state, status, interrupt_at
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        if self.interrupt_at is not None and self.now >= self.interrupt_at:
+            raise KeyboardInterrupt
+        record = self.state.get("endpoints", "mpg", "test")
+        share = record["Rollout"]["NewShare"]
+        for config, status in ((record["Rollout"]["NewConfig"], self.status), ("old", 200)):
+            if share > 0 or config == "old":
+                point = Datapoint(time=time.time(), config=config, status=status, latency_us=900)
+                local_rollout.record_point(self.state, "mpg", point)
+
+
+def _run_local(
+    tmp_path: Path, status: int, interrupt_at: float | None = None
+) -> tuple[dict, list[str]]:
+    state = LocalState(tmp_path)
+    plan = Rollout(mode="linear", step_percent=50, wait_seconds=2, bake_seconds=2)
+    cloudwatch = LocalCloudWatch(state)
+    for alarm in rollout.alarm_requests(plan, "mpg", "new"):
+        cloudwatch.put_metric_alarm(**alarm)
+    record = {"EndpointName": "mpg", "EndpointConfigName": "old", "Instances": [[]]}
+    state.put("endpoints", "mpg", record)
+    fake, lines = FakeTime(state, status, interrupt_at), []
+    update = rollout.update_request(plan, "mpg", "new", 1)
+    final = local_rollout.run(
+        state,
+        record,
+        [[]],
+        "new",
+        update["DeploymentConfig"],
+        99,
+        lines.append,
+        clock=fake.clock,
+        sleep=fake.sleep,
+    )
+    assert final == state.get("endpoints", "mpg", "test")
+    return final, lines
+
+
+def test_local_linear_rollout_completes_when_the_alarms_stay_ok(tmp_path: Path) -> None:
+    final, lines = _run_local(tmp_path, 200)
+    assert [line[10:] for line in lines if "% of traffic" in line] == [
+        "50% of traffic to new, 50% to old; wait 1 2 s",
+        "100% of traffic to new, 0% to old; bake 2 s",
+    ]
+    assert (final["EndpointStatus"], final["EndpointConfigName"]) == ("InService", "new")
+    assert "Rollout" not in final and "FailureReason" not in final
+    assert final["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]["TerminationWaitInSeconds"] == 2
+
+
+def test_local_rollout_rolls_back_on_the_new_fleets_5xx(tmp_path: Path) -> None:
+    final, lines = _run_local(tmp_path, 503)
+    assert (final["EndpointStatus"], final["EndpointConfigName"]) == ("InService", "old")
+    assert final["FailureReason"].startswith(
+        "Rolled back to old: alarm new-5xx-rate went into ALARM during the wait 1 of the linear"
+    )
+    assert "Rollout" not in final
+    assert lines[-1].endswith("rolled back: new fleet removed, mpg InService on old")
+
+
+def test_an_interrupted_local_rollout_leaves_the_old_fleet_serving(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        _run_local(tmp_path, 200, interrupt_at=1.0)
+    record = LocalState(tmp_path).get("endpoints", "mpg", "test")
+    assert (record["EndpointStatus"], record["EndpointConfigName"]) == ("InService", "old")
+    assert record["FailureReason"] == "Update interrupted" and "Rollout" not in record

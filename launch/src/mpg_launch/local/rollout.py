@@ -296,22 +296,29 @@ def run(
         f"{plan.mode} update of {endpoint}: {old_config} -> {new_config}, new fleet ready; "
         f"watching {', '.join(alarm_names) or 'no alarms'}"
     )
+    metrics_path(state, endpoint).unlink(missing_ok=True)
     tripped: Evaluation | None = None
     phase = ""
-    for index, share in enumerate(shares):
-        shift(share)
-        last = index == len(shares) - 1
-        if last:
-            phase, seconds = "bake", float(plan.bake_seconds)
-        else:
-            phase, seconds = f"wait {index + 1}", float(plan.wait_seconds)
-        say(
-            f"{share:.0%} of traffic to {new_config}, {1 - share:.0%} to {old_config}; "
-            f"{phase} {seconds:.0f} s"
-        )
-        tripped = watch(seconds, phase)
-        if tripped:
-            break
+    try:
+        for index, share in enumerate(shares):
+            shift(share)
+            last = index == len(shares) - 1
+            if last:
+                phase, seconds = "bake", float(plan.bake_seconds)
+            else:
+                phase, seconds = f"wait {index + 1}", float(plan.wait_seconds)
+            say(
+                f"{share:.0%} of traffic to {new_config}, {1 - share:.0%} to {old_config}; "
+                f"{phase} {seconds:.0f} s"
+            )
+            tripped = watch(seconds, phase)
+            if tripped:
+                break
+    except BaseException:  # Ctrl-C: the old fleet takes all traffic again, the new one goes
+        _roll_back(state, record, new_instances)
+        record.update(EndpointStatus="InService", FailureReason="Update interrupted")
+        state.put("endpoints", endpoint, record)
+        raise
     if tripped is None:
         for instance in record.get("Instances", []):
             serving.stop_containers([c["name"] for c in instance])
@@ -324,13 +331,11 @@ def run(
             LastDeploymentConfig=dict(deployment_config),
         )
         state.put("endpoints", endpoint, record)
+        metrics_path(state, endpoint).unlink(missing_ok=True)
         say(f"update complete: old fleet removed, {endpoint} InService on {new_config}")
         return record
     say(f"alarm {tripped.alarm} in ALARM during {phase}: {tripped.text}; rolling back")
-    shift(0.0)  # every request to the old fleet before the new one goes away
-    for instance in new_instances:
-        serving.stop_containers([c["name"] for c in instance])
-    record.pop(ROLLOUT_KEY, None)
+    _roll_back(state, record, new_instances)
     reason = (
         f"Rolled back to {old_config}: alarm {tripped.alarm} went into ALARM during the "
         f"{phase} of the {plan.mode} update to {new_config} ({tripped.text})"
@@ -345,4 +350,17 @@ def run(
         )
         say(f"rollback failed: the old fleet of {endpoint} does not answer /ping")
     state.put("endpoints", endpoint, record)
+    metrics_path(state, endpoint).unlink(missing_ok=True)
     return record
+
+
+def _roll_back(
+    state: LocalState, record: dict[str, Any], new_instances: list[list[dict[str, Any]]]
+) -> None:
+    """Every request to the old fleet (recorded first), then the new containers removed."""
+    if ROLLOUT_KEY in record:
+        record[ROLLOUT_KEY]["NewShare"] = 0.0
+        state.put("endpoints", record["EndpointName"], record)
+    for instance in new_instances:
+        serving.stop_containers([c["name"] for c in instance])
+    record.pop(ROLLOUT_KEY, None)
