@@ -124,6 +124,13 @@ def test_bad_settings_are_refused_naming_the_key(values: dict[str, object], mess
     assert message in str(caught.value)
 
 
+def test_rollout_values_without_a_mode_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert dry_run("--rollout-wait", "30")[0] == 2
+    assert "rollout settings without a rollout: add --rollout" in capsys.readouterr().err
+    code, lines = dry_run()  # a plain deploy stays a plain one
+    assert code == 0 and "UpdateEndpoint" not in "\n".join(lines)
+
+
 def test_a_dry_run_prints_the_alarms_then_the_guarded_update() -> None:
     code, lines = dry_run("--rollout", "canary", "--rollout-bake", "60", "--rollback-alarm", "x")
     assert code == 0
@@ -314,3 +321,12 @@ def test_an_interrupted_local_rollout_leaves_the_old_fleet_serving(tmp_path: Pat
     record = LocalState(tmp_path).get("endpoints", "mpg", "test")
     assert (record["EndpointStatus"], record["EndpointConfigName"]) == ("InService", "old")
     assert record["FailureReason"] == "Update interrupted" and "Rollout" not in record
+
+
+def test_deploy_help_lists_the_rollout_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["deploy", "--help"], env=ENV)
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert "--rollout {all-at-once,canary,linear}" in text
+    assert "canary/linear step, % of capacity" in text

@@ -277,6 +277,11 @@ def _guarded_update(
         f"{guard.wait_seconds} s apart, then {guard.bake_seconds} s of bake; rolled back by "
         + ", ".join(rollout.rollback_alarms(guard, config_name))
     )
+    if runner.config.local:
+        runner.out(
+            "note: --local: the alarms are evaluated on the local router's requests of each "
+            "wait and of the bake, not on CloudWatch periods"
+        )
     return alarms, Submission("UpdateEndpoint", update)
 
 

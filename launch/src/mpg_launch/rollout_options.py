@@ -95,12 +95,12 @@ class Rollout:
 
 # deploy's flags (argparse dest = the field).
 _FLAGS: tuple[tuple[str, str, type, str, str], ...] = (
-    ("step_percent", "--rollout-step-percent", int, "PCT", "canary/linear step, % of capacity"),
+    ("step_percent", "--rollout-step-percent", int, "PCT", "canary/linear step, %% of capacity"),
     ("step_instances", "--rollout-step-instances", int, "N", "canary/linear step in instances"),
     ("wait_seconds", "--rollout-wait", int, "S", "wait after the canary/each step (300)"),
     ("bake_seconds", "--rollout-bake", int, "S", "bake time on the new fleet (600)"),
     ("max_5xx_rate", "--max-5xx-rate", float, "RATE", "5xx share that rolls back (0.01)"),
-    ("max_latency_p99_ms", "--max-latency-ms", float, "MS", "p99 latency that rolls back"),
+    ("max_latency_p99_ms", "--max-latency-ms", float, "MS", "p99 latency that rolls back (1000)"),
 )
 
 
@@ -252,5 +252,10 @@ def with_flags(config: LaunchConfig, values: Mapping[str, Any]) -> LaunchConfig:
     if not given:
         return config
     current = getattr(config, "rollout", None)
+    if current is None and "mode" not in given:
+        raise ConfigError(
+            "rollout settings without a rollout: add --rollout canary|linear|all-at-once "
+            "(or a [rollout] table with mode)"
+        )
     base = asdict(current) if current else {}
     return replace(config, rollout=parse({**base, **given}, "deploy"))
