@@ -26,7 +26,8 @@ from mpg_launch.validation import request_errors
 from tests.launch.conftest import STUB_ROLE
 
 ENV = {"MPG_REGION": "eu-west-1", "MPG_ROLE_ARN": STUB_ROLE, "MPG_BUCKET": "my-bucket"}
-MARKETPLACE = "arn:aws:sagemaker:eu-west-1:aws-marketplace:model-package/some-vendor-model"
+# A Marketplace package lives in its seller's account, not the buyer's (111122223333 here).
+MARKETPLACE = "arn:aws:sagemaker:eu-west-1:865070037744:model-package/some-vendor-model"
 
 
 def dry_run(*argv: str) -> tuple[int, list[str]]:
@@ -179,7 +180,13 @@ def test_inf1_marketplace_and_oversized_instance_steps_are_refused(config: Launc
     inf1 = replace(config, instances={"serving": Instances("ml.inf1.xlarge", 1)})
     assert "Inf1 (Inferentia) instances are excluded" in _problems(inf1, canary)
     package = build.model_package_model_request(config, "m", MARKETPLACE)
-    assert "Marketplace model packages are excluded" in _problems(config, canary, package)
+    assert "is in another account, as AWS Marketplace packages are" in _problems(
+        config, canary, package
+    )
+    own = build.model_package_model_request(
+        config, "m", "arn:aws:sagemaker:eu-west-1:111122223333:model-package/mpg-models/3"
+    )
+    assert _problems(config, canary, own) == ""
     two = replace(config, instances={"serving": Instances("ml.m5.large", 2)})
     assert "is 100% of the 2 instance(s)" in _problems(two, replace(canary, step_instances=2))
     assert _problems(two, replace(canary, step_instances=1)) == ""

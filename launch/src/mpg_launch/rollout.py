@@ -36,7 +36,13 @@ NAMESPACE = "AWS/SageMaker"
 ERRORS_METRIC = "Invocation5XXErrors"
 LATENCY_METRIC = "ModelLatency"  # microseconds
 LATENCY_STATISTIC = "p99"
-_MARKETPLACE_ACCOUNT = ":aws-marketplace:"
+# arn:aws:sagemaker:<region>:<account>:model-package/<name>[/<version>]
+_ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:(\d{12}):model-package/")
+
+
+def _account(arn: str) -> str:
+    match = _ARN_ACCOUNT.match(arn)
+    return match.group(1) if match else ""
 
 
 def alarm_names(endpoint_config: str) -> list[str]:
@@ -182,10 +188,13 @@ def guardrail_problems(
             "or deploy without --rollout"
         )
     packages = [str(c.get("ModelPackageName", "")) for c in _containers(model_request)]
-    if any(_MARKETPLACE_ACCOUNT in package for package in packages):
+    foreign = [p for p in packages if _ARN_ACCOUNT.match(p) and _account(p) != config.account]
+    if foreign:
         problems.append(
-            "Marketplace model packages are excluded from deployment guardrails (SageMaker would "
-            "fall back to all at once with no bake); deploy without --rollout"
+            f"model package {foreign[0]} is in another account, as AWS Marketplace packages "
+            "are (in their sellers'), and Marketplace containers are excluded from deployment "
+            "guardrails (SageMaker would fall back to all at once with no bake); deploy it "
+            "without --rollout"
         )
     if current is not None:
         names = sorted(str(v.get("VariantName")) for v in current.variants)
