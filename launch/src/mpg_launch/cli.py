@@ -24,6 +24,7 @@ from mpg_launch.config import IMAGES, LaunchConfig, load_config
 from mpg_launch.endpoint_options import FLAGS as ENDPOINT_FLAGS
 from mpg_launch.endpoint_options import SWITCH_HELP
 from mpg_launch.errors import LaunchError
+from mpg_launch.rollout_options import add_flags as add_rollout_flags
 
 if TYPE_CHECKING:
     from mpg_launch.aws import Clients
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--preprocessing-job", help="with --pipeline: the preprocessor's job")
     _endpoint_flags(p)
+    add_rollout_flags(p)
 
     p = command("predict", "send CSV or JSON rows (file or stdin) to an endpoint")
     p.add_argument("--endpoint")

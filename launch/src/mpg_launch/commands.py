@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mpg_launch import autoscaling, endpoint_options, layout
+from mpg_launch import autoscaling, endpoint_options, layout, rollout
 from mpg_launch import request_builders as build
 from mpg_launch.aws import Clients, error_code
 from mpg_launch.config import LaunchConfig
@@ -79,6 +79,7 @@ class Runner:
         clients = {
             "sagemaker": self.clients.sagemaker,
             "application-autoscaling": self.clients.autoscaling,
+            "cloudwatch": self.clients.cloudwatch,
         }
         if clients.get(service) is None:
             raise LaunchError(f"no {service} client here (--local has none)")
@@ -204,6 +205,11 @@ def deploy(
         last = Submission("CreateEndpoint", build.endpoint_request(config, endpoint, name))
     scaling = _autoscaling_submissions(config, endpoint)
     saved = _registration(runner, endpoint) if exists else []
+    alarms: list[Submission] = []
+    if config.rollout and (exists or runner.dry_run):
+        alarms, last = _guarded_update(runner, endpoint, name, model, endpoint_config, saved)
+    elif config.rollout:
+        runner.out(f"note: rollout: endpoint {endpoint} is new, so it starts on its one config")
     if (scaling or saved) and not (wait or runner.dry_run):
         raise LaunchError("autoscaling is (re)registered once the endpoint is InService: wait")
     paused: list[Submission] = []  # the registration removed for the update, to put back
@@ -211,6 +217,8 @@ def deploy(
         runner.submit(Submission("CreateModel", model))
         runner.submit(Submission("CreateEndpointConfig", endpoint_config))
         paused = _deregister(runner, endpoint, saved)
+        if alarms:
+            runner.submit(*alarms)
         runner.submit(last)
         if runner.dry_run or not wait:
             if scaling:
@@ -231,6 +239,50 @@ def deploy(
     elif saved:
         runner.out(f"note: endpoint {endpoint} is no longer autoscaled (no autoscaling settings)")
     return described
+
+
+def _guarded_update(
+    runner: Runner,
+    endpoint: str,
+    config_name: str,
+    model: dict[str, Any],
+    endpoint_config: dict[str, Any],
+    saved: list[Submission],
+) -> tuple[list[Submission], Submission]:
+    """The alarms and the UpdateEndpoint of a rollout, refused (ConfigError) when SageMaker's
+    deployment guardrails would not run it as asked. A dry run cannot describe the endpoint,
+    so it checks only what the request itself shows."""
+    guard = runner.config.rollout
+    assert guard is not None
+    current = None
+    if not runner.dry_run:
+        assert runner.clients is not None
+        current = rollout.describe_current(runner.clients.sagemaker, endpoint, bool(saved))
+    rollout.check_guardrails(runner.config, guard, model, endpoint_config, current)
+    if not runner.dry_run:
+        assert runner.clients is not None
+        if guard.alarms and runner.clients.cloudwatch is None:
+            raise LaunchError("no CloudWatch client here to check the rollback alarms")
+        if runner.clients.cloudwatch is not None:
+            rollout.check_alarms_exist(runner.clients.cloudwatch, guard.alarms)
+    count = endpoint_options.initial_instance_count(runner.config)
+    alarms = [
+        Submission("PutMetricAlarm", request, "cloudwatch")
+        for request in rollout.alarm_requests(guard, endpoint, config_name)
+    ]
+    update = rollout.update_request(guard, endpoint, config_name, count)
+    shares = ", ".join(f"{s:.0%}" for s in guard.shares(count))
+    runner.out(
+        f"rollout {guard.mode}: traffic to the new fleet in steps of {shares}, "
+        f"{guard.wait_seconds} s apart, then {guard.bake_seconds} s of bake; rolled back by "
+        + ", ".join(rollout.rollback_alarms(guard, config_name))
+    )
+    if runner.config.local:
+        runner.out(
+            "note: --local: the alarms are evaluated on the local router's requests of each "
+            "wait and of the bake, not on CloudWatch periods"
+        )
+    return alarms, Submission("UpdateEndpoint", update)
 
 
 def _autoscaling_submissions(config: LaunchConfig, endpoint: str) -> list[Submission]:
@@ -440,6 +492,8 @@ def delete(
         sm.delete_model(ModelName=model)
         deleted.append(f"model {model}")
     deleted += _delete_old_versions(sm, endpoint, {config_name, *models})
+    if clients.cloudwatch is not None:
+        deleted += [f"alarm {a}" for a in rollout.delete_alarms(clients.cloudwatch, endpoint)]
     for item in deleted:
         out(f"deleted {item}")
     return deleted

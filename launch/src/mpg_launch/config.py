@@ -17,9 +17,10 @@ from typing import Any
 
 from mpg_core.errors import ConfigError as HyperparameterError
 from mpg_core.hyperparameters import parse_hyperparameters
-from mpg_launch import endpoint_options
+from mpg_launch import endpoint_options, rollout_options
 from mpg_launch.endpoint_options import Autoscaling, DataCapture, Serverless
 from mpg_launch.errors import ConfigError
+from mpg_launch.rollout_options import Rollout
 
 STAGES = ("processing", "training", "serving", "transform")
 IMAGES = ("preprocessing", "training", "serving")
@@ -89,6 +90,8 @@ class LaunchConfig:
     autoscaling: Autoscaling | None = None
     serverless: Serverless | None = None
     data_capture: DataCapture | None = None
+    # How deploy moves an existing endpoint to a new model (mpg_launch.rollout_options).
+    rollout: Rollout | None = None
     # SageMaker Pipelines: the pipeline `mpg-launch pipeline` manages and the model package
     # group its Register step (and `mpg-launch registry`) uses.
     pipeline_name: str = "mpg-pipeline"
@@ -194,6 +197,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     try:
         if name == "instances":
             return _instances(value, where)
+        if name == "rollout":
+            return rollout_options.parse(value, where)
         if name in endpoint_options.SECTIONS:
             return endpoint_options.parse_section(name, value, where)
         if name in ("images", "tags", "hyperparameters"):

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mpg_launch import commands, endpoint_options, layout, registry
+from mpg_launch import commands, endpoint_options, layout, registry, rollout_options
 from mpg_launch import request_builders as build
 from mpg_launch.aws import Clients, session
 from mpg_launch.config import LaunchConfig, checked_hyperparameters, training_instances
@@ -125,6 +125,7 @@ def tune(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     # Flags over the config file's tables, checked before any client is made.
     config = endpoint_options.with_flags(config, vars(args))
+    config = rollout_options.with_flags(config, vars(args))
     endpoint_options.check_deploy(config, args.pipeline)
     commands.deploy(
         _runner(args, config, connect, out),

@@ -195,7 +195,7 @@ def wait_for_endpoint(
             last = status
         if status == "InService":
             return dict(endpoint)
-        if status in ("Failed", "OutOfService"):
+        if status in ("Failed", "OutOfService", "UpdateRollbackFailed"):
             reason = " ".join(str(endpoint.get("FailureReason", "no FailureReason")).split())
             raise JobFailed(
                 f"endpoint {name} {status}: {reason}; delete it with "

@@ -11,7 +11,6 @@ and ``delete`` work from other processes. S3 stays real (AWS, or moto in the tes
 from __future__ import annotations
 
 import io
-import random
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,6 +25,8 @@ from mpg_launch.docker import ensure_engine, image_exists
 from mpg_launch.endpoint_options import SERVERLESS_MAX_PAYLOAD_MB, SERVERLESS_STARTUP_SECONDS
 from mpg_launch.errors import ConfigError, JobFailed, LaunchError
 from mpg_launch.local import containers, serving
+from mpg_launch.local import rollout as local_rollout
+from mpg_launch.local.cloudwatch import LocalCloudWatch
 from mpg_launch.local.jobs import LocalContext, run_processing, run_training
 from mpg_launch.local.pipeline_calls import PipelineCalls
 from mpg_launch.local.pipelines import StepRunners
@@ -293,9 +294,15 @@ class LocalSageMaker(PipelineCalls):
         return {"EndpointArn": record["EndpointArn"]}
 
     def update_endpoint(
-        self, EndpointName: str, EndpointConfigName: str, **_: Any
+        self,
+        EndpointName: str,
+        EndpointConfigName: str,
+        DeploymentConfig: dict[str, Any] | None = None,
+        **_: Any,
     ) -> dict[str, str]:
-        """Blue/green: the new containers must pass their pings before the old ones stop."""
+        """Blue/green: the new containers must pass their pings before the old ones stop.
+        With a BlueGreenUpdatePolicy, traffic moves as it says, watched by its alarms
+        (:mod:`mpg_launch.local.rollout`), before this returns."""
         record = self.describe_endpoint(EndpointName=EndpointName)
         try:
             new = self._start_endpoint(EndpointName, EndpointConfigName)
@@ -304,6 +311,17 @@ class LocalSageMaker(PipelineCalls):
                 f"update of {EndpointName} failed, it still serves "
                 f"{record['EndpointConfigName']}: {exc}"
             ) from None
+        if DeploymentConfig and "BlueGreenUpdatePolicy" in DeploymentConfig:
+            local_rollout.run(
+                self.state,
+                record,
+                new,
+                EndpointConfigName,
+                DeploymentConfig,
+                self._max_body_bytes(EndpointConfigName),
+                self.out,
+            )
+            return {"EndpointArn": record["EndpointArn"]}
         for instance in record.get("Instances", []):
             serving.stop_containers([c["name"] for c in instance])
         record.update(
@@ -343,14 +361,14 @@ class LocalRuntime:
         **_: Any,
     ) -> dict[str, Any]:
         record = self.state.get("endpoints", EndpointName, "InvokeEndpoint")
-        if record.get("EndpointStatus") != "InService":
+        # An endpoint serves while it is updated (a rollout's two fleets take the traffic).
+        if record.get("EndpointStatus") not in ("InService", "Updating", "UpdateRollbackFailed"):
             raise not_found(
                 "InvokeEndpoint",
                 f"Endpoint {EndpointName} is not InService ({record.get('EndpointStatus')})",
             )
         serving.check_body(Body, record.get("MaxBodyBytes", serving.MAX_BODY_BYTES))
-        instance = random.choice(record["Instances"])  # noqa: S311 - load spreading only
-        reply = serving.invoke_chain([c["port"] for c in instance], Body, ContentType, Accept)
+        reply = local_rollout.invoke(self.state, record, Body, ContentType, Accept)
         return {
             "Body": io.BytesIO(reply.body),
             "ContentType": reply.content_type,
@@ -371,6 +389,7 @@ def local_clients(config: LaunchConfig, out: Out = print) -> Any:
         s3=s3,
         logs=None,
         ecr=None,
+        cloudwatch=LocalCloudWatch(state),
     )
 
 
