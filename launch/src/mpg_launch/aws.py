@@ -32,6 +32,7 @@ class Clients:
     logs: Any | None
     ecr: Any | None = None
     autoscaling: Any | None = None  # application-autoscaling
+    cloudwatch: Any | None = None  # alarms (async endpoints' wake-up from zero instances)
 
 
 def session(config: LaunchConfig) -> boto3.Session:
@@ -47,6 +48,7 @@ def aws_clients(config: LaunchConfig) -> Clients:
         logs=s.client("logs", config=_RETRIES),
         ecr=s.client("ecr", config=_RETRIES),
         autoscaling=s.client("application-autoscaling", config=_RETRIES),
+        cloudwatch=s.client("cloudwatch", config=_RETRIES),
     )
 
 

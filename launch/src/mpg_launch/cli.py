@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mpg_launch.config import IMAGES, LaunchConfig, load_config
 from mpg_launch.endpoint_options import FLAGS as ENDPOINT_FLAGS
-from mpg_launch.endpoint_options import SWITCH_HELP
+from mpg_launch.endpoint_options import SWITCH_HELP, option, table
 from mpg_launch.errors import LaunchError
 
 if TYPE_CHECKING:
@@ -165,10 +165,9 @@ def _endpoint_flags(p: argparse.ArgumentParser) -> None:
     """deploy's --[no-]autoscaling, --[no-]serverless, --[no-]data-capture and their values
     (over the config file's tables of the same names)."""
     for section, flags in ENDPOINT_FLAGS.items():
-        option = section.replace("_", "-")
-        group = p.add_argument_group(f"{option} (config file: [{section}])")
+        group = p.add_argument_group(f"{option(section)} (config file: [{table(section)}])")
         group.add_argument(
-            f"--{option}",
+            f"--{option(section)}",
             dest=section,
             action=argparse.BooleanOptionalAction,
             default=None,
