@@ -43,9 +43,7 @@ def output_path(config: LaunchConfig) -> str:
 
 
 def failure_path(config: LaunchConfig) -> str:
-    return (
-        settings(config).failure_path or f"s3://{config.bucket}/{config.prefix}/async/failures/"
-    )
+    return settings(config).failure_path or f"s3://{config.bucket}/{config.prefix}/async/failures/"
 
 
 def input_prefix(config: LaunchConfig) -> str:

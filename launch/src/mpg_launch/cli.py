@@ -139,6 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["text/csv", "application/json", "application/jsonlines"],
     )
     p.add_argument("--accept", default="text/csv")
+    group = p.add_argument_group("asynchronous endpoints")
+    group.add_argument(
+        "--async", dest="async_call", action="store_true", help="InvokeEndpointAsync"
+    )
+    group.add_argument(
+        "--input",
+        help="s3:// URI of the body, or a file (inline up to 128,000 bytes, else uploaded)",
+    )
+    group.add_argument("--wait", action="store_true", help="wait for the answer and print it")
+    group.add_argument("--output", type=Path, help="with --wait: save the answer to this file")
+    group.add_argument("--inference-id", help="your id for the request (default: SageMaker's)")
 
     p = command("transform", "batch transform headerless CSV rows (Line split, MultiRecord)")
     p.add_argument("--job-name")
