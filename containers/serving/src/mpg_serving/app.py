@@ -115,13 +115,21 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
         answer = streaming.answer_slices(
             pieces, content_type, accept, model.predict, model.input_columns, model.allows_missing
         )
+        spool = streaming.AnswerSpool()
         try:
-            first = streaming.started(answer)
-        except ClientDisconnected:
+            for encoded in answer:
+                spool.write(encoded)
+        except ClientDisconnected:  # closed early, or stalled past the worker's read deadline
+            spool.close()
             raise RequestError(
                 "the request body ended before its Content-Length", http_status=408
             ) from None
-        return Response(first, mimetype=accept)
+        except BaseException:
+            spool.close()
+            raise
+        return Response(
+            spool.chunks(), mimetype=accept, headers={"Content-Length": str(spool.size)}
+        )
 
     @app.errorhandler(RequestError)
     def request_error(exc: RequestError) -> Response:

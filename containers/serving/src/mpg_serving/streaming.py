@@ -1,24 +1,21 @@
-"""Big bodies of an asynchronous endpoint, read, predicted and answered a slice at a time.
+"""Big bodies of an asynchronous endpoint, read and predicted a slice at a time.
 
 An asynchronous request may be as large as 1 GB. Reading it whole would hold the body, its
 float matrix and the answer at once (several GB); here the body is cut into slices of whole
 lines (about ``slice_bytes`` each), and each slice is decoded, predicted and encoded before the
-next is read, so memory is that of one slice whatever the body's size. The answer goes out as
-a chunked response, slice by slice, in the format the whole body would have had: the bytes are
-the very ones :func:`mpg_serving.codecs.encode` writes for the whole body.
+next is read, so memory is that of one slice whatever the body's size. Each slice's answer is
+appended to a file on disk (:class:`AnswerSpool`); once the whole body is read, the file is
+sent back, with its Content-Length. The bytes are those :func:`mpg_serving.codecs.encode`
+writes for the whole body, and since nothing is sent before the last line is read, a bad line
+anywhere gets its 4xx naming that line, as it would in a real-time request.
 
 Line-based formats only (CSV and JSON Lines): a JSON document cannot be cut at line ends.
-
-Errors: the first slice is answered before the response starts, so a body that is wrong from
-its first lines (a header, a wrong width, the wrong format) gets its 4xx. A problem further down
-is found after the answer has begun: the error is logged with its line and the connection is
-closed without the chunked body's end, so the client (SageMaker's async front end) sees a
-failed, incomplete response, never a short answer that looks whole.
 """
 
 from __future__ import annotations
 
-import logging
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -26,8 +23,6 @@ import numpy as np
 
 from mpg_core.errors import RequestError
 from mpg_serving import codecs
-
-log = logging.getLogger(__name__)
 
 LINE_DECODERS: dict[str, Callable[..., np.ndarray]] = {
     codecs.CSV: codecs.decode_csv,
@@ -113,17 +108,51 @@ def answer_slices(
         yield b"]}"
 
 
-def started(answer: Iterator[bytes]) -> Iterator[bytes]:
-    """``answer`` with its first slice computed now (its errors raised here, before the
-    response starts) and later errors logged before they end the response."""
-    first = next(answer)
+class AnswerSpool:
+    """The answer so far, in an unnamed temporary file, sent once the whole body is read.
 
-    def rest() -> Iterator[bytes]:
-        yield first
+    Why not send each slice's answer at once: a client that sends its whole body before it
+    reads the response (Python's http.client, Apache's classic HttpClient, ...) would stop
+    reading while the server blocks writing, and the request would hang until a timeout. Why
+    a file: a 1 GB body's answer is ~0.8 GB of text. Its pages are written back and dropped
+    from the page cache every ``DROP_BYTES`` (and again as they are sent), so the container's
+    memory holds a few slices, not the answer."""
+
+    DROP_BYTES = 32 * 1024 * 1024
+    SEND_BYTES = 1024 * 1024
+
+    def __init__(self, directory: str | None = None) -> None:
+        self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by chunks()
+        self.size = 0
+        self._dropped = 0
+
+    def _drop(self, end: int) -> None:
+        """Write back and forget the cached pages up to ``end`` (Linux; elsewhere a no-op)."""
+        if hasattr(os, "posix_fadvise"):
+            self.file.flush()
+            os.fdatasync(self.file.fileno())
+            os.posix_fadvise(self.file.fileno(), 0, end, os.POSIX_FADV_DONTNEED)
+        self._dropped = end
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+        self.size += len(data)
+        if self.size - self._dropped >= self.DROP_BYTES:
+            self._drop(self.size)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The answer, read back a block at a time; the file is closed (and gone) after."""
         try:
-            yield from answer
-        except RequestError as exc:
-            log.error("streamed request failed after its answer began", extra={"reason": str(exc)})
-            raise
+            self.file.flush()
+            self.file.seek(0)
+            sent = 0
+            while block := self.file.read(self.SEND_BYTES):
+                yield block
+                sent += len(block)
+                if hasattr(os, "posix_fadvise") and sent % self.DROP_BYTES < self.SEND_BYTES:
+                    os.posix_fadvise(self.file.fileno(), 0, sent, os.POSIX_FADV_DONTNEED)
+        finally:
+            self.file.close()
 
-    return rest()
+    def close(self) -> None:
+        self.file.close()
