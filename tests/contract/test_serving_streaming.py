@@ -128,7 +128,9 @@ def test_the_async_limit_replaces_the_real_time_one(trained) -> None:
     assert response.status_code == 413
     assert "1 MiB (1048576 bytes)" in response.get_json()["error"]
     assert (
-        client.post("/invocations", data=body[: (2**20 // 23) * 23], content_type="text/csv").status_code
+        client.post(
+            "/invocations", data=body[: (2**20 // 23) * 23], content_type="text/csv"
+        ).status_code
         == 200
     )
 
