@@ -25,6 +25,9 @@ from mpg_launch.validation import validate_request
 
 Out = Callable[[str], None]
 FAILURE_TEXT_BYTES = 4096  # what a failure object shows of itself
+# How long --wait allows beyond the invocation timeout: the request may wait in the queue, and
+# an endpoint scaled in to zero takes minutes to start an instance.
+QUEUE_WAIT_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -165,8 +168,3 @@ def predict(
         else:
             out(answer.decode("utf-8").rstrip("\n"))
     return queued
-
-
-# How long --wait allows beyond the invocation timeout: an endpoint scaled in to zero takes
-# minutes to start an instance.
-QUEUE_WAIT_SECONDS = 900
