@@ -114,9 +114,9 @@ class AnswerSpool:
     Why not send each slice's answer at once: a client that sends its whole body before it
     reads the response (Python's http.client, Apache's classic HttpClient, ...) would stop
     reading while the server blocks writing, and the request would hang until a timeout. Why
-    a file: a 1 GB body's answer is ~0.8 GB of text. Its pages are written back and dropped
-    from the page cache every ``DROP_BYTES`` (and again as they are sent), so the container's
-    memory holds a few slices, not the answer."""
+    a file: a 1 GB body's answer is ~0.8 GB of text. Its pages are dropped from the page
+    cache every ``DROP_BYTES`` once written back (and again as they are sent), so the
+    container's memory holds a few slices, not the answer."""
 
     DROP_BYTES = 32 * 1024 * 1024
     SEND_BYTES = 1024 * 1024
@@ -127,10 +127,12 @@ class AnswerSpool:
         self._dropped = 0
 
     def _drop(self, end: int) -> None:
-        """Write back and forget the cached pages up to ``end`` (Linux; elsewhere a no-op)."""
+        """Forget the cached pages up to ``end`` (Linux; elsewhere a no-op). DONTNEED drops the
+        pages already written back and starts writing back the rest without waiting for it
+        (an fdatasync here stalled the request whenever the disk was busy); those are dropped
+        by the next call, so about two ``DROP_BYTES`` of the answer are cached at any time."""
         if hasattr(os, "posix_fadvise"):
             self.file.flush()
-            os.fdatasync(self.file.fileno())
             os.posix_fadvise(self.file.fileno(), 0, end, os.POSIX_FADV_DONTNEED)
         self._dropped = end
 
