@@ -90,6 +90,10 @@ bench: images ## benchmark the serving image with wrk: req/s, rows/s, latency, C
 bench-transform: images ## time a whole local batch transform (1.5 M rows in 6 objects, moto S3) at 1, 2 and 3 instances: rows/s
 	$(UV) run python containers/serving/bench/transform_bench.py --image-tag $(IMAGE_TAG) $(BENCH_TRANSFORM_ARGS)
 
+.PHONY: bench-big-body
+bench-big-body: images ## asynchronous endpoints' big bodies through the serving image (50 MB, 200 MB, 1 GB CSV): rows/s, peak memory
+	$(UV) run python containers/serving/bench/big_body_bench.py --image mpg-serving:$(IMAGE_TAG) $(BENCH_BIG_BODY_ARGS)
+
 .PHONY: soak
 soak: images ## 10 minutes at 32 connections against the serving image; fails on errors or replaced workers
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }

@@ -32,7 +32,7 @@ class Clients:
     logs: Any | None
     ecr: Any | None = None
     autoscaling: Any | None = None  # application-autoscaling
-    cloudwatch: Any | None = None  # the alarms that roll a rollout back
+    cloudwatch: Any | None = None  # alarms: rollout rollbacks, async endpoints' wake-up from zero
 
 
 def session(config: LaunchConfig) -> boto3.Session:

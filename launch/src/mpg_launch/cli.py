@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mpg_launch.config import IMAGES, LaunchConfig, load_config
 from mpg_launch.endpoint_options import FLAGS as ENDPOINT_FLAGS
-from mpg_launch.endpoint_options import SWITCH_HELP
+from mpg_launch.endpoint_options import SWITCH_HELP, option, table
 from mpg_launch.errors import LaunchError
 from mpg_launch.rollout_options import add_flags as add_rollout_flags
 
@@ -141,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["text/csv", "application/json", "application/jsonlines"],
     )
     p.add_argument("--accept", default="text/csv")
+    group = p.add_argument_group("asynchronous endpoints")
+    group.add_argument(
+        "--async", dest="async_call", action="store_true", help="InvokeEndpointAsync"
+    )
+    group.add_argument(
+        "--input",
+        help="s3:// URI of the body, or a file (inline up to 128,000 bytes, else uploaded)",
+    )
+    group.add_argument("--wait", action="store_true", help="wait for the answer and print it")
+    group.add_argument("--output", type=Path, help="with --wait: save the answer to this file")
+    group.add_argument("--inference-id", help="your id for the request (default: SageMaker's)")
 
     p = command("transform", "batch transform headerless CSV rows (Line split, MultiRecord)")
     p.add_argument("--job-name")
@@ -167,10 +178,9 @@ def _endpoint_flags(p: argparse.ArgumentParser) -> None:
     """deploy's --[no-]autoscaling, --[no-]serverless, --[no-]data-capture and their values
     (over the config file's tables of the same names)."""
     for section, flags in ENDPOINT_FLAGS.items():
-        option = section.replace("_", "-")
-        group = p.add_argument_group(f"{option} (config file: [{section}])")
+        group = p.add_argument_group(f"{option(section)} (config file: [{table(section)}])")
         group.add_argument(
-            f"--{option}",
+            f"--{option(section)}",
             dest=section,
             action=argparse.BooleanOptionalAction,
             default=None,

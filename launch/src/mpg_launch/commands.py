@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mpg_launch import autoscaling, endpoint_options, layout, rollout
+from mpg_launch import async_scaling, autoscaling, endpoint_options, layout, rollout
 from mpg_launch import request_builders as build
 from mpg_launch.aws import Clients, error_code
 from mpg_launch.config import LaunchConfig
@@ -222,7 +222,7 @@ def deploy(
         runner.submit(last)
         if runner.dry_run or not wait:
             if scaling:
-                runner.submit(*scaling)
+                _register(runner, endpoint, scaling)
             return None
         assert runner.clients is not None
         described = wait_for_endpoint(
@@ -234,7 +234,7 @@ def deploy(
         raise
     runner.out(f"endpoint {endpoint} is InService (model {name})")
     if scaling:
-        runner.submit(*scaling)
+        _register(runner, endpoint, scaling)
         runner.out(f"autoscaling: {_scaling_text(config)}")
     elif saved:
         runner.out(f"note: endpoint {endpoint} is no longer autoscaled (no autoscaling settings)")
@@ -287,6 +287,11 @@ def _guarded_update(
 
 def _autoscaling_submissions(config: LaunchConfig, endpoint: str) -> list[Submission]:
     """RegisterScalableTarget then PutScalingPolicy ([] without autoscaling, or locally)."""
+    if config.async_inference and not config.local:
+        return [
+            Submission(operation, request, "application-autoscaling")
+            for operation, request in async_scaling.requests(config, endpoint)
+        ]
     if not config.autoscaling or config.local:
         return []
     return [
@@ -303,7 +308,19 @@ def _autoscaling_submissions(config: LaunchConfig, endpoint: str) -> list[Submis
     ]
 
 
+def _register(runner: Runner, endpoint: str, scaling: list[Submission]) -> None:
+    """Send the registration; then an asynchronous endpoint's wake alarm, whose action is the
+    ARN PutScalingPolicy answered."""
+    answers = runner.submit(*scaling)
+    sent = [s.request for s in scaling]
+    alarm = async_scaling.wake_alarm(runner.config, endpoint, sent, answers)
+    if alarm:
+        runner.submit(Submission("PutMetricAlarm", alarm, "cloudwatch"))
+
+
 def _scaling_text(config: LaunchConfig) -> str:
+    if config.async_inference:
+        return async_scaling.text(config)
     scaling = config.autoscaling
     assert scaling is not None
     return (
@@ -483,6 +500,8 @@ def delete(
     # Deregistered first, as the docs ask (Application Auto Scaling does it only when the
     # caller may call DeregisterScalableTarget).
     deleted = autoscaling.deregister(clients.autoscaling, endpoint) if clients.autoscaling else []
+    if clients.cloudwatch is not None:
+        deleted += async_scaling.delete_alarm(clients.cloudwatch, endpoint)
     sm.delete_endpoint(EndpointName=endpoint)
     (wait or wait_for_endpoint_deleted)(sm, endpoint)
     deleted.append(f"endpoint {endpoint}")

@@ -18,6 +18,7 @@ from typing import Any
 from mpg_core.errors import ConfigError as HyperparameterError
 from mpg_core.hyperparameters import parse_hyperparameters
 from mpg_launch import endpoint_options, rollout_options
+from mpg_launch.async_options import AsyncInference
 from mpg_launch.endpoint_options import Autoscaling, DataCapture, Serverless
 from mpg_launch.errors import ConfigError
 from mpg_launch.rollout_options import Rollout
@@ -92,6 +93,7 @@ class LaunchConfig:
     data_capture: DataCapture | None = None
     # How deploy moves an existing endpoint to a new model (mpg_launch.rollout_options).
     rollout: Rollout | None = None
+    async_inference: AsyncInference | None = None  # the config file's [async] table
     # SageMaker Pipelines: the pipeline `mpg-launch pipeline` manages and the model package
     # group its Register step (and `mpg-launch registry`) uses.
     pipeline_name: str = "mpg-pipeline"
@@ -244,6 +246,11 @@ def load_config(
     path = path or (Path(env["MPG_CONFIG"]) if env.get("MPG_CONFIG") else None)
     if path is not None:
         data = _read_file(path)
+        # [async] is async_inference here: ``async`` is a Python keyword.
+        data = {
+            next((s for s, t in endpoint_options.TABLES.items() if t == k), k): v
+            for k, v in data.items()
+        }
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown key(s) {unknown} in {path}; known: {sorted(known)}")

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from mpg_launch import async_options
+from mpg_launch.async_options import AsyncInference
 from mpg_launch.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -115,23 +117,37 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
             "s3:// prefix (default <prefix>/data-capture/)",
         ),
     ),
+    "async_inference": tuple(Flag(*spec) for spec in async_options.FLAGS),
 }
 SWITCH_HELP = {
     "autoscaling": "register the instance count with Application Auto Scaling",
     "serverless": "a serverless endpoint instead of instances",
     "data_capture": "capture a sample of requests and responses to S3",
+    "async_inference": "an asynchronous endpoint: bodies up to 1 GB from S3, answers to S3",
 }
 SECTIONS: dict[str, type] = {
     "autoscaling": Autoscaling,
     "serverless": Serverless,
     "data_capture": DataCapture,
+    "async_inference": AsyncInference,
 }
+# The config table and the --[no-]switch of a section, where they differ from its name.
+TABLES = {"async_inference": "async"}
+
+
+def table(section: str) -> str:
+    return TABLES.get(section, section)
+
+
+def option(section: str) -> str:
+    """``--<option>`` and ``--no-<option>`` turn ``section`` on and off."""
+    return table(section).replace("_", "-")
 
 
 def _fix(section: str, name: str) -> str:
     """Where the user sets ``name``: the config table and, when there is one, the flag."""
     flag = next((f.flag for f in FLAGS[section] if f.field == name), None)
-    return f"set {name} in [{section}]" + (f" or {flag}" if flag else "")
+    return f"set {name} in [{table(section)}]" + (f" or {flag}" if flag else "")
 
 
 def _base(hint: Any) -> Any:
@@ -174,13 +190,13 @@ def parse_section(section: str, values: Any, where: str) -> Any:
     """A config table (or the merge of one with flags) as its checked settings object."""
     cls = SECTIONS[section]
     if not isinstance(values, Mapping):
-        raise ConfigError(f"{where}: '{section}' must be a table of settings")
+        raise ConfigError(f"{where}: '{table(section)}' must be a table of settings")
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {unknown} in [{section}]; known: {sorted(known)}"
+            f"{where}: unknown key(s) {unknown} in [{table(section)}]; known: {sorted(known)}"
         )
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
@@ -190,12 +206,12 @@ def parse_section(section: str, values: Any, where: str) -> Any:
             kwargs[name] = _value(hints[name], value)
         except (TypeError, ValueError):
             raise ConfigError(
-                f"{where}: {section} {name}={value!r} is not {_kind(hints[name])}; "
+                f"{where}: {table(section)} {name}={value!r} is not {_kind(hints[name])}; "
                 f"{_fix(section, name)}"
             ) from None
     for name, field in known.items():
         if name not in kwargs and field.default is MISSING and field.default_factory is MISSING:
-            raise ConfigError(f"{where}: {section} needs {name}; {_fix(section, name)}")
+            raise ConfigError(f"{where}: {table(section)} needs {name}; {_fix(section, name)}")
     settings = cls(**kwargs)
     problems = _problems(section, settings)
     if problems:
@@ -257,8 +273,10 @@ def _problems(section: str, s: Any) -> list[str]:
             (len(s.csv_content_types) > 10, "csv_content_types", "has more than 10 types"),
             (len(s.json_content_types) > 10, "json_content_types", "has more than 10 types"),
         ]
+    elif isinstance(s, AsyncInference):
+        rules = async_options.problems(s)
     return [
-        f"{section} {key}={getattr(s, key)!r} {rule}; {_fix(section, key)}"
+        f"{table(section)} {key}={getattr(s, key)!r} {rule}; {_fix(section, key)}"
         for broken, key, rule in rules
         if broken
     ]
@@ -275,8 +293,7 @@ def with_flags(config: LaunchConfig, values: Mapping[str, Any]) -> LaunchConfig:
         if switch is False:
             if given:
                 named = ", ".join(f.flag for f in flags if f.field in given)
-                option = section.replace("_", "-")
-                raise ConfigError(f"--no-{option} contradicts {named}; drop one of them")
+                raise ConfigError(f"--no-{option(section)} contradicts {named}; drop one of them")
             changes[section] = None
         elif switch or given or current:
             base = asdict(current) if current else {}
@@ -286,6 +303,13 @@ def with_flags(config: LaunchConfig, values: Mapping[str, Any]) -> LaunchConfig:
 
 def check_deploy(config: LaunchConfig, pipeline: bool = False) -> None:
     """Refuse what SageMaker would refuse, before anything is built or sent."""
+    if config.async_inference:
+        for failed, what, fix in async_options.refused(config, pipeline):
+            if failed:
+                raise ConfigError(
+                    f"asynchronous endpoints (--async) do not take {what}; {fix}, or deploy "
+                    "a real-time endpoint (--no-async)"
+                )
     if config.serverless:
         refused = [
             (pipeline, "inference pipelines (--pipeline)", "deploy one container"),
@@ -339,6 +363,7 @@ def deploy_notes(config: LaunchConfig) -> list[str]:
                 "serverless: KmsKeyId left out of CreateEndpointConfig (it encrypts instance "
                 "storage volumes, and serverless endpoints have none)"
             )
+    notes += async_options.notes(config)
     if config.local:
         for on, what in (
             (config.autoscaling, "autoscaling is not emulated: the instances stay as started"),

@@ -13,7 +13,7 @@ from typing import Any
 from mpg_core.hyperparameters import TUNED, parameter_ranges
 from mpg_core.metrics import METRIC_DEFINITIONS
 from mpg_core.platform import MAX_PAYLOAD_ENV, MODEL_SERVER_WORKERS_ENV
-from mpg_launch import endpoint_options, layout
+from mpg_launch import async_requests, endpoint_options, layout
 from mpg_launch.config import LaunchConfig, training_instances
 from mpg_launch.errors import ConfigError
 
@@ -415,7 +415,11 @@ def model_request(config: LaunchConfig, model_name: str, model_data_url: str) ->
     request: Request = {
         "ModelName": model_name,
         "ExecutionRoleArn": config.role_arn,
-        "PrimaryContainer": _container(config, model_data_url, environment=_serverless_env(config)),
+        "PrimaryContainer": _container(
+            config,
+            model_data_url,
+            environment=_serverless_env(config) | async_requests.container_environment(config),
+        ),
     }
     if not config.serverless:
         request["EnableNetworkIsolation"] = config.network_isolation
@@ -523,6 +527,8 @@ def endpoint_config_request(config: LaunchConfig, name: str, model_name: str) ->
     }
     if config.data_capture:
         request["DataCaptureConfig"] = _data_capture(config)
+    if config.async_inference:
+        request["AsyncInferenceConfig"] = async_requests.async_inference_config(config)
     if config.kms_key_id and not config.serverless:
         request["KmsKeyId"] = config.kms_key_id
     return _with_common(request, config)

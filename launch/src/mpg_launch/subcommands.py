@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mpg_launch import commands, endpoint_options, layout, registry, rollout_options
+from mpg_launch import async_invoke, commands, endpoint_options, layout, registry, rollout_options
 from mpg_launch import request_builders as build
 from mpg_launch.aws import Clients, session
 from mpg_launch.config import LaunchConfig, checked_hyperparameters, training_instances
@@ -140,12 +140,42 @@ def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
 
 
 def predict(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    if args.async_call or args.input:
+        return _predict_async(args, config, connect, out)
     clients = connect()
     body = args.file.read_bytes() if args.file else sys.stdin.buffer.read()
     _, answer = commands.predict(
         clients, args.endpoint or config.endpoint_name, body, args.content_type, args.accept
     )
     out(answer.decode("utf-8").rstrip("\n"))
+    return 0
+
+
+def _predict_async(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    if not (args.async_call and args.input):
+        raise ConfigError(
+            "predict --async needs --input s3://... or --input FILE (and the reverse)"
+        )
+    if args.file:
+        raise ConfigError("predict --async reads --input, not --file; drop --file")
+    if args.output and not args.wait:
+        raise ConfigError("--output saves the answer --wait waits for; add --wait")
+    async_invoke.check_input(args.input)
+    async_invoke.predict(
+        config,
+        connect(),
+        args.endpoint or config.endpoint_name,
+        args.input,
+        args.content_type,
+        args.accept,
+        out,
+        inference_id=args.inference_id,
+        wait_answer=args.wait,
+        save_to=args.output,
+        poll_seconds=min(args.poll_seconds, 5.0),
+    )
     return 0
 
 

@@ -46,6 +46,10 @@ BATCH_STRATEGY_ENV: Final = "SAGEMAKER_BATCH_STRATEGY"
 MAX_CONCURRENT_TRANSFORMS_ENV: Final = "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"
 # InvokeEndpoint accepts bodies up to 6 MiB.
 REALTIME_MAX_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
+# Asynchronous endpoints: SageMaker has no variable for the body limit (bodies come from S3,
+# up to 1 GB), so the launcher sets this project one on an async model's container.
+ASYNC_MAX_PAYLOAD_ENV: Final = "MPG_ASYNC_MAX_PAYLOAD_MB"
+ASYNC_MAX_PAYLOAD_MB: Final = 1024
 
 
 def ml_root(env: Mapping[str, str]) -> Path:

@@ -10,7 +10,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from mpg_core.artifact.reader import OpenedArtifact
 from mpg_core.errors import RequestError
-from mpg_serving import codecs
+from mpg_serving import codecs, streaming
 from mpg_serving.settings import BATCH_PAYLOAD_BUDGET_MB, ServeSettings
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def execution_parameters(settings: ServeSettings) -> dict[str, Any]:
 def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
     app = Flask("mpg_serving")
     # Bodies over the limit get 413 before they are read into memory.
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
+    app.config["MAX_CONTENT_LENGTH"] = settings.body_limit_bytes
 
     @app.get("/ping")
     def ping() -> Response:
@@ -83,6 +83,8 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
                 http_status=415,
             )
         accept = _accept(request.accept_mimetypes, content_type, settings.default_accept)
+        if settings.streaming:
+            return _streamed(content_type, accept)
         try:
             body = request.get_data(cache=False)
         except ClientDisconnected:  # closed early, or stalled past the worker's read deadline
@@ -95,6 +97,40 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
         result = model.predict(rows)
         return Response(codecs.encode(result, accept), mimetype=accept)
 
+    def _streamed(content_type: str, accept: str) -> Response:
+        """An asynchronous endpoint's body, up to its limit, in slices (mpg_serving.streaming);
+        a JSON document, which cannot be sliced, only up to the real-time limit."""
+        if content_type not in streaming.LINE_DECODERS:
+            if (request.content_length or 0) > settings.max_payload_bytes:
+                raise RequestError(
+                    f"a {content_type} body is read whole, so at most "
+                    f"{settings.max_payload_mb} MiB; send bigger bodies as text/csv or "
+                    "application/jsonlines, which are read in slices",
+                    http_status=413,
+                )
+            body = request.get_data(cache=False)
+            rows = codecs.decode(body, content_type, model.input_columns, model.allows_missing)
+            return Response(codecs.encode(model.predict(rows), accept), mimetype=accept)
+        pieces = streaming.line_slices(request.stream, settings.slice_bytes)
+        answer = streaming.answer_slices(
+            pieces, content_type, accept, model.predict, model.input_columns, model.allows_missing
+        )
+        spool = streaming.AnswerSpool()
+        try:
+            for encoded in answer:
+                spool.write(encoded)
+        except ClientDisconnected:  # closed early, or stalled past the worker's read deadline
+            spool.close()
+            raise RequestError(
+                "the request body ended before its Content-Length", http_status=408
+            ) from None
+        except BaseException:
+            spool.close()
+            raise
+        return Response(
+            spool.chunks(), mimetype=accept, headers={"Content-Length": str(spool.size)}
+        )
+
     @app.errorhandler(RequestError)
     def request_error(exc: RequestError) -> Response:
         return _error(exc.http_status, str(exc))
@@ -104,8 +140,8 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
         if exc.code == 413:
             return _error(
                 413,
-                f"body larger than {settings.max_payload_mb} MiB "
-                f"({settings.max_payload_bytes} bytes)",
+                f"body larger than {settings.body_limit_bytes // 2**20} MiB "
+                f"({settings.body_limit_bytes} bytes)",
             )
         return _error(exc.code or 500, exc.description or exc.name)
 

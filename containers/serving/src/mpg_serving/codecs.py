@@ -131,21 +131,28 @@ def _matrix(rows: list[list[float]], width: int) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
 
 
-def decode_csv(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.ndarray:
+def decode_csv(
+    body: bytes, columns: Sequence[str], allow_missing: bool, first_line: int = 1
+) -> np.ndarray:
+    """``first_line``: the number of the body's first line in the whole request (a slice of
+    a streamed body starts further down), so errors name the line the client sent."""
     fast = parse_numeric_csv(body, len(columns))
     if fast is not None:  # plain finite numbers, right width: what the strict parser would give
         return fast
-    return decode_csv_strict(body, columns, allow_missing)
+    return decode_csv_strict(body, columns, allow_missing, first_line)
 
 
-def decode_csv_strict(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.ndarray:
+def decode_csv_strict(
+    body: bytes, columns: Sequence[str], allow_missing: bool, first_line: int = 1
+) -> np.ndarray:
     """Every cell through ``float``; every problem a RequestError naming the line and column."""
     text = _text(body).rstrip("\r\n")
     if not text.strip():
         raise RequestError("empty body")
     rows = []
     try:
-        for number, values in enumerate(csv.reader(text.splitlines(), strict=True), start=1):
+        lines = csv.reader(text.splitlines(), strict=True)
+        for number, values in enumerate(lines, start=first_line):
             where = f"line {number}"
             if not values:
                 raise RequestError(f"{where}: empty line")
@@ -223,11 +230,13 @@ def decode_json(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.
     return _records_matrix(records, "record", 0, columns, allow_missing, booleans)
 
 
-def decode_jsonlines(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.ndarray:
+def decode_jsonlines(
+    body: bytes, columns: Sequence[str], allow_missing: bool, first_line: int = 1
+) -> np.ndarray:
     text = _text(body)
     lines = text.rstrip("\r\n").split("\n")
     records = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(lines, start=first_line):
         if not line.strip():
             raise RequestError(f"line {number}: empty line")
         try:
@@ -235,7 +244,7 @@ def decode_jsonlines(body: bytes, columns: Sequence[str], allow_missing: bool) -
         except (ValueError, RecursionError) as exc:
             raise RequestError(f"line {number}: malformed JSON: {str(exc)[:200]}") from None
     booleans = _may_hold_booleans(text)
-    return _records_matrix(records, "line", 1, columns, allow_missing, booleans)
+    return _records_matrix(records, "line", first_line, columns, allow_missing, booleans)
 
 
 DECODERS = {CSV: decode_csv, JSON: decode_json, JSONLINES: decode_jsonlines}

@@ -60,6 +60,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
             "timeout": settings.timeout,
             "max_payload_mb": settings.max_payload_mb,
             "batch": settings.batch,
+            "async_max_payload_mb": settings.async_max_payload_mb,
         },
     )
     sys.argv = sys.argv[:1]  # gunicorn parses argv; the settings came from the environment

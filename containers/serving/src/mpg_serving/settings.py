@@ -9,6 +9,8 @@ from pathlib import Path
 
 from mpg_core.errors import ConfigError
 from mpg_core.platform import (
+    ASYNC_MAX_PAYLOAD_ENV,
+    ASYNC_MAX_PAYLOAD_MB,
     BATCH_ENV,
     BATCH_STRATEGY_ENV,
     BIND_TO_PORT_ENV,
@@ -25,6 +27,9 @@ from mpg_core.platform import (
 
 # Batch transform: MaxConcurrentTransforms x MaxPayloadInMB must stay <= 100.
 BATCH_PAYLOAD_BUDGET_MB = 100
+# An asynchronous endpoint's body is read, predicted and answered this much at a time: about
+# the size of a real-time body, so memory stays that of one real-time request at any size.
+SLICE_BYTES = 4 * 1024 * 1024
 
 
 def available_cpus() -> int:
@@ -46,10 +51,25 @@ class ServeSettings:
     batch_strategy: str = "MULTI_RECORD"
     max_concurrent_transforms: int | None = None
     log_level: str = "INFO"
+    # Set (MPG_ASYNC_MAX_PAYLOAD_MB) on an asynchronous endpoint's container: bodies up to
+    # this many MiB, CSV and JSON Lines read and answered in slices of ``slice_bytes``.
+    async_max_payload_mb: int | None = None
+    slice_bytes: int = SLICE_BYTES
 
     @property
     def max_payload_bytes(self) -> int:
         return self.max_payload_mb * 1024 * 1024
+
+    @property
+    def streaming(self) -> bool:
+        return self.async_max_payload_mb is not None
+
+    @property
+    def body_limit_bytes(self) -> int:
+        """The largest body /invocations takes: the async limit, else the real-time one."""
+        if self.async_max_payload_mb is not None:
+            return self.async_max_payload_mb * 1024 * 1024
+        return self.max_payload_bytes
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServeSettings:
@@ -65,6 +85,13 @@ class ServeSettings:
         if port > 65535:
             raise ConfigError(f"{BIND_TO_PORT_ENV}={port} is not a TCP port")
         concurrent = env.get(MAX_CONCURRENT_TRANSFORMS_ENV)
+        async_limit = env.get(ASYNC_MAX_PAYLOAD_ENV, "").strip()
+        async_mb = env_int(env, ASYNC_MAX_PAYLOAD_ENV, 1) if async_limit else None
+        if async_mb is not None and async_mb > ASYNC_MAX_PAYLOAD_MB:
+            raise ConfigError(
+                f"{ASYNC_MAX_PAYLOAD_ENV}={async_mb} exceeds asynchronous inference's "
+                f"{ASYNC_MAX_PAYLOAD_MB} MB (1 GB)"
+            )
         return cls(
             model_dir=Path(env.get("MPG_MODEL_DIR") or ml_root(env) / MODEL_DIR),
             port=port,
@@ -78,4 +105,5 @@ class ServeSettings:
                 env_int(env, MAX_CONCURRENT_TRANSFORMS_ENV, 1) if concurrent else None
             ),
             log_level=env.get("MPG_LOG_LEVEL", "INFO"),
+            async_max_payload_mb=async_mb,
         )

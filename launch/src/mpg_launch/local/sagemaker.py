@@ -24,7 +24,7 @@ from mpg_launch.config import LaunchConfig
 from mpg_launch.docker import ensure_engine, image_exists
 from mpg_launch.endpoint_options import SERVERLESS_MAX_PAYLOAD_MB, SERVERLESS_STARTUP_SECONDS
 from mpg_launch.errors import ConfigError, JobFailed, LaunchError
-from mpg_launch.local import containers, serving
+from mpg_launch.local import async_inference, containers, serving
 from mpg_launch.local import rollout as local_rollout
 from mpg_launch.local.cloudwatch import LocalCloudWatch
 from mpg_launch.local.jobs import LocalContext, run_processing, run_training
@@ -347,10 +347,15 @@ class LocalSageMaker(PipelineCalls):
 
 
 class LocalRuntime:
-    """``sagemaker-runtime``'s InvokeEndpoint against local endpoint containers."""
+    """``sagemaker-runtime``'s InvokeEndpoint (and InvokeEndpointAsync, which reads and
+    writes S3) against local endpoint containers."""
 
-    def __init__(self, state: LocalState) -> None:
+    def __init__(self, state: LocalState, s3: Any = None) -> None:
         self.state = state
+        self.s3 = s3
+
+    def invoke_endpoint_async(self, **request: Any) -> dict[str, Any]:
+        return async_inference.invoke(self.state, self.s3, request)
 
     def invoke_endpoint(
         self,
@@ -385,7 +390,7 @@ def local_clients(config: LaunchConfig, out: Out = print) -> Any:
     s3 = session(config).client("s3")
     return Clients(
         sagemaker=LocalSageMaker(s3, state, config.region, config.account, out),
-        runtime=LocalRuntime(state),
+        runtime=LocalRuntime(state, s3),
         s3=s3,
         logs=None,
         ecr=None,
