@@ -91,8 +91,11 @@ def test_dry_run_push_shows_targets() -> None:
             "no SageMaker execution role",
         ),
         (["pipeline", "start", "--dry-run", "-P", "MaxDepth"], ENV, "write NAME=VALUE"),
-        (["pipeline", "upsert", "--dry-run", "--pipeline-name", "mpg_p"], ENV, "PipelineName"),
-        (["registry", "approve", "3", "--dry-run"], ENV, "pass the package's ARN"),
+        (
+            ["pipeline", "upsert", "--dry-run", "--pipeline-name", "mpg_p"],
+            ENV,
+            "pipeline_name 'mpg_p' is not a SageMaker name",
+        ),
         (["registry", "reject", "latest", "--dry-run"], ENV, "give its ARN or its version"),
     ],
 )

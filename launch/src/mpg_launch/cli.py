@@ -1,4 +1,4 @@
-"""``mpg-launch``: a thin CLI over :mod:`mpg_launch.commands`.
+"""``mpg-launch``: the command line over :mod:`mpg_launch.subcommands`.
 
 Every subcommand takes the common settings (``--config``, ``--region``, ``--role``,
 ``--bucket``, ...), ``--dry-run`` (print the validated request JSON, call nothing) and
@@ -33,6 +33,15 @@ if TYPE_CHECKING:
 _SUBMITS: tuple[str, ...] = ("preprocess", "train", "tune", "deploy", "transform")
 _SUBMITS += ("pipeline definition", "pipeline upsert", "registry deploy")
 ClientsFactory = Callable[[LaunchConfig, Callable[[str], None]], "Clients"]
+# --help's text: plain words (the module docstring is for readers of the code).
+DESCRIPTION = (
+    "Run the Auto MPG stages on Amazon SageMaker, print their requests (--dry-run) or run "
+    "them on the local Docker engine (--local)."
+)
+EXIT_CODES_HELP = (
+    "exit codes: 0 done; 1 a job, execution or endpoint failed or was stopped, or AWS said no; "
+    "2 a usage or validation error, nothing sent; 130 interrupted"
+)
 # The flags that map onto LaunchConfig fields.
 _SETTINGS = {
     "region": "region",
@@ -76,7 +85,9 @@ def _common() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(prog="mpg-launch", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="mpg-launch", description=DESCRIPTION, epilog=EXIT_CODES_HELP
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -320,8 +331,14 @@ def run(
     factory: ClientsFactory,
     out: Callable[[str], None],
 ) -> int:
-    # Clients are made on first use, once: a dry run never makes any.
-    connect = functools.cache(lambda: factory(config, out))
+    # Clients are made on first use, once. A dry run gets clients that refuse every call
+    # (mpg_launch.dry_run), so no code path can reach AWS or the Docker engine.
+    if args.dry_run:
+        from mpg_launch.dry_run import refusing_clients
+
+        connect = functools.cache(refusing_clients)
+    else:
+        connect = functools.cache(lambda: factory(config, out))
     return subcommand_table()[command_key(args)](args, config, connect, out)
 
 
@@ -334,11 +351,30 @@ def main(
     args = build_parser().parse_args(argv)
     env = os.environ if env is None else env
     # Not at the top: --help and usage errors exit above without loading botocore.
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        ParamValidationError,
+    )
+
+    from mpg_launch.dry_run import DryRunRefused, DryRunStop
 
     try:
         config = config_from_args(args, env)
         return run(args, config, factory, out)
+    except DryRunStop as stop:
+        out(stop.text)
+        print(
+            f"mpg-launch: dry run: stopped at {stop.submission.operation}: what follows needs "
+            "its answer; nothing was sent",
+            file=sys.stderr,
+        )
+        return 0
+    except DryRunRefused as exc:
+        print(f"mpg-launch: error: {exc}", file=sys.stderr)
+        return 1
     except LaunchError as exc:
         print(f"mpg-launch: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -354,6 +390,12 @@ def main(
             f"mpg-launch: error: AWS refused {exc.operation_name}: {' '.join(str(exc).split())}",
             file=sys.stderr,
         )
+        return 1
+    except ParamValidationError as exc:  # botocore checks before sending: nothing was sent
+        print(f"mpg-launch: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except S3UploadFailedError as exc:  # S3 said no to an upload
+        print(f"mpg-launch: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except BotoCoreError as exc:
         print(f"mpg-launch: error: {exc}", file=sys.stderr)

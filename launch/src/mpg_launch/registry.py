@@ -97,10 +97,7 @@ def resolve(runner: Runner, package: str) -> str:
             "(see `mpg-launch registry list`)"
         )
     group = runner.config.model_package_group
-    if runner.dry_run:
-        raise ConfigError(
-            f"a dry run cannot look up version {package} of {group}: pass the package's ARN"
-        )
+    # A dry run stops at the group's Describe request (mpg_launch.dry_run): it needs the answer.
     assert runner.clients is not None
     for summary in packages(runner.clients.sagemaker, group):
         if str(summary.get("ModelPackageVersion")) == package:

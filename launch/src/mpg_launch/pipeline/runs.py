@@ -61,6 +61,8 @@ def upsert(
         "CreatePipeline",
         build.pipeline_request(config, body, str(uuid.uuid4()), description),
     )
+    update = Submission("UpdatePipeline", build.pipeline_update_request(config, body, description))
+    runner.check(group, create, update)  # all of them before the first is sent
     if runner.dry_run:
         for submission in (group, create):
             runner.submit(submission)
@@ -75,8 +77,7 @@ def upsert(
         runner.submit(group)
         runner.out(f"created model package group {config.model_package_group}")
     if exists(sagemaker.describe_pipeline, PipelineName=config.pipeline_name):
-        update = build.pipeline_update_request(config, body, description)
-        (answer,) = runner.submit(Submission("UpdatePipeline", update))
+        (answer,) = runner.submit(update)
         verb = "updated"
     else:
         (answer,) = runner.submit(create)
