@@ -82,7 +82,7 @@ def test_dry_run_push_shows_targets() -> None:
             {k: v for k, v in ENV.items() if k != "MPG_REGION"},
             "no AWS region",
         ),
-        (["preprocess", "--dry-run", "--job-name", "bad_name"], ENV, "service model"),
+        (["preprocess", "--dry-run", "--job-name", "bad_name"], ENV, "--job-name 'bad_name'"),
         (["train", "--dry-run", "--preprocessing-job", "p", "-H", "oops"], ENV, "KEY=VALUE"),
         (["deploy", "--dry-run"], ENV, "--training-job"),
         (

@@ -159,7 +159,8 @@ def test_config_hyperparameters_are_checked_by_the_images_parser(tmp_path: Path)
     with pytest.raises(ConfigError) as err:
         load_config(bad, BASE_ENV)
     assert str(err.value) == (
-        f"config file {bad} [hyperparameters]: hyperparameter n_estimators='many' must be an integer"
+        f"config file {bad} [hyperparameters]: "
+        "hyperparameter n_estimators='many' must be an integer"
     )
     assert err.value.exit_code == 2
     unknown = write_toml(tmp_path, "[hyperparameters]\nlearning_rate = 0.1\n")

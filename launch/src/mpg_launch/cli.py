@@ -350,6 +350,20 @@ def main(
 ) -> int:
     args = build_parser().parse_args(argv)
     env = os.environ if env is None else env
+    try:
+        return _run_and_report(args, env, factory, out)
+    except KeyboardInterrupt:  # here, so Ctrl-C while an error is reported is 130 too
+        print("mpg-launch: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run_and_report(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    factory: ClientsFactory,
+    out: Callable[[str], None],
+) -> int:
+    """Run the subcommand; each error a user can meet is one line and its exit code."""
     # Not at the top: --help and usage errors exit above without loading botocore.
     from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import (
@@ -400,9 +414,6 @@ def main(
     except BotoCoreError as exc:
         print(f"mpg-launch: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("mpg-launch: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

@@ -112,6 +112,8 @@ def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 
 
 def preprocess(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    if args.job_name:
+        preflight.name(args.job_name, "--job-name")
     runner = _runner(args, config, connect, out)
     commands.preprocess(runner, args.job_name or layout.job_name("prep"))
     return 0
@@ -325,6 +327,8 @@ def pipeline_follow(
 def pipeline_list(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
+    if not 1 <= args.max_results <= runs.MAX_RESULTS:
+        raise ConfigError(f"--max-results {args.max_results}: give 1 to {runs.MAX_RESULTS}")
     found = runs.executions(connect().sagemaker, config.pipeline_name, args.max_results)
     for line in runs.execution_lines(found) or [
         f"pipeline {config.pipeline_name} has no executions"
@@ -345,6 +349,7 @@ def _registry_approval(status: str) -> Subcommand:
     """``registry approve`` and ``registry reject``: one call, another status."""
 
     def approval(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+        registry.check_package(args.package)
         runner = _runner(args, config, connect, out)
         registry.set_approval(runner, args.package, status, args.description)
         return 0
@@ -359,10 +364,7 @@ registry_reject = _registry_approval(registry.REJECTED)
 def registry_deploy(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
-    registry.deploy(
-        _runner(args, config, connect, out),
-        args.package,
-        _endpoint(args, config),
-        _stamp(),
-    )
+    registry.check_package(args.package)
+    endpoint = _endpoint(args, config)
+    registry.deploy(_runner(args, config, connect, out), args.package, endpoint, _stamp())
     return 0

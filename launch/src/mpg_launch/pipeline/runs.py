@@ -30,6 +30,8 @@ SUCCEEDED = "Succeeded"
 # Executions end in one of these; only Succeeded is a success.
 EXECUTION_TERMINAL = (SUCCEEDED, "Failed", "Stopped", "CompletedWithFailures")
 _MISSING = ("ValidationException", "ResourceNotFound")
+# ListPipelineExecutions' MaxResults range.
+MAX_RESULTS = 100
 # How a stand-in (moto) answers an operation it does not implement.
 _UNSUPPORTED = ("500", "501", "NotImplemented", "UnknownOperationException", "InvalidAction")
 
