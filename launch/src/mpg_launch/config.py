@@ -213,6 +213,11 @@ def _instances(value: Any, where: str) -> dict[str, Instances]:
     return out
 
 
+def _shown(value: Any) -> str:
+    """A value as the config file spells it: true, not Python's True."""
+    return json.dumps(value) if isinstance(value, bool) or value is None else repr(value)
+
+
 def _integer(name: str, value: Any, where: str, minimum: int) -> int:
     """A whole number >= ``minimum``: 2.7 and true are refused, not rounded or counted."""
     number: int | None = None
@@ -222,7 +227,7 @@ def _integer(name: str, value: Any, where: str, minimum: int) -> int:
         number = int(value)
     if number is None or number < minimum:
         raise ConfigError(
-            f"{where}: {name} = {value!r} is not allowed; give a whole number >= {minimum}"
+            f"{where}: {name} = {_shown(value)} is not allowed; give a whole number >= {minimum}"
         )
     return number
 
@@ -232,7 +237,7 @@ def _boolean(name: str, value: Any, where: str) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
         return value.strip().lower() in _TRUE
-    raise ConfigError(f"{where}: {name} = {value!r} is not allowed; give true or false")
+    raise ConfigError(f"{where}: {name} = {_shown(value)} is not allowed; give true or false")
 
 
 def checked_hyperparameters(values: Mapping[str, str], where: str) -> dict[str, str]:

@@ -168,12 +168,13 @@ def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
     preflight.needs("--preprocessing-job", args.preprocessing_job, "--pipeline", args.pipeline)
     preflight.needs("--pipeline", args.pipeline, "--preprocessing-job", args.preprocessing_job)
     _serverless_values_need_serverless(args, config)
+    endpoint = _endpoint(args, config)
     # Flags over the config file's tables, checked before any client is made.
     config = endpoint_options.with_flags(config, vars(args))
     endpoint_options.check_deploy(config, args.pipeline)
     commands.deploy(
         _runner(args, config, connect, out),
-        _endpoint(args, config),
+        endpoint,
         _stamp(),
         args.training_job,
         args.model_data,
@@ -213,11 +214,13 @@ def _existing_endpoint(args: argparse.Namespace, config: LaunchConfig) -> str:
 
 def predict(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     endpoint = _existing_endpoint(args, config)
-    body = preflight.readable_file(args.file, "--file").read_bytes() if args.file else None
-    clients = connect()
-    if body is None:
+    if args.file:
+        body = preflight.readable_file(args.file, "--file").read_bytes()
+    else:
         body = sys.stdin.buffer.read()
-    _, answer = commands.predict(clients, endpoint, body, args.content_type, args.accept)
+    if not body.strip():
+        raise ConfigError(f"nothing to predict in {args.file or 'stdin'}: give CSV or JSON rows")
+    _, answer = commands.predict(connect(), endpoint, body, args.content_type, args.accept)
     out(answer.decode("utf-8").rstrip("\n"))
     return 0
 
@@ -227,6 +230,8 @@ def transform(args: argparse.Namespace, config: LaunchConfig, connect: Connect, 
         {"--model": args.model, "--endpoint": args.endpoint},
         "give the model to run, or the endpoint whose model to run, not both",
     )
+    if not (args.model or args.endpoint):
+        raise ConfigError("transform needs --model NAME or --endpoint NAME (its model)")
     if args.job_name:
         preflight.name(args.job_name, "--job-name")
     if args.input:
