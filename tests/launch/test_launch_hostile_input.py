@@ -155,7 +155,10 @@ CASES: dict[str, Case] = {
     ),
     "push-source-tag": Case(["push", "--source-tag", "a:b", "--dry-run"], "--source-tag 'a:b'"),
     # data
-    "data-shards-zero": Case(["data", "--dry-run", "--shards", "0"], "--shards 0: give 1 or more"),
+    "data-shards-zero": Case(
+        ["data", "--dry-run", "--shards", "0"],
+        "--shards 0: give 1 to 60 (the test split has 60 rows",
+    ),
     "data-shards-many": Case(
         ["data", "--dry-run", "--shards", "1000"], "--shards 1000: give 1 to 60"
     ),

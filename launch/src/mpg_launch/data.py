@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mpg_core.dataset import load_auto_mpg, split, write_shards, write_split_shards
+from mpg_core.dataset import Splits, load_auto_mpg, split, write_shards, write_split_shards
 from mpg_core.errors import DataError
 from mpg_core.schema import FEATURES, TARGET
 from mpg_launch import layout
@@ -88,18 +88,8 @@ def _replace_prefix(
     return uploaded
 
 
-def upload_splits(
-    config: LaunchConfig,
-    s3: Any,
-    seed: int = 42,
-    source: str | None = None,
-    shards: int = 1,
-    out: Callable[[str], None] = lambda line: None,
-    dry_run: bool = False,
-) -> dict[str, list[str]]:
-    """Write the seeded splits as ``shards`` files each and upload them; returns name -> S3
-    URIs (``train``, ``validation``, ``test`` and ``batch``). A dry run reads and splits the
-    data the same way (so it refuses what the upload refuses) and prints the uploads."""
+def checked_splits(source: str | None, seed: int, shards: int) -> Splits:
+    """The seeded splits, read before any client is made; ``shards`` checked against them."""
     splits = split(_load(source), seed=seed)
     rows, smallest = min((len(frame), name) for name, frame in splits.items())
     if not 1 <= shards <= rows:
@@ -107,6 +97,20 @@ def upload_splits(
             f"--shards {shards}: give 1 to {rows} (the {smallest} split has {rows} rows, "
             "and every file should hold some)"
         )
+    return splits
+
+
+def upload_splits(
+    config: LaunchConfig,
+    s3: Any,
+    splits: Splits,
+    shards: int = 1,
+    out: Callable[[str], None] = lambda line: None,
+    dry_run: bool = False,
+) -> dict[str, list[str]]:
+    """Write the splits (:func:`checked_splits`) as ``shards`` files each and upload them;
+    returns name -> S3 URIs (``train``, ``validation``, ``test`` and ``batch``). A dry run
+    prints each upload's request instead."""
     if not dry_run:
         check_bucket(s3, config.bucket)
     uploaded = {}

@@ -123,13 +123,6 @@ def seed(value: int) -> int:
     return value
 
 
-def shards(value: int) -> int:
-    """The lower bound; the upper one (the smallest split's rows) needs the data."""
-    if value < 1:
-        raise ConfigError(f"--shards {value}: give 1 or more (files per split)")
-    return value
-
-
 def data_source(value: str | None) -> str | None:
     """``data --source``: None (the bundled copy), 'uci', an http(s) URL or a readable file."""
     if value is None or value == "uci" or value.startswith(("http://", "https://")):

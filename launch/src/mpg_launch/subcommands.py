@@ -91,19 +91,13 @@ def push(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     _no_local(args, "S3 (or the moto server AWS_ENDPOINT_URL names) is the same either way")
     preflight.seed(args.seed)
-    preflight.shards(args.shards)
     preflight.data_source(args.source)
     # pandas loads only here: no other subcommand needs it.
-    from mpg_launch.data import upload_splits
+    from mpg_launch.data import checked_splits, upload_splits
 
+    splits = checked_splits(args.source, args.seed, args.shards)  # before any client
     uploaded = upload_splits(
-        config,
-        connect().s3,
-        seed=args.seed,
-        source=args.source,
-        shards=args.shards,
-        out=out,
-        dry_run=args.dry_run,
+        config, connect().s3, splits, shards=args.shards, out=out, dry_run=args.dry_run
     )
     if not args.dry_run:  # a dry run printed each upload's request instead
         for split, uris in uploaded.items():
