@@ -196,3 +196,14 @@ def test_pipeline_upsert_dry_run_sends_the_definition_and_the_names() -> None:
     assert create["PipelineDescription"] == "v2"
     assert create["RoleArn"] == ENV["MPG_ROLE_ARN"]
     assert json.loads(create["PipelineDefinition"])["Steps"][0]["Name"] == "Preprocess"
+
+
+def test_help_reads_as_plain_words(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "Run the Auto MPG stages on Amazon SageMaker" in text
+    for markup in (":mod:", ":func:", "``", "`"):
+        assert markup not in text
+    assert "exit codes: 0 done; 1 a job" in " ".join(text.split())
