@@ -15,8 +15,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from mpg_core.errors import ConfigError as HyperparameterError
-from mpg_core.hyperparameters import parse_hyperparameters
 from mpg_launch import endpoint_options, preflight
 from mpg_launch.endpoint_options import Autoscaling, DataCapture, Serverless
 from mpg_launch.errors import ConfigError
@@ -244,11 +242,7 @@ def checked_hyperparameters(values: Mapping[str, str], where: str) -> dict[str, 
     """``values`` unchanged if the training image accepts them, else a one-line ConfigError
     (exit 2) naming ``where`` and the fix: the image's own parser runs here, so a bad value
     fails before a request is built, not on a started instance."""
-    try:
-        parse_hyperparameters(values)
-    except HyperparameterError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    return dict(values)
+    return preflight.hyperparameters(values, where)
 
 
 def training_instances(config: LaunchConfig) -> Instances:

@@ -44,10 +44,10 @@ def _runner(
 def _no_local(args: argparse.Namespace, why: str) -> None:
     """Refuse --local where it would change nothing, instead of ignoring it."""
     if args.local:
-        raise ConfigError(f"{command_name(args)} takes no --local: {why}; drop --local")
+        raise ConfigError(f"{_command_name(args)} takes no --local: {why}; drop --local")
 
 
-def command_name(args: argparse.Namespace) -> str:
+def _command_name(args: argparse.Namespace) -> str:
     action = getattr(args, "action", None)
     return f"{args.command} {action}" if action else str(args.command)
 
