@@ -123,12 +123,12 @@ def test_wait_prints_the_answer_and_a_big_file_is_uploaded_first(
     assert lines[-1] == "25.5\n31.0"
 
 
-def test_wait_turns_a_failure_object_into_exit_3_with_its_reason(
+def test_wait_turns_a_failure_object_into_exit_1_with_its_reason(
     bucket: str, moto_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _moto_results(moto_url, [{"is_failure": True, "data": "line 3: 2 values; expected 7"}])
     argv = ["predict", "--async", "--input", f"s3://{bucket}/in.csv", "--wait"]
-    assert main([*argv, "--poll-seconds", "0.1"], out=lambda s: None) == 3
+    assert main([*argv, "--poll-seconds", "0.1"], out=lambda s: None) == 1
     assert "failed" in (err := capsys.readouterr().err) and "line 3: 2 values; expected 7" in err
 
 

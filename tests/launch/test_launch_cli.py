@@ -82,7 +82,7 @@ def test_dry_run_push_shows_targets() -> None:
             {k: v for k, v in ENV.items() if k != "MPG_REGION"},
             "no AWS region",
         ),
-        (["preprocess", "--dry-run", "--job-name", "bad_name"], ENV, "service model"),
+        (["preprocess", "--dry-run", "--job-name", "bad_name"], ENV, "--job-name 'bad_name'"),
         (["train", "--dry-run", "--preprocessing-job", "p", "-H", "oops"], ENV, "KEY=VALUE"),
         (["deploy", "--dry-run"], ENV, "--training-job"),
         (
@@ -91,8 +91,11 @@ def test_dry_run_push_shows_targets() -> None:
             "no SageMaker execution role",
         ),
         (["pipeline", "start", "--dry-run", "-P", "MaxDepth"], ENV, "write NAME=VALUE"),
-        (["pipeline", "upsert", "--dry-run", "--pipeline-name", "mpg_p"], ENV, "PipelineName"),
-        (["registry", "approve", "3", "--dry-run"], ENV, "pass the package's ARN"),
+        (
+            ["pipeline", "upsert", "--dry-run", "--pipeline-name", "mpg_p"],
+            ENV,
+            "pipeline_name 'mpg_p' is not a SageMaker name",
+        ),
         (["registry", "reject", "latest", "--dry-run"], ENV, "give its ARN or its version"),
     ],
 )
@@ -193,3 +196,14 @@ def test_pipeline_upsert_dry_run_sends_the_definition_and_the_names() -> None:
     assert create["PipelineDescription"] == "v2"
     assert create["RoleArn"] == ENV["MPG_ROLE_ARN"]
     assert json.loads(create["PipelineDefinition"])["Steps"][0]["Name"] == "Preprocess"
+
+
+def test_help_reads_as_plain_words(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "Run the Auto MPG stages on Amazon SageMaker" in text
+    for markup in (":mod:", ":func:", "``", "`"):
+        assert markup not in text
+    assert "exit codes: 0 done; 1 a job" in " ".join(text.split())

@@ -87,9 +87,9 @@ def test_json_config_file(tmp_path: Path) -> None:
         ({"MPG_ROLE_ARN": ROLE, "MPG_BUCKET": "b1c"}, "--region"),
         ({"MPG_REGION": "us-east-1", "MPG_BUCKET": "b1c"}, "--role"),
         ({"MPG_REGION": "us-east-1", "MPG_ROLE_ARN": ROLE}, "--bucket"),
-        ({**BASE_ENV, "MPG_ROLE_ARN": "SageMakerRole"}, "--role"),
-        ({**BASE_ENV, "MPG_REGION": "Ireland"}, "--region"),
-        ({**BASE_ENV, "MPG_BUCKET": "Bad_Bucket"}, "--bucket"),
+        ({**BASE_ENV, "MPG_ROLE_ARN": "SageMakerRole"}, "fix MPG_ROLE_ARN"),
+        ({**BASE_ENV, "MPG_REGION": "Ireland"}, "fix MPG_REGION"),
+        ({**BASE_ENV, "MPG_BUCKET": "Bad_Bucket"}, "fix MPG_BUCKET"),
     ],
 )
 def test_missing_or_bad_settings_name_the_fix(env: dict[str, str], fix: str) -> None:
@@ -159,7 +159,8 @@ def test_config_hyperparameters_are_checked_by_the_images_parser(tmp_path: Path)
     with pytest.raises(ConfigError) as err:
         load_config(bad, BASE_ENV)
     assert str(err.value) == (
-        f"{bad} [hyperparameters]: hyperparameter n_estimators='many' must be an integer"
+        f"config file {bad} [hyperparameters]: "
+        "hyperparameter n_estimators='many' must be an integer"
     )
     assert err.value.exit_code == 2
     unknown = write_toml(tmp_path, "[hyperparameters]\nlearning_rate = 0.1\n")

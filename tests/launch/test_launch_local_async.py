@@ -82,7 +82,7 @@ def test_local_async_endpoint_answers_a_50_mb_body_from_s3_and_records_failures(
     s3.put_object(Bucket=bucket, Key="in/header.csv", Body=header + block * 10)
     capsys.readouterr()
     predict = ["predict", *argv, "--async", "--input", f"s3://{bucket}/in/header.csv", "--wait"]
-    assert main(predict, env=env, out=lambda s: None) == 3
+    assert main(predict, env=env, out=lambda s: None) == 1
     assert "Received client error (400)" in (err := capsys.readouterr().err)
     assert "line 1 is a header" in err
     failed = next(

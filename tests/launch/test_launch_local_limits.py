@@ -64,7 +64,7 @@ def test_failure_reason_comes_from_the_failure_file(
         out=lambda s: None,
     )
     err = capsys.readouterr().err.strip()
-    assert code == 3
+    assert code == 1  # JobFailed: the job failed
     assert err.startswith("mpg-launch: error: training job bad Failed: AlgorithmError: DataError")
     assert "'many'" in err
     assert len(err.splitlines()) == 1
@@ -92,7 +92,7 @@ def test_max_runtime_stops_the_job_with_sigterm(
         env=prepared,
         out=lines.append,
     )
-    assert code == 3
+    assert code == 1  # JobFailed: the job failed
     assert "MaxRuntimeExceeded" in capsys.readouterr().err
     # The job saw SIGTERM (and said so) rather than being killed outright.
     assert any("SIGTERM" in line for line in lines), lines[-5:]
@@ -123,7 +123,7 @@ def test_endpoint_that_fails_its_ping_check_is_failed_and_cleaned_up(
         env=env,
         out=lambda s: None,
     )
-    assert code == 3
+    assert code == 1  # JobFailed: the job failed
     assert "did not pass the ping health check" in capsys.readouterr().err
     assert containers_of(Path(env["MPG_LOCAL_STATE_DIR"])) == []
     assert main(["delete", "--local", "--endpoint", "broken"], env=env, out=lambda s: None) == 0

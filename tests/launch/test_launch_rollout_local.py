@@ -108,7 +108,7 @@ def test_canary_rolls_back_a_failing_model_and_completes_a_good_one(
             out=lines.append,
         )
     text = "\n".join(lines)
-    assert code == 3, text  # JobFailed: the endpoint still serves its old config
+    assert code == 1, text  # JobFailed: the endpoint still serves its old config
     assert "50% of traffic to" in text and "-5xx-rate in ALARM during wait 1" in text
     assert "rolled back: new fleet removed, ro InService on " + old_config in text
     record = LocalState(state).get("endpoints", "ro", "test")

@@ -126,7 +126,7 @@ def test_an_object_with_a_bad_row_gets_no_output_and_fails_the_job(
     _put(bucket, "mpg/mixed/2-bad.csv", (good + "4,97,lots,2130,14.5,70,3\n").encode())
     _put(bucket, "mpg/mixed/3-good.csv", good.encode())
     code = _transform(env, tmp_path, "bt-bad", 2, "--input", f"s3://{bucket}/mpg/mixed/")
-    assert code == 3
+    assert code == 1  # JobFailed: the job failed
     err = capsys.readouterr().err
     assert "2-bad.csv" in err and "'lots' is not a number" in err
     assert _keys(bucket, "mpg/transform/bt-bad/") == ["1-good.csv.out", "3-good.csv.out"]

@@ -319,7 +319,7 @@ def test_follow_fails_non_zero_when_the_execution_fails(
 
     with pytest.raises(JobFailed) as raised:
         follow(sm, execution.arn, lambda s: None, poll_seconds=0, sleep=sleep)
-    assert raised.value.exit_code == 3
+    assert raised.value.exit_code == 1
     # moto answers FailureReason "" (SageMaker names the step and its reason).
     assert str(raised.value) == f"pipeline execution {execution.arn} Failed: no FailureReason given"
 

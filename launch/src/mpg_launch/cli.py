@@ -1,4 +1,4 @@
-"""``mpg-launch``: a thin CLI over :mod:`mpg_launch.commands`.
+"""``mpg-launch``: the command line over :mod:`mpg_launch.subcommands`.
 
 Every subcommand takes the common settings (``--config``, ``--region``, ``--role``,
 ``--bucket``, ...), ``--dry-run`` (print the validated request JSON, call nothing) and
@@ -34,6 +34,15 @@ if TYPE_CHECKING:
 _SUBMITS: tuple[str, ...] = ("preprocess", "train", "tune", "deploy", "transform")
 _SUBMITS += ("pipeline definition", "pipeline upsert", "registry deploy")
 ClientsFactory = Callable[[LaunchConfig, Callable[[str], None]], "Clients"]
+# --help's text: plain words (the module docstring is for readers of the code).
+DESCRIPTION = (
+    "Run the Auto MPG stages on Amazon SageMaker, print their requests (--dry-run) or run "
+    "them on the local Docker engine (--local)."
+)
+EXIT_CODES_HELP = (
+    "exit codes: 0 done; 1 a job, execution or endpoint failed or was stopped, or AWS said no; "
+    "2 a usage or validation error, nothing sent; 130 interrupted"
+)
 # The flags that map onto LaunchConfig fields.
 _SETTINGS = {
     "region": "region",
@@ -77,7 +86,9 @@ def _common() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(prog="mpg-launch", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="mpg-launch", description=DESCRIPTION, epilog=EXIT_CODES_HELP
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -332,8 +343,14 @@ def run(
     factory: ClientsFactory,
     out: Callable[[str], None],
 ) -> int:
-    # Clients are made on first use, once: a dry run never makes any.
-    connect = functools.cache(lambda: factory(config, out))
+    # Clients are made on first use, once. A dry run gets clients that refuse every call
+    # (mpg_launch.dry_run), so no code path can reach AWS or the Docker engine.
+    if args.dry_run:
+        from mpg_launch.dry_run import refusing_clients
+
+        connect = functools.cache(refusing_clients)
+    else:
+        connect = functools.cache(lambda: factory(config, out))
     return subcommand_table()[command_key(args)](args, config, connect, out)
 
 
@@ -345,12 +362,45 @@ def main(
 ) -> int:
     args = build_parser().parse_args(argv)
     env = os.environ if env is None else env
+    try:
+        return _run_and_report(args, env, factory, out)
+    except KeyboardInterrupt:  # here, so Ctrl-C while an error is reported is 130 too
+        print("mpg-launch: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run_and_report(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    factory: ClientsFactory,
+    out: Callable[[str], None],
+) -> int:
+    """Run the subcommand; each error a user can meet is one line and its exit code."""
     # Not at the top: --help and usage errors exit above without loading botocore.
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        ParamValidationError,
+    )
+
+    from mpg_launch.dry_run import DryRunRefused, DryRunStop
 
     try:
         config = config_from_args(args, env)
         return run(args, config, factory, out)
+    except DryRunStop as stop:
+        out(stop.text)
+        print(
+            f"mpg-launch: dry run: stopped at {stop.submission.operation}: what follows needs "
+            "its answer; nothing was sent",
+            file=sys.stderr,
+        )
+        return 0
+    except DryRunRefused as exc:
+        print(f"mpg-launch: error: {exc}", file=sys.stderr)
+        return 1
     except LaunchError as exc:
         print(f"mpg-launch: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -367,12 +417,15 @@ def main(
             file=sys.stderr,
         )
         return 1
+    except ParamValidationError as exc:  # botocore checks before sending: nothing was sent
+        print(f"mpg-launch: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except S3UploadFailedError as exc:  # S3 said no to an upload
+        print(f"mpg-launch: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
     except BotoCoreError as exc:
         print(f"mpg-launch: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("mpg-launch: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

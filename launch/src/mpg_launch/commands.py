@@ -62,9 +62,15 @@ class Runner:
     dry_run: bool = False
     poll_seconds: float = 10.0
 
-    def submit(self, *submissions: Submission) -> list[dict[str, Any]]:
+    @staticmethod
+    def check(*submissions: Submission) -> None:
+        """Validate every request of a command before the first is sent (submit validates
+        each again as it goes, which costs microseconds)."""
         for s in submissions:
             validate_request(s.service, s.operation, s.request)
+
+    def submit(self, *submissions: Submission) -> list[dict[str, Any]]:
+        self.check(*submissions)
         if self.dry_run:
             self.out(dry_run_text(list(submissions)))
             return []
@@ -173,7 +179,7 @@ def deploy(
     (UpdateEndpoint fails on it) and put back if the update fails."""
     config = runner.config
     if not (training_job or model_data or model_package):
-        raise LaunchError("deploy needs --training-job NAME or --model-data s3://.../model.tar.gz")
+        raise ConfigError("deploy needs --training-job NAME or --model-data s3://.../model.tar.gz")
     endpoint_options.check_deploy(config, pipeline)
     for note in endpoint_options.deploy_notes(config):
         runner.out(f"note: {note}")
@@ -183,7 +189,7 @@ def deploy(
         model = build.model_package_model_request(config, name, model_package)
     elif pipeline:
         if not preprocessing_job:
-            raise LaunchError(
+            raise ConfigError(
                 "deploy --pipeline needs --preprocessing-job NAME (its "
                 "preprocessor is the first container)"
             )
@@ -193,6 +199,15 @@ def deploy(
     else:
         model = build.model_request(config, name, data_url)
     endpoint_config = build.endpoint_config_request(config, name, name)
+    # Every request checked before the first is sent (a read included): a bad endpoint
+    # name must not fail after the model was created.
+    runner.check(
+        Submission("CreateModel", model),
+        Submission("CreateEndpointConfig", endpoint_config),
+        Submission("CreateEndpoint", build.endpoint_request(config, endpoint, name)),
+        Submission("UpdateEndpoint", {"EndpointName": endpoint, "EndpointConfigName": name}),
+        *_autoscaling_submissions(config, endpoint),
+    )
     exists = False
     if not runner.dry_run:
         assert runner.clients is not None
@@ -402,7 +417,7 @@ def predict(
 ) -> tuple[str, bytes]:
     """Invoke the endpoint; returns (content type, body)."""
     if not body.strip():
-        raise LaunchError("nothing to predict: give rows in a file or on stdin")
+        raise ConfigError("nothing to predict: give rows in a file or on stdin")
     try:
         answer = clients.runtime.invoke_endpoint(
             EndpointName=endpoint, ContentType=content_type, Accept=accept, Body=body
@@ -437,9 +452,8 @@ def transform(
     :func:`~mpg_launch.request_builders.transform_request`."""
     if not model_name:
         if not endpoint:
-            raise LaunchError("transform needs --model NAME or --endpoint NAME (its model)")
-        if runner.dry_run:
-            raise LaunchError("a dry run cannot look up the endpoint's model: pass --model")
+            raise ConfigError("transform needs --model NAME or --endpoint NAME (its model)")
+        # A dry run stops here, printing the DescribeEndpoint request (mpg_launch.dry_run).
         assert runner.clients is not None
         model_name = endpoint_models(runner.clients.sagemaker, endpoint)[1][0]
     request = build.transform_request(runner.config, job_name, model_name, input_uri, **options)

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from mpg_core.errors import ConfigError as HyperparameterError
-from mpg_core.hyperparameters import parse_hyperparameters
-from mpg_launch import endpoint_options, rollout_options
+from mpg_launch import endpoint_options, preflight, rollout_options
 from mpg_launch.async_options import AsyncInference
 from mpg_launch.endpoint_options import Autoscaling, DataCapture, Serverless
 from mpg_launch.errors import ConfigError
@@ -47,6 +45,36 @@ ENV_KEYS = {
 }
 # The first of these that is set wins (MPG_REGION over the AWS variables).
 _ENV_ORDER = list(ENV_KEYS)
+# The flag of each setting a flag sets, where it is not --<key with dashes>.
+_FLAGS = {
+    "role_arn": "--role",
+    "registry_override": "--registry",
+    "endpoint_name": "--endpoint",
+    "network_isolation": "--no-network-isolation",
+}
+_STRINGS = (
+    "region",
+    "role_arn",
+    "bucket",
+    "prefix",
+    "raw_prefix",
+    "account_id",
+    "image_tag",
+    "local_image_tag",
+    "repository_prefix",
+    "registry_override",
+    "kms_key_id",
+    "endpoint_name",
+    "pipeline_name",
+    "model_package_group",
+    "local_state_dir",
+)
+_BOOLEANS = ("network_isolation", "spot", "local")
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+# Integer settings and their smallest value (the largest is the service model's).
+_INTEGERS = {"volume_size_gb": 1, "max_runtime_seconds": 1, "max_wait_seconds": 1}
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
+_PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 
 
 @dataclass(frozen=True)
@@ -100,6 +128,12 @@ class LaunchConfig:
     model_package_group: str = "mpg-models"
     local: bool = False
     local_state_dir: str | None = None
+    # Where each setting came from ("--region", "MPG_REGION", "config file mpg.toml"), so an
+    # error blames the right one; not a setting itself.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def source(self, key: str) -> str:
+        return self.sources.get(key, "the default")
 
     def instance(self, stage: str) -> Instances:
         return self.instances.get(stage, Instances())
@@ -140,9 +174,18 @@ class LaunchConfig:
 def _read_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigError(
+            f"config file {path} is a folder; give the TOML or JSON file (--config or MPG_CONFIG)"
+        ) from None
     except OSError as exc:
         raise ConfigError(
             f"cannot read config file {path}: {exc.strerror}; fix the --config path or MPG_CONFIG"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.start}: "
+            f"{exc.object[exc.start : exc.start + 1]!r}); save it as UTF-8"
         ) from None
     try:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
@@ -162,22 +205,49 @@ def _instances(value: Any, where: str) -> dict[str, Instances]:
             raise ConfigError(f"{where}: unknown stage 'instances.{stage}'; known: {STAGES}")
         if not isinstance(spec, dict) or set(spec) - {"type", "count"}:
             raise ConfigError(f"{where}: 'instances.{stage}' takes only type and count")
-        out[stage] = Instances(
-            type=str(spec.get("type", Instances.type)),
-            count=int(spec.get("count", Instances.count)),
-        )
+        kind = spec.get("type", Instances.type)
+        if not isinstance(kind, str) or not _INSTANCE_TYPE.match(kind):
+            raise ConfigError(
+                f"{where}: instances.{stage} type = {kind!r} is not an instance type; "
+                'give one like "ml.m5.large"'
+            )
+        count = _integer(f"instances.{stage} count", spec.get("count", Instances.count), where, 1)
+        out[stage] = Instances(type=kind, count=count)
     return out
+
+
+def _shown(value: Any) -> str:
+    """A value as the config file spells it: true, not Python's True."""
+    return json.dumps(value) if isinstance(value, bool) or value is None else repr(value)
+
+
+def _integer(name: str, value: Any, where: str, minimum: int) -> int:
+    """A whole number >= ``minimum``: 2.7 and true are refused, not rounded or counted."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        number = int(value)
+    if number is None or number < minimum:
+        raise ConfigError(
+            f"{where}: {name} = {_shown(value)} is not allowed; give a whole number >= {minimum}"
+        )
+    return number
+
+
+def _boolean(name: str, value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigError(f"{where}: {name} = {_shown(value)} is not allowed; give true or false")
 
 
 def checked_hyperparameters(values: Mapping[str, str], where: str) -> dict[str, str]:
     """``values`` unchanged if the training image accepts them, else a one-line ConfigError
     (exit 2) naming ``where`` and the fix: the image's own parser runs here, so a bad value
     fails before a request is built, not on a started instance."""
-    try:
-        parse_hyperparameters(values)
-    except HyperparameterError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    return dict(values)
+    return preflight.hyperparameters(values, where)
 
 
 def training_instances(config: LaunchConfig) -> Instances:
@@ -211,22 +281,29 @@ def _coerce(name: str, value: Any, where: str) -> Any:
                     f"{where}: unknown image(s) {sorted(set(value) - set(IMAGES))}"
                     f" in 'images'; known: {IMAGES}"
                 )
+            if name != "hyperparameters" and not all(isinstance(v, str) for v in value.values()):
+                raise ConfigError(f"{where}: every value in [{name}] must be a string")
             strings = {str(k): str(v) for k, v in value.items()}
             if name == "hyperparameters":
                 return checked_hyperparameters(strings, f"{where} [hyperparameters]")
+            if name == "images":
+                for image, uri in strings.items():
+                    preflight.image_uri(uri, f"{where} [images] {image}")
+            if name == "tags":
+                preflight.tags(strings, where)
             return strings
         if name in ("subnets", "security_group_ids"):
             items = value.split(",") if isinstance(value, str) else value
             return tuple(str(v).strip() for v in items if str(v).strip())
-        if name in ("network_isolation", "spot", "local"):
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(value)
-                return value.lower() in ("true", "1", "yes")
-            return bool(value)
-        if name in ("volume_size_gb", "max_runtime_seconds", "max_wait_seconds"):
-            return None if value in (None, "") else int(value)
-        return None if value is None else str(value)
+        if name in _BOOLEANS:
+            return _boolean(name, value, where)
+        if name in _INTEGERS:
+            return None if value in (None, "") else _integer(name, value, where, _INTEGERS[name])
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{where}: {name} = {value!r} is not allowed; give a string")
+        if name == "account_id" and value:
+            return preflight.account_id(value, where)
+        return value
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: '{name}' has a bad value {value!r}") from None
 
@@ -241,8 +318,9 @@ def load_config(
     """Merge file, environment and flag overrides (``None`` values mean "not given").
     ``need_role=False`` for commands that submit no job (data, push, predict, delete...)."""
     env = env or {}
-    known = {f.name for f in fields(LaunchConfig)}
+    known = {f.name for f in fields(LaunchConfig)} - {"sources"}
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     path = path or (Path(env["MPG_CONFIG"]) if env.get("MPG_CONFIG") else None)
     if path is not None:
         data = _read_file(path)
@@ -254,23 +332,37 @@ def load_config(
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown key(s) {unknown} in {path}; known: {sorted(known)}")
-        values.update({k: _coerce(k, v, str(path)) for k, v in data.items()})
+        for key, value in data.items():
+            sources[key] = f"config file {path}"
+            values[key] = _coerce(key, value, sources[key])
     for var in reversed(_ENV_ORDER):  # so the first listed variable is applied last and wins
         if env.get(var):
-            values[ENV_KEYS[var]] = _coerce(ENV_KEYS[var], env[var], var)
+            key = ENV_KEYS[var]
+            sources[key] = var
+            values[key] = _coerce(key, env[var], var)
     for key, value in (overrides or {}).items():
         if key not in known:
             raise ConfigError(f"unknown setting {key!r}")
         if value is not None:
-            values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
+            sources[key] = _FLAGS.get(key, f"--{key.replace('_', '-')}")
+            values[key] = _coerce(key, value, sources[key])
     if not need_bucket:
         values.setdefault("bucket", "")
-    return _checked(values, need_role, need_bucket)
+    return _checked(values, need_role, need_bucket, sources)
 
 
 def _checked(
-    values: dict[str, Any], need_role: bool = True, need_bucket: bool = True
+    values: dict[str, Any],
+    need_role: bool = True,
+    need_bucket: bool = True,
+    sources: Mapping[str, str] | None = None,
 ) -> LaunchConfig:
+    sources = dict(sources or {})
+
+    def fix(key: str) -> str:
+        """The one place to fix ``key``: the flag, variable or file it came from."""
+        return f"fix {sources[key]}" if key in sources else f"set {key}"
+
     local = bool(values.get("local")) or not need_role
     if not values.get("region"):
         raise ConfigError(
@@ -280,7 +372,7 @@ def _checked(
     if not _REGION.match(values["region"]):
         raise ConfigError(
             f"region {values['region']!r} is not an AWS region name "
-            "(like us-east-1); fix --region/MPG_REGION"
+            f"(like us-east-1); {fix('region')}"
         )
     if not values.get("role_arn"):
         if not local:
@@ -293,7 +385,7 @@ def _checked(
     if not _ROLE_ARN.match(values["role_arn"]):
         raise ConfigError(
             f"role {values['role_arn']!r} is not an IAM role ARN "
-            "(arn:aws:iam::<account>:role/<name>); fix --role/MPG_ROLE_ARN"
+            f"(arn:aws:iam::<account>:role/<name>); {fix('role_arn')}"
         )
     if not need_bucket and not values.get("bucket"):
         pass  # push: images only, no S3
@@ -304,10 +396,24 @@ def _checked(
         )
     if values["bucket"] and not _BUCKET.match(values["bucket"]):
         raise ConfigError(
-            f"bucket {values['bucket']!r} is not a valid S3 bucket name; fix --bucket/MPG_BUCKET"
+            f"bucket {values['bucket']!r} is not a valid S3 bucket name (3-63 lower-case "
+            f"letters, digits, '.' and '-'); {fix('bucket')}"
         )
+    for key, pattern, limit in (
+        ("endpoint_name", preflight.NAME_PATTERN, preflight.NAME_LIMIT),
+        ("model_package_group", preflight.NAME_PATTERN, preflight.NAME_LIMIT),
+        ("pipeline_name", _PIPELINE_NAME, 256),
+    ):
+        given = values.get(key)
+        if given is not None and (len(given) > limit or not pattern.match(given)):
+            raise ConfigError(
+                f"{key} {given!r} is not a SageMaker name (1-{limit} letters, digits and "
+                f"inner hyphens); {fix(key)}"
+            )
+    if values.get("image_tag") is not None:
+        preflight.image_tag(values["image_tag"], sources.get("image_tag", "image_tag"))
     values["prefix"] = str(values.get("prefix", LaunchConfig.prefix)).strip("/")
-    config = LaunchConfig(**values)
+    config = LaunchConfig(**values, sources=sources)
     if config.spot and config.max_wait_seconds is None:
         config = replace(config, max_wait_seconds=2 * config.max_runtime_seconds)
     if config.max_wait_seconds is not None and config.max_wait_seconds < config.max_runtime_seconds:

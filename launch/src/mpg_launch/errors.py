@@ -1,5 +1,9 @@
 """Errors the launchers raise on purpose. The CLI prints the message as one line and exits with
-the error's code, so every message names what is wrong *and* the fix."""
+the error's code, so every message names what is wrong *and* the fix.
+
+Exit codes (launch/README.md, "Exit codes"): 0 done; 1 a job, execution or endpoint failed or
+was stopped, AWS refused a request, or a tool failed; 2 a usage or validation error, nothing
+sent; 130 interrupted."""
 
 from __future__ import annotations
 
@@ -23,12 +27,13 @@ class RequestInvalid(LaunchError):
 
 
 class JobFailed(LaunchError):
-    """A job or endpoint ended Failed (or Stopped); the message carries FailureReason."""
+    """A job, execution or endpoint ended Failed (or Stopped); the message carries
+    FailureReason."""
 
-    exit_code = 3
+    exit_code = 1
 
 
 class DockerError(LaunchError):
     """The Docker engine or CLI is missing, or a docker command failed."""
 
-    exit_code = 4
+    exit_code = 1

@@ -87,20 +87,22 @@ def package_lines(clients: Clients, group: str) -> list[str]:
     return lines
 
 
-def resolve(runner: Runner, package: str) -> str:
-    """The ARN of ``package``: an ARN as given, or a version number in the config's group."""
-    if package.startswith("arn:"):
-        return package
-    if not package.isdigit():
+def check_package(package: str) -> str:
+    """A model package ARN or a version number; anything else refused before any request."""
+    if not (package.startswith("arn:") or package.isdigit()):
         raise ConfigError(
             f"model package {package!r}: give its ARN or its version number "
             "(see `mpg-launch registry list`)"
         )
+    return package
+
+
+def resolve(runner: Runner, package: str) -> str:
+    """The ARN of ``package``: an ARN as given, or a version number in the config's group."""
+    if check_package(package).startswith("arn:"):
+        return package
     group = runner.config.model_package_group
-    if runner.dry_run:
-        raise ConfigError(
-            f"a dry run cannot look up version {package} of {group}: pass the package's ARN"
-        )
+    # A dry run stops at the group's Describe request (mpg_launch.dry_run): it needs the answer.
     assert runner.clients is not None
     for summary in packages(runner.clients.sagemaker, group):
         if str(summary.get("ModelPackageVersion")) == package:

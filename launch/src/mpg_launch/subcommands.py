@@ -3,9 +3,10 @@ the exit code out. Each checks its flags, calls :mod:`mpg_launch.commands` (or t
 and log helpers) and prints what the user reads; :mod:`mpg_launch.cli` only parses the command
 line and picks one of these from its table.
 
-Clients come as ``connect``, called only by the subcommands that talk to a service: a dry run
-creates none, and flags are checked before the clients (and, with ``--local``, the Docker
-engine) are set up.
+Clients come as ``connect``, called only by the subcommands that talk to a service; under
+``--dry-run`` it gives clients that refuse every call (:mod:`mpg_launch.dry_run`). Flags are
+checked (:mod:`mpg_launch.preflight`) before the clients (and, with ``--local``, the Docker
+engine) are set up, the same with and without ``--dry-run``.
 """
 
 from __future__ import annotations
@@ -18,15 +19,24 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mpg_launch import async_invoke, commands, endpoint_options, layout, registry, rollout_options
+from mpg_launch import (
+    async_invoke,
+    commands,
+    endpoint_options,
+    layout,
+    preflight,
+    registry,
+    rollout_options,
+)
 from mpg_launch import request_builders as build
 from mpg_launch.aws import Clients, session
 from mpg_launch.config import LaunchConfig, checked_hyperparameters, training_instances
 from mpg_launch.ecr import content_tag, push_images
-from mpg_launch.errors import ConfigError, LaunchError
+from mpg_launch.errors import ConfigError
 from mpg_launch.pipeline import runs
 from mpg_launch.pipeline.checks import check_definition
 from mpg_launch.pipeline.definition import build_definition
+from mpg_launch.pipeline_outcome import execution_outcome
 from mpg_launch.waiting import JOB_KINDS, LogTailer, Out
 
 Connect = Callable[[], Clients]
@@ -36,8 +46,18 @@ Subcommand = Callable[[argparse.Namespace, LaunchConfig, Connect, Out], int]
 def _runner(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> commands.Runner:
-    clients = None if args.dry_run else connect()
-    return commands.Runner(config, clients, out, args.dry_run, args.poll_seconds)
+    return commands.Runner(config, connect(), out, args.dry_run, args.poll_seconds)
+
+
+def _no_local(args: argparse.Namespace, why: str) -> None:
+    """Refuse --local where it would change nothing, instead of ignoring it."""
+    if args.local:
+        raise ConfigError(f"{_command_name(args)} takes no --local: {why}; drop --local")
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    action = getattr(args, "action", None)
+    return f"{args.command} {action}" if action else str(args.command)
 
 
 def _stamp() -> str:
@@ -50,13 +70,15 @@ def hyperparameter_flags(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise LaunchError(f"--hyperparameter {pair!r}: write KEY=VALUE")
+            raise ConfigError(f"--hyperparameter {pair!r}: write KEY=VALUE")
         values[key] = value
     return checked_hyperparameters(values, "--hyperparameter/-H")
 
 
 def push(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
-    tag = args.tag or content_tag(Path.cwd())
+    _no_local(args, "it pushes to ECR, and --local runs the images you built")
+    preflight.image_tag(args.source_tag, "--source-tag")
+    tag = preflight.image_tag(args.tag, "--tag") if args.tag else content_tag(Path.cwd())
     if args.dry_run:
         for image in args.images:
             out(
@@ -65,8 +87,6 @@ def push(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
             )
         return 0
     clients = connect()
-    if clients.ecr is None:
-        raise LaunchError("push talks to ECR; run it without --local")
     if not config.account_id:
         # The repositories belong to the caller's account (not necessarily the role's).
         account = session(config).client("sts").get_caller_identity()["Account"]
@@ -77,21 +97,25 @@ def push(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 
 
 def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
-    if args.dry_run:
-        out("\n".join(layout.raw_uri(config, s) for s in layout.SPLITS))
-        return 0
+    _no_local(args, "S3 (or the moto server AWS_ENDPOINT_URL names) is the same either way")
+    preflight.seed(args.seed)
+    preflight.data_source(args.source)
     # pandas loads only here: no other subcommand needs it.
-    from mpg_launch.data import upload_splits
+    from mpg_launch.data import checked_splits, upload_splits
 
+    splits = checked_splits(args.source, args.seed, args.shards)  # before any client
     uploaded = upload_splits(
-        config, connect().s3, seed=args.seed, source=args.source, shards=args.shards, out=out
+        config, connect().s3, splits, shards=args.shards, out=out, dry_run=args.dry_run
     )
-    for split, uris in uploaded.items():
-        out(f"{split}: {', '.join(uris)}")
+    if not args.dry_run:  # a dry run printed each upload's request instead
+        for split, uris in uploaded.items():
+            out(f"{split}: {', '.join(uris)}")
     return 0
 
 
 def preprocess(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    if args.job_name:
+        preflight.name(args.job_name, "--job-name")
     runner = _runner(args, config, connect, out)
     commands.preprocess(runner, args.job_name or layout.job_name("prep"))
     return 0
@@ -99,6 +123,8 @@ def preprocess(args: argparse.Namespace, config: LaunchConfig, connect: Connect,
 
 def train(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     hyperparameters = hyperparameter_flags(args.hyperparameter)
+    if args.job_name:
+        preflight.name(args.job_name, "--job-name")
     training_instances(config)  # before any client or engine is set up
     commands.train(
         _runner(args, config, connect, out),
@@ -111,7 +137,18 @@ def train(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out:
 
 
 def tune(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    _no_local(args, "tuning needs SageMaker's tuner; train locally with -H KEY=VALUE instead")
     training_instances(config)  # before any client is set up
+    if args.job_name:
+        preflight.name(args.job_name, "--job-name", layout.TUNING_NAME_LIMIT)
+    for flag, value in (("--max-jobs", args.max_jobs), ("--max-parallel", args.max_parallel)):
+        if value < 1:
+            raise ConfigError(f"{flag} {value}: give 1 or more")
+    if args.max_parallel > args.max_jobs:
+        raise ConfigError(
+            f"--max-parallel {args.max_parallel} is above --max-jobs {args.max_jobs}; "
+            "give at most as many parallel jobs as jobs"
+        )
     commands.tune(
         _runner(args, config, connect, out),
         args.job_name or layout.job_name("tune", limit=layout.TUNING_NAME_LIMIT),
@@ -123,13 +160,25 @@ def tune(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 
 
 def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    preflight.conflicting(
+        {"--training-job": args.training_job, "--model-data": args.model_data},
+        "give the training job whose model to serve, or the model's s3:// URI, not both",
+    )
+    if not (args.training_job or args.model_data):
+        raise ConfigError("deploy needs --training-job NAME or --model-data s3://.../model.tar.gz")
+    if args.model_data:
+        preflight.s3_uri(args.model_data, "--model-data")
+    preflight.needs("--preprocessing-job", args.preprocessing_job, "--pipeline", args.pipeline)
+    preflight.needs("--pipeline", args.pipeline, "--preprocessing-job", args.preprocessing_job)
+    _serverless_values_need_serverless(args, config)
+    endpoint = _endpoint(args, config)
     # Flags over the config file's tables, checked before any client is made.
     config = endpoint_options.with_flags(config, vars(args))
     config = rollout_options.with_flags(config, vars(args))
     endpoint_options.check_deploy(config, args.pipeline)
     commands.deploy(
         _runner(args, config, connect, out),
-        args.endpoint or config.endpoint_name,
+        endpoint,
         _stamp(),
         args.training_job,
         args.model_data,
@@ -139,14 +188,45 @@ def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
     return 0
 
 
+def _serverless_values_need_serverless(args: argparse.Namespace, config: LaunchConfig) -> None:
+    """--memory-mb and the like would silently turn an instance endpoint serverless: they
+    need --serverless (or a [serverless] table). Autoscaling's values turn autoscaling on,
+    as documented: they cannot be meant otherwise."""
+    if args.serverless is not None or config.serverless:
+        return  # on: values apply; --no-serverless with values: with_flags names the clash
+    for flag in endpoint_options.FLAGS["serverless"]:
+        if getattr(args, flag.field, None) is not None:
+            preflight.needs(flag.flag, True, "--serverless", False)
+
+
+def _endpoint_source(args: argparse.Namespace, config: LaunchConfig) -> str:
+    if args.endpoint:
+        return "--endpoint"
+    return f"endpoint_name (from {config.source('endpoint_name')})"
+
+
+def _endpoint(args: argparse.Namespace, config: LaunchConfig) -> str:
+    """The endpoint deploy creates, short enough for the names it derives from it."""
+    name = args.endpoint or config.endpoint_name
+    return preflight.endpoint_name(name, _endpoint_source(args, config))
+
+
+def _existing_endpoint(args: argparse.Namespace, config: LaunchConfig) -> str:
+    name = args.endpoint or config.endpoint_name
+    return preflight.name(name, _endpoint_source(args, config))
+
+
 def predict(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     if args.async_call or args.input:
         return _predict_async(args, config, connect, out)
-    clients = connect()
-    body = args.file.read_bytes() if args.file else sys.stdin.buffer.read()
-    _, answer = commands.predict(
-        clients, args.endpoint or config.endpoint_name, body, args.content_type, args.accept
-    )
+    endpoint = _existing_endpoint(args, config)
+    if args.file:
+        body = preflight.readable_file(args.file, "--file").read_bytes()
+    else:
+        body = sys.stdin.buffer.read()
+    if not body.strip():
+        raise ConfigError(f"nothing to predict in {args.file or 'stdin'}: give CSV or JSON rows")
+    _, answer = commands.predict(connect(), endpoint, body, args.content_type, args.accept)
     out(answer.decode("utf-8").rstrip("\n"))
     return 0
 
@@ -180,6 +260,16 @@ def _predict_async(
 
 
 def transform(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    preflight.conflicting(
+        {"--model": args.model, "--endpoint": args.endpoint},
+        "give the model to run, or the endpoint whose model to run, not both",
+    )
+    if not (args.model or args.endpoint):
+        raise ConfigError("transform needs --model NAME or --endpoint NAME (its model)")
+    if args.job_name:
+        preflight.name(args.job_name, "--job-name")
+    if args.input:
+        preflight.s3_uri(args.input, "--input")
     if not 1 <= args.max_payload_mb <= 100:
         raise ConfigError(f"--max-payload-mb {args.max_payload_mb}: give 1 to 100 (MB)")
     if args.max_concurrent_transforms is not None and args.max_concurrent_transforms < 1:
@@ -202,19 +292,24 @@ def transform(args: argparse.Namespace, config: LaunchConfig, connect: Connect, 
 
 
 def status(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    preflight.name(args.name, f"{args.kind} name")
     out(json.dumps(commands.status(connect(), args.kind, args.name), indent=2, default=str))
     return 0
 
 
 def logs(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    preflight.name(args.name, f"{args.kind} name")
     clients = connect()
+    if config.local and args.dry_run:
+        out(f"dry run: would print the local containers' logs of {args.name}; nothing read")
+        return 0
     if config.local:
         from mpg_launch.local.sagemaker import print_local_logs
 
         print_local_logs(args.name, out)
         return 0
     if clients.logs is None:
-        raise LaunchError("no CloudWatch Logs client")
+        raise ConfigError("no CloudWatch Logs client here")
     if args.kind == "endpoint":
         group, prefix = f"/aws/sagemaker/Endpoints/{args.name}", "AllTraffic/"
     else:
@@ -225,7 +320,7 @@ def logs(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 
 
 def delete(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
-    commands.delete(connect(), args.endpoint or config.endpoint_name, out)
+    commands.delete(connect(), _existing_endpoint(args, config), out)
     return 0
 
 
@@ -249,9 +344,13 @@ def pipeline_upsert(
 def pipeline_start(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
+    preflight.pipeline_overrides(args.parameter)
     arn = runs.start(_runner(args, config, connect, out), args.parameter, args.display_name)
     if arn and args.follow:
         runs.follow(connect().sagemaker, arn, out, args.poll_seconds)
+    elif arn:
+        # A local execution runs to its end before start returns: exit 1 if it failed.
+        execution_outcome(connect().sagemaker, arn)
     return 0
 
 
@@ -267,6 +366,8 @@ def pipeline_follow(
 def pipeline_list(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
+    if not 1 <= args.max_results <= runs.MAX_RESULTS:
+        raise ConfigError(f"--max-results {args.max_results}: give 1 to {runs.MAX_RESULTS}")
     found = runs.executions(connect().sagemaker, config.pipeline_name, args.max_results)
     for line in runs.execution_lines(found) or [
         f"pipeline {config.pipeline_name} has no executions"
@@ -287,6 +388,7 @@ def _registry_approval(status: str) -> Subcommand:
     """``registry approve`` and ``registry reject``: one call, another status."""
 
     def approval(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+        registry.check_package(args.package)
         runner = _runner(args, config, connect, out)
         registry.set_approval(runner, args.package, status, args.description)
         return 0
@@ -301,10 +403,7 @@ registry_reject = _registry_approval(registry.REJECTED)
 def registry_deploy(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
-    registry.deploy(
-        _runner(args, config, connect, out),
-        args.package,
-        args.endpoint or config.endpoint_name,
-        _stamp(),
-    )
+    registry.check_package(args.package)
+    endpoint = _endpoint(args, config)
+    registry.deploy(_runner(args, config, connect, out), args.package, endpoint, _stamp())
     return 0

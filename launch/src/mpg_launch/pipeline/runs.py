@@ -30,6 +30,8 @@ SUCCEEDED = "Succeeded"
 # Executions end in one of these; only Succeeded is a success.
 EXECUTION_TERMINAL = (SUCCEEDED, "Failed", "Stopped", "CompletedWithFailures")
 _MISSING = ("ValidationException", "ResourceNotFound")
+# ListPipelineExecutions' MaxResults range.
+MAX_RESULTS = 100
 # How a stand-in (moto) answers an operation it does not implement.
 _UNSUPPORTED = ("500", "501", "NotImplemented", "UnknownOperationException", "InvalidAction")
 
@@ -61,6 +63,8 @@ def upsert(
         "CreatePipeline",
         build.pipeline_request(config, body, str(uuid.uuid4()), description),
     )
+    update = Submission("UpdatePipeline", build.pipeline_update_request(config, body, description))
+    runner.check(group, create, update)  # all of them before the first is sent
     if runner.dry_run:
         for submission in (group, create):
             runner.submit(submission)
@@ -75,8 +79,7 @@ def upsert(
         runner.submit(group)
         runner.out(f"created model package group {config.model_package_group}")
     if exists(sagemaker.describe_pipeline, PipelineName=config.pipeline_name):
-        update = build.pipeline_update_request(config, body, description)
-        (answer,) = runner.submit(Submission("UpdatePipeline", update))
+        (answer,) = runner.submit(update)
         verb = "updated"
     else:
         (answer,) = runner.submit(create)
