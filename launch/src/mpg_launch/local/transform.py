@@ -192,9 +192,13 @@ def _send(
 
 
 def assemble(responses: list[bytes], assemble_with: str) -> bytes:
+    """The ``.out`` object: AssembleWith=Line appends a newline after every response, as
+    SageMaker and the SDK's local mode do, whether or not the response ends in one (a
+    container told ``SAGEMAKER_BATCH=true`` leaves its last line open, so each record is one
+    line; one that does not shows up as a blank line per mini-batch, as it would on AWS)."""
     if assemble_with != "Line":
         return b"".join(responses)
-    return b"".join(r if r.endswith(b"\n") else r + b"\n" for r in responses)
+    return b"".join(r + b"\n" for r in responses)
 
 
 def execution_parameters(port: int) -> dict[str, Any]:
