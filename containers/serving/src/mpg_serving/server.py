@@ -34,7 +34,7 @@ def application(settings: ServeSettings) -> Any:
     from mpg_serving.app import create_app
     from mpg_serving.gunicorn_conf import gunicorn_options
 
-    class ServingApplication(BaseApplication):  # type: ignore[misc]
+    class ServingApplication(BaseApplication):
         def load_config(self) -> None:
             for key, value in gunicorn_options(settings).items():
                 self.cfg.set(key, value)

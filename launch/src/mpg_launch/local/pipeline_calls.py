@@ -23,12 +23,19 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mpg_launch.local.jobs import LocalContext
-from mpg_launch.local.pipeline_definition import parse_definition
 from mpg_launch.local.pipeline_expressions import ExpressionError, text
-from mpg_launch.local.pipelines import Execution, PipelineRun, StepCache, StepRunners, checked
+from mpg_launch.local.pipelines import (
+    STEP_TYPES,
+    Execution,
+    PipelineRun,
+    StepCache,
+    StepRunners,
+    checked,
+)
 from mpg_launch.local.registry import LocalRegistry, summary
 from mpg_launch.local.staging import download
 from mpg_launch.local.state import LocalState, not_found, with_datetimes
+from mpg_launch.pipeline.format import Definition, parse_definition
 
 PIPELINES = "pipelines"
 EXECUTIONS = "pipeline-executions"
@@ -61,6 +68,12 @@ def _sorted(
     return sorted(
         items, key=lambda i: i.get(field) or "", reverse=(order or default) == "Descending"
     )
+
+
+def local_definition(text: str) -> Definition:
+    """The definition, read by the one reader of the format, refused if the local engine
+    cannot run it."""
+    return parse_definition(text, STEP_TYPES, "the local engine")
 
 
 def s3_json_reader(s3: Any) -> Callable[[str], Any]:
@@ -121,7 +134,7 @@ class PipelineCalls:
                 body = download(self.s3, uri, Path(tmp) / "definition.json").read_text("utf-8")
         else:
             body = request.get("PipelineDefinition", "")
-        parse_definition(body)  # a definition the engine cannot run is refused now
+        local_definition(body)  # a definition the engine cannot run is refused now
         return str(body)
 
     def create_pipeline(self, **request: Any) -> dict[str, Any]:
@@ -200,7 +213,7 @@ class PipelineCalls:
     def start_pipeline_execution(self, **request: Any) -> dict[str, Any]:
         checked("StartPipelineExecution", request)
         pipeline = self._pipeline(request["PipelineName"], "StartPipelineExecution")
-        definition = parse_definition(pipeline["PipelineDefinition"])
+        definition = local_definition(pipeline["PipelineDefinition"])
         values = definition.parameter_values(request.get("PipelineParameters", []))
         execution_id = secrets.token_hex(6)  # 12 characters, like SageMaker's ids
         now = datetime.now(UTC)

@@ -24,16 +24,16 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from mpg_launch.errors import LaunchError
-from mpg_launch.local.pipeline_definition import Definition, Step
 from mpg_launch.local.pipeline_expressions import Scope, conditions_hold, resolve, text
 from mpg_launch.local.state import LocalState
+from mpg_launch.pipeline.format import Definition, Step
 from mpg_launch.validation import operation_model, validate_request
 
 Out = Callable[[str], None]
@@ -76,6 +76,8 @@ _JOBS: dict[str, dict[str, Any]] = {
         "cache_key": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
     },
 }
+# The step types the local engine runs (no Tuning: tune runs on SageMaker only).
+STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail")
 # Processing jobs may omit StoppingCondition; CreateProcessingJob then allows one day.
 DEFAULT_PROCESSING_RUNTIME = 86400
 
@@ -134,8 +136,8 @@ class Execution:
             "Execution.PipelineName": self.pipeline_name,
             "Execution.PipelineArn": self.pipeline_arn,
             "Execution.StartDateTime": self.start.isoformat(),
-            "Execution.PipelineExperimentConfig.ExperimentName": self.pipeline_name,
-            "Execution.PipelineExperimentConfig.TrialName": self.execution_id,
+            "PipelineExperimentConfig.ExperimentName": self.pipeline_name,
+            "PipelineExperimentConfig.TrialName": self.execution_id,
         }
 
 
@@ -301,7 +303,10 @@ class PipelineRun:
             raise _StepFailed(f"{type(exc).__name__}: {exc}") from exc
 
     def _resource(self, step: Step, entry: dict[str, Any]) -> Mapping[str, Any]:
-        request = dict(resolve(dict(step.arguments), self.scope))
+        # Execution.TrainingJobName / ProcessingJobName: the job this very step runs.
+        own = {f"Execution.{step.type}JobName": self.names[step.name]}
+        scope = replace(self.scope, execution={**self.scope.execution, **own})
+        request = dict(resolve(dict(step.arguments), scope))
         job = _JOBS.get(step.type)
         if step.type == "Model":
             request["ModelName"] = self.names[step.name]
