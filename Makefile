@@ -88,7 +88,7 @@ bench: images ## benchmark the serving image with wrk: req/s, rows/s, latency, C
 
 .PHONY: bench-transform
 bench-transform: images ## time a whole local batch transform (1.5 M rows in 6 objects, moto S3) at 1, 2 and 3 instances: rows/s
-	$(UV) run python containers/serving/bench/transform_bench.py --image-tag $(IMAGE_TAG) $(BENCH_TRANSFORM_ARGS)
+	$(UV) run python launch/bench/transform_bench.py --image-tag $(IMAGE_TAG) $(BENCH_TRANSFORM_ARGS)
 
 .PHONY: soak
 soak: images ## 10 minutes at 32 connections against the serving image; fails on errors or replaced workers

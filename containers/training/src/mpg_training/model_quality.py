@@ -31,7 +31,7 @@ from mpg_core.errors import ConfigError, DataError
 from mpg_core.features import coerce_numeric
 from mpg_core.metrics import regression_metrics
 from mpg_core.schema import TARGET
-from mpg_training.evaluate import EvaluateConfig
+from mpg_training.evaluate_settings import EvaluateConfig
 
 log = logging.getLogger("mpg_training.model_quality")
 
