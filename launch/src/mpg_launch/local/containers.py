@@ -17,6 +17,10 @@ LABEL = "mpg-launch"
 # Grace periods between SIGTERM and SIGKILL: training/processing get 120 s, endpoints 30 s.
 JOB_STOP_GRACE = 120
 ENDPOINT_STOP_GRACE = 30
+# Ctrl-C is the user's "stop now": SIGTERM, then SIGKILL after this. Our images end on SIGTERM
+# from their first instant; this bounds the wait for any other image to a few seconds.
+USER_STOP_GRACE = 3
+USER_STOPPED = "Stopped by the user (Ctrl-C)"
 
 
 @dataclass(frozen=True)

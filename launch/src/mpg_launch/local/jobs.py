@@ -76,11 +76,15 @@ def run_hosts(
         try:
             codes = containers.wait_all(names, time.monotonic() + max_runtime)
         except KeyboardInterrupt:
-            out(f"Ctrl-C: stopping (SIGTERM, SIGKILL after {grace} s)")
-            containers.stop(names, grace)
-            run.status, run.failure = "Stopped", "Stopped by the user (Ctrl-C)"
-            codes = None
-        if codes is None and run.status != "Stopped":
+            # Stopped, not failed: the containers go (removed below) and the interrupt goes
+            # on, so the job's record says Stopped and the CLI exits 130.
+            out(
+                f"Ctrl-C: stopping {', '.join(names)} (SIGTERM, SIGKILL after "
+                f"{containers.USER_STOP_GRACE} s)"
+            )
+            containers.stop(names, containers.USER_STOP_GRACE)
+            raise
+        if codes is None:
             containers.stop(names, grace)
             # SageMaker ends such a job as Stopped (secondary status MaxRuntimeExceeded).
             run.status = "Stopped"

@@ -74,6 +74,11 @@ class LocalSageMaker(PipelineCalls):
         self.state.put(kind, name, {status_key: "InProgress"})
         try:
             record = runner()
+        except KeyboardInterrupt:
+            stopped = {status_key: "Stopped", "FailureReason": containers.USER_STOPPED}
+            self.state.put(kind, name, stopped)
+            self.out(f"{kind[:-1]} {name}: Stopped")
+            raise
         except BaseException as exc:
             self.state.put(kind, name, {status_key: "Failed", "FailureReason": str(exc)[:1024]})
             raise
@@ -130,6 +135,7 @@ class LocalSageMaker(PipelineCalls):
                 self.label,
                 self.state.work_dir("transform", name),
                 self._arn("transform-job", name),
+                self.out,
             ),
         )
         shutil.rmtree(self.state.work_dir("transform", name), ignore_errors=True)
