@@ -7,6 +7,7 @@ test runs the real ones); models and the model registry are the real local ones.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -895,3 +896,30 @@ def test_job_name_and_experiment_variables_resolve(
     uri = request["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
     assert uri == f"s3://{bucket}/{request['ProcessingJobName']}"
     assert request["Environment"] == {"EXPERIMENT": "p"}
+
+
+def test_what_a_user_sees_while_the_pipeline_runs(
+    s3: Any, jobs: FakeJobs, bucket: str, tmp_path: Path
+) -> None:
+    """One line per step change; the gate's value against its threshold, the registered
+    package's version, where the report (and the plots beside it) and the model are."""
+    lines: list[str] = []
+    sm = FakeJobsSageMaker(s3, LocalState(tmp_path / "state"), jobs, lines)
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    create(sm, quality_pipeline(bucket))
+    execution = start(sm)
+    run_id = execution["PipelineExecutionArn"].rsplit("/", 1)[-1]
+    text = "\n".join(lines)
+    assert lines[0].endswith(f"/execution/{run_id}: Executing")
+    assert len([line for line in lines if line.endswith("): Executing")]) == 7
+    assert len([line for line in lines if ": Succeeded in " in line]) == 7
+    assert re.search(
+        r"CheckRmse: Succeeded in \d+s: regression_metrics.rmse.value 2.5 <= RmseThreshold 3.0: "
+        r"True \(IfSteps run\)",
+        text,
+    ), text
+    assert "Register: Succeeded in" in text and f"model package {GROUP} version 1 " in text
+    report = f"s3://{bucket}/runs/{run_id}/Evaluate/evaluation/evaluation.json"
+    assert f"report {report} (plots beside it in " in text
+    assert re.search(r"Train: Succeeded in \d+s: model s3://.*/model.tar.gz", text), text
+    assert re.fullmatch(r"pipeline execution Succeeded after \dm\d\ds", lines[-1]), lines[-1]

@@ -95,6 +95,8 @@ class LaunchConfig:
     model_package_group: str = "mpg-models"
     local: bool = False
     local_state_dir: str | None = None
+    # --verbose: a local pipeline also prints its containers' log lines, under their step.
+    verbose: bool = False
 
     def instance(self, stage: str) -> Instances:
         return self.instances.get(stage, Instances())
@@ -211,7 +213,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         if name in ("subnets", "security_group_ids"):
             items = value.split(",") if isinstance(value, str) else value
             return tuple(str(v).strip() for v in items if str(v).strip())
-        if name in ("network_isolation", "spot", "local"):
+        if name in ("network_isolation", "spot", "local", "verbose"):
             if isinstance(value, str):
                 if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError(value)

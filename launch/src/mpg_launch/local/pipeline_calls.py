@@ -16,6 +16,7 @@ import json
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,11 @@ def missing(operation: str, message: str) -> ClientError:
     error = not_found(operation, message)
     error.response["Error"]["Code"] = "ResourceNotFound"
     return error
+
+
+def _since(start: datetime) -> str:
+    seconds = int((datetime.now(UTC) - start).total_seconds())
+    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def _page(
@@ -111,6 +117,7 @@ class PipelineCalls:
     s3: Any
     ctx: LocalContext
     out: Callable[[str], None]
+    verbose: bool = False
 
     def _step_runners(self) -> StepRunners:
         raise NotImplementedError  # LocalSageMaker gives its job and model calls
@@ -252,7 +259,7 @@ class PipelineCalls:
 
         save()
         self.state.put(PIPELINES, pipeline["PipelineName"], {**pipeline, "LastRunTime": now})
-        self.out(f"pipeline execution {execution.execution_arn}")
+        self.out(f"pipeline execution {execution.execution_arn}: Executing")
         run = PipelineRun(
             definition,
             values,
@@ -263,17 +270,30 @@ class PipelineCalls:
             on_change=save,
             out=self.out,
         )
+        # The containers' log lines: under their step with --verbose, else not at all (each
+        # step's line says how it ended, and a failed one why).
+        context = self.ctx
+        self.ctx = replace(
+            context,
+            logs=(lambda line: self.out(f"      {line}")) if self.verbose else (lambda _: None),
+        )
         try:
             outcome = run.run()
-        except BaseException:
+        except BaseException:  # Ctrl-C: Stopped, as StopPipelineExecution leaves it
             record["PipelineExecutionStatus"] = "Stopped"
             save(run.steps)
+            self.out(
+                f"pipeline execution {execution.execution_arn}: Stopped after "
+                f"{_since(now)} (Ctrl-C)"
+            )
             raise
+        finally:
+            self.ctx = context
         record["PipelineExecutionStatus"] = outcome.status
         if outcome.failure_reason:
             record["FailureReason"] = outcome.failure_reason[:3072]
         save(outcome.steps)
-        self.out(f"pipeline execution {outcome.status}")
+        self.out(f"pipeline execution {outcome.status} after {_since(now)}")
         return {"PipelineExecutionArn": execution.execution_arn}
 
     def _execution_record(self, execution_id: str, operation: str) -> dict[str, Any]:

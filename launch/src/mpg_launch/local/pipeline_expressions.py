@@ -130,6 +130,11 @@ def _property_file_uri(reference: Any, scope: Scope) -> str:
     return f"{str(output).rstrip('/')}/{file.file_path.lstrip('/')}"
 
 
+def property_file_uri(step: str, name: str, scope: Scope) -> str:
+    """Where step ``step``'s property file ``name`` is (the step has run)."""
+    return _property_file_uri({"Get": f"Steps.{step}.PropertyFiles.{name}"}, scope)
+
+
 def _json_get(arguments: Mapping[str, Any], scope: Scope) -> Any:
     if "PropertyFile" in arguments:
         uri = _property_file_uri(arguments["PropertyFile"], scope)

@@ -48,13 +48,20 @@ class LocalSageMaker(PipelineCalls):
     from :class:`PipelineCalls`, its pipeline and model registry calls)."""
 
     def __init__(
-        self, s3: Any, state: LocalState, region: str, account: str, out: Out = print
+        self,
+        s3: Any,
+        state: LocalState,
+        region: str,
+        account: str,
+        out: Out = print,
+        verbose: bool = False,
     ) -> None:
         self.s3 = s3
         self.state = state
         self.label = state_label(state.root)
         self.ctx = LocalContext(s3, self.label, region, account, out)
         self.out = out
+        self.verbose = verbose  # a pipeline's container logs too (indented under the step)
 
     def _arn(self, kind: str, name: str) -> str:
         return self.ctx.arn(kind, name)
@@ -372,7 +379,7 @@ def local_clients(config: LaunchConfig, out: Out = print) -> Any:
     state = LocalState(root)
     s3 = session(config).client("s3")
     return Clients(
-        sagemaker=LocalSageMaker(s3, state, config.region, config.account, out),
+        sagemaker=LocalSageMaker(s3, state, config.region, config.account, out, config.verbose),
         runtime=LocalRuntime(state),
         s3=s3,
         logs=None,
