@@ -48,6 +48,11 @@ class ContainerSpec:
 def create(spec: ContainerSpec) -> str:
     argv = [
         "create",
+        # Docker's init as PID 1 passes signals on, so a container's process reacts to SIGTERM
+        # from its first instant, before its interpreter could install a handler (a PID 1
+        # without one ignores SIGTERM: Ctrl-C would wait for SIGKILL). Images must still end
+        # on SIGTERM by themselves on SageMaker; tests/image checks that without --init.
+        "--init",
         "--name",
         spec.name,
         "--label",
@@ -95,9 +100,13 @@ def is_running(name: str) -> bool:
 
 
 def exit_code(name: str) -> int | None:
+    """None while ``name`` runs (or has not started); a DockerError once it is gone (a
+    Ctrl-C removed it), so no one waits on it for ever."""
     done = docker(
         ["inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", name], check=False
     )
+    if done.returncode != 0:
+        raise DockerError(f"container {name} is gone")
     running, _, code = done.stdout.strip().partition(" ")
     return None if running != "false" else int(code)
 
