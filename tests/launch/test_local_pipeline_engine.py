@@ -923,3 +923,28 @@ def test_what_a_user_sees_while_the_pipeline_runs(
     assert f"report {report} (plots beside it in " in text
     assert re.search(r"Train: Succeeded in \d+s: model s3://.*/model.tar.gz", text), text
     assert re.fullmatch(r"pipeline execution Succeeded after \dm\d\ds", lines[-1]), lines[-1]
+
+
+def test_ctrl_c_in_a_step_records_stopped_and_goes_on(
+    sm: FakeJobsSageMaker, jobs: FakeJobs, bucket: str
+) -> None:
+    """The interrupt reaches the CLI (exit 130); the execution and the step say Stopped,
+    not Failed, and no later step starts."""
+
+    def interrupted(request: dict[str, Any]) -> dict[str, Any]:
+        jobs.calls.append(("Training", request))
+        raise KeyboardInterrupt
+
+    jobs.training = interrupted  # type: ignore[method-assign]
+    create(sm, quality_pipeline(bucket))
+    with pytest.raises(KeyboardInterrupt):
+        start(sm)
+    (summary,) = sm.list_pipeline_executions(PipelineName="p")["PipelineExecutionSummaries"]
+    assert summary["PipelineExecutionStatus"] == "Stopped"
+    steps = steps_of(sm, summary)
+    assert [(n, s["StepStatus"]) for n, s in steps.items()] == [
+        ("Preprocess", "Succeeded"),
+        ("Train", "Stopped"),
+    ]
+    assert steps["Train"]["FailureReason"] == "Stopped by the user (Ctrl-C)"
+    assert jobs.kinds() == ["Processing", "Training"]
