@@ -454,8 +454,11 @@ class _Reader:
             self.problem(where, "Arguments must be an object")
             arguments = {}
         depends = raw.get("DependsOn") or []
+        if not isinstance(depends, list):
+            self.problem(where, "DependsOn must be a list of step names")
+            depends = []
         for dependency in depends:
-            if dependency not in names:
+            if str(dependency) not in names:
                 self.problem(where, f"DependsOn names no step {dependency!r}")
         files = self.property_files(where, raw, kind)
         cached, expires = self.cache(where, raw.get("CacheConfig"))
@@ -486,10 +489,7 @@ class _Reader:
         if declared and kind != "Processing":
             self.problem(where, "only Processing steps have PropertyFiles")
             return {}
-        config = (raw.get("Arguments") or {}).get("ProcessingOutputConfig") or {}
-        outputs = {
-            str(o.get("OutputName")) for o in config.get("Outputs") or [] if isinstance(o, dict)
-        }
+        outputs = output_names(raw.get("Arguments"))
         files: dict[str, PropertyFile] = {}
         for item in declared:
             if not isinstance(item, dict) or not {
