@@ -88,7 +88,7 @@ bench: images ## benchmark the serving image with wrk: req/s, rows/s, latency, C
 
 .PHONY: bench-transform
 bench-transform: images ## time a whole local batch transform (1.5 M rows in 6 objects, moto S3) at 1, 2 and 3 instances: rows/s
-	$(UV) run python containers/serving/bench/transform_bench.py --image-tag $(IMAGE_TAG) $(BENCH_TRANSFORM_ARGS)
+	$(UV) run python launch/bench/transform_bench.py --image-tag $(IMAGE_TAG) $(BENCH_TRANSFORM_ARGS)
 
 .PHONY: bench-big-body
 bench-big-body: images ## asynchronous endpoints' big bodies through the serving image (50 MB, 200 MB, 1 GB CSV): rows/s, peak memory

@@ -294,3 +294,20 @@ def test_inference_pipeline_preprocessor_then_model(trained, accept: str) -> Non
     np.testing.assert_allclose(chained, expected, rtol=1e-12)
     assert len(chained) == 3
     assert whole.post("/invocations", data=rows, content_type="text/csv").status_code == 200
+
+
+@pytest.mark.parametrize("accept", ["text/csv", "application/jsonlines", "application/json"])
+def test_transform_answers_leave_the_last_line_open(trained, accept: str) -> None:
+    """Told SAGEMAKER_BATCH=true, the answer is the real-time one less its final newline, so
+    AssembleWith=Line (a newline after every answer) gives exactly one line per record."""
+    body = f"{ROW}\n{ROW}\n{ROW}\n"
+    real_time = client_for(trained.pipeline_dir).post(
+        "/invocations", data=body, content_type="text/csv", headers={"Accept": accept}
+    )
+    batch = client_for(trained.pipeline_dir, SAGEMAKER_BATCH="True").post(
+        "/invocations", data=body, content_type="text/csv", headers={"Accept": accept}
+    )
+    assert real_time.status_code == batch.status_code == 200
+    online, offline = real_time.get_data(), batch.get_data()
+    assert offline == (online[:-1] if accept != "application/json" else online)
+    assert (offline + b"\n").count(b"\n") == (3 if accept != "application/json" else 1)

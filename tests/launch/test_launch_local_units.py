@@ -70,8 +70,9 @@ def test_a_record_over_the_payload_limit_fails() -> None:
         mini_batches([b"x" * (1024 * 1024 + 1)], BatchSettings("MultiRecord", 1, 1, 1.0, 0))
 
 
-def test_assemble_with_line_adds_missing_newlines_only() -> None:
-    assert assemble([b"1\n2\n", b"3"], "Line") == b"1\n2\n3\n"
+def test_assemble_with_line_adds_a_newline_after_every_answer() -> None:
+    # The documented rule (and the SDK's local mode): even after an answer's own newline.
+    assert assemble([b"1\n2\n", b"3"], "Line") == b"1\n2\n\n3\n"
     assert assemble([b"1", b"2"], "None") == b"12"
 
 

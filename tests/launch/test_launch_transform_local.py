@@ -113,6 +113,9 @@ def test_k_objects_over_1_2_and_3_instances_give_identical_outputs(
         outputs[hosts] = {rel: _get(bucket, f"{out_prefix}{rel}.out") for rel in inputs}
     assert outputs[1] == outputs[2] == outputs[3]
     for rel, text in inputs.items():
+        # AssembleWith=Line: a newline after each answer, which the image leaves open under
+        # SAGEMAKER_BATCH, so a script counts one line per record (no blank per mini-batch).
+        assert outputs[1][rel].count(b"\n") == text.count("\n"), rel
         got = [float(v) for v in outputs[1][rel].decode().splitlines()]
         assert got == pytest.approx(_expected(trained.pipeline_dir, text), rel=1e-12), rel
     assert containers_of(Path(env["MPG_LOCAL_STATE_DIR"])) == []  # every instance stopped

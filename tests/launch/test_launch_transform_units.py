@@ -20,6 +20,7 @@ from mpg_launch.errors import ConfigError, LaunchError
 from mpg_launch.local.data_processing import DataProcessing, answer_lines
 from mpg_launch.local.transform import (
     BatchSettings,
+    assemble,
     line_batches,
     mini_batches,
     split_records,
@@ -329,11 +330,18 @@ def test_blank_lines_take_the_per_record_path() -> None:
 
 
 def _model(body: bytes) -> bytes:
-    """A stand-in for the model: the sum of each CSV line's numbers, one answer line each."""
-    return b"".join(
-        repr(sum(float(v or 0) for v in line.split(b","))).encode() + b"\n"
-        for line in body.splitlines()
+    """A stand-in for the model in a transform container: the sum of each CSV line's
+    numbers, one answer line each, the last line left open (SAGEMAKER_BATCH=true)."""
+    return b"\n".join(
+        repr(sum(float(v or 0) for v in line.split(b","))).encode() for line in body.splitlines()
     )
+
+
+def test_assemble_with_line_appends_a_newline_after_every_response() -> None:
+    # The documented rule, and what the SDK's local mode does: even after a newline.
+    assert assemble([b"1.5\n2.5", b"3.5"], "Line") == b"1.5\n2.5\n3.5\n"
+    assert assemble([b"1.5\n", b"3.5\n"], "Line") == b"1.5\n\n3.5\n\n"
+    assert assemble([b"1.5\n", b"3.5"], "None") == b"1.5\n3.5"
 
 
 @pytest.mark.parametrize("strategy", ["MultiRecord", "SingleRecord"])

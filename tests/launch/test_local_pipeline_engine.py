@@ -7,6 +7,7 @@ test runs the real ones); models and the model registry are the real local ones.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,11 @@ from botocore.exceptions import ClientError
 
 from mpg_launch.errors import ConfigError, RequestInvalid
 from mpg_launch.layout import split_s3_uri
-from mpg_launch.local.pipeline_definition import CONDITION_TYPES, PipelineDefinitionError
 from mpg_launch.local.pipeline_expressions import ExpressionError, lookup
 from mpg_launch.local.pipelines import StepRunners
 from mpg_launch.local.sagemaker import LocalSageMaker
 from mpg_launch.local.state import LocalState
+from mpg_launch.pipeline.format import CONDITION_TYPES, PipelineDefinitionError
 from tests.launch.pipeline_shapes import (
     condition_step,
     definition,
@@ -683,27 +684,27 @@ def _with_depends(step: dict[str, Any], *names: str) -> dict[str, Any]:
                     condition_step("C", [{"Type": "Equals", "LeftValue": 1, "RightValue": 1}]), "A"
                 ),
             ],
-            r"steps \['A', 'C'\] depend on each other in a cycle",
+            r"step A: the steps depend on each other in a cycle: A -> C -> A",
         ),
         (
             [{"Name": "Hook", "Type": "Lambda", "Arguments": {}}],
-            r"step Hook has type 'Lambda', which the local engine does not run",
+            r"step Hook: Type 'Lambda' is not one the local engine runs",
         ),
         (
             [condition_step("C", [{"Type": "Between", "LeftValue": 1, "RightValue": 2}])],
-            r"step C: condition type 'Between' is not supported locally",
+            r"step C: condition Type 'Between' is not one of",
         ),
         (
             [fail_step("A", "x"), fail_step("A", "y")],
-            r"step name A is used twice",
+            r"step A: the name is used by another step; names are unique",
         ),
         (
             [_with_depends(fail_step("A", "x"), "Ghost")],
-            r"step A depends on unknown step\(s\) \['Ghost'\]",
+            r"step A: DependsOn names no step 'Ghost'",
         ),
         (
             [fail_step("A", get("Parameters.Ghost"))],
-            r"step A reads unknown parameter Parameters.Ghost",
+            r"step A: \{'Get': 'Parameters.Ghost'\}: no parameter 'Ghost'",
         ),
         (
             [{**fail_step("A", "x"), "CacheConfig": {"Enabled": True, "ExpireAfter": "30 days"}}],
@@ -724,7 +725,9 @@ def test_unknown_step_type_is_refused_inside_a_branch_too(sm: FakeJobsSageMaker)
     body = definition(
         [], [condition_step("C", [{"Type": "Equals", "LeftValue": 1, "RightValue": 1}], [hook])]
     )
-    with pytest.raises(ConfigError, match="step Notify has type 'Callback'"):
+    with pytest.raises(
+        ConfigError, match="step Notify: Type 'Callback' is not one the local engine runs"
+    ):
         create(sm, body)
 
 
@@ -875,3 +878,73 @@ def test_a_runner_error_fails_its_step_with_the_reason(
         "Failed",
         "RuntimeError: the engine is gone",
     )
+
+
+def test_job_name_and_experiment_variables_resolve(
+    sm: FakeJobsSageMaker, jobs: FakeJobs, bucket: str
+) -> None:
+    """Execution.ProcessingJobName is the name of the job the reading step runs;
+    PipelineExperimentConfig.ExperimentName the pipeline's name (the SDK's defaults)."""
+    output = join("/", "s3:/", bucket, get("Execution.ProcessingJobName"))
+    step = processing_step("Prep", [], [("out", output)], "preprocess")
+    step["Arguments"]["Environment"] = {
+        "EXPERIMENT": get("PipelineExperimentConfig.ExperimentName")
+    }
+    create(sm, definition([parameter("ProcessingInstanceCount", "Integer", 1)], [step]))
+    assert start(sm)["PipelineExecutionStatus"] == "Succeeded"
+    ((_, request),) = jobs.calls
+    uri = request["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    assert uri == f"s3://{bucket}/{request['ProcessingJobName']}"
+    assert request["Environment"] == {"EXPERIMENT": "p"}
+
+
+def test_what_a_user_sees_while_the_pipeline_runs(
+    s3: Any, jobs: FakeJobs, bucket: str, tmp_path: Path
+) -> None:
+    """One line per step change; the gate's value against its threshold, the registered
+    package's version, where the report (and the plots beside it) and the model are."""
+    lines: list[str] = []
+    sm = FakeJobsSageMaker(s3, LocalState(tmp_path / "state"), jobs, lines)
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    create(sm, quality_pipeline(bucket))
+    execution = start(sm)
+    run_id = execution["PipelineExecutionArn"].rsplit("/", 1)[-1]
+    text = "\n".join(lines)
+    assert lines[0].endswith(f"/execution/{run_id}: Executing")
+    assert len([line for line in lines if line.endswith("): Executing")]) == 7
+    assert len([line for line in lines if ": Succeeded in " in line]) == 7
+    assert re.search(
+        r"CheckRmse: Succeeded in \d+s: regression_metrics.rmse.value 2.5 <= RmseThreshold 3.0: "
+        r"True \(IfSteps run\)",
+        text,
+    ), text
+    assert "Register: Succeeded in" in text and f"model package {GROUP} version 1 " in text
+    report = f"s3://{bucket}/runs/{run_id}/Evaluate/evaluation/evaluation.json"
+    assert f"report {report} (plots beside it in " in text
+    assert re.search(r"Train: Succeeded in \d+s: model s3://.*/model.tar.gz", text), text
+    assert re.fullmatch(r"pipeline execution Succeeded after \dm\d\ds", lines[-1]), lines[-1]
+
+
+def test_ctrl_c_in_a_step_records_stopped_and_goes_on(
+    sm: FakeJobsSageMaker, jobs: FakeJobs, bucket: str
+) -> None:
+    """The interrupt reaches the CLI (exit 130); the execution and the step say Stopped,
+    not Failed, and no later step starts."""
+
+    def interrupted(request: dict[str, Any]) -> dict[str, Any]:
+        jobs.calls.append(("Training", request))
+        raise KeyboardInterrupt
+
+    jobs.training = interrupted  # type: ignore[method-assign]
+    create(sm, quality_pipeline(bucket))
+    with pytest.raises(KeyboardInterrupt):
+        start(sm)
+    (summary,) = sm.list_pipeline_executions(PipelineName="p")["PipelineExecutionSummaries"]
+    assert summary["PipelineExecutionStatus"] == "Stopped"
+    steps = steps_of(sm, summary)
+    assert [(n, s["StepStatus"]) for n, s in steps.items()] == [
+        ("Preprocess", "Succeeded"),
+        ("Train", "Stopped"),
+    ]
+    assert steps["Train"]["FailureReason"] == "Stopped by the user (Ctrl-C)"
+    assert jobs.kinds() == ["Processing", "Training"]

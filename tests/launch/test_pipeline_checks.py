@@ -11,8 +11,9 @@ import pytest
 
 from mpg_launch.config import LaunchConfig
 from mpg_launch.errors import RequestInvalid
-from mpg_launch.pipeline.checks import all_steps, check_definition, definition_errors
+from mpg_launch.pipeline.checks import check_definition, definition_errors
 from mpg_launch.pipeline.definition import build_definition
+from mpg_launch.pipeline.format import all_steps
 
 Definition = dict[str, Any]
 

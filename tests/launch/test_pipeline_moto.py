@@ -339,3 +339,22 @@ def test_step_lines_show_cache_hits_and_failure_reasons() -> None:
         "FailureReason": "Test RMSE 5.1 is above\nRmseThreshold 4.0",
     }
     assert _step_line(failed) == "RmseTooHigh: Failed: Test RMSE 5.1 is above RmseThreshold 4.0"
+
+
+def test_follow_shows_the_executions_own_elapsed_time() -> None:
+    """Not the time since `follow` began: an execution started 5 minutes ago and still
+    running shows 5 minutes; an ended one its run time, however late it is followed."""
+    from datetime import UTC, datetime, timedelta
+
+    from mpg_launch.pipeline.runs import elapsed
+
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    running = {"PipelineExecutionStatus": "Executing", "CreationTime": now - timedelta(minutes=5)}
+    assert elapsed(running, now) == "after 5m00s"
+    ended = {
+        "PipelineExecutionStatus": "Stopped",
+        "CreationTime": now - timedelta(hours=2),
+        "LastModifiedTime": now - timedelta(hours=2) + timedelta(seconds=75),
+    }
+    assert elapsed(ended, now) == "after 1m15s"
+    assert elapsed({"PipelineExecutionStatus": "Executing"}, now) == "(start time unknown)"

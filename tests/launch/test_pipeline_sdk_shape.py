@@ -17,8 +17,8 @@ import pytest
 
 from mpg_launch import layout
 from mpg_launch.config import LaunchConfig, load_config
-from mpg_launch.pipeline.checks import all_steps
 from mpg_launch.pipeline.definition import build_definition
+from mpg_launch.pipeline.format import all_steps
 from tests.conftest import free_port
 from tests.launch.conftest import STUB_ROLE
 

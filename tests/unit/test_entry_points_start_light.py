@@ -6,12 +6,22 @@ import ast
 import subprocess
 import sys
 
-HEAVY = ("numpy", "pandas", "sklearn", "scipy", "sagemaker_training", "matplotlib")
+HEAVY = (
+    "numpy",
+    "pandas",
+    "sklearn",
+    "scipy",
+    "sagemaker_training",
+    "matplotlib",
+    "gunicorn",
+    "flask",
+)
 
 
 def test_job_entry_points_import_no_heavy_library() -> None:
     script = (
-        "import sys, mpg_training.cli, mpg_training.evaluate, mpg_preprocessing.cli;"
+        "import sys, mpg_training.cli, mpg_training.evaluate, mpg_preprocessing.cli,"
+        " mpg_serving.server;"
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )
     result = subprocess.run(

@@ -80,6 +80,11 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument(
         "--dry-run", action="store_true", help="print the validated request JSON and call nothing"
     )
+    common.add_argument(
+        "--verbose",
+        action="store_true",
+        help="with --local pipelines: print the containers' log lines under their step",
+    )
     common.add_argument("--poll-seconds", type=float, default=10.0, help=argparse.SUPPRESS)
     return common
 
@@ -287,6 +292,7 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Launch
         field: getattr(args, flag, None) for flag, field in _SETTINGS.items()
     }
     overrides["local"] = args.local or None
+    overrides["verbose"] = args.verbose or None
     if args.no_network_isolation:
         overrides["network_isolation"] = False
     return load_config(

@@ -69,7 +69,7 @@ _STRINGS = (
     "model_package_group",
     "local_state_dir",
 )
-_BOOLEANS = ("network_isolation", "spot", "local")
+_BOOLEANS = ("network_isolation", "spot", "local", "verbose")
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 # Integer settings and their smallest value (the largest is the service model's).
 _INTEGERS = {"volume_size_gb": 1, "max_runtime_seconds": 1, "max_wait_seconds": 1}
@@ -128,6 +128,9 @@ class LaunchConfig:
     model_package_group: str = "mpg-models"
     local: bool = False
     local_state_dir: str | None = None
+    # --verbose: a local pipeline also prints its containers' log lines, under their step.
+    verbose: bool = False
+
     # Where each setting came from ("--region", "MPG_REGION", "config file mpg.toml"), so an
     # error blames the right one; not a setting itself.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

@@ -17,14 +17,11 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 from mpg_launch import async_options
 from mpg_launch.async_options import AsyncInference
 from mpg_launch.errors import ConfigError
-
-if TYPE_CHECKING:
-    from mpg_launch.config import LaunchConfig
 
 SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_MAX_CONCURRENCY = 200  # botocore: ProductionVariantServerlessConfig.MaxConcurrency
@@ -282,7 +279,41 @@ def _problems(section: str, s: Any) -> list[str]:
     ]
 
 
-def with_flags(config: LaunchConfig, values: Mapping[str, Any]) -> LaunchConfig:
+class _Instances(Protocol):
+    @property
+    def count(self) -> int: ...
+
+
+class DeployConfig(Protocol):
+    """The launch settings deploy's rules read. :class:`mpg_launch.config.LaunchConfig` is
+    one; it is named by its fields here because config imports this module (for the tables'
+    types), and a module importing it back would close an import cycle."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # a dataclass: with_flags replaces fields
+
+    @property
+    def autoscaling(self) -> Autoscaling | None: ...
+    @property
+    def serverless(self) -> Serverless | None: ...
+    @property
+    def data_capture(self) -> DataCapture | None: ...
+    @property
+    def subnets(self) -> tuple[str, ...]: ...
+    @property
+    def instances(self) -> Mapping[str, Any]: ...
+    @property
+    def network_isolation(self) -> bool: ...
+    @property
+    def kms_key_id(self) -> str | None: ...
+    @property
+    def local(self) -> bool: ...
+    def instance(self, stage: str) -> _Instances: ...
+
+
+Config = TypeVar("Config", bound=DeployConfig)
+
+
+def with_flags(config: Config, values: Mapping[str, Any]) -> Config:
     """``config`` with deploy's flags (argparse dests: the section names for the on/off
     switches, the field names for the values) merged over its config-file tables."""
     changes: dict[str, Any] = {}
@@ -301,7 +332,7 @@ def with_flags(config: LaunchConfig, values: Mapping[str, Any]) -> LaunchConfig:
     return replace(config, **changes)
 
 
-def check_deploy(config: LaunchConfig, pipeline: bool = False) -> None:
+def check_deploy(config: DeployConfig, pipeline: bool = False) -> None:
     """Refuse what SageMaker would refuse, before anything is built or sent."""
     if config.async_inference:
         for failed, what, fix in async_options.refused(config, pipeline):
@@ -325,7 +356,7 @@ def check_deploy(config: LaunchConfig, pipeline: bool = False) -> None:
                 )
 
 
-def initial_instance_count(config: LaunchConfig) -> int:
+def initial_instance_count(config: DeployConfig) -> int:
     """``[instances.serving] count``, brought within autoscaling's min..max: autoscaling would
     move it there at once anyway, and the endpoint should start as it is meant to run."""
     count = config.instance("serving").count
@@ -334,7 +365,7 @@ def initial_instance_count(config: LaunchConfig) -> int:
     return count
 
 
-def deploy_notes(config: LaunchConfig) -> list[str]:
+def deploy_notes(config: DeployConfig) -> list[str]:
     """What the requests leave out or the local engine does not do, one line each."""
     notes: list[str] = []
     count = config.instance("serving").count

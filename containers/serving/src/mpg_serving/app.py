@@ -95,7 +95,12 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
             raise RequestError("empty body")
         rows = codecs.decode(body, content_type, model.input_columns, model.allows_missing)
         result = model.predict(rows)
-        return Response(codecs.encode(result, accept), mimetype=accept)
+        answer = codecs.encode(result, accept)
+        if settings.batch and answer.endswith(b"\n"):
+            # Under AssembleWith=Line SageMaker appends a newline after every answer: one
+            # of our own too would leave a blank line per mini-batch in the .out file.
+            answer = answer[:-1]
+        return Response(answer, mimetype=accept)
 
     def _streamed(content_type: str, accept: str) -> Response:
         """An asynchronous endpoint's body, up to its limit, in slices (mpg_serving.streaming);

@@ -20,22 +20,15 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from mpg_core.errors import MpgError
 from mpg_core.exits import failure_reported, raise_on_stop_signals
 from mpg_core.logs import configure_logging
 from mpg_core.platform import FAILURE_FILE, MESSAGE_FILE, OUTPUT_DIR, PROCESSING_DIR, ml_root
+from mpg_training.evaluate_settings import EvaluateConfig
 
 log = logging.getLogger("mpg_training.evaluate")
-
-
-@dataclass(frozen=True)
-class EvaluateConfig:
-    model_dir: Path  # holds model.tar.gz, or the files of an extracted artifact
-    test_dir: Path  # raw, headered test tables with the actual mpg
-    report_dir: Path  # evaluation.json and the plots go here
 
 
 def parse_args(argv: Sequence[str], root: Path) -> EvaluateConfig:

@@ -43,7 +43,7 @@ from mpg_core.errors import ConfigError, DataError
 from mpg_core.features import coerce_numeric, raw_features, target_values
 from mpg_core.metrics import classification_metrics, regression_metrics
 from mpg_core.table_schema import TableSchema, schema_from_manifest
-from mpg_training.evaluate import EvaluateConfig
+from mpg_training.evaluate_settings import EvaluateConfig
 
 log = logging.getLogger("mpg_training.model_quality")
 

@@ -17,6 +17,10 @@ LABEL = "mpg-launch"
 # Grace periods between SIGTERM and SIGKILL: training/processing get 120 s, endpoints 30 s.
 JOB_STOP_GRACE = 120
 ENDPOINT_STOP_GRACE = 30
+# Ctrl-C is the user's "stop now": SIGTERM, then SIGKILL after this. Our images end on SIGTERM
+# from their first instant; this bounds the wait for any other image to a few seconds.
+USER_STOP_GRACE = 3
+USER_STOPPED = "Stopped by the user (Ctrl-C)"
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,11 @@ class ContainerSpec:
 def create(spec: ContainerSpec) -> str:
     argv = [
         "create",
+        # Docker's init as PID 1 passes signals on, so a container's process reacts to SIGTERM
+        # from its first instant, before its interpreter could install a handler (a PID 1
+        # without one ignores SIGTERM: Ctrl-C would wait for SIGKILL). Images must still end
+        # on SIGTERM by themselves on SageMaker; tests/image checks that without --init.
+        "--init",
         "--name",
         spec.name,
         "--label",
@@ -91,9 +100,13 @@ def is_running(name: str) -> bool:
 
 
 def exit_code(name: str) -> int | None:
+    """None while ``name`` runs (or has not started); a DockerError once it is gone (a
+    Ctrl-C removed it), so no one waits on it for ever."""
     done = docker(
         ["inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", name], check=False
     )
+    if done.returncode != 0:
+        raise DockerError(f"container {name} is gone")
     running, _, code = done.stdout.strip().partition(" ")
     return None if running != "false" else int(code)
 

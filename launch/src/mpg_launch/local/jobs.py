@@ -55,9 +55,12 @@ def run_hosts(
     out: Out,
     grace: int = containers.JOB_STOP_GRACE,
     reason_files: tuple[str, ...] = ("failure",),
+    logs: Out | None = None,
 ) -> HostRun:
-    """Start every host, stream its logs, wait to MaxRuntimeInSeconds (then SIGTERM and
-    SIGKILL after ``grace``), Ctrl-C stops the job the same way. Containers are removed."""
+    """Start every host, stream its logs to ``logs`` (default ``out``), wait to
+    MaxRuntimeInSeconds (then SIGTERM and SIGKILL after ``grace``); Ctrl-C stops the
+    containers at once and goes on. Containers are removed."""
+    show = logs or out
     run = HostRun()
     lock = threading.Lock()
     multi = len(specs) > 1
@@ -65,7 +68,7 @@ def run_hosts(
     def sink(prefix: str, line: str) -> None:
         with lock:
             run.lines.append(line)
-            out(f"[{prefix}] {line}" if multi else line)
+            show(f"[{prefix}] {line}" if multi else line)
 
     names = [containers.create(s) for s in specs]
     followers = []
@@ -76,11 +79,15 @@ def run_hosts(
         try:
             codes = containers.wait_all(names, time.monotonic() + max_runtime)
         except KeyboardInterrupt:
-            out(f"Ctrl-C: stopping (SIGTERM, SIGKILL after {grace} s)")
-            containers.stop(names, grace)
-            run.status, run.failure = "Stopped", "Stopped by the user (Ctrl-C)"
-            codes = None
-        if codes is None and run.status != "Stopped":
+            # Stopped, not failed: the containers go (removed below) and the interrupt goes
+            # on, so the job's record says Stopped and the CLI exits 130.
+            out(
+                f"Ctrl-C: stopping {', '.join(names)} (SIGTERM, SIGKILL after "
+                f"{containers.USER_STOP_GRACE} s)"
+            )
+            containers.stop(names, containers.USER_STOP_GRACE)
+            raise
+        if codes is None:
             containers.stop(names, grace)
             # SageMaker ends such a job as Stopped (secondary status MaxRuntimeExceeded).
             run.status = "Stopped"
@@ -128,6 +135,7 @@ class LocalContext:
     region: str
     account: str
     out: Out = print
+    logs: Out | None = None  # the containers' log lines; None: to ``out``
 
     def arn(self, kind: str, name: str) -> str:
         return f"arn:aws:sagemaker:{self.region}:{self.account}:{kind}/{name}"
@@ -194,6 +202,7 @@ def run_processing(ctx: LocalContext, request: dict[str, Any]) -> dict[str, Any]
                 request["StoppingCondition"]["MaxRuntimeInSeconds"],
                 ctx.out,
                 reason_files=("failure", "message"),
+                logs=ctx.logs,
             )
         finally:
             containers.remove_network(f"{name}-net")
@@ -318,7 +327,11 @@ def run_training(ctx: LocalContext, request: dict[str, Any]) -> dict[str, Any]:
         )
         try:
             run = run_hosts(
-                specs, output_dirs, request["StoppingCondition"]["MaxRuntimeInSeconds"], ctx.out
+                specs,
+                output_dirs,
+                request["StoppingCondition"]["MaxRuntimeInSeconds"],
+                ctx.out,
+                logs=ctx.logs,
             )
         finally:
             containers.remove_network(f"{name}-net")

@@ -16,6 +16,7 @@ import json
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,19 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mpg_launch.local.jobs import LocalContext
-from mpg_launch.local.pipeline_definition import parse_definition
 from mpg_launch.local.pipeline_expressions import ExpressionError, text
-from mpg_launch.local.pipelines import Execution, PipelineRun, StepCache, StepRunners, checked
+from mpg_launch.local.pipelines import (
+    STEP_TYPES,
+    Execution,
+    PipelineRun,
+    StepCache,
+    StepRunners,
+    checked,
+)
 from mpg_launch.local.registry import LocalRegistry, summary
 from mpg_launch.local.staging import download
 from mpg_launch.local.state import LocalState, not_found, with_datetimes
+from mpg_launch.pipeline.format import Definition, parse_definition
 
 PIPELINES = "pipelines"
 EXECUTIONS = "pipeline-executions"
@@ -41,6 +49,11 @@ def missing(operation: str, message: str) -> ClientError:
     error = not_found(operation, message)
     error.response["Error"]["Code"] = "ResourceNotFound"
     return error
+
+
+def _since(start: datetime) -> str:
+    seconds = int((datetime.now(UTC) - start).total_seconds())
+    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def _page(
@@ -61,6 +74,12 @@ def _sorted(
     return sorted(
         items, key=lambda i: i.get(field) or "", reverse=(order or default) == "Descending"
     )
+
+
+def local_definition(text: str) -> Definition:
+    """The definition, read by the one reader of the format, refused if the local engine
+    cannot run it."""
+    return parse_definition(text, STEP_TYPES, "the local engine")
 
 
 def s3_json_reader(s3: Any) -> Callable[[str], Any]:
@@ -98,6 +117,7 @@ class PipelineCalls:
     s3: Any
     ctx: LocalContext
     out: Callable[[str], None]
+    verbose: bool = False
 
     def _step_runners(self) -> StepRunners:
         raise NotImplementedError  # LocalSageMaker gives its job and model calls
@@ -121,7 +141,7 @@ class PipelineCalls:
                 body = download(self.s3, uri, Path(tmp) / "definition.json").read_text("utf-8")
         else:
             body = request.get("PipelineDefinition", "")
-        parse_definition(body)  # a definition the engine cannot run is refused now
+        local_definition(body)  # a definition the engine cannot run is refused now
         return str(body)
 
     def create_pipeline(self, **request: Any) -> dict[str, Any]:
@@ -200,7 +220,7 @@ class PipelineCalls:
     def start_pipeline_execution(self, **request: Any) -> dict[str, Any]:
         checked("StartPipelineExecution", request)
         pipeline = self._pipeline(request["PipelineName"], "StartPipelineExecution")
-        definition = parse_definition(pipeline["PipelineDefinition"])
+        definition = local_definition(pipeline["PipelineDefinition"])
         values = definition.parameter_values(request.get("PipelineParameters", []))
         execution_id = secrets.token_hex(6)  # 12 characters, like SageMaker's ids
         now = datetime.now(UTC)
@@ -239,7 +259,7 @@ class PipelineCalls:
 
         save()
         self.state.put(PIPELINES, pipeline["PipelineName"], {**pipeline, "LastRunTime": now})
-        self.out(f"pipeline execution {execution.execution_arn}")
+        self.out(f"pipeline execution {execution.execution_arn}: Executing")
         run = PipelineRun(
             definition,
             values,
@@ -250,17 +270,30 @@ class PipelineCalls:
             on_change=save,
             out=self.out,
         )
+        # The containers' log lines: under their step with --verbose, else not at all (each
+        # step's line says how it ended, and a failed one why).
+        context = self.ctx
+        self.ctx = replace(
+            context,
+            logs=(lambda line: self.out(f"      {line}")) if self.verbose else (lambda _: None),
+        )
         try:
             outcome = run.run()
-        except BaseException:
+        except BaseException:  # Ctrl-C: Stopped, as StopPipelineExecution leaves it
             record["PipelineExecutionStatus"] = "Stopped"
             save(run.steps)
+            self.out(
+                f"pipeline execution {execution.execution_arn}: Stopped after "
+                f"{_since(now)} (Ctrl-C)"
+            )
             raise
+        finally:
+            self.ctx = context
         record["PipelineExecutionStatus"] = outcome.status
         if outcome.failure_reason:
             record["FailureReason"] = outcome.failure_reason[:3072]
         save(outcome.steps)
-        self.out(f"pipeline execution {outcome.status}")
+        self.out(f"pipeline execution {outcome.status} after {_since(now)}")
         return {"PipelineExecutionArn": execution.execution_arn}
 
     def _execution_record(self, execution_id: str, operation: str) -> dict[str, Any]:

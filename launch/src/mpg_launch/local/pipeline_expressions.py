@@ -1,6 +1,7 @@
-"""The values of a running pipeline: ``Get`` (parameters, execution variables, properties of
-the steps that ran), ``Std:Join``, ``Std:JsonGet`` (a Processing step's property file, or an
-S3 URI), and the conditions of a Condition step.
+"""The values of a running pipeline (whose format :mod:`mpg_launch.pipeline.format` reads):
+``Get`` (parameters, execution variables, properties of the steps that ran), ``Std:Join``,
+``Std:JsonGet`` (a Processing step's property file, or an S3 URI), and the conditions of a
+Condition step.
 
 A step's properties are what its Describe* call answers (DescribeProcessingJob for a
 Processing step, DescribeModel for a Model step...), so ``Steps.Train.ModelArtifacts.
@@ -13,19 +14,22 @@ S3Uri`` are read from the very records the local runners return. A list indexed 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from mpg_launch.errors import LaunchError
-from mpg_launch.local.pipeline_definition import COMPARISONS, PropertyFile
+from mpg_launch.pipeline.format import (
+    COMPARISONS,
+    EXPERIMENT,
+    PropertyFile,
+    Reference,
+    property_path,
+)
 
 # Fields that name the elements of the lists a property path indexes by name.
 NAME_FIELDS = ("OutputName", "InputName", "ChannelName", "MetricName", "VariantName", "Name")
-_TOKEN = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
-_STEP_REF = re.compile(r"^Steps\.([^.\[]+)(.*)$")
 
 
 class ExpressionError(LaunchError):
@@ -37,7 +41,7 @@ class Scope:
     """What expressions of one execution can read."""
 
     parameters: Mapping[str, Any]
-    execution: Mapping[str, Any]  # "Execution.PipelineExecutionId" -> value
+    execution: Mapping[str, Any]  # "Execution.PipelineExecutionId" (a Get's path) -> value
     read_json: Callable[[str], Any]  # an S3 URI -> its parsed JSON
     property_files: Mapping[str, Mapping[str, PropertyFile]]  # step -> name -> file
     properties: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # steps that ran
@@ -49,28 +53,13 @@ class Scope:
         return self._documents[uri]
 
 
-def tokens(path: str) -> list[str | int]:
-    """``a.b[0]['c d'].e`` -> ["a", "b", 0, "c d", "e"]."""
-    found: list[str | int] = []
-    position = 0
-    while position < len(path):
-        match = _TOKEN.match(path, position)
-        if not match or match.end() == position:
-            raise ExpressionError(f"cannot read the path {path!r} at {path[position:]!r}")
-        name, index, single, double = match.groups()
-        found.append(
-            int(index)
-            if index is not None
-            else next(v for v in (name, single, double) if v is not None)
-        )
-        position = match.end()
-    return found
-
-
 def lookup(document: Any, path: str, where: str) -> Any:
     """The value at ``path`` in ``document`` (dicts by key, lists by index or by name)."""
+    segments = property_path(path)
+    if segments is None:
+        raise ExpressionError(f"{where}: cannot read the path {path!r}")
     value = document
-    for token in tokens(path):
+    for token in (s.value for s in segments):
         by_index = isinstance(token, int) and isinstance(value, list) and token < len(value)
         by_key = isinstance(token, str) and isinstance(value, Mapping) and token in value
         if by_index or by_key:
@@ -100,47 +89,50 @@ def text(value: Any) -> str:
 
 
 def _get(path: str, scope: Scope) -> Any:
-    root, _, rest = path.partition(".")
-    if root == "Parameters":
-        if rest not in scope.parameters:
+    ref = Reference.parse(path)
+    if ref.root == "Parameters":
+        if ref.name not in scope.parameters:
             raise ExpressionError(f"unknown parameter {path}")
-        return scope.parameters[rest]
-    if root == "Execution":
+        return scope.parameters[ref.name]
+    if ref.root in ("Execution", EXPERIMENT):
         if path == "Execution.CurrentDateTime":  # the time of this evaluation
             return datetime.now(UTC).isoformat()
         if path not in scope.execution:
-            raise ExpressionError(f"unknown execution variable {path}")
+            raise ExpressionError(f"{path} has no value here")
         return scope.execution[path]
-    match = _STEP_REF.match(path)
-    if not match:
+    if ref.root != "Steps":
         raise ExpressionError(f"cannot Get {path!r}")
-    step, tail = match.groups()
-    if step not in scope.properties:
-        raise ExpressionError(f"{path}: step {step} has not run in this execution")
-    if tail.startswith(".PropertyFiles."):
+    if ref.name not in scope.properties:
+        raise ExpressionError(f"{path}: step {ref.name} has not run in this execution")
+    if ref.is_property_file:
         raise ExpressionError(f"{path}: a property file is read with Std:JsonGet, not Get")
-    return lookup(scope.properties[step], tail, f"Get {path}")
+    return lookup(scope.properties[ref.name], ref.path, f"Get {path}")
 
 
 def _property_file_uri(reference: Any, scope: Scope) -> str:
     """The S3 URI of the file a ``{"Get": "Steps.X.PropertyFiles.Y"}`` names: the file's path
     under the S3 URI of step X's output that holds it."""
     path = reference.get("Get") if isinstance(reference, Mapping) else None
-    match = _STEP_REF.match(path) if isinstance(path, str) else None
-    if not match or not match.group(2).startswith(".PropertyFiles."):
+    ref = Reference.parse(path) if isinstance(path, str) else None
+    if ref is None or ref.property_file is None:
         raise ExpressionError(
             f"Std:JsonGet PropertyFile must be {{'Get': 'Steps.<step>.PropertyFiles.<name>'}}, "
             f"got {reference!r}"
         )
-    step, name = match.group(1), match.group(2).split(".", 2)[2]
-    files = scope.property_files.get(step, {})
-    if name not in files:
-        raise ExpressionError(f"step {step} declares no property file {name!r}")
-    file = files[name]
+    files = scope.property_files.get(ref.name, {})
+    if ref.property_file not in files:
+        raise ExpressionError(f"step {ref.name} declares no property file {ref.property_file!r}")
+    file = files[ref.property_file]
     output = _get(
-        f"Steps.{step}.ProcessingOutputConfig.Outputs['{file.output_name}'].S3Output.S3Uri", scope
+        f"Steps.{ref.name}.ProcessingOutputConfig.Outputs['{file.output_name}'].S3Output.S3Uri",
+        scope,
     )
     return f"{str(output).rstrip('/')}/{file.file_path.lstrip('/')}"
+
+
+def property_file_uri(step: str, name: str, scope: Scope) -> str:
+    """Where step ``step``'s property file ``name`` is (the step has run)."""
+    return _property_file_uri({"Get": f"Steps.{step}.PropertyFiles.{name}"}, scope)
 
 
 def _json_get(arguments: Mapping[str, Any], scope: Scope) -> Any:

@@ -24,16 +24,23 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from mpg_launch.errors import LaunchError
-from mpg_launch.local.pipeline_definition import Definition, Step
-from mpg_launch.local.pipeline_expressions import Scope, conditions_hold, resolve, text
+from mpg_launch.local.containers import USER_STOPPED
+from mpg_launch.local.pipeline_expressions import (
+    Scope,
+    conditions_hold,
+    property_file_uri,
+    resolve,
+    text,
+)
 from mpg_launch.local.state import LocalState
+from mpg_launch.pipeline.format import Definition, Step
 from mpg_launch.validation import operation_model, validate_request
 
 Out = Callable[[str], None]
@@ -76,6 +83,8 @@ _JOBS: dict[str, dict[str, Any]] = {
         "cache_key": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
     },
 }
+# The step types the local engine runs (no Tuning: tune runs on SageMaker only).
+STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail")
 # Processing jobs may omit StoppingCondition; CreateProcessingJob then allows one day.
 DEFAULT_PROCESSING_RUNTIME = 86400
 
@@ -134,8 +143,8 @@ class Execution:
             "Execution.PipelineName": self.pipeline_name,
             "Execution.PipelineArn": self.pipeline_arn,
             "Execution.StartDateTime": self.start.isoformat(),
-            "Execution.PipelineExperimentConfig.ExperimentName": self.pipeline_name,
-            "Execution.PipelineExperimentConfig.TrialName": self.execution_id,
+            "PipelineExperimentConfig.ExperimentName": self.pipeline_name,
+            "PipelineExperimentConfig.TrialName": self.execution_id,
         }
 
 
@@ -199,6 +208,29 @@ def resource_names(definition: Definition, execution_id: str) -> dict[str, str]:
     return names
 
 
+_SYMBOLS = {
+    "Equals": "==",
+    "GreaterThan": ">",
+    "GreaterThanOrEqualTo": ">=",
+    "LessThan": "<",
+    "LessThanOrEqualTo": "<=",
+}
+
+
+def _label(value: Any) -> str:
+    """What a condition operand reads, as a user named it: a JSON path or a parameter."""
+    if isinstance(value, Mapping) and set(value) == {"Std:JsonGet"}:
+        return f"{value['Std:JsonGet'].get('Path')} "
+    if isinstance(value, Mapping) and set(value) == {"Get"}:
+        return f"{str(value['Get']).rsplit('.', 1)[-1]} "
+    return ""
+
+
+def _took(entry: Mapping[str, Any]) -> str:
+    seconds = int((entry["EndTime"] - entry["StartTime"]).total_seconds())
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
 class _StepFailed(Exception):
     def __init__(self, reason: str, metadata: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
@@ -257,7 +289,7 @@ class PipelineRun:
             }
             self.steps.append(entry)
             self.on_change(self.steps)
-            self.out(f"pipeline step {name} ({step.type}): Executing")
+            self.out(f"  {name} ({step.type}): Executing")
             try:
                 properties = self._execute(step, entry)
             except _StepFailed as failed:
@@ -266,21 +298,65 @@ class PipelineRun:
                 )
                 entry["Metadata"].update(failed.metadata)
                 self.on_change(self.steps)
-                self.out(f"pipeline step {name}: Failed: {failed.reason}")
+                self.out(f"  {name}: Failed after {_took(entry)}: {failed.reason}")
                 return Outcome("Failed", f"Step {name} failed: {failed.reason}", self.steps)
             except BaseException:  # Ctrl-C: the step and the execution were stopped
-                entry.update(StepStatus="Stopped", EndTime=_now())
+                entry.update(StepStatus="Stopped", FailureReason=USER_STOPPED, EndTime=_now())
                 self.on_change(self.steps)
+                self.out(f"  {name}: Stopped after {_took(entry)} (Ctrl-C)")
                 raise
             self.scope.properties[name] = properties
             entry.update(StepStatus="Succeeded", EndTime=_now())
             self.on_change(self.steps)
             hit = entry.get("CacheHitResult")
-            self.out(
-                f"pipeline step {name}: Succeeded"
-                + (f" (cached: {hit['SourcePipelineExecutionArn']})" if hit else "")
-            )
+            line = f"  {name}: Succeeded in {_took(entry)}"
+            if hit:
+                line += f" (cached: {hit['SourcePipelineExecutionArn']})"
+            details = self._details(step, properties)
+            self.out(line + (f": {details}" if details else ""))
         return Outcome("Succeeded", None, self.steps)
+
+    def _details(self, step: Step, properties: Mapping[str, Any]) -> str:
+        """What a user looks for after a step: the gate against its threshold, the package
+        version, where the report and plots, the model and the predictions are."""
+        try:
+            if step.type == "Condition":
+                return self._gate(step)
+            if step.type == "RegisterModel":
+                return (
+                    f"model package {properties.get('ModelPackageGroupName')} version "
+                    f"{properties.get('ModelPackageVersion')} "
+                    f"({properties.get('ModelApprovalStatus')}): "
+                    f"{properties.get('ModelPackageArn')}"
+                )
+            if step.type == "Training":
+                return f"model {properties['ModelArtifacts']['S3ModelArtifacts']}"
+            if step.type == "Transform":
+                return f"predictions in {properties['TransformOutput']['S3OutputPath']}"
+            if step.type == "Processing" and step.property_files:
+                reports = [property_file_uri(step.name, f, self.scope) for f in step.property_files]
+                folders = sorted({r.rsplit("/", 1)[0] + "/" for r in reports})
+                return f"report {', '.join(reports)} (plots beside it in {', '.join(folders)})"
+        except (LaunchError, KeyError, TypeError):
+            return ""  # a detail is a courtesy: never fail a step for it
+        return ""
+
+    def _gate(self, step: Step) -> str:
+        """Each comparison with its values: ``rmse 2.91 <= RmseThreshold 4.0``."""
+        parts = []
+        for condition in step.arguments.get("Conditions", []):
+            symbol = _SYMBOLS.get(condition.get("Type"))
+            if symbol is None:
+                parts.append(str(condition.get("Type")))
+                continue
+            left, right = condition["LeftValue"], condition["RightValue"]
+            parts.append(
+                f"{_label(left)}{text(resolve(left, self.scope))} {symbol} "
+                f"{_label(right)}{text(resolve(right, self.scope))}"
+            )
+        outcome = self.outcomes.get(step.name)
+        branch = "IfSteps" if outcome else "ElseSteps"
+        return f"{' and '.join(parts)}: {outcome} ({branch} run)"
 
     def _execute(self, step: Step, entry: dict[str, Any]) -> Mapping[str, Any]:
         try:
@@ -301,7 +377,10 @@ class PipelineRun:
             raise _StepFailed(f"{type(exc).__name__}: {exc}") from exc
 
     def _resource(self, step: Step, entry: dict[str, Any]) -> Mapping[str, Any]:
-        request = dict(resolve(dict(step.arguments), self.scope))
+        # Execution.TrainingJobName / ProcessingJobName: the job this very step runs.
+        own = {f"Execution.{step.type}JobName": self.names[step.name]}
+        scope = replace(self.scope, execution={**self.scope.execution, **own})
+        request = dict(resolve(dict(step.arguments), scope))
         job = _JOBS.get(step.type)
         if step.type == "Model":
             request["ModelName"] = self.names[step.name]

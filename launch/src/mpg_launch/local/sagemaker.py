@@ -49,13 +49,20 @@ class LocalSageMaker(PipelineCalls):
     from :class:`PipelineCalls`, its pipeline and model registry calls)."""
 
     def __init__(
-        self, s3: Any, state: LocalState, region: str, account: str, out: Out = print
+        self,
+        s3: Any,
+        state: LocalState,
+        region: str,
+        account: str,
+        out: Out = print,
+        verbose: bool = False,
     ) -> None:
         self.s3 = s3
         self.state = state
         self.label = state_label(state.root)
         self.ctx = LocalContext(s3, self.label, region, account, out)
         self.out = out
+        self.verbose = verbose  # a pipeline's container logs too (indented under the step)
 
     def _arn(self, kind: str, name: str) -> str:
         return self.ctx.arn(kind, name)
@@ -75,6 +82,11 @@ class LocalSageMaker(PipelineCalls):
         self.state.put(kind, name, {status_key: "InProgress"})
         try:
             record = runner()
+        except KeyboardInterrupt:
+            stopped = {status_key: "Stopped", "FailureReason": containers.USER_STOPPED}
+            self.state.put(kind, name, stopped)
+            self.out(f"{kind[:-1]} {name}: Stopped")
+            raise
         except BaseException as exc:
             self.state.put(kind, name, {status_key: "Failed", "FailureReason": str(exc)[:1024]})
             raise
@@ -131,6 +143,7 @@ class LocalSageMaker(PipelineCalls):
                 self.label,
                 self.state.work_dir("transform", name),
                 self._arn("transform-job", name),
+                self.out,
             ),
         )
         shutil.rmtree(self.state.work_dir("transform", name), ignore_errors=True)
@@ -389,7 +402,7 @@ def local_clients(config: LaunchConfig, out: Out = print) -> Any:
     state = LocalState(root)
     s3 = session(config).client("s3")
     return Clients(
-        sagemaker=LocalSageMaker(s3, state, config.region, config.account, out),
+        sagemaker=LocalSageMaker(s3, state, config.region, config.account, out, config.verbose),
         runtime=LocalRuntime(state, s3),
         s3=s3,
         logs=None,

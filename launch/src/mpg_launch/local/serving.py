@@ -149,7 +149,10 @@ def start_instance(
             containers.start(name)
         ports = [containers.host_port(names[0], p) for p in bind_ports]
         wait_healthy(names, ports, startup_seconds)
-    except BaseException:  # Ctrl-C too: never leave half an endpoint running
+    except KeyboardInterrupt:  # the user's stop: at once
+        stop_containers(names, containers.USER_STOP_GRACE)
+        raise
+    except BaseException:  # never leave half an endpoint running
         stop_containers(names)
         raise
     return [{"name": n, "port": p} for n, p in zip(names, ports, strict=True)]

@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 
 from mpg_launch import transform_rules
 from mpg_launch.errors import JobFailed, LaunchError
-from mpg_launch.local import serving
+from mpg_launch.local import containers, serving
 from mpg_launch.local.data_processing import DataProcessing, answer_lines
 from mpg_launch.local.staging import download, list_objects, upload
 
@@ -192,9 +192,13 @@ def _send(
 
 
 def assemble(responses: list[bytes], assemble_with: str) -> bytes:
+    """The ``.out`` object: AssembleWith=Line appends a newline after every response, as
+    SageMaker and the SDK's local mode do, whether or not the response ends in one (a
+    container told ``SAGEMAKER_BATCH=true`` leaves its last line open, so each record is one
+    line; one that does not shows up as a blank line per mini-batch, as it would on AWS)."""
     if assemble_with != "Line":
         return b"".join(responses)
-    return b"".join(r if r.endswith(b"\n") else r + b"\n" for r in responses)
+    return b"".join(r + b"\n" for r in responses)
 
 
 def execution_parameters(port: int) -> dict[str, Any]:
@@ -291,18 +295,32 @@ def transform_objects(
                 return
             one(ports, rel, uri)
 
-    with ThreadPoolExecutor(len(instances)) as pool:
+    pool = ThreadPoolExecutor(len(instances))
+    try:
         list(pool.map(instance, instances))
+    except BaseException:  # Ctrl-C: no object starts after it; the ones under way fail
+        while not pending.empty():  # when their containers stop (the caller stops them)
+            pending.get_nowait()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     return sorted(errors)
 
 
 def run_transform(
-    s3: Any, request: Mapping[str, Any], model: Mapping[str, Any], state: str, work: Path, arn: str
+    s3: Any,
+    request: Mapping[str, Any],
+    model: Mapping[str, Any],
+    state: str,
+    work: Path,
+    arn: str,
+    out: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     name = request["TransformJobName"]
     count = int(request["TransformResources"]["InstanceCount"])
     result: dict[str, Any] = {**request, "TransformJobArn": arn, "CreationTime": datetime.now(UTC)}
     started: list[list[dict[str, Any]]] = []
+    grace = containers.ENDPOINT_STOP_GRACE
     try:
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             model_dirs = serving.stage_models(s3, model, Path(tmp) / "models")
@@ -325,6 +343,10 @@ def run_transform(
             futures = [pool.submit(start, index) for index in range(1, count + 1)]
             try:
                 wait(futures)
+            except KeyboardInterrupt:  # the instances still starting see their containers go
+                grace = containers.USER_STOP_GRACE
+                serving.stop_containers(containers.owned(state, name), grace)
+                raise
             finally:
                 pool.shutdown(wait=True)
                 started += [f.result() for f in futures if f.done() and not f.exception()]
@@ -342,8 +364,13 @@ def run_transform(
             result["FailureReason"] = ("ClientError: " + "; ".join(errors))[:1024]
     except (JobFailed, LaunchError) as exc:
         result.update(TransformJobStatus="Failed", FailureReason=str(exc)[:1024])
+    except KeyboardInterrupt:
+        grace = containers.USER_STOP_GRACE
+        stopping = [c["name"] for instance in started for c in instance]
+        out(f"Ctrl-C: stopping {', '.join(stopping) or name} (SIGTERM, SIGKILL after {grace} s)")
+        raise
     finally:
         for instance in started:
-            serving.stop_containers([c["name"] for c in instance])
+            serving.stop_containers([c["name"] for c in instance], grace)
     result["TransformEndTime"] = datetime.now(UTC)
     return result

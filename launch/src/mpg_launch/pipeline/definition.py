@@ -19,9 +19,9 @@ from typing import Any
 from mpg_launch import layout
 from mpg_launch import request_builders as build
 from mpg_launch.config import LaunchConfig
-from mpg_launch.pipeline import expressions as expr
+from mpg_launch.pipeline import format as expr
 from mpg_launch.pipeline import parameters as params
-from mpg_launch.pipeline.expressions import Expression
+from mpg_launch.pipeline.format import Expression
 
 VERSION = "2020-12-01"
 PREPROCESS, TRAIN, EVALUATE = "Preprocess", "Train", "Evaluate"

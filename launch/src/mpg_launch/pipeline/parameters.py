@@ -12,7 +12,7 @@ from mpg_core.hyperparameters import SCHEMA
 from mpg_launch import layout
 from mpg_launch.config import LaunchConfig
 from mpg_launch.errors import ConfigError
-from mpg_launch.pipeline.expressions import Expression, parameter
+from mpg_launch.pipeline.format import Expression, parameter
 
 ParameterType = Literal["String", "Integer", "Float", "Boolean"]
 

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from mpg_launch import request_builders as build
@@ -218,6 +218,21 @@ def _step_line(step: Mapping[str, Any]) -> str:
     return line
 
 
+def elapsed(execution: Mapping[str, Any], now: datetime | None = None) -> str:
+    """How long the execution itself has run (from its CreationTime; an ended one until its
+    LastModifiedTime), not how long it has been followed."""
+    started = execution.get("CreationTime")
+    if not isinstance(started, datetime):
+        return "(start time unknown)"
+    ended = execution.get("LastModifiedTime")
+    if execution.get("PipelineExecutionStatus") not in EXECUTION_TERMINAL or not isinstance(
+        ended, datetime
+    ):
+        ended = now or datetime.now(started.tzinfo or UTC)
+    seconds = max(0, int((ended - started).total_seconds()))
+    return f"after {seconds // 60}m{seconds % 60:02d}s"
+
+
 def follow(
     sagemaker: Any,
     arn: str,
@@ -260,11 +275,7 @@ def follow(
                 shown[str(step.get("StepName"))] = line
                 out(line)
         if status != last:
-            seconds = int(clock() - start_time)
-            out(
-                f"execution {arn.rsplit('/', 1)[-1]}: {status} after "
-                f"{seconds // 60}m{seconds % 60:02d}s"
-            )
+            out(f"execution {arn.rsplit('/', 1)[-1]}: {status} {elapsed(execution)}")
             last = status
         if status in EXECUTION_TERMINAL:
             break

@@ -1,6 +1,6 @@
 """Benchmark a whole local batch transform job: rows/s at 1, 2 and 3 instances.
 
-    uv run python containers/serving/bench/transform_bench.py [--image-tag latest]
+    uv run python launch/bench/transform_bench.py [--image-tag latest]
         [--rows 1500000] [--files 6] [--hosts 1 2 3] [--max-payload-mb 6]
 
 It starts a moto server on 127.0.0.1 (S3 and nothing else is needed from AWS), trains a
@@ -32,8 +32,10 @@ from typing import Any
 
 import boto3
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+# The serving benchmark's helpers (a model trained by the images' own jobs, random rows, the
+# table): this benchmark of the launcher uses the images' code, never the other way round.
+SERVING_BENCH = Path(__file__).resolve().parents[2] / "containers" / "serving" / "bench"
+sys.path.insert(0, str(SERVING_BENCH))
 
 from bench import print_table, random_rows, train_model  # noqa: E402
 

@@ -1,0 +1,15 @@
+"""What an evaluation job reads and writes, read once by ``evaluate`` (the light entry point)
+and handed to :mod:`mpg_training.model_quality` (the heavy work). A module of its own so that
+neither of the two imports the other's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    model_dir: Path  # holds model.tar.gz, or the files of an extracted artifact
+    test_dir: Path  # raw, headered test tables with the actual mpg
+    report_dir: Path  # evaluation.json and the plots go here
