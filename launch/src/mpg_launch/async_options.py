@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mpg_launch.config import LaunchConfig
+from typing import Protocol
 
 # botocore: InvokeEndpointAsync.InvocationTimeoutSeconds 1..3600 (the docs: default 900).
 DEFAULT_INVOCATION_TIMEOUT = 900
@@ -25,6 +22,23 @@ MAX_INVOCATION_TIMEOUT = 3600
 MAX_PAYLOAD_MB = 1024  # the docs: payloads up to 1 GB
 MAX_CONCURRENT_INVOCATIONS = 1000  # botocore: AsyncInferenceClientConfig, 1..1000
 INLINE_BODY_BYTES = 128_000  # botocore: InvokeEndpointAsync.Body max
+
+
+class AsyncDeploy(Protocol):
+    """The launch settings the rules below read (:class:`mpg_launch.config.LaunchConfig` is
+    one), named by their fields: config imports this module, so importing it back would close
+    an import cycle."""
+
+    @property
+    def serverless(self) -> object: ...
+    @property
+    def autoscaling(self) -> object: ...
+    @property
+    def local(self) -> bool: ...
+    @property
+    def async_inference(self) -> AsyncInference | None: ...
+
+
 _SNS_ARN = re.compile(r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]*:[0-9]{12}:[a-zA-Z0-9_.-]+$")
 
 
@@ -106,7 +120,7 @@ def problems(s: AsyncInference) -> list[tuple[bool, str, str]]:
     ]
 
 
-def refused(config: LaunchConfig, pipeline: bool) -> list[tuple[bool, str, str]]:
+def refused(config: AsyncDeploy, pipeline: bool) -> list[tuple[bool, str, str]]:
     """(refused, what, fix) for what an asynchronous endpoint does not take."""
     return [
         (
@@ -130,7 +144,7 @@ def refused(config: LaunchConfig, pipeline: bool) -> list[tuple[bool, str, str]]
     ]
 
 
-def notes(config: LaunchConfig) -> list[str]:
+def notes(config: AsyncDeploy) -> list[str]:
     """What an asynchronous deploy does that the user may not expect, one line each."""
     s = config.async_inference
     if s is None:
@@ -152,7 +166,7 @@ def notes(config: LaunchConfig) -> list[str]:
     return found
 
 
-def predict_timeout(config: LaunchConfig) -> int:
+def predict_timeout(config: AsyncDeploy) -> int:
     s = config.async_inference
     return s.invocation_timeout if s else DEFAULT_INVOCATION_TIMEOUT
 
