@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from mpg_core.platform import ASYNC_MAX_PAYLOAD_ENV, MODEL_SERVER_TIMEOUT_ENV
-from mpg_launch import request_builders as build
+from mpg_launch import layout
 from mpg_launch.async_options import INLINE_BODY_BYTES, AsyncInference
 from mpg_launch.config import LaunchConfig
 from mpg_launch.errors import ConfigError
@@ -84,7 +84,7 @@ def scalable_target_request(config: LaunchConfig, endpoint: str) -> Request:
     """RegisterScalableTarget: the variant's instance count, from min_capacity (0) up."""
     s = settings(config)
     assert s.max_capacity is not None
-    request = build.scalable_variant(endpoint) | {
+    request = layout.scalable_variant(endpoint) | {
         "MinCapacity": s.min_capacity,
         "MaxCapacity": s.max_capacity,
     }
@@ -103,7 +103,7 @@ def backlog_policy_request(config: LaunchConfig, endpoint: str) -> Request:
     s = settings(config)
     return {
         "PolicyName": BACKLOG_POLICY_NAME,
-        **build.scalable_variant(endpoint),
+        **layout.scalable_variant(endpoint),
         "PolicyType": "TargetTrackingScaling",
         "TargetTrackingScalingPolicyConfiguration": {
             "TargetValue": float(s.target_backlog_per_instance),
@@ -123,7 +123,7 @@ def wake_policy_request(config: LaunchConfig, endpoint: str) -> Request:
     """PutScalingPolicy: one more instance each time the wake alarm fires."""
     return {
         "PolicyName": WAKE_POLICY_NAME,
-        **build.scalable_variant(endpoint),
+        **layout.scalable_variant(endpoint),
         "PolicyType": "StepScaling",
         "StepScalingPolicyConfiguration": {
             "AdjustmentType": "ChangeInCapacity",

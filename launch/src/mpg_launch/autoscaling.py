@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mpg_launch import request_builders as build
+from mpg_launch import layout
 
 Requests = list[tuple[str, dict[str, Any]]]
 # PutScalingPolicy members that DescribeScalingPolicies returns as they were put.
@@ -26,7 +26,7 @@ _POLICY_KEYS = (
 
 
 def _target(client: Any, endpoint: str) -> dict[str, Any] | None:
-    scalable = build.scalable_variant(endpoint)
+    scalable = layout.scalable_variant(endpoint)
     found = client.describe_scalable_targets(
         ServiceNamespace=scalable["ServiceNamespace"],
         ResourceIds=[scalable["ResourceId"]],
@@ -37,7 +37,7 @@ def _target(client: Any, endpoint: str) -> dict[str, Any] | None:
 
 def _policies(client: Any, endpoint: str) -> list[dict[str, Any]]:
     pages = client.get_paginator("describe_scaling_policies").paginate(
-        **build.scalable_variant(endpoint)
+        **layout.scalable_variant(endpoint)
     )
     return [policy for page in pages for policy in page["ScalingPolicies"]]
 
@@ -51,7 +51,7 @@ def registration(client: Any, endpoint: str) -> Requests:
     requests: Requests = [
         (
             "RegisterScalableTarget",
-            build.scalable_variant(endpoint)
+            layout.scalable_variant(endpoint)
             | {"MinCapacity": target["MinCapacity"], "MaxCapacity": target["MaxCapacity"]},
         )
     ]
@@ -65,7 +65,7 @@ def deregister(client: Any, endpoint: str) -> list[str]:
     update or a delete. Returns what was removed (nothing when it was not registered)."""
     if _target(client, endpoint) is None:
         return []
-    scalable = build.scalable_variant(endpoint)
+    scalable = layout.scalable_variant(endpoint)
     removed = []
     for policy in _policies(client, endpoint):
         client.delete_scaling_policy(PolicyName=policy["PolicyName"], **scalable)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from mpg_launch.config import LaunchConfig
 from mpg_launch.errors import ConfigError
@@ -103,3 +104,23 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
         raise ConfigError(f"{uri!r} is not an s3:// URI")
     bucket, _, key = uri[5:].partition("/")
     return bucket, key
+
+
+# The one production variant of every endpoint, and Application Auto Scaling's names for it.
+VARIANT = "AllTraffic"
+AUTOSCALING_NAMESPACE = "sagemaker"
+INSTANCE_COUNT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+def scalable_resource_id(endpoint: str, variant: str = VARIANT) -> str:
+    """Application Auto Scaling's name for an endpoint variant."""
+    return f"endpoint/{endpoint}/variant/{variant}"
+
+
+def scalable_variant(endpoint: str) -> dict[str, Any]:
+    """What every Application Auto Scaling call on the variant's instance count names."""
+    return {
+        "ServiceNamespace": AUTOSCALING_NAMESPACE,
+        "ResourceId": scalable_resource_id(endpoint),
+        "ScalableDimension": INSTANCE_COUNT_DIMENSION,
+    }

@@ -30,9 +30,6 @@ MODEL_DOWNLOAD_SECONDS = 600
 INVOCATIONS_TIMEOUT_SECONDS = 600
 INVOCATIONS_MAX_RETRIES = 1
 # The one production variant deploy creates, and how Application Auto Scaling names it.
-VARIANT = "AllTraffic"
-AUTOSCALING_NAMESPACE = "sagemaker"
-INSTANCE_COUNT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 INVOCATIONS_METRIC = "SageMakerVariantInvocationsPerInstance"
 SCALING_POLICY_NAME = "mpg-invocations-per-instance"
 
@@ -468,7 +465,7 @@ def _serverless_env(config: LaunchConfig) -> dict[str, str]:
 
 
 def _variant(config: LaunchConfig, model_name: str) -> dict[str, Any]:
-    variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": model_name}
+    variant: dict[str, Any] = {"VariantName": layout.VARIANT, "ModelName": model_name}
     serverless = config.serverless
     if serverless:
         # Serverless: no instances, and fixed start-up limits (no timeouts to set).
@@ -593,20 +590,6 @@ def transform_request(
     return _with_common(request, config)
 
 
-def scalable_resource_id(endpoint: str, variant: str = VARIANT) -> str:
-    """Application Auto Scaling's name for an endpoint variant."""
-    return f"endpoint/{endpoint}/variant/{variant}"
-
-
-def scalable_variant(endpoint: str) -> Request:
-    """What every Application Auto Scaling call on the variant's instance count names."""
-    return {
-        "ServiceNamespace": AUTOSCALING_NAMESPACE,
-        "ResourceId": scalable_resource_id(endpoint),
-        "ScalableDimension": INSTANCE_COUNT_DIMENSION,
-    }
-
-
 def _autoscaling(config: LaunchConfig) -> endpoint_options.Autoscaling:
     if not config.autoscaling:
         raise ConfigError("no autoscaling settings: add [autoscaling] or --max-instances")
@@ -616,7 +599,7 @@ def _autoscaling(config: LaunchConfig) -> endpoint_options.Autoscaling:
 def scalable_target_request(config: LaunchConfig, endpoint: str) -> Request:
     """RegisterScalableTarget: the variant's instance count, between min and max."""
     scaling = _autoscaling(config)
-    request = scalable_variant(endpoint) | {
+    request = layout.scalable_variant(endpoint) | {
         "MinCapacity": scaling.min_instances,
         "MaxCapacity": scaling.max_instances,
     }
@@ -632,7 +615,7 @@ def scaling_policy_request(config: LaunchConfig, endpoint: str) -> Request:
     scaling = _autoscaling(config)
     return {
         "PolicyName": SCALING_POLICY_NAME,
-        **scalable_variant(endpoint),
+        **layout.scalable_variant(endpoint),
         "PolicyType": "TargetTrackingScaling",
         "TargetTrackingScalingPolicyConfiguration": {
             "TargetValue": float(scaling.target_invocations_per_instance),

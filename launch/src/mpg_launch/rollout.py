@@ -28,7 +28,7 @@ from typing import Any
 from mpg_launch.aws import error_code
 from mpg_launch.config import LaunchConfig
 from mpg_launch.errors import ConfigError
-from mpg_launch.request_builders import VARIANT
+from mpg_launch.layout import VARIANT
 from mpg_launch.rollout_options import LINEAR_PERCENT, Rollout
 
 Request = dict[str, Any]

@@ -18,12 +18,10 @@ import argparse
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
+from mpg_launch.endpoint_options import DeployConfig
 from mpg_launch.errors import ConfigError
-
-if TYPE_CHECKING:
-    from mpg_launch.config import LaunchConfig
 
 MODES = ("all_at_once", "canary", "linear")
 # botocore: WaitIntervalInSeconds and TerminationWaitInSeconds 0-3600,
@@ -240,7 +238,11 @@ def problems_of(r: Rollout) -> list[str]:
     return [f"rollout {key}={getattr(r, key)!r} {rule}" for broken, key, rule in rules if broken]
 
 
-def with_flags(config: LaunchConfig, values: Mapping[str, Any]) -> LaunchConfig:
+# Any launch settings (config imports this module, so it is not named here).
+Config = TypeVar("Config", bound=DeployConfig)
+
+
+def with_flags(config: Config, values: Mapping[str, Any]) -> Config:
     """``config`` with deploy's rollout flags merged over its ``[rollout]`` table."""
     given = {field: values.get(field) for field, *_ in _FLAGS}
     given["create_alarms"] = values.get("create_alarms")
