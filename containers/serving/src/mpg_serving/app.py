@@ -8,9 +8,11 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
+from mpg_core.artifact.files import read_manifest
 from mpg_core.artifact.reader import OpenedArtifact
 from mpg_core.errors import RequestError
 from mpg_serving import codecs
+from mpg_serving.answers import class_answers
 from mpg_serving.settings import BATCH_PAYLOAD_BUDGET_MB, ServeSettings
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,10 @@ def execution_parameters(settings: ServeSettings) -> dict[str, Any]:
 
 
 def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
+    """The app serving ``model``, opened from ``settings.model_dir``, whose artifact.json says
+    how it answers (a classifier: its ``classes``; see :mod:`mpg_serving.answers`)."""
     app = Flask("mpg_serving")
+    classifier = class_answers(read_manifest(settings.model_dir))
     # Bodies over the limit get 413 before they are read into memory.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
 
@@ -93,6 +98,8 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
             raise RequestError("empty body")
         rows = codecs.decode(body, content_type, model.input_columns, model.allows_missing)
         result = model.predict(rows)
+        if classifier is not None:
+            return Response(classifier.encode(result, accept), mimetype=accept)
         return Response(codecs.encode(result, accept), mimetype=accept)
 
     @app.errorhandler(RequestError)
