@@ -42,6 +42,7 @@ ENV_KEYS = {
     "MPG_REGISTRY": "registry_override",
     "MPG_ACCOUNT_ID": "account_id",
     "MPG_LOCAL_STATE_DIR": "local_state_dir",
+    "MPG_SCHEMA": "schema",
 }
 # The first of these that is set wins (MPG_REGION over the AWS variables).
 _ENV_ORDER = list(ENV_KEYS)
@@ -95,6 +96,8 @@ class LaunchConfig:
     model_package_group: str = "mpg-models"
     local: bool = False
     local_state_dir: str | None = None
+    # The table schema file (mpg-launch init writes one); None: Auto MPG's, shipped in mpg_core.
+    schema: str | None = None
 
     def instance(self, stage: str) -> Instances:
         return self.instances.get(stage, Instances())
@@ -243,6 +246,8 @@ def load_config(
         if unknown:
             raise ConfigError(f"unknown key(s) {unknown} in {path}; known: {sorted(known)}")
         values.update({k: _coerce(k, v, str(path)) for k, v in data.items()})
+        if values.get("schema"):  # a file's relative path is read from the file's folder
+            values["schema"] = str(path.parent / values["schema"])
     for var in reversed(_ENV_ORDER):  # so the first listed variable is applied last and wins
         if env.get(var):
             values[ENV_KEYS[var]] = _coerce(ENV_KEYS[var], env[var], var)

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mpg_launch import commands, endpoint_options, layout, registry
+from mpg_launch import commands, endpoint_options, layout, registry, table
 from mpg_launch import request_builders as build
 from mpg_launch.aws import Clients, session
 from mpg_launch.config import LaunchConfig, checked_hyperparameters, training_instances
@@ -77,6 +77,7 @@ def push(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 
 
 def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
     if args.dry_run:
         out("\n".join(layout.raw_uri(config, s) for s in layout.SPLITS))
         return 0
@@ -92,6 +93,7 @@ def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 
 
 def preprocess(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
     runner = _runner(args, config, connect, out)
     commands.preprocess(runner, args.job_name or layout.job_name("prep"))
     return 0
@@ -211,6 +213,7 @@ def pipeline_definition(
 def pipeline_upsert(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
+    table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
     runs.upsert(_runner(args, config, connect, out), build_definition(config), args.description)
     return 0
 
@@ -218,6 +221,7 @@ def pipeline_upsert(
 def pipeline_start(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
+    table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
     arn = runs.start(_runner(args, config, connect, out), args.parameter, args.display_name)
     if arn and args.follow:
         runs.follow(connect().sagemaker, arn, out, args.poll_seconds)
