@@ -1,5 +1,5 @@
-"""Feature engineering for Auto MPG: raw-row validation and the preprocessor that preprocessing
-fits (on train only) and serving applies.
+"""Feature engineering from a table schema: raw-row validation and the preprocessor that
+preprocessing fits (on train only) and serving applies. Auto MPG's schema is the default.
 
 Everything here is picklable from an installed module, never from ``__main__``: the fitted
 preprocessor is unpickled by other processes (training, gunicorn workers) in other images.
@@ -8,6 +8,7 @@ preprocessor is unpickled by other processes (training, gunicorn workers) in oth
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mpg_core.errors import DataError
-from mpg_core.schema import AGE, CATEGORICAL, FEATURES, MODEL_YEAR, NUMERIC, REFERENCE_YEAR
+from mpg_core.schema import AGE, MODEL_YEAR, REFERENCE_YEAR
+from mpg_core.table_schema import TableSchema, check_levels, default_schema
 
 
 class AgeFromModelYear(TransformerMixin, BaseEstimator):
@@ -43,9 +45,51 @@ class AgeFromModelYear(TransformerMixin, BaseEstimator):
         return np.asarray([n for n in names if n != MODEL_YEAR] + [AGE], dtype=object)
 
 
-def build_preprocessor() -> Pipeline:
-    """Unfitted preprocessor: age from model year; numerics median-imputed and standard-scaled;
-    cylinders and origin one-hot encoded, unknown categories at inference encoded as all zeros."""
+class AgeFromYear(TransformerMixin, BaseEstimator):
+    """Replace the year column ``column`` (two-digit years are 19xx, as in UCI, or four-digit)
+    by the age in years at ``reference_year``, appended last as ``age_column``: the schema's
+    ``age_from_year`` role. Stateless: fitting learns nothing, so no information leaks."""
+
+    def __init__(
+        self, column: str = MODEL_YEAR, reference_year: int = REFERENCE_YEAR, age_column: str = AGE
+    ) -> None:
+        self.column = column
+        self.reference_year = reference_year
+        self.age_column = age_column
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> AgeFromYear:
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        years = X[self.column].to_numpy(dtype=float)
+        full_years = np.where(years < 100, years + 1900, years)
+        ages = self.reference_year - full_years
+        return X.drop(columns=[self.column]).assign(**{self.age_column: ages})
+
+    def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> np.ndarray:
+        names = self.feature_names_in_ if input_features is None else input_features
+        return np.asarray([n for n in names if n != self.column] + [self.age_column], dtype=object)
+
+
+def build_preprocessor(schema: TableSchema | None = None) -> Pipeline:
+    """Unfitted preprocessor for ``schema`` (default: Auto MPG): each ``age_from_year`` column
+    replaced by its age (appended last, in schema order); numeric columns and ages
+    median-imputed and standard-scaled; categorical columns imputed with their most frequent
+    value and one-hot encoded (numbers or strings), unknown categories at inference encoded as
+    all zeros; ignored columns dropped. Feature order: numerics, ages, then the one-hot
+    columns; for Auto MPG exactly the preprocessor before schemas travelled."""
+    schema = schema or default_schema()
+    steps: list[tuple[str, Any]] = [
+        (
+            f"age_{c.name}" if i else "age",
+            AgeFromYear(c.name, int(c.reference_year or 0), str(c.age_column)),
+        )
+        for i, c in enumerate(schema.age_columns)
+    ]
+    numeric_columns = [*schema.names("numeric"), *(str(c.age_column) for c in schema.age_columns)]
+    categorical_columns = list(schema.names("categorical"))
     numeric = Pipeline(
         [
             ("impute", SimpleImputer(strategy="median")),
@@ -58,11 +102,13 @@ def build_preprocessor() -> Pipeline:
             ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
         ]
     )
-    columns = ColumnTransformer(
-        [("numeric", numeric, list(NUMERIC)), ("categorical", categorical, list(CATEGORICAL))],
-        verbose_feature_names_out=False,
-    )
-    return Pipeline([("age", AgeFromModelYear()), ("columns", columns)])
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if numeric_columns:
+        transformers.append(("numeric", numeric, numeric_columns))
+    if categorical_columns:
+        transformers.append(("categorical", categorical, categorical_columns))
+    columns = ColumnTransformer(transformers, verbose_feature_names_out=False)
+    return Pipeline([*steps, ("columns", columns)])
 
 
 def coerce_numeric(
@@ -102,6 +148,47 @@ def coerce_numeric(
     return pd.DataFrame(out, index=frame.index)
 
 
-def raw_features(frame: pd.DataFrame, where: str) -> pd.DataFrame:
-    """The seven raw feature columns of ``frame``, validated and as float64."""
-    return coerce_numeric(frame, FEATURES, where)
+def _text_values(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A categorical text column as Python strings (surrounding spaces dropped), missing
+    values (empty, ``?``, ``nan``) as NaN, which the imputer fills."""
+    raw = frame[name]
+    text = raw.astype("string").str.strip()
+    blank = raw.isna() | text.isin(["", "?"]) | text.str.lower().isin(["nan", "na"])
+    return text.mask(blank).astype(object).where(~blank, np.nan)
+
+
+def raw_features(
+    frame: pd.DataFrame, where: str, schema: TableSchema | None = None
+) -> pd.DataFrame:
+    """The schema's raw feature columns of ``frame`` (default: Auto MPG's seven), validated:
+    float64, but text categorical columns (``Column.text``) as strings."""
+    schema = schema or default_schema()
+    text = set(schema.text_columns)
+    numeric = [c for c in schema.feature_columns if c not in text]
+    out = coerce_numeric(frame, numeric, where)
+    if not text:
+        return out
+    missing = sorted(text - set(frame.columns))
+    if missing:
+        raise DataError(f"{where}: missing column(s) {missing}; found {list(frame.columns)}")
+    for name in text:
+        out[name] = _text_values(frame, name)
+    return out[list(schema.feature_columns)]
+
+
+def text_categories(frame: pd.DataFrame, schema: TableSchema, where: str) -> set[str]:
+    """The schema's categorical columns of ``frame`` that hold text (some value is not a
+    number); each categorical column is checked against max_categorical_levels."""
+    found = set()
+    for name in schema.names("categorical"):
+        if name not in frame.columns:
+            continue  # raw_features names it
+        values = frame[name]
+        levels = int(_text_values(frame, name).nunique())
+        check_levels(schema, name, levels, where)
+        if values.dtype.kind in "biuf":
+            continue
+        present = _text_values(frame, name).dropna()
+        if pd.to_numeric(present, errors="coerce").isna().any():
+            found.add(name)
+    return found

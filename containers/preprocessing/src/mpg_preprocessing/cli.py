@@ -8,7 +8,8 @@ Arguments default to SageMaker Processing paths and can be overridden the way
                --validation /opt/ml/processing/input/validation \\
                --test /opt/ml/processing/input/test \\
                --features /opt/ml/processing/output/features \\
-               --preprocessor /opt/ml/processing/output/preprocessor
+               --preprocessor /opt/ml/processing/output/preprocessor \\
+               --schema /opt/ml/processing/input/schema
 
 ``--fit`` (the whole train split, on every host) defaults to ``--train``, which is right for
 one instance; with several, ``--train/--validation/--test`` are each host's ShardedByS3Key
@@ -94,6 +95,12 @@ def parse_args(argv: Sequence[str], root: Path) -> argparse.Namespace:
         default=base / "output/preprocessor",
         help="output folder for the fitted preprocessor's model.tar.gz",
     )
+    parser.add_argument(
+        "--schema",
+        type=Path,
+        default=base / "input/schema",
+        help="folder holding the table's schema (*.toml); absent or empty: Auto MPG's",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -103,6 +110,7 @@ def config_from(
 ) -> PreprocessConfig:
     """The job's settings from its arguments and the platform's config files;
     ``job_config`` is processingjobconfig.json, whose inputs say how they were spread."""
+    from mpg_core.table_schema import schema_in
     from mpg_preprocessing.distribution import check_distribution, input_distributions
     from mpg_preprocessing.job import PreprocessConfig
 
@@ -126,6 +134,7 @@ def config_from(
         features_file=args.features_file,
         resources=Resources.from_file(config_dir / RESOURCE_CONFIG),
         fit_dir=args.fit,
+        schema=schema_in(args.schema),
     )
     check_distribution(config, input_distributions(job_config or {}, root))
     return config

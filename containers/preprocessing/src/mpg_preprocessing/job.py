@@ -21,9 +21,9 @@ from mpg_core.artifact.files import MODEL_TARBALL, Artifact, pack_model_tarball
 from mpg_core.artifact.writer import estimator_sha256, write_artifact
 from mpg_core.channels import read_raw_dir
 from mpg_core.errors import DataError
-from mpg_core.features import build_preprocessor, coerce_numeric, raw_features
+from mpg_core.features import build_preprocessor, coerce_numeric, raw_features, text_categories
 from mpg_core.platform import Resources
-from mpg_core.schema import FEATURES, TARGET
+from mpg_core.table_schema import TableSchema, default_schema, write_features_schema
 
 log = logging.getLogger(__name__)
 # How errors about the fit input name it when it is not the train folder itself.
@@ -43,6 +43,8 @@ class PreprocessConfig:
     # The whole train split, to fit on; None: train_dir (one instance, fit and transform
     # the same files).
     fit_dir: Path | None = None
+    # The table's schema (the processing input "schema"); Auto MPG's when none is given.
+    schema: TableSchema = field(default_factory=default_schema)
 
     @property
     def fit_path(self) -> Path:
@@ -66,18 +68,58 @@ class PreprocessResult:
     preprocessor_sha256: str  # the same on every host of a job, and in artifact.json
 
 
-def _labelled(frame: pd.DataFrame, where: str) -> tuple[pd.DataFrame, pd.Series | None]:
+def labels(frame: pd.DataFrame, schema: TableSchema, where: str) -> pd.Series:
+    """The target column: float64 for regression; for classification the labels as given,
+    strings stripped, whole numbers as int64 (a column with a gap reads as float in pandas,
+    and ``1.0`` is the class ``1``). Missing values stay NaN, for the caller to drop."""
+    target = schema.target
+    if not schema.is_classification:
+        return coerce_numeric(frame, [target], where)[target]
+    raw = frame[target]
+    if raw.dtype.kind in "biuf":
+        present = raw.dropna()
+        if (present % 1 == 0).all():
+            return raw.astype("Int64").astype(object).where(raw.notna(), np.nan)
+        return raw.astype("float64")
+    text = raw.astype("string").str.strip()
+    return text.astype(object).where(text.notna() & (text != ""), np.nan)
+
+
+def _labelled(
+    frame: pd.DataFrame, where: str, schema: TableSchema
+) -> tuple[pd.DataFrame, pd.Series | None]:
     """Split a raw frame into validated features and (when present) the target; rows without a
     target are dropped from a labelled split, and the count is logged."""
-    if TARGET not in frame.columns:
-        return raw_features(frame, where), None
-    target = coerce_numeric(frame, [TARGET], where)[TARGET]
+    if schema.target not in frame.columns:
+        return raw_features(frame, where, schema), None
+    target = labels(frame, schema, where)
     keep = target.notna()
     if not keep.all():
         log.warning(
             "dropping rows without a target", extra={"split": where, "rows": int((~keep).sum())}
         )
-    return raw_features(frame[keep], where), target[keep]
+    return raw_features(frame[keep], where, schema), target[keep]
+
+
+def _check_classes(y_fit: pd.Series, y: pd.Series | None, split: str, schema: TableSchema) -> None:
+    """A class seen only outside train cannot be predicted by the model; say which."""
+    if y is None or not schema.is_classification:
+        return
+    unseen = sorted(set(y.unique()) - set(y_fit.unique()), key=str)
+    if unseen:
+        raise DataError(
+            f"{split}: class(es) {unseen[:10]} of {schema.target!r} never occur in the train "
+            "split, so the model cannot learn them; split the table stratified by the target "
+            "(python -m mpg_core.dataset --table ... --schema ...) or drop those rows"
+        )
+
+
+def _check_fit_classes(y: pd.Series, schema: TableSchema, where: str) -> None:
+    if schema.is_classification and y.nunique() < 2:
+        raise DataError(
+            f"{where}: the target {schema.target!r} has a single class {list(y.unique())}; "
+            "a classifier needs at least two"
+        )
 
 
 def _output_name(split: str, config: PreprocessConfig) -> str:
@@ -88,42 +130,57 @@ def _output_name(split: str, config: PreprocessConfig) -> str:
     return template.format(split=split, host=config.resources.current_host)
 
 
-def _fit_split(config: PreprocessConfig) -> tuple[pd.DataFrame, pd.Series, str]:
-    """The labelled rows to fit on, and how errors name them."""
+def _fit_split(config: PreprocessConfig) -> tuple[pd.DataFrame, pd.Series, str, TableSchema]:
+    """The labelled rows to fit on, how errors name them, and the schema with its text
+    categorical columns found in them."""
     where = "train" if config.fits_on_train_dir else FIT
-    X, y = _labelled(read_raw_dir(config.fit_path, where), where)
-    return X, _required_target(y, where), where
+    schema = config.schema
+    frame = read_raw_dir(config.fit_path, where, required=schema.feature_columns)
+    schema = schema.with_text_columns(text_categories(frame, schema, where))
+    X, y = _labelled(frame, where, schema)
+    y = _required_target(y, where, schema)
+    _check_fit_classes(y, schema, where)
+    return X, y, where, schema
 
 
-def _required_target(y: pd.Series | None, where: str) -> pd.Series:
+def _required_target(y: pd.Series | None, where: str, schema: TableSchema) -> pd.Series:
     if y is None:
-        raise DataError(f"{where}: column {TARGET!r} is missing; the train split must be labelled")
+        raise DataError(
+            f"{where}: the target column {schema.target!r} is missing; the train split "
+            "must be labelled"
+        )
     return y
 
 
 def _host_split(
-    split: str, directory: Path, config: PreprocessConfig
+    split: str, directory: Path, config: PreprocessConfig, schema: TableSchema
 ) -> tuple[pd.DataFrame, pd.Series | None] | None:
     """This host's rows of ``split``, or None when its shard is empty (logged: with more
     instances than files some hosts get none, which is not an error)."""
-    frame = read_raw_dir(directory, split, allow_empty=True)
+    frame = read_raw_dir(directory, split, required=schema.feature_columns, allow_empty=True)
     if frame.empty:
         log.info(
             "no rows for this host: no features file written",
             extra={"split": split, "host": config.resources.current_host},
         )
         return None
-    X, y = _labelled(frame, split)
-    return X, _required_target(y, split) if split == "train" else y
+    X, y = _labelled(frame, split, schema)
+    return X, _required_target(y, split, schema) if split == "train" else y
 
 
 def run(config: PreprocessConfig) -> PreprocessResult:
-    X_fit, y_fit, fit_name = _fit_split(config)
-    preprocessor = build_preprocessor().fit(X_fit)
+    X_fit, y_fit, fit_name, schema = _fit_split(config)
+    preprocessor = build_preprocessor(schema).fit(X_fit)
     fingerprint = estimator_sha256(preprocessor)
     log.info(
         "fitted preprocessor",
-        extra={"input": fit_name, "rows": len(X_fit), "estimator_sha256": fingerprint},
+        extra={
+            "input": fit_name,
+            "rows": len(X_fit),
+            "estimator_sha256": fingerprint,
+            "target": schema.target,
+            "task": schema.task,
+        },
     )
     names = tuple(str(n) for n in preprocessor.get_feature_names_out())
 
@@ -133,32 +190,43 @@ def run(config: PreprocessConfig) -> PreprocessResult:
             continue
         # One instance, no --fit: the train rows to transform are the ones just fitted on.
         reuse = split == "train" and config.fits_on_train_dir
-        host_rows = (X_fit, y_fit) if reuse else _host_split(split, directory, config)
+        host_rows = (X_fit, y_fit) if reuse else _host_split(split, directory, config, schema)
         if host_rows is None:
             continue
         X, y = host_rows
+        _check_classes(y_fit, y, split, schema)
         features = pd.DataFrame(preprocessor.transform(X), columns=list(names), index=X.index)
         if y is not None:
-            features.insert(0, TARGET, y.to_numpy(dtype=np.float64))
+            label = y.to_numpy(dtype=np.float64) if not schema.is_classification else y
+            features.insert(0, schema.target, label)
         path = config.features_dir / split / _output_name(split, config)
         path.parent.mkdir(parents=True, exist_ok=True)
         features.to_csv(path, index=False, float_format="%.10g")
+        # The schema beside the features: a training job without the preprocessor channel
+        # still knows the target and the task.
+        write_features_schema(schema, path.parent)
         rows[split] = len(features)
         log.info("wrote features", extra={"split": split, "rows": len(features), "path": str(path)})
 
     tarball = None
     if config.resources.is_leader:
+        # Text categories cannot be float64 sample rows; the random rows still check the rest.
+        sample = (
+            None
+            if schema.text_columns
+            else X_fit[list(schema.feature_columns)].to_numpy(dtype=np.float64)
+        )
         with tempfile.TemporaryDirectory() as tmp:
             write_artifact(
                 Path(tmp),
                 Artifact(
                     kind="preprocessor",
                     estimator=preprocessor,
-                    input_columns=FEATURES,
+                    input_columns=schema.feature_columns,
                     output_columns=names,
-                    info={"fitted_on_rows": len(X_fit)},
+                    info={"fitted_on_rows": len(X_fit), "schema": schema.as_dict()},
                 ),
-                X_fit[list(FEATURES)].to_numpy(dtype=np.float64),
+                sample,
             )
             tarball = pack_model_tarball(Path(tmp), config.preprocessor_dir / MODEL_TARBALL)
         log.info("wrote preprocessor", extra={"path": str(tarball)})

@@ -2,10 +2,11 @@
 and a small C tree walk (:mod:`mpg_core._forest`). Importing it costs numpy only: no
 scikit-learn, pandas or scipy, which is most of the serving image's cold start.
 
-What it reproduces: the preprocessor :func:`mpg_core.features.build_preprocessor` fits (model
-year to age; numeric columns median-imputed and standard-scaled; categorical columns imputed
-and one-hot encoded, unknown values all zero), a forest of regression trees with one output,
-and a pipeline of the two. :mod:`mpg_core.artifact.compiler` builds it from a fitted estimator,
+What it reproduces: the preprocessor :func:`mpg_core.features.build_preprocessor` fits from a
+schema (year columns to ages; numeric columns median-imputed and standard-scaled; numeric
+categorical columns imputed and one-hot encoded, unknown values all zero), a forest of
+regression trees with one output, and a pipeline of the two.
+:mod:`mpg_core.artifact.compiler` builds it from a fitted estimator,
 :mod:`mpg_core.artifact.npz` stores it.
 """
 
@@ -69,19 +70,31 @@ class Block:
 
 @dataclass(frozen=True)
 class Preprocessor:
-    """Raw rows (float64, NaN = missing, input column order) -> feature matrix."""
+    """Raw rows (float64, NaN = missing, input column order) -> feature matrix.
+
+    Age steps first, in order: each drops the year column at ``year_columns[k]`` (an index
+    into the frame as the earlier age steps left it) and appends ``reference_years[k]`` minus
+    the (19xx for two digits) year as the last column. None for a schema without one."""
 
     n_inputs: int
-    year_column: int
-    reference_year: float
+    year_columns: tuple[int, ...]
+    reference_years: tuple[float, ...]
     blocks: tuple[Block, ...]
     n_outputs: int
 
+    def raw_positions(self) -> list[int]:
+        """For each column of the frame after the age steps, its raw input column."""
+        positions = list(range(self.n_inputs))
+        for column in self.year_columns:
+            positions.append(positions.pop(column))
+        return positions
+
     def transform(self, rows: np.ndarray) -> np.ndarray:
-        # AgeFromModelYear drops model_year and appends the age as the last column.
-        years = rows[:, self.year_column]
-        age = self.reference_year - np.where(years < 100, years + 1900, years)
-        frame = np.column_stack([np.delete(rows, self.year_column, axis=1), age])
+        frame = rows
+        for column, reference in zip(self.year_columns, self.reference_years, strict=True):
+            years = frame[:, column]
+            age = reference - np.where(years < 100, years + 1900, years)
+            frame = np.column_stack([np.delete(frame, column, axis=1), age])
         if len(self.blocks) == 1:
             return self.blocks[0].apply(frame)
         return np.hstack([block.apply(frame) for block in self.blocks])

@@ -71,25 +71,41 @@ def _onehot_block(steps: list[Any], columns: np.ndarray) -> Block:
         )
     categories = tuple(np.asarray(c) for c in encoder.categories_)
     if any(c.dtype.kind not in "iuf" for c in categories):
-        raise NotCompilable("OneHotEncoder with non-numeric categories")
+        # Rows reach the compiled form as float64: text categories are served by scikit-learn.
+        raise NotCompilable("OneHotEncoder with non-numeric (text) categories")
     return Block(
         "onehot", columns, fill, categories=tuple(c.astype(np.float64) for c in categories)
     )
 
 
+_AGE_STEPS = ("AgeFromYear", "AgeFromModelYear")
+
+
+def _age_step(step: Any, frame: list[str]) -> tuple[int, float, str]:
+    """(index of the year column in ``frame``, reference year, age column) of an age step."""
+    if type(step).__module__ != "mpg_core.features":
+        raise NotCompilable(f"an {type(step).__name__} from another module")
+    # AgeFromModelYear (artifacts written before schemas travelled) has no column attributes.
+    column = str(getattr(step, "column", MODEL_YEAR))
+    if column not in frame:
+        raise NotCompilable(f"no {column} column in the inputs")
+    age = str(step.get_feature_names_out(frame)[-1])
+    return frame.index(column), float(step.reference_year), age
+
+
 def compile_preprocessor(estimator: Any, input_columns: Sequence[str]) -> Preprocessor:
     steps = [step for _, step in _expect(estimator, "Pipeline").steps]
-    if len(steps) != 2 or type(steps[0]).__name__ != "AgeFromModelYear":
-        raise NotCompilable("preprocessor other than AgeFromModelYear + ColumnTransformer")
-    if type(steps[0]).__module__ != "mpg_core.features":
-        raise NotCompilable("an AgeFromModelYear from another module")
-    age_step, columns = steps[0], _expect(steps[1], "ColumnTransformer")
-    if MODEL_YEAR not in input_columns:
-        raise NotCompilable(f"no {MODEL_YEAR} column in the inputs")
-    year_column = list(input_columns).index(MODEL_YEAR)
-    after_age = [c for c in input_columns if c != MODEL_YEAR] + [
-        str(age_step.get_feature_names_out(list(input_columns))[-1])
-    ]
+    *age_steps, columns = steps
+    if not all(type(s).__name__ in _AGE_STEPS for s in age_steps):
+        raise NotCompilable("preprocessor other than age steps + ColumnTransformer")
+    _expect(columns, "ColumnTransformer")
+    frame = list(input_columns)
+    year_columns, reference_years = [], []
+    for step in age_steps:
+        index, reference, age = _age_step(step, frame)
+        year_columns.append(index)
+        reference_years.append(reference)
+        frame = [c for i, c in enumerate(frame) if i != index] + [age]
     if columns.remainder != "drop" or getattr(columns, "sparse_output_", False):
         raise NotCompilable("ColumnTransformer with a remainder or sparse output")
     blocks = []
@@ -98,16 +114,18 @@ def compile_preprocessor(estimator: Any, input_columns: Sequence[str]) -> Prepro
             continue
         if isinstance(transformer, str) or not all(isinstance(s, str) for s in selected):
             raise NotCompilable(f"column transformer step {name!r} is not a fitted pipeline")
-        index = np.asarray([after_age.index(s) for s in selected], dtype=np.intp)
+        index = np.asarray([frame.index(s) for s in selected], dtype=np.intp)
         steps = [step for _, step in _expect(transformer, "Pipeline").steps]
         if type(steps[-1]).__name__ == "OneHotEncoder":
             blocks.append(_onehot_block(steps, index))
         else:
             blocks.append(_numeric_block(steps, index))
+    if not blocks:
+        raise NotCompilable("a preprocessor without a fitted column step")
     return Preprocessor(
         n_inputs=len(input_columns),
-        year_column=year_column,
-        reference_year=float(age_step.reference_year),
+        year_columns=tuple(year_columns),
+        reference_years=tuple(reference_years),
         blocks=tuple(blocks),
         n_outputs=len(columns.get_feature_names_out()),
     )

@@ -19,8 +19,8 @@ def _arrays(model: CompiledModel) -> dict[str, np.ndarray]:
     pre = model.preprocessor
     if pre is not None:
         out["pre_n_inputs"] = np.array(pre.n_inputs)
-        out["pre_year_column"] = np.array(pre.year_column)
-        out["pre_reference_year"] = np.array(pre.reference_year)
+        out["pre_year_columns"] = np.array(pre.year_columns, dtype=np.int64)
+        out["pre_reference_years"] = np.array(pre.reference_years, dtype=np.float64)
         out["pre_n_outputs"] = np.array(pre.n_outputs)
         out["pre_blocks"] = np.array([b.kind for b in pre.blocks])
         for i, b in enumerate(pre.blocks):
@@ -58,6 +58,20 @@ def _block(data: Any, i: int, kind: str) -> Block:
     return Block(kind, columns, fill, categories=categories)
 
 
+def _age_steps(data: Any) -> dict[str, tuple[Any, ...]]:
+    """The age steps: arrays (any number, from schemas), or one year column as files written
+    before schemas travelled have it."""
+    if "pre_year_columns" in data:
+        columns = tuple(int(c) for c in data["pre_year_columns"])
+        references = tuple(float(r) for r in data["pre_reference_years"])
+    else:
+        columns = (int(data["pre_year_column"]),)
+        references = (float(data["pre_reference_year"]),)
+    if len(columns) != len(references):
+        raise NotCompilable("age steps: year columns and reference years differ in number")
+    return {"year_columns": columns, "reference_years": references}
+
+
 def load_compiled(path: Path) -> CompiledModel:
     """Read ``compiled.npz`` (never unpickling anything); NotCompilable for a format this code
     does not know."""
@@ -70,8 +84,7 @@ def load_compiled(path: Path) -> CompiledModel:
             kinds = [str(k) for k in data["pre_blocks"]]
             pre = Preprocessor(
                 n_inputs=int(data["pre_n_inputs"]),
-                year_column=int(data["pre_year_column"]),
-                reference_year=float(data["pre_reference_year"]),
+                **_age_steps(data),
                 blocks=tuple(_block(data, i, k) for i, k in enumerate(kinds)),
                 n_outputs=int(data["pre_n_outputs"]),
             )

@@ -45,8 +45,8 @@ def random_rows(model: CompiledModel, n: int = RANDOM_ROWS, seed: int = 20240601
         return rows
     width = pre.n_inputs
     rows = rng.normal(size=(n, width))
-    # Frame positions after the age step (year column dropped, age appended) -> raw positions.
-    raw_of = [j for j in range(width) if j != pre.year_column] + [pre.year_column]
+    # Frame positions after the age steps (year columns moved last, as ages) -> raw positions.
+    raw_of = pre.raw_positions()
     for block in pre.blocks:
         for k, col in enumerate(block.columns):
             raw = raw_of[col]
@@ -56,9 +56,11 @@ def random_rows(model: CompiledModel, n: int = RANDOM_ROWS, seed: int = 20240601
             else:
                 assert block.mean is not None and block.scale is not None
                 rows[:, raw] = block.mean[k] + block.scale[k] * rng.normal(scale=1.5, size=n)
-    # The year column held an age above; turn it back into model years, half as two digits.
-    years = np.round(pre.reference_year - rows[:, pre.year_column])
-    rows[:, pre.year_column] = np.where(rng.random(n) < 0.5, years - 1900, years)
+    # Each year column held an age above; turn it back into years, half as two digits.
+    ages = raw_of[len(raw_of) - len(pre.year_columns) :]
+    for raw, reference in zip(ages, pre.reference_years, strict=True):
+        years = np.round(reference - rows[:, raw])
+        rows[:, raw] = np.where(rng.random(n) < 0.5, years - 1900, years)
     rows[rng.random(rows.shape) < 0.1] = np.nan
     return rows
 

@@ -1,0 +1,480 @@
+"""The table schema: which column is the target, the task, and each column's role. One module
+reads and writes it; everyone else takes its typed result, :class:`TableSchema`.
+
+The file is TOML, written for people to review (``mpg-launch init`` writes one with the reason
+for each inference beside it)::
+
+    target = "mpg"
+    task = "regression"            # or "classification"
+    max_categorical_levels = 50
+
+    [[column]]                     # one per column, in the table's order
+    name = "cylinders"
+    role = "categorical"           # numeric | categorical | ignored | age_from_year
+
+    [[column]]
+    name = "model_year"
+    role = "age_from_year"         # replaced by its age at reference_year
+    reference_year = 1983
+    age_column = "age"
+
+The columns that are not ``ignored`` are the model's raw inputs, in file order: the order a
+headerless CSV row at the endpoint follows. Names are read through
+:func:`mpg_core.schema.canonical_name`, as table headers are. Auto MPG's schema is shipped as
+package data and is the default everywhere (:func:`default_schema`).
+
+Standard library only (tomllib): the launcher and the serving image import it on their light
+start-up paths.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from mpg_core.errors import ConfigError, DataError
+from mpg_core.schema import canonical_name
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Task = Literal["regression", "classification"]
+TASKS: Final[tuple[Task, ...]] = ("regression", "classification")
+Role = Literal["numeric", "categorical", "ignored", "age_from_year"]
+ROLES: Final[tuple[Role, ...]] = ("numeric", "categorical", "ignored", "age_from_year")
+DEFAULT_MAX_LEVELS: Final = 50
+SCHEMA_SUFFIX: Final = ".toml"
+# The copy of the schema the preprocessing job writes beside each split's features.
+FEATURES_SCHEMA_FILE: Final = "schema.json"
+AUTO_MPG_RESOURCE: Final = "data/auto-mpg.schema.toml"
+
+_TOP_KEYS = {"target", "task", "max_categorical_levels", "column", "name"}
+_COLUMN_KEYS = {"name", "role", "reference_year", "age_column", "text"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the raw table and what the model does with it.
+
+    ``text``: a categorical column whose values are strings (found by the preprocessing job
+    and recorded in the schema it passes on); numeric categories are read as numbers."""
+
+    name: str
+    role: Role
+    reference_year: int | None = None  # age_from_year only
+    age_column: str | None = None  # age_from_year only: the derived feature's name
+    text: bool = False  # categorical only
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "role": self.role}
+        if self.role == "age_from_year":
+            out["reference_year"] = self.reference_year
+            out["age_column"] = self.age_column
+        if self.text:
+            out["text"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A checked schema: build it with :func:`from_dict`, :func:`load_schema` or
+    :func:`default_schema`, never field by field (the checks live in :func:`from_dict`)."""
+
+    target: str
+    task: Task
+    columns: tuple[Column, ...]
+    max_categorical_levels: int = DEFAULT_MAX_LEVELS
+    name: str = ""  # the table's name, for messages and reports
+
+    # --- what the jobs read -------------------------------------------------------------------
+
+    @property
+    def feature_columns(self) -> tuple[str, ...]:
+        """The model's raw input columns, in order (every column not ignored)."""
+        return tuple(c.name for c in self.columns if c.role != "ignored")
+
+    def names(self, role: Role) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.role == role)
+
+    @property
+    def age_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.role == "age_from_year")
+
+    @property
+    def text_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.text)
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task == "classification"
+
+    def with_text_columns(self, names: set[str]) -> TableSchema:
+        """This schema with ``names`` (categorical columns holding strings) marked as text."""
+        return replace(
+            self, columns=tuple(replace(c, text=c.text or c.name in names) for c in self.columns)
+        )
+
+    # --- to and from artifact.json ------------------------------------------------------------
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "target": self.target,
+            "task": self.task,
+            "max_categorical_levels": self.max_categorical_levels,
+            "column": [c.as_dict() for c in self.columns],
+        }
+        if self.name:
+            out["name"] = self.name
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "schema") -> TableSchema:
+        """Check ``data`` (a parsed TOML file or an artifact.json ``schema``); ConfigError
+        naming the key and the fix for anything wrong."""
+        return _parse(data, where)
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _year(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1000 <= value <= 9999:
+        raise ConfigError(f"{where} must be a four-digit year such as 1983, not {value!r}")
+    return value
+
+
+def _column(item: Any, where: str) -> Column:
+    if not isinstance(item, Mapping):
+        raise ConfigError(f"{where} must be a table with name and role, not {item!r}")
+    unknown = sorted(set(item) - _COLUMN_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; a column has {sorted(_COLUMN_KEYS)}")
+    name = canonical_name(_text(item.get("name"), f"{where}.name"))
+    where = f"{where} ({name!r})"
+    role = item.get("role")
+    if role not in ROLES:
+        raise ConfigError(f"{where}: role {role!r} is not one of {list(ROLES)}")
+    text = item.get("text", False)
+    if not isinstance(text, bool) or (text and role != "categorical"):
+        raise ConfigError(f"{where}: text = {text!r}; only a categorical column may be text")
+    if role == "age_from_year":
+        year = _year(item.get("reference_year"), f"{where}.reference_year")
+        age = canonical_name(_text(item.get("age_column", f"{name}_age"), f"{where}.age_column"))
+        return Column(name, role, reference_year=year, age_column=age)
+    extra = sorted({"reference_year", "age_column"} & set(item))
+    if extra:
+        raise ConfigError(f"{where}: {extra} only apply to role 'age_from_year', not {role!r}")
+    return Column(name, role, text=text)
+
+
+def _parse(data: Mapping[str, Any], where: str) -> TableSchema:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a table of keys, not {type(data).__name__}")
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; a schema has {sorted(_TOP_KEYS)}")
+    target = canonical_name(_text(data.get("target"), f"{where}: target"))
+    task = data.get("task")
+    if task not in TASKS:
+        raise ConfigError(f"{where}: task {task!r} is not one of {list(TASKS)}")
+    levels = data.get("max_categorical_levels", DEFAULT_MAX_LEVELS)
+    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
+        raise ConfigError(
+            f"{where}: max_categorical_levels must be an integer >= 2, not {levels!r}"
+        )
+    items = data.get("column")
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"{where}: no [[column]] entries; list the table's columns and roles")
+    columns = tuple(_column(item, f"{where}: column {i + 1}") for i, item in enumerate(items))
+    names = [c.name for c in columns] + [c.age_column for c in columns if c.age_column]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"{where}: column name(s) {repeated} given more than once")
+    if target in names:
+        raise ConfigError(
+            f"{where}: the target {target!r} is also listed as a column; leave it out of "
+            "[[column]] (it is never a feature)"
+        )
+    schema = TableSchema(
+        target=target,
+        task=task,
+        columns=columns,
+        max_categorical_levels=levels,
+        name=str(data.get("name", "")),
+    )
+    if not schema.feature_columns:
+        raise ConfigError(
+            f"{where}: no usable feature: every column is ignored; give at least one column "
+            "the role numeric, categorical or age_from_year"
+        )
+    return schema
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def parse_schema(text: str, where: str = "schema") -> TableSchema:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where} is not valid TOML: {exc}") from None
+    return TableSchema.from_dict(data, where)
+
+
+def load_schema(path: Path) -> TableSchema:
+    """The schema in ``path``; ConfigError naming the file when it is not one."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read schema file {path}: {exc}") from None
+    return parse_schema(text, str(path))
+
+
+def default_schema() -> TableSchema:
+    """Auto MPG's schema, shipped with the package: the default of every job and command."""
+    text = resources.files("mpg_core").joinpath(AUTO_MPG_RESOURCE).read_text("utf-8")
+    return parse_schema(text, f"mpg_core/{AUTO_MPG_RESOURCE}")
+
+
+def schema_in(directory: Path | None) -> TableSchema:
+    """The one ``*.toml`` schema in ``directory`` (a processing input); the default (Auto MPG)
+    when the folder is absent or holds none; ConfigError when it holds several."""
+    if directory is None or not directory.is_dir():
+        return default_schema()
+    found = sorted(p for p in directory.rglob(f"*{SCHEMA_SUFFIX}") if p.is_file())
+    if not found:
+        return default_schema()
+    if len(found) > 1:
+        raise ConfigError(
+            f"{directory} holds {len(found)} schema files {[p.name for p in found]}; give one"
+        )
+    return load_schema(found[0])
+
+
+def schema_from_manifest(manifest: Mapping[str, Any], where: str) -> TableSchema:
+    """The schema an artifact.json records; Auto MPG's for artifacts written before schemas
+    travelled (they were all Auto MPG)."""
+    data = manifest.get("schema")
+    return default_schema() if data is None else TableSchema.from_dict(data, where)
+
+
+def write_features_schema(schema: TableSchema, folder: Path) -> Path:
+    """The copy beside a split's features that a training job without a preprocessor channel
+    reads (:func:`features_schema`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / FEATURES_SCHEMA_FILE
+    path.write_text(json.dumps(schema.as_dict(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def features_schema(directory: Path) -> TableSchema | None:
+    """The schema copy in a features channel, or None when it has none (features written
+    before schemas travelled)."""
+    found = sorted(directory.rglob(FEATURES_SCHEMA_FILE)) if directory.is_dir() else []
+    if not found:
+        return None
+    try:
+        data = json.loads(found[0].read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {found[0]}: {exc}") from None
+    return TableSchema.from_dict(data, str(found[0]))
+
+
+# --- writing a reviewable file ----------------------------------------------------------------
+
+
+def _toml_string(value: str) -> str:
+    # JSON's escapes (\", \\, \n, \uXXXX) are all valid in a TOML basic string.
+    return json.dumps(value, ensure_ascii=True)
+
+
+def _comment(reason: str | None) -> list[str]:
+    if not reason:
+        return []
+    return [f"# {line}".rstrip() for line in reason.splitlines()]
+
+
+def render_schema(schema: TableSchema, reasons: Mapping[str, str] | None = None) -> str:
+    """The schema as a commented TOML file that :func:`parse_schema` reads back to ``schema``.
+
+    ``reasons``: text to write above an entry, keyed by column name, plus ``"task"`` (beside
+    the task) and ``"table"`` (the file's opening comment); :func:`infer_schema` returns
+    them."""
+    reasons = reasons or {}
+    lines = _comment(reasons.get("table")) or [
+        "# Table schema: the target, the task and each column's role. Review it, edit it, and",
+        "# give it to every command (--schema); the jobs read it, no code is edited.",
+    ]
+    lines.append("# Roles: numeric | categorical | ignored | age_from_year (+ reference_year).")
+    lines.append("")
+    if schema.name:
+        lines.append(f"name = {_toml_string(schema.name)}")
+    lines.append(f"target = {_toml_string(schema.target)}")
+    lines.extend(_comment(reasons.get("task")))
+    lines.append(f"task = {_toml_string(schema.task)}")
+    lines.append("# A categorical column with more distinct values than this is an error.")
+    lines.append(f"max_categorical_levels = {schema.max_categorical_levels}")
+    for column in schema.columns:
+        lines.append("")
+        lines.extend(_comment(reasons.get(column.name)))
+        lines.append("[[column]]")
+        lines.append(f"name = {_toml_string(column.name)}")
+        lines.append(f"role = {_toml_string(column.role)}")
+        if column.role == "age_from_year":
+            lines.append(f"reference_year = {column.reference_year}")
+            lines.append(f"age_column = {_toml_string(str(column.age_column))}")
+        if column.text:
+            lines.append("text = true")
+    return "\n".join(lines) + "\n"
+
+
+# --- inferring a schema from a table (mpg-launch init) ----------------------------------------
+
+# A numeric target with at most this many distinct values, all whole numbers, is a label.
+MAX_CLASSES_INFERRED: Final = 20
+# Text with more distinct values than this, or longer on average, is free text.
+FREE_TEXT_MEAN_LENGTH: Final = 30
+
+
+def _as_numbers(values: pd.Series) -> pd.Series | None:
+    """``values`` as float64 when every non-missing value is a number, else None."""
+    import pandas as pd
+
+    if values.dtype.kind in "biuf":
+        return values.astype("float64")
+    present = values.dropna()
+    parsed = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    if parsed.isna().any():
+        return None
+    return pd.to_numeric(values.astype("string").str.strip(), errors="coerce").astype("float64")
+
+
+def _infer_task(target: pd.Series, name: str) -> tuple[Task, str]:
+    numbers = _as_numbers(target)
+    distinct = int(target.nunique())
+    if numbers is None:
+        return "classification", f"the target {name!r} holds text: {distinct} classes"
+    whole = bool(((numbers.dropna() % 1) == 0).all())
+    if whole and distinct <= MAX_CLASSES_INFERRED:
+        return "classification", (
+            f"the target {name!r} has {distinct} distinct whole numbers "
+            f"(<= {MAX_CLASSES_INFERRED}): classes"
+        )
+    return "regression", f"the target {name!r} is numeric with {distinct} distinct values"
+
+
+def _infer_column(
+    values: pd.Series, name: str, rows: int, max_levels: int
+) -> tuple[Role, bool, str]:
+    """(role, text, reason) for one feature column."""
+    present = values.dropna()
+    distinct = int(present.nunique())
+    missing = rows - len(present)
+    note = f"; {missing} missing value(s), imputed" if missing else ""
+    if distinct <= 1:
+        return "ignored", False, f"constant ({distinct} distinct value): carries no information"
+    numbers = _as_numbers(values)
+    if numbers is not None:
+        whole = bool(((numbers.dropna() % 1) == 0).all())
+        if whole and distinct == rows and rows > max_levels:
+            return "ignored", False, "identifier-like: a distinct whole number on every row"
+        if whole and distinct <= min(10, max_levels):
+            return "categorical", False, f"{distinct} distinct whole numbers: categories{note}"
+        return "numeric", False, f"numbers, {distinct} distinct values{note}"
+    text = present.astype(str)
+    if distinct == len(present) and rows > max_levels:
+        return "ignored", False, "identifier-like: a distinct value on every row"
+    if distinct > max_levels:
+        mean_length = float(text.str.len().mean())
+        kind = "free text" if mean_length > FREE_TEXT_MEAN_LENGTH else "too many levels"
+        return (
+            "ignored",
+            False,
+            (
+                f"{kind}: {distinct} distinct strings (more than max_categorical_levels = "
+                f"{max_levels}); make it categorical and raise the limit to use it"
+            ),
+        )
+    return "categorical", True, f"text with {distinct} distinct values: categories{note}"
+
+
+def infer_schema(
+    frame: pd.DataFrame,
+    target: str,
+    task: Task | None = None,
+    max_categorical_levels: int = DEFAULT_MAX_LEVELS,
+    name: str = "",
+) -> tuple[TableSchema, dict[str, str]]:
+    """A schema for ``frame`` (columns as :func:`mpg_core.dataset.read_table` reads them) and
+    the reason for each inference, keyed by column name and ``"task"``.
+
+    DataError for a table no model can learn: the target missing, constant or with missing
+    values, or no usable feature."""
+    target = canonical_name(target)
+    if target not in frame.columns:
+        raise DataError(
+            f"target column {target!r} is not in the table; found {list(frame.columns)}"
+        )
+    labels = frame[target]
+    if labels.isna().any():
+        rows = list(labels[labels.isna()].index[:5])
+        raise DataError(
+            f"target {target!r} has {int(labels.isna().sum())} missing value(s) (rows {rows}); "
+            "fill or drop those rows"
+        )
+    if labels.nunique() < 2:
+        raise DataError(f"target {target!r} is constant: there is nothing to learn")
+    reasons: dict[str, str] = {}
+    if task is None:
+        task, reasons["task"] = _infer_task(labels, target)
+    elif task not in TASKS:
+        raise ConfigError(f"task {task!r} is not one of {list(TASKS)}")
+    else:
+        reasons["task"] = "given on the command line"
+    if task == "regression" and _as_numbers(labels) is None:
+        raise DataError(f"task regression needs a numeric target; {target!r} holds text")
+    columns = []
+    for column in frame.columns:
+        if column == target:
+            continue
+        role, text, reasons[column] = _infer_column(
+            frame[column], column, len(frame), max_categorical_levels
+        )
+        columns.append(Column(column, role, text=text))
+    if all(c.role == "ignored" for c in columns):
+        raise DataError(
+            "no usable feature: every column besides the target is ignored "
+            f"({'; '.join(f'{c.name}: {reasons[c.name]}' for c in columns) or 'none'})"
+        )
+    data = TableSchema(target, task, tuple(columns), max_categorical_levels, name).as_dict()
+    return TableSchema.from_dict(data, "inferred schema"), reasons
+
+
+def check_levels(schema: TableSchema, column: str, levels: int, where: str) -> None:
+    """DataError when a categorical column has more levels than the schema allows."""
+    if levels > schema.max_categorical_levels:
+        raise DataError(
+            f"{where}: categorical column {column!r} has {levels} distinct values, more than "
+            f"max_categorical_levels = {schema.max_categorical_levels}; raise the limit in the "
+            "schema, or make the column numeric or ignored"
+        )
+
+
+__all__ = [
+    "Column",
+    "TableSchema",
+    "default_schema",
+    "infer_schema",
+    "load_schema",
+    "parse_schema",
+    "render_schema",
+    "schema_in",
+]
