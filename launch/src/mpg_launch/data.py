@@ -13,14 +13,27 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mpg_core.dataset import load_auto_mpg, split, write_shards, write_split_shards
+from mpg_core.dataset import (
+    Splits,
+    load_auto_mpg,
+    read_table,
+    split,
+    write_shards,
+    write_split_shards,
+)
 from mpg_core.schema import FEATURES, TARGET
 from mpg_launch import layout
 from mpg_launch.config import LaunchConfig
 from mpg_launch.errors import ConfigError
 from mpg_launch.local.staging import list_objects
+from mpg_launch.table import config_schema
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mpg_core.table_schema import TableSchema
 
 
 def upload_file(s3: Any, path: Path, uri: str) -> str:
@@ -52,7 +65,13 @@ def upload_splits(
 ) -> dict[str, list[str]]:
     """Write the seeded splits as ``shards`` files each and upload them; returns name -> S3
     URIs (``train``, ``validation``, ``test`` and ``batch``)."""
-    splits = split(load_auto_mpg(source), seed=seed)
+    schema = config_schema(config)
+    features: tuple[str, ...]
+    if schema is None:
+        splits, features, target = split(load_auto_mpg(source), seed=seed), FEATURES, TARGET
+    else:
+        splits = table_splits(source, schema, seed)
+        features, target = schema.feature_columns, schema.target
     rows, smallest = min((len(frame), name) for name, frame in splits.items())
     if not 1 <= shards <= rows:
         raise ConfigError(
@@ -65,15 +84,61 @@ def upload_splits(
             uploaded[name] = _replace_prefix(s3, paths, layout.raw_uri(config, name), out)
         # Batch transform reads the endpoint's format: raw features, no header, no target.
         batch = write_shards(
-            splits.test[list(FEATURES)], Path(tmp) / "batch", "test", shards, header=False
+            splits.test[list(features)], Path(tmp) / "batch", "test", shards, header=False
         )
         uploaded["batch"] = _replace_prefix(s3, batch, layout.batch_input_uri(config), out)
-        # id (the car's line in auto-mpg.data), true mpg, then the same features.
+        # id (the row's line in the table), the true target, then the same features.
         joined = Path(tmp) / "joined" / "test.csv"
         joined.parent.mkdir()
-        labelled = splits.test[[TARGET, *FEATURES]]
+        labelled = splits.test[[target, *features]]
         labelled.set_axis(labelled.index + 1).to_csv(joined, index=True, header=False)
         uploaded["batch-joined"] = _replace_prefix(
             s3, [joined], layout.batch_joined_uri(config), out
         )
     return uploaded
+
+
+def table_splits(source: str | None, schema: TableSchema, seed: int = 42) -> Splits:
+    """The user's table (``--source``, a headered CSV) in seeded splits of Auto MPG's sizes
+    (70/15/15); a classification table's are stratified on the target, so each split keeps the
+    class shares and every class is in train."""
+    if not source:
+        raise ConfigError(
+            "data: with a schema (--schema, MPG_SCHEMA or 'schema'), give its table with "
+            "--source FILE.csv"
+        )
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(f"data --source {source}: no such file")
+    from mpg_core.errors import MpgError
+
+    try:
+        frame = read_table(path)
+    except MpgError as exc:
+        raise ConfigError(f"data --source {source}: {exc}") from None
+    absent = [c for c in (schema.target, *schema.feature_columns) if c not in frame.columns]
+    if absent:
+        raise ConfigError(
+            f"data --source {source}: the schema's column(s) {absent} are not in the table; "
+            f"found {list(frame.columns)}"
+        )
+    if schema.task == "regression":
+        return split(frame, seed=seed)
+    return _stratified(frame, schema.target, seed)
+
+
+def _stratified(frame: pd.DataFrame, target: str, seed: int) -> Splits:
+    from sklearn.model_selection import train_test_split
+
+    counts = frame[target].value_counts()
+    small = counts[counts < 7]
+    if len(small):  # 15% of fewer than 7 rows rounds to none: the class would miss a split
+        raise ConfigError(
+            f"target {target!r}: class(es) {dict(small)} have fewer than 7 rows, too few to "
+            "appear in train, validation and test; add rows or merge those classes"
+        )
+    rest, test = train_test_split(frame, test_size=0.15, random_state=seed, stratify=frame[target])
+    train, validation = train_test_split(
+        rest, test_size=0.15 / 0.85, random_state=seed, stratify=rest[target]
+    )
+    return Splits(train.sort_index(), validation.sort_index(), test.sort_index())

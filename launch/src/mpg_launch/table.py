@@ -83,7 +83,6 @@ def prepare_schema(config: LaunchConfig, dry_run: bool, s3: Callable[[], Any], o
     schema, then (unless a dry run) upload it where the job's ProcessingInput reads it."""
     if not config.schema:
         return
-    if dry_run:
-        config_schema(config)
-        return
-    upload_schema(config, s3(), out)
+    config_schema(config)  # before any client exists
+    if not dry_run:
+        upload_schema(config, s3(), out)

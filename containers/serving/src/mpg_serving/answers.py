@@ -80,16 +80,16 @@ def class_answers(manifest: Mapping[str, Any]) -> ClassAnswers | None:
             f"artifact.json: task {task!r} is not one of 'regression', 'classification'"
         )
     classes = manifest.get("classes")
-    if not _valid_classes(classes):
+    if not isinstance(classes, list) or not _valid_classes(classes):
         raise ConfigError(
             f"artifact.json: a classifier needs 'classes', a list of at least two distinct "
             f"strings or integers in the model's column order; found {str(classes)[:200]}"
         )
-    return ClassAnswers(tuple(classes))
+    return ClassAnswers(classes)
 
 
-def _valid_classes(classes: Any) -> bool:
-    if not isinstance(classes, list) or len(classes) < 2:
+def _valid_classes(classes: list[Any]) -> bool:
+    if len(classes) < 2:
         return False
     if len({str(c) for c in classes}) != len(classes):
         return False  # "1" and 1 would share a probability key
