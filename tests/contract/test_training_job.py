@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mpg_core.artifact.reader import load_artifact
-from mpg_core.metrics import METRIC_DEFINITIONS
+from mpg_core.metrics import metric_definitions
 
 # The image's `train` is mpg-train (sagemaker-training's runner, stop handler first).
 TRAIN = str(Path(sys.executable).with_name("mpg-train"))
@@ -71,7 +71,7 @@ def test_trains_evaluates_and_writes_a_servable_model(tmp_path: Path, trained) -
     assert result.returncode == 0, result.stdout + result.stderr
     logs = result.stdout + result.stderr
     values = {}
-    for definition in METRIC_DEFINITIONS:
+    for definition in metric_definitions("regression"):
         found = re.findall(definition["Regex"], logs)
         assert len(found) == 1, definition
         values[definition["Name"]] = float(found[0])

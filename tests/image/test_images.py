@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from mpg_core.artifact.reader import load_artifact
-from mpg_core.metrics import METRIC_DEFINITIONS
+from mpg_core.metrics import metric_definitions
 from tests.conftest import free_port, wait_until
 from tests.contract.test_serving_app import BAD, ROW
 from tests.contract.test_training_job import make_tree
@@ -92,7 +92,7 @@ def test_training_job(images, trained, tmp_path: Path) -> None:
     root = make_tree(tmp_path, trained, {"n_estimators": "50", "max_features": '"0.8"'})
     result = run_training(images, root)
     assert result.returncode == 0, result.stdout + result.stderr
-    for definition in METRIC_DEFINITIONS:
+    for definition in metric_definitions("regression"):
         assert len(re.findall(definition["Regex"], result.stdout + result.stderr)) == 1
     assert load_artifact(root / "model").kind == "pipeline"
     assert (root / "output/data/evaluation.json").is_file()

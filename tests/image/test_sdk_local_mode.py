@@ -44,7 +44,7 @@ import requests
 
 from mpg_core.artifact.files import ARTIFACT_FILE, ESTIMATOR_FILE, unpack_model_tarball
 from mpg_core.artifact.reader import load_artifact
-from mpg_core.metrics import METRIC_DEFINITIONS
+from mpg_core.metrics import metric_definitions
 from mpg_core.schema import FEATURES
 from tests.conftest import Trained, free_port, wait_until
 
@@ -411,7 +411,7 @@ def test_training_job_writes_model_tarball_and_metrics(training_run: TrainingRun
     # Local mode does not parse MetricDefinitions; the documented regexes must find every
     # train and validation metric in the container's log, as they would in CloudWatch.
     found = {}
-    for definition in METRIC_DEFINITIONS:
+    for definition in metric_definitions("regression"):
         match = re.search(definition["Regex"], training_run.logs)
         if match:
             found[definition["Name"]] = float(match.group(1))

@@ -3,12 +3,18 @@ import re
 import numpy as np
 import pytest
 
-from mpg_core.metrics import METRIC_DEFINITIONS, metric_lines, regression_metrics
+from mpg_core.metrics import (
+    METRIC_DEFINITIONS,
+    classification_metrics,
+    metric_definitions,
+    metric_lines,
+    regression_metrics,
+)
 
 
 def test_definitions_fit_sagemaker_limits() -> None:
     assert len(METRIC_DEFINITIONS) <= 40
-    for definition in METRIC_DEFINITIONS:
+    for definition in metric_definitions("regression"):
         assert len(definition["Name"]) <= 255 and len(definition["Regex"]) <= 500
         assert re.compile(definition["Regex"]).groups == 1
 
@@ -20,7 +26,9 @@ def test_every_printed_line_is_read_by_exactly_its_regex(value: float) -> None:
         lines = metric_lines(split, values)
         log = "\n".join(lines)
         for metric, expected in values.items():
-            regex = next(d["Regex"] for d in METRIC_DEFINITIONS if d["Name"] == f"{split}:{metric}")
+            regex = next(
+                d["Regex"] for d in METRIC_DEFINITIONS if d["Name"] == f"{split}:{metric}"
+            )
             matches = re.findall(regex, log)
             assert len(matches) == 1
             assert float(matches[0]) == pytest.approx(expected, rel=1e-6, abs=1e-6)

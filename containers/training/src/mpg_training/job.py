@@ -1,4 +1,5 @@
-"""Train and evaluate the random forest; write the model artifact and an evaluation report.
+"""Train and evaluate the model for the table's task (the schema's: regression or
+classification); write the model artifact and an evaluation report.
 
 :func:`main` is the edge: it reads the platform once through sagemaker-training's
 ``Environment`` and hands an explicit :class:`TrainConfig` to :func:`run`.
@@ -19,7 +20,12 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from mpg_core.artifact.files import MODEL_TARBALL, Artifact, unpack_model_tarball
+from mpg_core.artifact.files import (
+    MODEL_TARBALL,
+    Artifact,
+    read_manifest,
+    unpack_model_tarball,
+)
 from mpg_core.artifact.reader import load_artifact
 from mpg_core.artifact.writer import write_artifact
 from mpg_core.channels import read_csv_dir
@@ -28,9 +34,14 @@ from mpg_core.exits import failure_reported, raise_on_stop_signals
 from mpg_core.features import coerce_numeric
 from mpg_core.hyperparameters import Hyperparameters, parse_hyperparameters
 from mpg_core.logs import configure_logging
-from mpg_core.metrics import metric_lines, regression_metrics
+from mpg_core.metrics import classification_metrics, metric_lines, regression_metrics
 from mpg_core.platform import Resources
-from mpg_core.schema import FEATURES, TARGET
+from mpg_core.table_schema import (
+    TableSchema,
+    default_schema,
+    features_schema,
+    schema_from_manifest,
+)
 from mpg_training.estimators import build_estimator
 
 log = logging.getLogger("mpg_training")
@@ -49,26 +60,43 @@ class TrainConfig:
     resources: Resources = field(default_factory=Resources)
 
 
+def _labels(frame: pd.DataFrame, split: str, schema: TableSchema) -> np.ndarray:
+    """The target column: float64 for regression; classification labels as the features file
+    gives them (integers or strings), none missing."""
+    target = schema.target
+    if not schema.is_classification:
+        return coerce_numeric(frame, [target], split, allow_missing=False)[target].to_numpy()
+    labels = frame[target]
+    if labels.isna().any():
+        raise DataError(f"{split}: the target {target!r} has missing labels")
+    if labels.dtype.kind == "O":
+        return labels.astype(str).to_numpy(dtype=object)
+    return labels.to_numpy()
+
+
 def _labelled_features(
-    directory: Path, split: str, columns: tuple[str, ...] | None
+    directory: Path, split: str, columns: tuple[str, ...] | None, schema: TableSchema
 ) -> tuple[pd.DataFrame, np.ndarray]:
     frame = read_csv_dir(directory, split)
-    if TARGET not in frame.columns:
-        raise DataError(f"{split}: column {TARGET!r} is missing from the features")
-    names = columns or tuple(c for c in frame.columns if c != TARGET)
-    if not names:
-        raise DataError(f"{split}: no feature columns besides {TARGET!r}")
-    if columns is not None and set(frame.columns) - {TARGET} != set(columns):
+    target = schema.target
+    if target not in frame.columns:
         raise DataError(
-            f"{split}: feature columns {sorted(set(frame.columns) - {TARGET})} "
+            f"{split}: the target column {target!r} is missing from the features "
+            f"(found {list(frame.columns)[:10]}); was the table preprocessed with this schema?"
+        )
+    names = columns or tuple(c for c in frame.columns if c != target)
+    if not names:
+        raise DataError(f"{split}: no feature columns besides {target!r}")
+    if columns is not None and set(frame.columns) - {target} != set(columns):
+        raise DataError(
+            f"{split}: feature columns {sorted(set(frame.columns) - {target})} "
             f"differ from train's {sorted(columns)}"
         )
     X = coerce_numeric(frame, names, split, allow_missing=False)
-    y = coerce_numeric(frame, [TARGET], split, allow_missing=False)[TARGET].to_numpy()
-    return X, y
+    return X, _labels(frame, split, schema)
 
 
-def _preprocessor(directory: Path, feature_names: tuple[str, ...]) -> Any:
+def _preprocessor_artifact(directory: Path, feature_names: tuple[str, ...]) -> Artifact:
     """The fitted preprocessor from the ``preprocessor`` channel (a model.tar.gz or its
     extracted files), checked against the features the model is trained on."""
     tarball = directory / MODEL_TARBALL
@@ -83,7 +111,45 @@ def _preprocessor(directory: Path, feature_names: tuple[str, ...]) -> Any:
             "the preprocessor's output columns differ from the train features: "
             f"{list(artifact.output_columns)} vs {list(feature_names)}"
         )
-    return artifact.estimator
+    return artifact
+
+
+def table_schema(channels: Mapping[str, Path]) -> TableSchema:
+    """The table's schema: the preprocessor artifact's, else the copy beside the train
+    features, else Auto MPG's (features written before schemas travelled)."""
+    if "preprocessor" in channels:
+        directory = channels["preprocessor"]
+        tarball = directory / MODEL_TARBALL
+        folder = (
+            unpack_model_tarball(tarball, Path(tempfile.mkdtemp()))
+            if tarball.is_file()
+            else directory
+        )
+        return schema_from_manifest(read_manifest(folder), f"{folder}/artifact.json")
+    return features_schema(channels["train"]) or default_schema()
+
+
+def _json_label(value: Any) -> Any:
+    """A class as JSON keeps it: numpy integers to int, strings stay strings."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _check_known_classes(y: np.ndarray, classes: np.ndarray, split: str) -> None:
+    unseen = sorted(set(y.tolist()) - set(classes.tolist()), key=str)
+    if unseen:
+        raise DataError(
+            f"{split}: class(es) {unseen[:10]} never occur in train, so the model cannot "
+            "predict them; split the table stratified by the target"
+        )
+
+
+def _split_metrics(
+    model: Any, X: pd.DataFrame, y: np.ndarray, split: str, schema: TableSchema
+) -> dict[str, float]:
+    if not schema.is_classification:
+        return regression_metrics(y, model.predict(X.to_numpy()))
+    _check_known_classes(y, model.classes_, split)
+    return classification_metrics(y, model.predict_proba(X.to_numpy()), model.classes_)
 
 
 def run(config: TrainConfig) -> dict[str, dict[str, float]]:
@@ -94,14 +160,23 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
     if unknown:
         log.warning("ignoring unknown channels", extra={"channels": unknown})
 
-    X_train, y_train = _labelled_features(config.channels["train"], "train", None)
+    schema = table_schema(config.channels)
+    X_train, y_train = _labelled_features(config.channels["train"], "train", None, schema)
     names = tuple(str(c) for c in X_train.columns)
+    if schema.is_classification and len(np.unique(y_train)) < 2:
+        raise DataError(f"train: the target {schema.target!r} has a single class")
     hp = config.hyperparameters
     log.info(
         "training random forest",
-        extra={"rows": len(X_train), "features": len(names), "hyperparameters": hp.as_dict()},
+        extra={
+            "task": schema.task,
+            "target": schema.target,
+            "rows": len(X_train),
+            "features": len(names),
+            "hyperparameters": hp.as_dict(),
+        },
     )
-    forest = build_estimator("regression", hp).fit(X_train.to_numpy(), y_train)
+    model = build_estimator(schema.task, hp).fit(X_train.to_numpy(), y_train)
 
     evaluation: dict[str, dict[str, float]] = {}
     rows = {"train": len(X_train)}
@@ -109,25 +184,28 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
         if split == "train":
             X, y = X_train, y_train
         elif split in config.channels:
-            X, y = _labelled_features(config.channels[split], split, names)
+            X, y = _labelled_features(config.channels[split], split, names, schema)
             X = X[list(names)]
             rows[split] = len(X)
         else:
             continue
-        evaluation[split] = regression_metrics(y, forest.predict(X.to_numpy()))
+        evaluation[split] = _split_metrics(model, X, y, split, schema)
         for line in metric_lines(split, evaluation[split]):
             print(line, flush=True)  # read by the job's MetricDefinitions regexes
 
     if config.resources.is_leader:
-        _write_model(config, forest, names, X_train.to_numpy(dtype=np.float64))
-        report = {
+        _write_model(config, model, names, X_train.to_numpy(dtype=np.float64), schema)
+        report: dict[str, Any] = {
+            "task": schema.task,
             "metrics": evaluation,
             "rows": rows,
             "hyperparameters": hp.as_dict(),
-            "feature_importances": dict(
-                zip(names, forest.feature_importances_.tolist(), strict=True)
-            ),
         }
+        if schema.is_classification:
+            report["classes"] = [_json_label(c) for c in model.classes_]
+        importances = getattr(model, "feature_importances_", None)
+        if importances is not None:
+            report["feature_importances"] = dict(zip(names, importances.tolist(), strict=True))
         config.output_data_dir.mkdir(parents=True, exist_ok=True)
         (config.output_data_dir / EVALUATION_FILE).write_text(json.dumps(report, indent=2) + "\n")
     return evaluation
@@ -135,23 +213,32 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
 
 def _write_model(
     config: TrainConfig,
-    forest: Any,
+    model: Any,
     names: tuple[str, ...],
     train_features: np.ndarray,
+    schema: TableSchema,
 ) -> None:
+    # What serving and batch transform need to answer: the task, the class order, the schema.
+    info: dict[str, Any] = {"task": schema.task, "schema": schema.as_dict()}
+    if schema.is_classification:
+        info["classes"] = [_json_label(c) for c in model.classes_]
     if "preprocessor" in config.channels:
-        pipeline = Pipeline(
-            [
-                ("preprocess", _preprocessor(config.channels["preprocessor"], names)),
-                ("model", forest),
-            ]
-        )
+        preprocessor = _preprocessor_artifact(config.channels["preprocessor"], names)
+        pipeline = Pipeline([("preprocess", preprocessor.estimator), ("model", model)])
         artifact = Artifact(
-            kind="pipeline", estimator=pipeline, input_columns=FEATURES, output_columns=(TARGET,)
+            kind="pipeline",
+            estimator=pipeline,
+            input_columns=tuple(preprocessor.input_columns),
+            output_columns=(schema.target,),
+            info=info,
         )
     else:
         artifact = Artifact(
-            kind="model", estimator=forest, input_columns=names, output_columns=(TARGET,)
+            kind="model",
+            estimator=model,
+            input_columns=names,
+            output_columns=(schema.target,),
+            info=info,
         )
     # The compiled form is checked against the estimator on the training features when they
     # are the model's inputs (and on random rows in every case).
