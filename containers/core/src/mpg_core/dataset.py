@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import urllib.request
 from dataclasses import dataclass
 from importlib import resources
@@ -16,6 +17,7 @@ from sklearn.model_selection import train_test_split
 
 from mpg_core.errors import DataError
 from mpg_core.schema import CAR_NAME, UCI_COLUMNS, canonical_names
+from mpg_core.table_schema import TableSchema, load_schema
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +129,65 @@ class Splits:
         return [("train", self.train), ("validation", self.validation), ("test", self.test)]
 
 
-def split(df: pd.DataFrame, seed: int = 42, validation: float = 0.15, test: float = 0.15) -> Splits:
-    """Seeded train/validation/test split; every row lands in exactly one split."""
+def split(
+    df: pd.DataFrame,
+    seed: int = 42,
+    validation: float = 0.15,
+    test: float = 0.15,
+    stratify: str | None = None,
+) -> Splits:
+    """Seeded train/validation/test split; every row lands in exactly one split. With
+    ``stratify`` (a label column) each split keeps the classes' proportions, and a class with
+    too few rows for that is a DataError naming it."""
     if not (0 < validation < 1 and 0 < test < 1 and validation + test < 1):
         raise ValueError("validation and test fractions must be in (0, 1) and sum below 1")
-    rest, test_df = train_test_split(df, test_size=test, random_state=seed)
-    train_df, val_df = train_test_split(rest, test_size=validation / (1 - test), random_state=seed)
+    if stratify is None:
+        rest, test_df = train_test_split(df, test_size=test, random_state=seed)
+        train_df, val_df = train_test_split(
+            rest, test_size=validation / (1 - test), random_state=seed
+        )
+        return Splits(train_df.sort_index(), val_df.sort_index(), test_df.sort_index())
+    _check_class_sizes(df[stratify], stratify, validation, test)
+    try:
+        rest, test_df = train_test_split(
+            df, test_size=test, random_state=seed, stratify=df[stratify]
+        )
+        train_df, val_df = train_test_split(
+            rest, test_size=validation / (1 - test), random_state=seed, stratify=rest[stratify]
+        )
+    except ValueError as exc:  # scikit-learn's word on a split it cannot stratify
+        raise DataError(f"cannot split stratified by {stratify!r}: {exc}") from None
     return Splits(train_df.sort_index(), val_df.sort_index(), test_df.sort_index())
+
+
+def min_class_rows(validation: float, test: float) -> int:
+    """Rows a class needs so that a stratified split can give it a row in every split."""
+    return max(3, math.ceil(1 / min(validation, test)))
+
+
+def _check_class_sizes(labels: pd.Series, name: str, validation: float, test: float) -> None:
+    if labels.isna().any():
+        raise DataError(f"the target {name!r} has {int(labels.isna().sum())} missing label(s)")
+    counts = labels.value_counts()
+    need = min_class_rows(validation, test)
+    small = counts[counts < need]
+    if len(small):
+        listed = ", ".join(f"{k!r}: {v}" for k, v in small.items())
+        raise DataError(
+            f"class(es) of {name!r} with fewer rows than the splits need ({need} for a row in "
+            f"train, validation and test): {listed}; gather more rows or drop those classes"
+        )
+
+
+def split_table(frame: pd.DataFrame, schema: TableSchema, seed: int = 42) -> Splits:
+    """The seeded splits of a table with ``schema``: stratified by the target for
+    classification; DataError when the schema's columns are not in the table."""
+    missing = [c for c in (schema.target, *schema.feature_columns) if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"the schema's column(s) {missing} are not in the table; found {list(frame.columns)}"
+        )
+    return split(frame, seed=seed, stratify=schema.target if schema.is_classification else None)
 
 
 def deal_rows(frame: pd.DataFrame, shards: int) -> list[pd.DataFrame]:
@@ -182,8 +236,10 @@ def write_splits(splits: Splits, out_dir: Path) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m mpg_core.dataset --out DIR [--shards K]``: write the seeded splits as the
-    pipeline's raw inputs (``DIR/<split>/<split>.csv``, or K files per split)."""
+    """``python -m mpg_core.dataset --out DIR [--shards K] [--table FILE --schema FILE]``:
+    write the seeded splits (of Auto MPG, or of any headered table, stratified by its target
+    for classification) as the pipeline's raw inputs (``DIR/<split>/<split>.csv``, or K
+    files per split)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m mpg_core.dataset", description=main.__doc__)
@@ -193,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="'uci' for the UCI URL, a file or URL; default: the bundled copy",
     )
+    parser.add_argument("--table", type=Path, default=None, help="a headered CSV table")
+    parser.add_argument("--schema", type=Path, default=None, help="its schema (with --table)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
         "--shards", type=int, default=1, help="files per split, rows dealt among them"
@@ -200,7 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.shards < 1:
         parser.error("--shards must be at least 1")
-    splits = split(load_auto_mpg(args.source), seed=args.seed)
+    if (args.table is None) != (args.schema is None):
+        parser.error("--table and --schema go together")
+    if args.table is not None:
+        splits = split_table(read_table(args.table), load_schema(args.schema), seed=args.seed)
+    else:
+        splits = split(load_auto_mpg(args.source), seed=args.seed)
     for name, paths in write_split_shards(splits, args.out, args.shards).items():
         print(f"{name}: {', '.join(str(p) for p in paths)}")
     return 0

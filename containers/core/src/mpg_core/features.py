@@ -192,3 +192,20 @@ def text_categories(frame: pd.DataFrame, schema: TableSchema, where: str) -> set
         if pd.to_numeric(present, errors="coerce").isna().any():
             found.add(name)
     return found
+
+
+def target_values(frame: pd.DataFrame, schema: TableSchema, where: str) -> pd.Series:
+    """The target column: float64 for regression; for classification the labels as given,
+    strings stripped, whole numbers as int64 (a column with a gap reads as float in pandas,
+    and ``1.0`` is the class ``1``). Missing values stay NaN, for the caller to drop."""
+    target = schema.target
+    if not schema.is_classification:
+        return coerce_numeric(frame, [target], where)[target]
+    raw = frame[target]
+    if raw.dtype.kind in "biuf":
+        present = raw.dropna()
+        if (present % 1 == 0).all():
+            return raw.astype("Int64").astype(object).where(raw.notna(), np.nan)
+        return raw.astype("float64")
+    text = raw.astype("string").str.strip()
+    return text.astype(object).where(text.notna() & (text != ""), np.nan)

@@ -21,7 +21,12 @@ from mpg_core.artifact.files import MODEL_TARBALL, Artifact, pack_model_tarball
 from mpg_core.artifact.writer import estimator_sha256, write_artifact
 from mpg_core.channels import read_raw_dir
 from mpg_core.errors import DataError
-from mpg_core.features import build_preprocessor, coerce_numeric, raw_features, text_categories
+from mpg_core.features import (
+    build_preprocessor,
+    raw_features,
+    target_values,
+    text_categories,
+)
 from mpg_core.platform import Resources
 from mpg_core.table_schema import TableSchema, default_schema, write_features_schema
 
@@ -68,23 +73,6 @@ class PreprocessResult:
     preprocessor_sha256: str  # the same on every host of a job, and in artifact.json
 
 
-def labels(frame: pd.DataFrame, schema: TableSchema, where: str) -> pd.Series:
-    """The target column: float64 for regression; for classification the labels as given,
-    strings stripped, whole numbers as int64 (a column with a gap reads as float in pandas,
-    and ``1.0`` is the class ``1``). Missing values stay NaN, for the caller to drop."""
-    target = schema.target
-    if not schema.is_classification:
-        return coerce_numeric(frame, [target], where)[target]
-    raw = frame[target]
-    if raw.dtype.kind in "biuf":
-        present = raw.dropna()
-        if (present % 1 == 0).all():
-            return raw.astype("Int64").astype(object).where(raw.notna(), np.nan)
-        return raw.astype("float64")
-    text = raw.astype("string").str.strip()
-    return text.astype(object).where(text.notna() & (text != ""), np.nan)
-
-
 def _labelled(
     frame: pd.DataFrame, where: str, schema: TableSchema
 ) -> tuple[pd.DataFrame, pd.Series | None]:
@@ -92,7 +80,7 @@ def _labelled(
     target are dropped from a labelled split, and the count is logged."""
     if schema.target not in frame.columns:
         return raw_features(frame, where, schema), None
-    target = labels(frame, schema, where)
+    target = target_values(frame, schema, where)
     keep = target.notna()
     if not keep.all():
         log.warning(

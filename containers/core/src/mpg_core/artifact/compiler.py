@@ -56,8 +56,11 @@ def _numeric_block(steps: list[Any], columns: np.ndarray) -> Block:
 def _onehot_block(steps: list[Any], columns: np.ndarray) -> Block:
     if len(steps) != 2:
         raise NotCompilable("categorical pipeline other than imputer + one-hot encoder")
-    fill = _imputer_fill(steps[0])
     encoder = _expect(steps[1], "OneHotEncoder")
+    if any(np.asarray(c).dtype.kind not in "iuf" for c in encoder.categories_):
+        # Rows reach the compiled form as float64: text categories are served by scikit-learn.
+        raise NotCompilable("OneHotEncoder with non-numeric (text) categories")
+    fill = _imputer_fill(steps[0])
     if (
         encoder.handle_unknown != "ignore"
         or encoder.drop is not None
@@ -70,9 +73,6 @@ def _onehot_block(steps: list[Any], columns: np.ndarray) -> Block:
             "categories, dense float64 output"
         )
     categories = tuple(np.asarray(c) for c in encoder.categories_)
-    if any(c.dtype.kind not in "iuf" for c in categories):
-        # Rows reach the compiled form as float64: text categories are served by scikit-learn.
-        raise NotCompilable("OneHotEncoder with non-numeric (text) categories")
     return Block(
         "onehot", columns, fill, categories=tuple(c.astype(np.float64) for c in categories)
     )
@@ -114,12 +114,12 @@ def compile_preprocessor(estimator: Any, input_columns: Sequence[str]) -> Prepro
             continue
         if isinstance(transformer, str) or not all(isinstance(s, str) for s in selected):
             raise NotCompilable(f"column transformer step {name!r} is not a fitted pipeline")
-        index = np.asarray([frame.index(s) for s in selected], dtype=np.intp)
+        positions = np.asarray([frame.index(s) for s in selected], dtype=np.intp)
         steps = [step for _, step in _expect(transformer, "Pipeline").steps]
         if type(steps[-1]).__name__ == "OneHotEncoder":
-            blocks.append(_onehot_block(steps, index))
+            blocks.append(_onehot_block(steps, positions))
         else:
-            blocks.append(_numeric_block(steps, index))
+            blocks.append(_numeric_block(steps, positions))
     if not blocks:
         raise NotCompilable("a preprocessor without a fitted column step")
     return Preprocessor(

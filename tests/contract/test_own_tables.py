@@ -1,0 +1,272 @@
+"""Tables the kit does not ship, through the real job entry points on tmp /opt/ml trees:
+schema inferred and written as TOML, split (stratified for classification), ``preprocess``,
+``train`` (sagemaker-training's runner, as the image runs it) and ``evaluate``."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mpg_core import dataset
+from mpg_core.artifact.files import MODEL_TARBALL, pack_model_tarball, read_manifest
+from mpg_core.artifact.reader import open_artifact
+from mpg_core.metrics import metric_definitions
+from mpg_core.table_schema import infer_schema, load_schema, render_schema
+from mpg_preprocessing.cli import main as preprocess_main
+from mpg_training.evaluate import main as evaluate_main
+from mpg_training.model_quality import CONFUSION_MATRIX_PLOT, REPORT_FILE, ROC_CURVE_PLOT
+from tests.contract.test_training_job import run_train
+from tests.tables import TABLES, Table
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _restore_signal_handlers() -> Iterator[None]:
+    """The entry points install the jobs' stop handlers in this process; put pytest's back."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def write_schema(table: Table, folder: Path) -> Path:
+    """What ``mpg-launch init`` does: infer, render with the reasons, write."""
+    raw = dataset.read_table(table.write(folder / "table"))
+    schema, reasons = infer_schema(raw, table.target)
+    assert schema.task == table.task, reasons["task"]
+    path = folder / "schema" / f"{table.name}.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text(render_schema(schema, reasons))
+    assert load_schema(path) == schema
+    return path
+
+
+def processing_root(table: Table, root: Path) -> Path:
+    """/opt/ml/processing/input: the schema and the table's seeded splits."""
+    schema_path = write_schema(table, root / "work")
+    inputs = root / "processing" / "input"
+    assert (
+        dataset.main(
+            [
+                "--table",
+                str(root / "work/table" / f"{table.name}.csv"),
+                "--schema",
+                str(schema_path),
+                "--out",
+                str(inputs),
+            ]
+        )
+        == 0
+    )
+    shutil.copytree(schema_path.parent, inputs / "schema")
+    return root
+
+
+def preprocess(root: Path, *args: str) -> int:
+    return preprocess_main(list(args), env={"SAGEMAKER_BASE_DIR": str(root)})
+
+
+def training_tree(root: Path, processed: Path, hyperparameters: dict[str, str]) -> Path:
+    config = root / "input" / "config"
+    config.mkdir(parents=True)
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    channels = ("train", "validation", "test", "preprocessor")
+    (config / "inputdataconfig.json").write_text(
+        json.dumps({c: {"TrainingInputMode": "File"} for c in channels})
+    )
+    (config / "resourceconfig.json").write_text(
+        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
+    )
+    out = processed / "processing" / "output"
+    for split in ("train", "validation", "test"):
+        shutil.copytree(out / "features" / split, root / "input/data" / split)
+    shutil.copytree(out / "preprocessor", root / "input/data/preprocessor")
+    return root
+
+
+def evaluate(model_dir: Path, test_dir: Path, root: Path) -> int:
+    inputs = root / "processing" / "input"
+    (inputs / "model").mkdir(parents=True)
+    pack_model_tarball(model_dir, inputs / "model" / MODEL_TARBALL)
+    shutil.copytree(test_dir, inputs / "test")
+    return evaluate_main(
+        [
+            f"--model={inputs}/model",
+            f"--test={inputs}/test",
+            f"--report={root}/processing/output/evaluation",
+        ],
+        env={"SAGEMAKER_BASE_DIR": str(root)},
+    )
+
+
+def printed_metrics(logs: str, task: str) -> dict[str, float]:
+    values = {}
+    for definition in metric_definitions(task):
+        found = re.findall(definition["Regex"], logs)
+        assert len(found) <= 1, definition
+        if found:
+            values[definition["Name"]] = float(found[0])
+    return values
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_a_table_of_your_own_from_csv_to_report(name: str, tmp_path: Path) -> None:
+    table = TABLES[name]
+    processed = processing_root(table, tmp_path / "p")
+    assert preprocess(processed) == 0, (processed / "output/failure").read_text()
+    out = processed / "processing/output"
+    features = {
+        s: pd.read_csv(out / "features" / s / f"{s}.csv") for s in ("train", "validation", "test")
+    }
+    sizes = {s: len(f) for s, f in features.items()}
+    assert sum(sizes.values()) == len(table.frame)
+    schema = load_schema(next((processed / "processing/input/schema").glob("*.toml")))
+    for split, frame in features.items():
+        assert frame.columns[0] == schema.target
+        assert not frame.drop(columns=[schema.target]).isna().any().any()
+        copy = json.loads((out / "features" / split / "schema.json").read_text())
+        assert copy["target"] == schema.target and copy["task"] == schema.task
+    if schema.is_classification:
+        # Stratified: every class in every split, in about the table's proportions.
+        shares = table.frame[table.target].value_counts(normalize=True)
+        for frame in features.values():
+            got = frame[schema.target].astype(str).value_counts(normalize=True)
+            assert set(got.index) == set(shares.index.astype(str))
+            assert np.allclose(got.sort_index(), shares.rename(str).sort_index(), atol=0.06)
+
+    root = training_tree(tmp_path / "t", processed, {"n_estimators": "60"})
+    result = run_train(root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    values = printed_metrics(result.stdout + result.stderr, schema.task)
+    assert {f"test:{m}" for m in ("accuracy", "roc_auc")} <= set(values) or ("test:rmse" in values)
+    manifest = read_manifest(root / "model")
+    assert manifest["task"] == schema.task and manifest["kind"] == "pipeline"
+    assert manifest["schema"]["target"] == schema.target
+    assert tuple(manifest["input_columns"]) == schema.feature_columns
+    if schema.is_classification:
+        labels = sorted(set(table.frame[table.target]))
+        assert manifest["classes"] == labels  # sorted as scikit-learn's, ints stay ints
+        assert values["test:accuracy"] > 0.85 and values["test:roc_auc"] > 0.9
+        assert 0 < values["test:log_loss"] < 0.5
+    else:
+        assert "classes" not in manifest
+        assert values["test:r2"] > 0.2  # diabetes is a hard table: R² ~0.4-0.5 is usual
+
+    assert evaluate(root / "model", processed / "processing/input/test", tmp_path / "e") == 0
+    report_dir = tmp_path / "e/processing/output/evaluation"
+    report = json.loads((report_dir / REPORT_FILE).read_text())
+    if schema.is_classification:
+        key = (
+            "binary_classification_metrics"
+            if len(manifest["classes"]) == 2
+            else "multiclass_classification_metrics"
+        )
+        metrics = report[key]
+        # The evaluation of the raw test split gives what training printed for its features.
+        assert metrics["accuracy"]["value"] == pytest.approx(values["test:accuracy"], abs=1e-6)
+        matrix = metrics["confusion_matrix"]
+        assert sorted(matrix) == sorted(str(c) for c in manifest["classes"])
+        assert sum(sum(row.values()) for row in matrix.values()) == sizes["test"]
+        assert (report_dir / CONFUSION_MATRIX_PLOT).read_bytes().startswith(PNG_SIGNATURE)
+        if key.startswith("binary"):
+            assert metrics["auc"]["value"] == pytest.approx(values["test:roc_auc"], abs=1e-6)
+            curve = metrics["receiver_operating_characteristic_curve"]
+            assert (
+                curve["false_positive_rates"][0] == 0.0 and curve["true_positive_rates"][-1] == 1.0
+            )
+            assert (report_dir / ROC_CURVE_PLOT).read_bytes().startswith(PNG_SIGNATURE)
+        else:
+            assert metrics["f1_macro"]["value"] == pytest.approx(values["test:f1_macro"], abs=1e-6)
+    else:
+        metrics = report["regression_metrics"]
+        assert metrics["rmse"]["value"] == pytest.approx(values["test:rmse"], abs=1e-6)
+    print(
+        f"\n{name}: task={schema.task} splits={sizes} test="
+        + json.dumps(
+            {k.split(":")[1]: round(v, 4) for k, v in values.items() if k.startswith("test:")}
+        )
+    )
+
+
+def test_text_categories_are_served_by_scikit_learn_numeric_ones_compiled(tmp_path: Path) -> None:
+    """Rows reach the compiled form as float64: a preprocessor with text categories has none
+    and is served by scikit-learn; one with numbers only is compiled and checked."""
+    for name, compiled in (("iris", False), ("wine", True)):
+        processed = processing_root(TABLES[name], tmp_path / name)
+        assert preprocess(processed) == 0
+        folder = tmp_path / name / "artifact"
+        from mpg_core.artifact.files import unpack_model_tarball
+
+        unpack_model_tarball(processed / "processing/output/preprocessor" / MODEL_TARBALL, folder)
+        manifest = read_manifest(folder)
+        assert (manifest["compiled"] is not None) is compiled
+        assert manifest["schema"]["task"] == "classification"
+        if compiled:
+            assert open_artifact(folder).engine == "compiled"
+        else:
+            text = [c["name"] for c in manifest["schema"]["column"] if c.get("text")]
+            assert text == ["garden"]
+
+
+def _failure(root: Path) -> str:
+    return (root / "output" / "failure").read_text()
+
+
+def test_a_class_seen_only_outside_train_is_named(tmp_path: Path) -> None:
+    processed = processing_root(TABLES["wine"], tmp_path)
+    test_csv = processed / "processing/input/test/test.csv"
+    frame = pd.read_csv(test_csv)
+    frame.loc[0, "cultivar"] = 7
+    frame.to_csv(test_csv, index=False)
+    assert preprocess(processed) == 3
+    assert "test: class(es) [7] of 'cultivar' never occur in the train split" in _failure(processed)
+
+
+def test_schema_columns_absent_from_the_table_are_named(tmp_path: Path) -> None:
+    processed = processing_root(TABLES["iris"], tmp_path)
+    train_csv = processed / "processing/input/train/train.csv"
+    pd.read_csv(train_csv).drop(columns=["garden"]).to_csv(train_csv, index=False)
+    assert preprocess(processed) == 3
+    assert "missing column(s) ['garden'] in train.csv" in _failure(processed)
+
+
+def test_a_categorical_column_with_too_many_levels_is_named(tmp_path: Path) -> None:
+    processed = processing_root(TABLES["iris"], tmp_path)
+    schema_file = next((processed / "processing/input/schema").glob("*.toml"))
+    text = schema_file.read_text().replace(
+        "max_categorical_levels = 50", "max_categorical_levels = 2"
+    )
+    schema_file.write_text(text)
+    assert preprocess(processed) == 3
+    assert (
+        "categorical column 'garden' has 3 distinct values, more than max_categorical_levels = 2"
+        in _failure(processed)
+    )
+
+
+def test_a_bad_schema_file_is_a_config_error(tmp_path: Path) -> None:
+    processed = processing_root(TABLES["wine"], tmp_path)
+    schema_file = next((processed / "processing/input/schema").glob("*.toml"))
+    schema_file.write_text(schema_file.read_text().replace('role = "numeric"', 'role = "numbr"', 1))
+    assert preprocess(processed) == 2
+    assert "role 'numbr' is not one of" in _failure(processed)
+
+
+def test_a_class_too_small_for_the_splits_is_named(tmp_path: Path) -> None:
+    table = TABLES["iris"]
+    small = Table("iris_small", table.target, table.task, table.frame.iloc[:104])  # 4 virginica
+    raw = dataset.read_table(small.write(tmp_path))
+    schema, _ = infer_schema(raw, small.target)
+    from mpg_core.errors import DataError
+
+    with pytest.raises(DataError, match=r"fewer rows than the splits need \(7 .*'virginica': 4"):
+        dataset.split_table(raw, schema)

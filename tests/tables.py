@@ -1,0 +1,87 @@
+"""Tables the kit does not ship, written as headered CSVs from scikit-learn's offline copies:
+diabetes (regression), breast cancer (binary), wine and iris (multiclass), and variants with
+string categories, string labels and missing values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    target: str
+    task: str
+    frame: pd.DataFrame
+
+    def write(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.name}.csv"
+        self.frame.to_csv(path, index=False)
+        return path
+
+
+def _missing(frame: pd.DataFrame, columns: list[str], fraction: float, seed: int) -> pd.DataFrame:
+    """Blank a seeded ``fraction`` of the cells of ``columns``."""
+    rng = np.random.default_rng(seed)
+    out = frame.copy()
+    for column in columns:
+        out[column] = out[column].astype(object).where(rng.random(len(out)) >= fraction, None)
+    return out
+
+
+def diabetes() -> Table:
+    """Regression: disease progression after a year; ``sex`` as text, an id column (ignored:
+    identifier-like) and missing values in two numeric columns."""
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True, scaled=False).frame.rename(
+        columns={"target": "progression"}
+    )
+    frame["sex"] = frame["sex"].map({1.0: "female", 2.0: "male"})
+    frame.insert(0, "patient_id", np.arange(1000, 1000 + len(frame)))
+    return Table("diabetes", "progression", "regression", _missing(frame, ["bmi", "s3"], 0.05, 1))
+
+
+def breast_cancer() -> Table:
+    """Binary, string labels (``malignant``/``benign``)."""
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    frame = bunch.frame.rename(columns={"target": "diagnosis"})
+    frame["diagnosis"] = np.asarray(bunch.target_names)[frame["diagnosis"]]
+    return Table("breast_cancer", "diagnosis", "classification", frame)
+
+
+def wine() -> Table:
+    """Multiclass, integer labels 0, 1, 2; a constant column (ignored)."""
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+    frame["region"] = "piemonte"
+    return Table("wine", "cultivar", "classification", frame)
+
+
+def iris() -> Table:
+    """Multiclass, string labels; a string category (a made-up ``garden``) and missing
+    values in it and in a numeric column."""
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris(as_frame=True)
+    frame = bunch.frame.rename(columns={"target": "species"})
+    frame["species"] = np.asarray(bunch.target_names)[frame["species"]]
+    rng = np.random.default_rng(7)
+    frame["garden"] = rng.choice(["kew", "edinburgh", "wisley"], len(frame))
+    return Table(
+        "iris",
+        "species",
+        "classification",
+        _missing(frame, ["garden", "sepal width (cm)"], 0.05, 2),
+    )
+
+
+TABLES = {t.name: t for t in (diabetes(), breast_cancer(), wine(), iris())}
