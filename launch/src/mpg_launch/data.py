@@ -20,6 +20,7 @@ from mpg_core.dataset import (
     load_auto_mpg,
     read_table,
     split,
+    split_table,
     write_shards,
     write_split_shards,
 )
@@ -31,8 +32,6 @@ from mpg_launch.local.staging import list_objects
 from mpg_launch.table import config_schema
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from mpg_core.table_schema import TableSchema
 
 
@@ -114,31 +113,6 @@ def table_splits(source: str | None, schema: TableSchema, seed: int = 42) -> Spl
 
     try:
         frame = read_table(path)
+        return split_table(frame, schema, seed)
     except MpgError as exc:
         raise ConfigError(f"data --source {source}: {exc}") from None
-    absent = [c for c in (schema.target, *schema.feature_columns) if c not in frame.columns]
-    if absent:
-        raise ConfigError(
-            f"data --source {source}: the schema's column(s) {absent} are not in the table; "
-            f"found {list(frame.columns)}"
-        )
-    if schema.task == "regression":
-        return split(frame, seed=seed)
-    return _stratified(frame, schema.target, seed)
-
-
-def _stratified(frame: pd.DataFrame, target: str, seed: int) -> Splits:
-    from sklearn.model_selection import train_test_split
-
-    counts = frame[target].value_counts()
-    small = counts[counts < 7]
-    if len(small):  # 15% of fewer than 7 rows rounds to none: the class would miss a split
-        raise ConfigError(
-            f"target {target!r}: class(es) {dict(small)} have fewer than 7 rows, too few to "
-            "appear in train, validation and test; add rows or merge those classes"
-        )
-    rest, test = train_test_split(frame, test_size=0.15, random_state=seed, stratify=frame[target])
-    train, validation = train_test_split(
-        rest, test_size=0.15 / 0.85, random_state=seed, stratify=rest[target]
-    )
-    return Splits(train.sort_index(), validation.sort_index(), test.sort_index())
