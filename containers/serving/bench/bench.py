@@ -6,9 +6,10 @@
 
 Without --model-dir a 100-tree pipeline is trained in-process into a temporary folder (the
 same jobs the images run); then, likewise, a 100-tree iris classifier (string labels, from the
-table's CSV and its schema), answering labels (CSV) and probabilities (JSON). Server CPU per request comes from the container's cgroup CPU
-counter read before and after each run, so it counts every process of the container (the
-gunicorn master, the workers, the kernel's TCP work on their behalf) and nothing else.
+table's CSV and its schema), answering labels (CSV) and probabilities (JSON). Server CPU per
+request comes from the container's cgroup CPU counter read before and after each run, so it
+counts every process of the container (the gunicorn master, the workers, the kernel's TCP work
+on their behalf) and nothing else.
 Run it on a quiet machine: other load costs 30-40%.
 
 The container runs on the host's network (``--network host``, the server bound to --port via
