@@ -188,7 +188,8 @@ def test_a_classification_table_through_the_pipeline_to_a_registered_endpoint(
         # Approve the registered model, deploy it and ask it.
         cli.lines.clear()
         assert cli("registry", "list") == 0
-        assert "PendingManualApproval" in "\n".join(cli.lines)
+        listed = "\n".join(cli.lines)
+        assert "PendingManualApproval" in listed and "balanced_accuracy=" in listed
         assert cli("registry", "approve", "1") == 0
         assert cli("registry", "deploy", "1", "--endpoint", "iris") == 0, cli.tail()
         rows = tmp_path / "rows.csv"
