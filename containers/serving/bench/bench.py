@@ -276,6 +276,9 @@ def wrk(
 
 def run(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="mpg-bench-"))
+    if args.classifier_only:
+        print_table(measure_classifier(args, work))
+        return 0
     model_dir = Path(args.model_dir) if args.model_dir else train_model(work / "train")
     bodies = {
         "1-row": random_rows(1, 1),
@@ -299,10 +302,6 @@ def run(args: argparse.Namespace) -> int:
         ("5MB-random-jsonl", 2),
     ]
 
-    if args.classifier_only:
-        results = measure_classifier(args, work)
-        print_table(results)
-        return 0
     container, cold = start(args.image, model_dir, args.port, args.workers, args.network)
     try:
         time.sleep(2)  # let start-up settle before reading idle memory
