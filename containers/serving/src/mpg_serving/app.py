@@ -14,6 +14,7 @@ from mpg_core.errors import RequestError
 from mpg_serving import codecs
 from mpg_serving.answers import class_answers
 from mpg_serving.settings import BATCH_PAYLOAD_BUDGET_MB, ServeSettings
+from mpg_serving.text_rows import text_rows
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,10 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
     """The app serving ``model``, opened from ``settings.model_dir``, whose artifact.json says
     how it answers (a classifier: its ``classes``; see :mod:`mpg_serving.answers`)."""
     app = Flask("mpg_serving")
-    classifier = class_answers(read_manifest(settings.model_dir))
+    manifest = read_manifest(settings.model_dir)
+    classifier = class_answers(manifest)
+    # Raw rows with text cells (categorical columns of strings) are read as cells, not floats.
+    text = text_rows(manifest, model)
     # Bodies over the limit get 413 before they are read into memory.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
 
@@ -96,8 +100,11 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
             ) from None
         if not body:
             raise RequestError("empty body")
-        rows = codecs.decode(body, content_type, model.input_columns, model.allows_missing)
-        result = model.predict(rows)
+        if text is not None:
+            result = text.predict(body, content_type)
+        else:
+            rows = codecs.decode(body, content_type, model.input_columns, model.allows_missing)
+            result = model.predict(rows)
         if classifier is not None:
             return Response(classifier.encode(result, accept), mimetype=accept)
         return Response(codecs.encode(result, accept), mimetype=accept)
