@@ -2,11 +2,14 @@
 
     uv run python containers/serving/bench/bench.py [--image mpg-serving:latest]
         [--model-dir DIR] [--duration 10] [--port 18090] [--workers N]
+        [--classifier-model-dir DIR | --no-classifier | --classifier-only]
 
 Without --model-dir a 100-tree pipeline is trained in-process into a temporary folder (the
-same jobs the images run). Server CPU per request comes from the container's cgroup CPU
-counter read before and after each run, so it counts every process of the container (the
-gunicorn master, the workers, the kernel's TCP work on their behalf) and nothing else.
+same jobs the images run); then, likewise, a 100-tree iris classifier (string labels, from the
+table's CSV and its schema), answering labels (CSV) and probabilities (JSON). Server CPU per
+request comes from the container's cgroup CPU counter read before and after each run, so it
+counts every process of the container (the gunicorn master, the workers, the kernel's TCP work
+on their behalf) and nothing else.
 Run it on a quiet machine: other load costs 30-40%.
 
 The container runs on the host's network (``--network host``, the server bound to --port via
@@ -62,6 +65,55 @@ def train_model(root: Path) -> Path:
         )
     )
     return root / "model"
+
+
+def train_classifier(root: Path) -> Path:
+    """A 100-tree iris classifier pipeline (string labels), made by the same jobs from the
+    table's CSV and the schema ``mpg-launch init`` writes for it."""
+    from sklearn.datasets import load_iris
+
+    from mpg_core import dataset
+    from mpg_core.hyperparameters import Hyperparameters
+    from mpg_core.table_schema import infer_schema
+    from mpg_preprocessing.job import PreprocessConfig
+    from mpg_preprocessing.job import run as preprocess
+    from mpg_training.job import TrainConfig
+    from mpg_training.job import run as train
+
+    iris = load_iris(as_frame=True)
+    frame = iris.frame.drop(columns="target")
+    frame.columns = IRIS_COLUMNS
+    frame["species"] = iris.target_names[iris.target]
+    schema, _ = infer_schema(frame, "species", "classification", name="iris")
+    dataset.write_splits(dataset.split(frame), root / "bronze")
+    preprocess(
+        PreprocessConfig(
+            train_dir=root / "bronze/train",
+            features_dir=root / "features",
+            preprocessor_dir=root / "preprocessor",
+            schema=schema,
+        )
+    )
+    train(
+        TrainConfig(
+            channels={"train": root / "features/train", "preprocessor": root / "preprocessor"},
+            model_dir=root / "model",
+            output_data_dir=root / "out",
+            hyperparameters=Hyperparameters(n_estimators=100),
+        )
+    )
+    return root / "model"
+
+
+IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def iris_rows(n: int, seed: int) -> str:
+    """Distinct random iris measurements (cm), one decimal, as a client sends them."""
+    rng = np.random.default_rng(seed)
+    low, high = np.array([4.3, 2.0, 1.0, 0.1]), np.array([7.9, 4.4, 6.9, 2.5])
+    values = rng.uniform(low, high, (n, 4))
+    return "".join(",".join(f"{v:.1f}" for v in row) + "\n" for row in values)
 
 
 def random_rows(n: int, seed: int) -> str:
@@ -189,7 +241,12 @@ def start(
 
 
 def wrk(
-    port: int, body: Path, connections: int, duration: int, content_type: str = "text/csv"
+    port: int,
+    body: Path,
+    connections: int,
+    duration: int,
+    content_type: str = "text/csv",
+    accept: str | None = None,
 ) -> dict[str, float]:
     out = subprocess.run(
         [
@@ -208,6 +265,7 @@ def wrk(
             "--",
             str(body),
             content_type,
+            accept or "text/csv",
         ],
         check=True,
         capture_output=True,
@@ -218,6 +276,9 @@ def wrk(
 
 def run(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="mpg-bench-"))
+    if args.classifier_only:
+        print_table(measure_classifier(args, work))
+        return 0
     model_dir = Path(args.model_dir) if args.model_dir else train_model(work / "train")
     bodies = {
         "1-row": random_rows(1, 1),
@@ -279,6 +340,8 @@ def run(args: argparse.Namespace) -> int:
         loaded = container.memory_mib()
     finally:
         subprocess.run(["docker", "rm", "-f", container.name], capture_output=True)
+    if not args.no_classifier:
+        results += measure_classifier(args, work)
     size = subprocess.run(
         ["docker", "image", "inspect", "-f", "{{.Size}}", args.image],
         check=True,
@@ -290,6 +353,52 @@ def run(args: argparse.Namespace) -> int:
     print(f"idle memory (all workers): {idle:.0f} MiB; after the runs: {loaded:.0f} MiB")
     print(f"image size: {int(size) / 1e6:.0f} MB ({args.image}); network: {args.network}")
     return 0
+
+
+def measure_classifier(args: argparse.Namespace, work: Path) -> list[dict[str, object]]:
+    """The classifier's scenarios: one row and 100 rows of CSV, answered with labels, and one
+    row answered in JSON (the label and every class's probability)."""
+    model_dir = (
+        Path(args.classifier_model_dir)
+        if args.classifier_model_dir
+        else train_classifier(work / "train-classifier")
+    )
+    bodies = {"1-row": iris_rows(1, 1), "100-row": iris_rows(100, 2)}
+    files = {}
+    for label, text in bodies.items():
+        files[label] = work / f"iris-{label}.csv"
+        files[label].write_text(text)
+    scenarios = [("1-row", 1, "text/csv"), ("1-row", 8, "text/csv"), ("1-row", 32, "text/csv")]
+    scenarios += [("1-row", 8, "application/json"), ("100-row", 8, "text/csv")]
+    container, _ = start(args.image, model_dir, args.port, args.workers, args.network)
+    results: list[dict[str, object]] = []
+    try:
+        for label, connections, accept in scenarios:
+            wrk(args.port, files[label], connections, 2, "text/csv", accept)  # warm-up
+            before = container.cpu_ns()
+            r = wrk(args.port, files[label], connections, args.duration, "text/csv", accept)
+            cpu = container.cpu_ns() - before
+            seconds = r["duration_us"] / 1e6
+            rows = bodies[label].count("\n")
+            answer = "labels" if accept == "text/csv" else "JSON"
+            errors = sum(
+                int(r[k])
+                for k in ("connect_errors", "read_errors", "write_errors", "status_errors")
+            )
+            results.append(
+                {
+                    "scenario": f"classifier {label} CSV->{answer} @ {connections}",
+                    "req/s": r["requests"] / seconds,
+                    "rows/s": r["requests"] * rows / seconds,
+                    "p50 ms": r["p50_us"] / 1000,
+                    "p99 ms": r["p99_us"] / 1000,
+                    "errors": errors + int(r["timeouts"]),
+                    "CPU ms/req": cpu / 1e6 / max(r["requests"], 1),
+                }
+            )
+    finally:
+        subprocess.run(["docker", "rm", "-f", container.name], capture_output=True)
+    return results
 
 
 def print_table(results: list[dict[str, object]], header: list[str] | None = None) -> None:
@@ -317,6 +426,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default="mpg-serving:latest")
     parser.add_argument("--model-dir", help="an artifact folder (default: train one now)")
+    parser.add_argument(
+        "--classifier-model-dir", help="a classifier artifact folder (default: train one now)"
+    )
+    parser.add_argument("--no-classifier", action="store_true", help="skip the classifier")
+    parser.add_argument(
+        "--classifier-only", action="store_true", help="only the classifier's scenarios"
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     parser.add_argument("--port", type=int, default=18090)
     parser.add_argument("--workers", type=int, help="SAGEMAKER_MODEL_SERVER_WORKERS")

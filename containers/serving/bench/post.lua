@@ -1,16 +1,17 @@
 -- wrk script: POST one body file to /invocations and report a JSON summary on stdout.
--- Usage: wrk -s post.lua URL -- BODY_FILE [CONTENT_TYPE]
-local body_file, content_type
+-- Usage: wrk -s post.lua URL -- BODY_FILE [CONTENT_TYPE] [ACCEPT]
+local body_file, content_type, accept
 
 function init(args)
   body_file = args[1]
   content_type = args[2] or "text/csv"
+  accept = args[3] or "text/csv"
   local f = assert(io.open(body_file, "rb"))
   wrk.body = f:read("*a")
   f:close()
   wrk.method = "POST"
   wrk.headers["Content-Type"] = content_type
-  wrk.headers["Accept"] = "text/csv"
+  wrk.headers["Accept"] = accept
 end
 
 function done(summary, latency, requests)

@@ -54,6 +54,7 @@ _SETTINGS = {
     "endpoint": "endpoint_name",
     "pipeline_name": "pipeline_name",
     "model_package_group": "model_package_group",
+    "schema": "schema",
 }
 
 
@@ -67,6 +68,9 @@ def _common() -> argparse.ArgumentParser:
     group.add_argument("--prefix", help="S3 key prefix (MPG_PREFIX, default mpg)")
     group.add_argument("--image-tag", help="image tag in ECR (MPG_IMAGE_TAG)")
     group.add_argument("--registry", help="push/pull registry instead of ECR's (MPG_REGISTRY)")
+    group.add_argument(
+        "--schema", help="table schema file, from `init` (MPG_SCHEMA; default: Auto MPG's)"
+    )
     group.add_argument(
         "--no-network-isolation",
         action="store_true",
@@ -98,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+
+    from mpg_launch.init_schema import add_init_command
+
+    add_init_command(sub)
 
     p = command("push", "create the ECR repositories if missing, log in, tag and push")
     p.add_argument("--tag", help="tag to push (default: git-<sha> of this checkout)")
@@ -382,6 +390,10 @@ def _run_and_report(
     out: Callable[[str], None],
 ) -> int:
     """Run the subcommand; each error a user can meet is one line and its exit code."""
+    if args.command == "init":  # reads a local table: no settings, no AWS
+        from mpg_launch.init_schema import run_init
+
+        return run_init(args, out)
     # Not at the top: --help and usage errors exit above without loading botocore.
     from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import (

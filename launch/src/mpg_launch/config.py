@@ -42,6 +42,7 @@ ENV_KEYS = {
     "MPG_REGISTRY": "registry_override",
     "MPG_ACCOUNT_ID": "account_id",
     "MPG_LOCAL_STATE_DIR": "local_state_dir",
+    "MPG_SCHEMA": "schema",
 }
 # The first of these that is set wins (MPG_REGION over the AWS variables).
 _ENV_ORDER = list(ENV_KEYS)
@@ -128,6 +129,8 @@ class LaunchConfig:
     model_package_group: str = "mpg-models"
     local: bool = False
     local_state_dir: str | None = None
+    # The table schema file (mpg-launch init writes one); None: Auto MPG's, shipped in mpg_core.
+    schema: str | None = None
     # --verbose: a local pipeline also prints its containers' log lines, under their step.
     verbose: bool = False
 
@@ -338,6 +341,8 @@ def load_config(
         for key, value in data.items():
             sources[key] = f"config file {path}"
             values[key] = _coerce(key, value, sources[key])
+        if values.get("schema"):  # a file's relative path is read from the file's folder
+            values["schema"] = str(path.parent / values["schema"])
     for var in reversed(_ENV_ORDER):  # so the first listed variable is applied last and wins
         if env.get(var):
             key = ENV_KEYS[var]

@@ -13,15 +13,27 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mpg_core.dataset import Splits, load_auto_mpg, split, write_shards, write_split_shards
+from mpg_core.dataset import (
+    Splits,
+    load_auto_mpg,
+    read_table,
+    split,
+    split_table,
+    write_shards,
+    write_split_shards,
+)
 from mpg_core.errors import DataError
 from mpg_core.schema import FEATURES, TARGET
 from mpg_launch import layout
 from mpg_launch.aws import error_code
 from mpg_launch.config import LaunchConfig
 from mpg_launch.errors import ConfigError, LaunchError
+from mpg_launch.table import config_schema
+
+if TYPE_CHECKING:
+    from mpg_core.table_schema import TableSchema
 from mpg_launch.local.staging import list_objects
 
 
@@ -88,9 +100,14 @@ def _replace_prefix(
     return uploaded
 
 
-def checked_splits(source: str | None, seed: int, shards: int) -> Splits:
-    """The seeded splits, read before any client is made; ``shards`` checked against them."""
-    splits = split(_load(source), seed=seed)
+def checked_splits(
+    source: str | None, seed: int, shards: int, schema: TableSchema | None = None
+) -> Splits:
+    """The seeded splits (Auto MPG's, or with a schema its table's), read before any client is
+    made; ``shards`` checked against them."""
+    splits = (
+        split(_load(source), seed=seed) if schema is None else table_splits(source, schema, seed)
+    )
     rows, smallest = min((len(frame), name) for name, frame in splits.items())
     if not 1 <= shards <= rows:
         raise ConfigError(
@@ -113,21 +130,46 @@ def upload_splits(
     prints each upload's request instead."""
     if not dry_run:
         check_bucket(s3, config.bucket)
+    schema = config_schema(config)
+    features, target = (
+        (FEATURES, TARGET) if schema is None else (schema.feature_columns, schema.target)
+    )
     uploaded = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, paths in write_split_shards(splits, Path(tmp) / "bronze", shards).items():
             uploaded[name] = _replace_prefix(s3, paths, layout.raw_uri(config, name), out, dry_run)
         # Batch transform reads the endpoint's format: raw features, no header, no target.
         batch = write_shards(
-            splits.test[list(FEATURES)], Path(tmp) / "batch", "test", shards, header=False
+            splits.test[list(features)], Path(tmp) / "batch", "test", shards, header=False
         )
         uploaded["batch"] = _replace_prefix(s3, batch, layout.batch_input_uri(config), out, dry_run)
-        # id (the car's line in auto-mpg.data), true mpg, then the same features.
+        # id (the row's line in the table), the true target, then the same features.
         joined = Path(tmp) / "joined" / "test.csv"
         joined.parent.mkdir()
-        labelled = splits.test[[TARGET, *FEATURES]]
+        labelled = splits.test[[target, *features]]
         labelled.set_axis(labelled.index + 1).to_csv(joined, index=True, header=False)
         uploaded["batch-joined"] = _replace_prefix(
             s3, [joined], layout.batch_joined_uri(config), out, dry_run
         )
     return uploaded
+
+
+def table_splits(source: str | None, schema: TableSchema, seed: int = 42) -> Splits:
+    """The user's table (``--source``, a headered CSV) in seeded splits of Auto MPG's sizes
+    (70/15/15); a classification table's are stratified on the target, so each split keeps the
+    class shares and every class is in train."""
+    if not source:
+        raise ConfigError(
+            "data: with a schema (--schema, MPG_SCHEMA or 'schema'), give its table with "
+            "--source FILE.csv"
+        )
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(f"data --source {source}: no such file")
+    from mpg_core.errors import MpgError
+
+    try:
+        frame = read_table(path)
+        return split_table(frame, schema, seed)
+    except MpgError as exc:
+        raise ConfigError(f"data --source {source}: {exc}") from None

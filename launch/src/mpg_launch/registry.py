@@ -22,6 +22,7 @@ from mpg_launch.errors import ConfigError, LaunchError
 
 APPROVED, REJECTED = "Approved", "Rejected"
 METRICS = ("rmse", "mae", "r2")
+CLASSIFICATION_METRICS = ("balanced_accuracy", "accuracy")
 
 
 def packages(sagemaker: Any, group: str) -> list[dict[str, Any]]:
@@ -50,14 +51,19 @@ def packages(sagemaker: Any, group: str) -> list[dict[str, Any]]:
 
 
 def report_metrics(s3: Any, uri: str) -> str:
-    """``rmse=2.81 mae=2.05 r2=0.87`` from an evaluation report (SageMaker's regression
-    model-quality JSON), or why it could not be read."""
+    """``rmse=2.81 mae=2.05 r2=0.87`` (a classifier's ``balanced_accuracy=0.92 accuracy=0.91``)
+    from an evaluation report (SageMaker's model-quality JSON), or why it could not be read."""
     try:
         bucket, key = layout.split_s3_uri(uri)
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        metrics = json.loads(body)["regression_metrics"]
+        report = json.loads(body)
+        names: tuple[str, ...]
+        if "regression_metrics" in report:
+            metrics, names = report["regression_metrics"], METRICS
+        else:  # a classifier's: the gate's section (mpg_training.model_quality)
+            metrics, names = report["classification_metrics"], CLASSIFICATION_METRICS
         return " ".join(
-            f"{name}={float(metrics[name]['value']):.4g}" for name in METRICS if name in metrics
+            f"{name}={float(metrics[name]['value']):.4g}" for name in names if name in metrics
         )
     except Exception as exc:  # any failure is reported in the listing, never fatal
         reason = error_code(exc) or f"{type(exc).__name__}: {exc}"

@@ -13,16 +13,16 @@ from typing import Any
 from mpg_core.hyperparameters import TUNED, parameter_ranges
 from mpg_core.metrics import METRIC_DEFINITIONS
 from mpg_core.platform import MAX_PAYLOAD_ENV, MODEL_SERVER_WORKERS_ENV
-from mpg_launch import async_requests, endpoint_options, layout
+from mpg_launch import async_requests, endpoint_options, layout, table, tasks
 from mpg_launch.config import LaunchConfig, training_instances
 from mpg_launch.errors import ConfigError
+from mpg_launch.table import SCHEMA_INPUT
 
 Request = dict[str, Any]
 PROCESSING_ROOT = "/opt/ml/processing"
 # The processing input holding the whole train split, which every host fits on.
 FIT_INPUT = "fit"
 CSV = "text/csv"
-OBJECTIVE_METRIC = "validation:rmse"
 # Real-time endpoints: the health-check window and the time to fetch model.tar.gz.
 STARTUP_HEALTH_CHECK_SECONDS = 600
 MODEL_DOWNLOAD_SECONDS = 600
@@ -76,6 +76,10 @@ def processing_request(config: LaunchConfig, job_name: str) -> Request:
             for split in layout.SPLITS
         ),
     ]
+    if config.schema:  # the user's table schema; without it the job uses Auto MPG's
+        inputs.append(
+            _processing_input(SCHEMA_INPUT, table.schema_prefix(config), "FullyReplicated")
+        )
     outputs = [
         {
             "OutputName": name,
@@ -100,9 +104,11 @@ def processing_request(config: LaunchConfig, job_name: str) -> Request:
     vpc = _vpc(config)
     if vpc:
         network["VpcConfig"] = vpc
-    arguments = [f"--{i['InputName']}={i['S3Input']['LocalPath']}" for i in inputs] + [
-        f"--{name}={PROCESSING_ROOT}/output/{name}" for name in ("features", "preprocessor")
-    ]
+    arguments = [
+        f"--{i['InputName']}={i['S3Input']['LocalPath']}"
+        for i in inputs
+        if i["InputName"] != SCHEMA_INPUT  # read from its SageMaker path, as the job's default
+    ] + [f"--{name}={PROCESSING_ROOT}/output/{name}" for name in ("features", "preprocessor")]
     request = {
         "ProcessingJobName": job_name,
         "RoleArn": config.role_arn,
@@ -217,8 +223,10 @@ def tuning_request(
     max_parallel: int = 2,
     strategy: str = "Bayesian",
 ) -> Request:
-    """A tuning job minimising validation RMSE, read by the training image's metric regexes,
-    over the ranges the hyperparameter table (:mod:`mpg_core.hyperparameters`) declares."""
+    """A tuning job optimising the task's validation metric (minimum RMSE for regression), read
+    by the training image's metric regexes, over the ranges the hyperparameter table
+    (:mod:`mpg_core.hyperparameters`) declares."""
+    goals = tasks.goals(config)  # the schema's task: minimise RMSE, or maximise a score
     channels = training_channels(config, preprocessing_job, with_preprocessor=True)
     definition = _training_definition(config, channels)
     # The tuner sets the tuned hyperparameters; the config's others are fixed for every job.
@@ -232,8 +240,8 @@ def tuning_request(
         "HyperParameterTuningJobConfig": {
             "Strategy": strategy,
             "HyperParameterTuningJobObjective": {
-                "Type": "Minimize",
-                "MetricName": OBJECTIVE_METRIC,
+                "Type": goals.objective_type,
+                "MetricName": goals.objective_metric,
             },
             "ResourceLimits": {
                 "MaxNumberOfTrainingJobs": max_jobs,

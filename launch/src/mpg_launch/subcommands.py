@@ -27,6 +27,7 @@ from mpg_launch import (
     preflight,
     registry,
     rollout_options,
+    table,
 )
 from mpg_launch import request_builders as build
 from mpg_launch.aws import Clients, session
@@ -100,13 +101,15 @@ def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
     _no_local(args, "S3 (or the moto server AWS_ENDPOINT_URL names) is the same either way")
     preflight.seed(args.seed)
     preflight.data_source(args.source)
+    schema = table.config_schema(config)  # checked before any client
     # pandas loads only here: no other subcommand needs it.
     from mpg_launch.data import checked_splits, upload_splits
 
-    splits = checked_splits(args.source, args.seed, args.shards)  # before any client
+    splits = checked_splits(args.source, args.seed, args.shards, schema)  # before any client
     uploaded = upload_splits(
         config, connect().s3, splits, shards=args.shards, out=out, dry_run=args.dry_run
     )
+    table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
     if not args.dry_run:  # a dry run printed each upload's request instead
         for split, uris in uploaded.items():
             out(f"{split}: {', '.join(uris)}")
@@ -116,6 +119,7 @@ def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 def preprocess(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     if args.job_name:
         preflight.name(args.job_name, "--job-name")
+    table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
     runner = _runner(args, config, connect, out)
     commands.preprocess(runner, args.job_name or layout.job_name("prep"))
     return 0
@@ -337,6 +341,7 @@ def pipeline_definition(
 def pipeline_upsert(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
+    table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
     runs.upsert(_runner(args, config, connect, out), build_definition(config), args.description)
     return 0
 
@@ -345,6 +350,7 @@ def pipeline_start(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
     preflight.pipeline_overrides(args.parameter)
+    table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
     arn = runs.start(_runner(args, config, connect, out), args.parameter, args.display_name)
     if arn and args.follow:
         runs.follow(connect().sagemaker, arn, out, args.poll_seconds)

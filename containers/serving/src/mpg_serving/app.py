@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 from flask import Flask, Response, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
+from mpg_core.artifact.files import read_manifest
 from mpg_core.artifact.reader import OpenedArtifact
 from mpg_core.errors import RequestError
 from mpg_serving import codecs, streaming
+from mpg_serving.answers import class_answers
 from mpg_serving.settings import BATCH_PAYLOAD_BUDGET_MB, ServeSettings
+from mpg_serving.text_rows import text_rows
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,13 @@ def execution_parameters(settings: ServeSettings) -> dict[str, Any]:
 
 
 def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
+    """The app serving ``model``, opened from ``settings.model_dir``, whose artifact.json says
+    how it answers (a classifier: its ``classes``; see :mod:`mpg_serving.answers`)."""
     app = Flask("mpg_serving")
+    manifest = read_manifest(settings.model_dir)
+    classifier = class_answers(manifest)
+    # Raw rows with text cells (categorical columns of strings) are read as cells, not floats.
+    text = text_rows(manifest, model)
     # Bodies over the limit get 413 before they are read into memory.
     app.config["MAX_CONTENT_LENGTH"] = settings.body_limit_bytes
 
@@ -93,14 +103,32 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
             ) from None
         if not body:
             raise RequestError("empty body")
-        rows = codecs.decode(body, content_type, model.input_columns, model.allows_missing)
-        result = model.predict(rows)
-        answer = codecs.encode(result, accept)
+        answer = encode(predict_body(body, content_type), accept)
         if settings.batch and answer.endswith(b"\n"):
             # Under AssembleWith=Line SageMaker appends a newline after every answer: one
             # of our own too would leave a blank line per mini-batch in the .out file.
             answer = answer[:-1]
         return Response(answer, mimetype=accept)
+
+    def predict_body(body: bytes, content_type: str) -> np.ndarray:
+        if text is not None:
+            return text.predict(body, content_type)
+        rows = codecs.decode(body, content_type, model.input_columns, model.allows_missing)
+        return model.predict(rows)
+
+    def predict_slice(piece: bytes, content_type: str, first_line: int) -> np.ndarray:
+        """One slice of a big body (its lines numbered from ``first_line`` in errors)."""
+        if text is not None:
+            return text.predict(piece, content_type)
+        decode = streaming.LINE_DECODERS[content_type]
+        return model.predict(
+            decode(piece, model.input_columns, model.allows_missing, first_line=first_line)
+        )
+
+    def encode(result: np.ndarray, accept: str) -> bytes:
+        if classifier is not None:
+            return classifier.encode(result, accept)
+        return codecs.encode(result, accept)
 
     def _streamed(content_type: str, accept: str) -> Response:
         """An asynchronous endpoint's body, up to its limit, in slices (mpg_serving.streaming);
@@ -114,11 +142,13 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
                     http_status=413,
                 )
             body = request.get_data(cache=False)
-            rows = codecs.decode(body, content_type, model.input_columns, model.allows_missing)
-            return Response(codecs.encode(model.predict(rows), accept), mimetype=accept)
+            return Response(encode(predict_body(body, content_type), accept), mimetype=accept)
         pieces = streaming.line_slices(request.stream, settings.slice_bytes)
         answer = streaming.answer_slices(
-            pieces, content_type, accept, model.predict, model.input_columns, model.allows_missing
+            pieces,
+            accept,
+            lambda piece, line: predict_slice(piece, content_type, line),
+            encode,
         )
         spool = streaming.AnswerSpool()
         try:

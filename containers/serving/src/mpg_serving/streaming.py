@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 
@@ -74,17 +74,15 @@ def _with_last(pieces: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
 
 def answer_slices(
     pieces: Iterator[bytes],
-    content_type: str,
     accept: str,
-    predict: Callable[[np.ndarray], np.ndarray],
-    columns: Any,
-    allow_missing: bool,
+    predict: Callable[[bytes, int], np.ndarray],
+    encode: Callable[[np.ndarray, str], bytes] = codecs.encode,
 ) -> Iterator[bytes]:
     """The answer to the body ``pieces`` make up, one encoded slice per piece: for CSV and
     JSON Lines the slices' answers simply follow each other; a JSON answer is one document,
     so its head is written once, the slices' records joined by ``, ``, and its end written
-    last."""
-    decode = LINE_DECODERS[content_type]
+    last. ``predict`` answers one slice, given its first line's number (for errors);
+    ``encode`` writes an answer as the whole body's would be (regression or classes)."""
     line = 1
     answered = False
     for piece, last in _with_last(pieces):
@@ -92,9 +90,9 @@ def answer_slices(
             if last and answered:
                 break  # trailing line ends, which a whole body may have too
             raise RequestError(f"line {line}: empty line" if answered else "empty body")
-        rows = decode(piece, columns, allow_missing, first_line=line)
+        result = predict(piece, line)
         line += piece.count(b"\n")
-        encoded = codecs.encode(predict(rows), accept)
+        encoded = encode(result, accept)
         if accept != codecs.JSON:
             yield encoded
         else:

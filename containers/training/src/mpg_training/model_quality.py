@@ -56,6 +56,9 @@ METRICS = ("mae", "mse", "rmse", "r2")
 SAMPLES = 5
 SAMPLE_FRACTION = 0.8
 SEED = 0
+# Beside Model Monitor's binary_ or multiclass_ key: the metrics a pipeline gate may read.
+GATE_KEY = "classification_metrics"
+GATE_METRICS = ("accuracy", "balanced_accuracy")
 MIN_ROWS = 2  # R² needs two rows
 
 
@@ -70,7 +73,11 @@ class Report:
         return self.metrics if self.key == "regression_metrics" else {}
 
     def as_json(self) -> dict[str, Any]:
-        return {self.key: self.metrics}
+        report = {self.key: self.metrics}
+        if self.key != "regression_metrics":
+            # One path for the pipeline's gate (mpg_launch.tasks) whatever the class count.
+            report[GATE_KEY] = {m: self.metrics[m] for m in GATE_METRICS if m in self.metrics}
+        return report
 
     def summary(self) -> dict[str, Any]:
         """One line's worth for the log."""

@@ -3,7 +3,8 @@
 Preprocess (Processing, cached) -> Train (Training) -> Evaluate (Processing with the training
 image; PropertyFile EvaluationReport) -> CheckRmse (Condition: rmse <= RmseThreshold) -> if true:
 Register (RegisterModel), CreateBatchModel (Model) and BatchPredict (Transform); else
-RmseTooHigh (Fail).
+RmseTooHigh (Fail). A classification schema's gate is CheckBalancedAccuracy (balanced accuracy
+>= BalancedAccuracyThreshold) with BalancedAccuracyTooLow (:mod:`mpg_launch.tasks`).
 
 Each job step's ``Arguments`` is the request the single-stage command builds (one source per
 request shape, :mod:`mpg_launch.request_builders`), minus the job name, with pipeline parameters
@@ -16,19 +17,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mpg_launch import layout
+from mpg_launch import layout, tasks
 from mpg_launch import request_builders as build
 from mpg_launch.config import LaunchConfig
 from mpg_launch.pipeline import format as expr
 from mpg_launch.pipeline import parameters as params
 from mpg_launch.pipeline.format import Expression
+from mpg_launch.tasks import REGRESSION, Gate
 
 VERSION = "2020-12-01"
 PREPROCESS, TRAIN, EVALUATE = "Preprocess", "Train", "Evaluate"
-CHECK_RMSE, REGISTER, CREATE_BATCH_MODEL = "CheckRmse", "Register", "CreateBatchModel"
-BATCH_PREDICT, RMSE_TOO_HIGH = "BatchPredict", "RmseTooHigh"
+REGISTER, CREATE_BATCH_MODEL, BATCH_PREDICT = "Register", "CreateBatchModel", "BatchPredict"
+# Regression's gate (Auto MPG's): the names the pipeline always had. Classification's gate has
+# names of its own (mpg_launch.tasks).
+CHECK_RMSE, RMSE_TOO_HIGH = REGRESSION.gate.step, REGRESSION.gate.fail_step
 EVALUATION_REPORT = "EvaluationReport"
-RMSE_PATH = "regression_metrics.rmse.value"
+RMSE_PATH = REGRESSION.gate.report_path
 # Placeholders handed to the builders, replaced below; none may survive (see _resolved).
 _EXECUTION = "PIPELINE-EXECUTION"
 _PREPROCESSING_JOB = "PIPELINE-PREPROCESS"
@@ -177,25 +181,29 @@ def batch_predict_step(config: LaunchConfig) -> dict[str, Any]:
     return _step(BATCH_PREDICT, "Transform", _rebase(request, {}), RetryPolicies=JOB_RETRY)
 
 
-def rmse_too_high_step() -> dict[str, Any]:
+def shortfall_step(gate: Gate) -> dict[str, Any]:
+    """The Fail step when the gate's metric falls short (RmseTooHigh for regression)."""
     message = expr.join(
         [
-            "Test RMSE",
-            expr.json_get(EVALUATE, EVALUATION_REPORT, RMSE_PATH),
-            "is above RmseThreshold",
-            expr.parameter(params.RMSE_THRESHOLD),
+            gate.label,
+            expr.json_get(EVALUATE, EVALUATION_REPORT, gate.report_path),
+            f"{gate.shortfall} {gate.parameter}",
+            expr.parameter(gate.parameter),
             "- the model was not registered",
         ],
         on=" ",
     )
-    return _step(RMSE_TOO_HIGH, "Fail", {"ErrorMessage": message})
+    return _step(gate.fail_step, "Fail", {"ErrorMessage": message})
 
 
-def check_rmse_step(config: LaunchConfig) -> dict[str, Any]:
+def gate_step(config: LaunchConfig) -> dict[str, Any]:
+    """The task's gate (:mod:`mpg_launch.tasks`): CheckRmse, rmse <= RmseThreshold, for
+    regression; a score >= its threshold for classification."""
+    gate = tasks.goals(config).gate
     condition = {
-        "Type": "LessThanOrEqualTo",
-        "LeftValue": expr.json_get(EVALUATE, EVALUATION_REPORT, RMSE_PATH),
-        "RightValue": expr.parameter(params.RMSE_THRESHOLD),
+        "Type": gate.condition,
+        "LeftValue": expr.json_get(EVALUATE, EVALUATION_REPORT, gate.report_path),
+        "RightValue": expr.parameter(gate.parameter),
     }
     arguments = {
         "Conditions": [condition],
@@ -204,9 +212,9 @@ def check_rmse_step(config: LaunchConfig) -> dict[str, Any]:
             create_batch_model_step(config),
             batch_predict_step(config),
         ],
-        "ElseSteps": [rmse_too_high_step()],
+        "ElseSteps": [shortfall_step(gate)],
     }
-    return _step(CHECK_RMSE, "Condition", arguments)
+    return _step(gate.step, "Condition", arguments)
 
 
 def build_definition(config: LaunchConfig) -> dict[str, Any]:
@@ -223,6 +231,6 @@ def build_definition(config: LaunchConfig) -> dict[str, Any]:
             preprocess_step(config),
             train_step(config),
             evaluate_step(config),
-            check_rmse_step(config),
+            gate_step(config),
         ],
     }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mpg_core.hyperparameters import SCHEMA
-from mpg_launch import layout
+from mpg_launch import layout, tasks
 from mpg_launch.config import LaunchConfig
 from mpg_launch.errors import ConfigError
 from mpg_launch.pipeline.format import Expression, parameter
@@ -29,9 +29,8 @@ TRANSFORM_INSTANCE_TYPE = "TransformInstanceType"
 TRANSFORM_INSTANCE_COUNT = "TransformInstanceCount"
 # Hyperparameters a run may change, by parameter name (values are strings, as on the wire).
 HYPERPARAMETERS = {N_ESTIMATORS: "n_estimators", MAX_DEPTH: "max_depth"}
-# Test RMSE in mpg above which the model is not registered: a mean predictor scores about 7.8
-# on Auto MPG, a linear model about 3.3, the random forest about 2.5-3.
-DEFAULT_RMSE_THRESHOLD = 4.0
+# The regression gate's threshold (test RMSE in mpg): mpg_launch.tasks holds every task's gate.
+DEFAULT_RMSE_THRESHOLD = tasks.REGRESSION.gate.default
 # Prefixes the definition appends split folders to ("<InputData>/train/"), so no trailing "/".
 _PREFIXES = (INPUT_DATA,)
 
@@ -62,6 +61,7 @@ def pipeline_parameters(config: LaunchConfig) -> tuple[Parameter, ...]:
     single-stage commands would."""
     processing = config.instance("processing")
     transform = config.instance("transform")
+    gate = tasks.goals(config).gate  # RmseThreshold, or the classification score's threshold
     return (
         Parameter(INPUT_DATA, "String", layout.s3_uri(config, config.raw_prefix)),
         Parameter(BATCH_INPUT_DATA, "String", layout.batch_input_uri(config)),
@@ -72,7 +72,7 @@ def pipeline_parameters(config: LaunchConfig) -> tuple[Parameter, ...]:
             Parameter(name, "String", _hyperparameter_default(config, key))
             for name, key in HYPERPARAMETERS.items()
         ),
-        Parameter(RMSE_THRESHOLD, "Float", DEFAULT_RMSE_THRESHOLD),
+        Parameter(gate.parameter, "Float", gate.default),
         Parameter(MODEL_APPROVAL_STATUS, "String", "PendingManualApproval"),
         Parameter(TRANSFORM_INSTANCE_TYPE, "String", transform.type),
         Parameter(TRANSFORM_INSTANCE_COUNT, "Integer", transform.count),
