@@ -98,7 +98,7 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
     names = tuple(str(c) for c in X_train.columns)
     hp = config.hyperparameters
     log.info(
-        "training random forest",
+        f"training {hp.algorithm.replace('_', ' ')}",
         extra={"rows": len(X_train), "features": len(names), "hyperparameters": hp.as_dict()},
     )
     forest = build_estimator("regression", hp).fit(X_train.to_numpy(), y_train)
@@ -124,13 +124,17 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
             "metrics": evaluation,
             "rows": rows,
             "hyperparameters": hp.as_dict(),
-            "feature_importances": dict(
-                zip(names, forest.feature_importances_.tolist(), strict=True)
-            ),
+            "feature_importances": _importances(forest, names),
         }
         config.output_data_dir.mkdir(parents=True, exist_ok=True)
         (config.output_data_dir / EVALUATION_FILE).write_text(json.dumps(report, indent=2) + "\n")
     return evaluation
+
+
+def _importances(model: Any, names: tuple[str, ...]) -> dict[str, float]:
+    """Impurity-based importances; the histogram family has none (an empty map)."""
+    values = getattr(model, "feature_importances_", None)
+    return {} if values is None else dict(zip(names, values.tolist(), strict=True))
 
 
 def _write_model(
