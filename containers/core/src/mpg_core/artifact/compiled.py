@@ -166,7 +166,7 @@ class Forest:
             and self.link in LINKS
             and ((self.roots >= 0) & (self.roots < size)).all()
             and (self.threshold[leaf] == np.inf).all()
-            and np.isfinite(self.threshold[inner]).all()
+            and (self.threshold[inner] > -np.inf).all()  # +inf: all but NaN go left
             and ((self.left[inner] > index[inner]) & (self.left[inner] + 1 < size)).all()
             and ((self.feature[inner] >= 0) & (self.feature[inner] < self.n_features)).all()
             and self._link_fits(outputs, width)

@@ -169,8 +169,9 @@ def _flatten(trees: list[_Tree]) -> dict[str, Any]:
     if end != size:
         raise NotCompilable("trees with unreachable nodes")
     internal = left != np.arange(size)
-    if not np.isfinite(threshold[internal]).all():
-        raise NotCompilable("a split threshold that is not finite")
+    # +inf is a real split: every value goes left, a missing one right (trees fitted on NaN).
+    if not (threshold[internal] > -np.inf).all():
+        raise NotCompilable("a split threshold that is NaN or -inf")
     return {
         "feature": feature,
         "threshold": threshold,
