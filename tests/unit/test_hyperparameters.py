@@ -3,6 +3,9 @@ import pytest
 from mpg_core.errors import ConfigError
 from mpg_core.hyperparameters import (
     ALGORITHMS,
+    FOREST_LEAVES,
+    FOREST_SAMPLE_ROWS,
+    FOREST_SIZE_RULE_ROWS,
     SCHEMA,
     SPECS,
     TUNED,
@@ -10,6 +13,7 @@ from mpg_core.hyperparameters import (
     Integer,
     Spec,
     family_names,
+    for_table_rows,
     parameter_ranges,
     parse_hyperparameters,
     tuned_names,
@@ -230,3 +234,34 @@ def test_reported_error_does_not_depend_on_key_order() -> None:
     for raw in (bad, dict(reversed(bad.items()))):
         with pytest.raises(ConfigError, match="n_estimators='many' must be an integer"):
             parse_hyperparameters(raw)
+
+
+def test_small_tables_keep_todays_defaults() -> None:
+    hp = Hyperparameters()
+    assert for_table_rows(hp, 278) is hp
+    assert for_table_rows(hp, FOREST_SIZE_RULE_ROWS) is hp
+
+
+def test_large_tables_bound_the_forests_trees() -> None:
+    hp = parse_hyperparameters({"n_estimators": "50", "n_jobs": "2"})
+    adapted = for_table_rows(hp, 1_000_000)
+    assert adapted.max_leaf_nodes == FOREST_LEAVES
+    assert adapted.max_samples == FOREST_SAMPLE_ROWS / 1_000_000
+    assert (adapted.n_estimators, adapted.n_jobs) == (50, 2)  # given values are kept
+    extra = for_table_rows(Hyperparameters(algorithm="extra_trees"), 200_000)
+    assert extra.max_leaf_nodes == FOREST_LEAVES and "max_samples" not in extra.as_dict()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"max_depth": "30"},
+        {"max_leaf_nodes": "None"},
+        {"max_samples": "0.9"},
+        {"algorithm": "hist_gradient_boosting"},
+        {"algorithm": "gradient_boosting"},
+    ],
+)
+def test_the_size_rule_leaves_explicit_sizes_and_boosting_alone(raw: dict[str, str]) -> None:
+    hp = parse_hyperparameters(raw)
+    assert for_table_rows(hp, 1_000_000) is hp

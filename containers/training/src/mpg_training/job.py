@@ -26,7 +26,7 @@ from mpg_core.channels import read_csv_dir
 from mpg_core.errors import ConfigError, DataError
 from mpg_core.exits import failure_reported, raise_on_stop_signals
 from mpg_core.features import coerce_numeric
-from mpg_core.hyperparameters import Hyperparameters, parse_hyperparameters
+from mpg_core.hyperparameters import Hyperparameters, for_table_rows, parse_hyperparameters
 from mpg_core.logs import configure_logging
 from mpg_core.metrics import metric_lines, regression_metrics
 from mpg_core.platform import Resources
@@ -96,7 +96,8 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
 
     X_train, y_train = _labelled_features(config.channels["train"], "train", None)
     names = tuple(str(c) for c in X_train.columns)
-    hp = config.hyperparameters
+    # Defaults adapt to the table's size (bounded forests above 10 k rows, see the rule).
+    hp = for_table_rows(config.hyperparameters, len(X_train))
     log.info(
         f"training {hp.algorithm.replace('_', ' ')}",
         extra={"rows": len(X_train), "features": len(names), "hyperparameters": hp.as_dict()},
