@@ -180,3 +180,24 @@ def test_exponential_loss_boosting_is_refused() -> None:
     model = GradientBoostingClassifier(loss="exponential", n_estimators=3).fit(*table("binary"))
     with pytest.raises(NotCompilable, match="loss"):
         compiler.compile_forest(model)
+
+
+def test_a_format_1_file_still_reads_as_a_regression_forest(
+    fitted: dict[tuple[str, str], tuple[Any, CompiledModel]], tmp_path: Path
+) -> None:
+    model, compiled = fitted["random_forest", "regression"]
+    forest = compiled.forest
+    assert forest is not None
+    old = {f"forest_{name}": getattr(forest, name) for name in ("feature", "threshold", "left")}
+    old |= {"forest_value": forest.values1d, "forest_roots": forest.roots}
+    np.savez(
+        tmp_path / "old.npz",
+        format=np.array(1),
+        forest_depth=np.array(forest.depth),
+        forest_n_features=np.array(forest.n_features),
+        **old,
+    )
+    rows = np.random.default_rng(5).normal(size=(500, WIDTH))
+    loaded = npz.load_compiled(tmp_path / "old.npz")
+    np.testing.assert_array_equal(loaded.predict(rows), compiled.predict(rows))
+    np.testing.assert_allclose(loaded.predict(rows), model.predict(rows), rtol=1e-12)

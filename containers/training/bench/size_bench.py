@@ -2,13 +2,14 @@
 (and 5 M) training rows, trained by the project's own jobs with the default hyperparameters.
 
     uv run python containers/training/bench/size_bench.py [--rows 10000,100000,1000000]
-        [--algorithm random_forest] [-H name=value ...] [--out DIR]
+        [-H name=value ...] [--out DIR]
 
-Per size it prints: training wall time and peak memory (the training job in a child process,
-its max RSS), the model folder and its model.tar.gz (``tar czf``, as SageMaker packs
-/opt/ml/model, and how long that took), validation RMSE, rows/s of the serving engine on a
-5 MB body's worth of raw rows (one thread, in process: the walk, not HTTP) and cold start
-(a fresh interpreter opening the artifact). Not a test: figures depend on the machine's load.
+Per size it prints: training wall time, peak memory and CPU seconds (the training job in a
+child process: its max RSS, and its user + system time, which a loaded machine does not
+inflate), the model folder and its model.tar.gz (``tar czf``, as SageMaker packs /opt/ml/model,
+and how long that took), validation RMSE, rows/s of the serving engine on a 5 MB body's worth
+of raw rows (one thread, in process: the walk, not HTTP) and cold start (a fresh interpreter
+opening the artifact). Not a test: figures depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -102,11 +103,13 @@ def measure(root: Path, rows: int, hp: dict[str, str]) -> dict[str, object]:
     channels = prepare(root, rows)
     model_dir, out_dir = root / "model", root / "out"
     args = json.dumps([{k: str(v) for k, v in channels.items()}, str(model_dir), str(out_dir), hp])
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", TRAIN_CHILD, args], check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kib, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu_before
     report = json.loads((out_dir / "evaluation.json").read_text())
     start = time.perf_counter()
     tarball = root / "model.tar.gz"
@@ -132,6 +135,8 @@ def measure(root: Path, rows: int, hp: dict[str, str]) -> dict[str, object]:
         "rows": rows,
         "hyperparameters": report["hyperparameters"],
         "train_wall_s": round(wall, 1),
+        # CPU seconds of the job (all threads): on a shared machine, wall time overstates.
+        "train_cpu_s": round(cpu, 1),
         "peak_rss_mib": round(max(peak_kib, before) / 1024),
         "model_folder_mb": round(folder_bytes(model_dir) / 1e6, 1),
         "tar_gz_mb": round(tarball.stat().st_size / 1e6, 1),
