@@ -104,7 +104,9 @@ def test_failing_training_job_leaves_the_failure_file(images, trained, tmp_path:
     result = run_training(images, root)
     assert result.returncode == 2
     failure = (root / "output/failure").read_text()
-    assert failure.startswith("ConfigError: hyperparameter n_estimators=-3 must be an integer in [1, 10000]")
+    assert failure.startswith(
+        "ConfigError: hyperparameter n_estimators=-3 must be an integer in [1, 10000]"
+    )
     assert len(failure.encode()) <= 1025
 
 
