@@ -9,6 +9,7 @@ one; a model neither form handles falls back, logged once."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import shutil
@@ -229,8 +230,7 @@ def test_writer_refuses_what_it_cannot_reproduce(trained, tmp_path: Path) -> Non
 
     def off_by_a_bit(forest):  # type: ignore[no-untyped-def]
         out = real(forest)
-        out.value[:] *= 1 + 1e-5
-        return out
+        return dataclasses.replace(out, value=out.value * (1 + 1e-5))
 
     with mock.patch.object(compiler, "compile_forest", off_by_a_bit):
         assert write_artifact(model_dir, artifact)["compiled"] is None
