@@ -96,7 +96,7 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
 
     X_train, y_train = _labelled_features(config.channels["train"], "train", None)
     names = tuple(str(c) for c in X_train.columns)
-    # Defaults adapt to the table's size (bounded forests above 10 k rows, see the rule).
+    # Defaults adapt to the table's size (bounded forests above 2,000 rows; see the rule).
     hp = for_table_rows(config.hyperparameters, len(X_train))
     log.info(
         f"training {hp.algorithm.replace('_', ' ')}",
