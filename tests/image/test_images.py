@@ -104,14 +104,16 @@ def test_failing_training_job_leaves_the_failure_file(images, trained, tmp_path:
     result = run_training(images, root)
     assert result.returncode == 2
     failure = (root / "output/failure").read_text()
-    assert failure.startswith("ConfigError: hyperparameter n_estimators=-3 must be >= 1")
+    assert failure.startswith(
+        "ConfigError: hyperparameter n_estimators=-3 must be an integer in [1, 10000]"
+    )
     assert len(failure.encode()) <= 1025
 
 
 def test_docker_stop_stops_training_cleanly(
     images, trained, tmp_path: Path, containers: list[str]
 ) -> None:
-    root = make_tree(tmp_path, trained, {"n_estimators": "50000", "n_jobs": "1"})
+    root = make_tree(tmp_path, trained, {"n_estimators": "10000", "n_jobs": "1"})
     name = f"mpg-test-stop-{free_port()}"
     containers.append(name)
     assert run_training(images, root, name=name, detach=True).returncode == 0

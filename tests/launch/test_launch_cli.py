@@ -116,8 +116,10 @@ def test_errors_are_one_line_and_non_zero(
             ["-H", "n_estimators=many"],
             "--hyperparameter/-H: hyperparameter n_estimators='many' must be an integer",
         ),
-        (["-H", "max_features=2"], "max_features=2 must be a fraction in (0, 1]"),
-        (["-H", "learning_rate=0.1"], "unknown hyperparameter(s) ['learning_rate']; known: ["),
+        (["-H", "max_features=2"], "max_features=2 must be a number in (0, 1]"),
+        (["-H", "depth=3"], "unknown hyperparameter(s) ['depth']; known: ["),
+        (["-H", "learning_rate=0.1"], "learning_rate does not apply to algorithm=random_forest"),
+        (["-H", "n_estimators=1e9"], "n_estimators=1000000000.0 must be an integer in [1, 10000]"),
     ],
 )
 @pytest.mark.parametrize("dry_run", [["--dry-run"], []])
@@ -151,7 +153,7 @@ def test_config_file_hyperparameters_are_checked(
         out=lambda s: None,
     )
     assert code == 2
-    assert "[hyperparameters]: hyperparameter min_samples_split=1 must be >= 2" in (
+    assert "[hyperparameters]: hyperparameter min_samples_split=1 must be an integer in [2, " in (
         capsys.readouterr().err
     )
 

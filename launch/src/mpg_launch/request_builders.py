@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mpg_core.hyperparameters import TUNED, parameter_ranges
+from mpg_core.errors import ConfigError as HyperparameterError
+from mpg_core.hyperparameters import tuning_plan
 from mpg_core.metrics import METRIC_DEFINITIONS
 from mpg_core.platform import MAX_PAYLOAD_ENV, MODEL_SERVER_WORKERS_ENV
 from mpg_launch import async_requests, endpoint_options, layout, table, tasks
@@ -229,8 +230,12 @@ def tuning_request(
     goals = tasks.goals(config)  # the schema's task: minimise RMSE, or maximise a score
     channels = training_channels(config, preprocessing_job, with_preprocessor=True)
     definition = _training_definition(config, channels)
-    # The tuner sets the tuned hyperparameters; the config's others are fixed for every job.
-    static = {k: str(v) for k, v in config.hyperparameters.items() if k not in TUNED}
+    # The tuner sets the tuned hyperparameters (and, unless the config fixes it, the
+    # algorithm); the config's others are fixed for every job.
+    try:
+        ranges, static = tuning_plan(config.hyperparameters)
+    except HyperparameterError as exc:
+        raise ConfigError(f"tuning: {exc}") from None
     if static:
         definition["StaticHyperParameters"] = static
     if config.spot:
@@ -247,7 +252,7 @@ def tuning_request(
                 "MaxNumberOfTrainingJobs": max_jobs,
                 "MaxParallelTrainingJobs": max_parallel,
             },
-            "ParameterRanges": parameter_ranges(),
+            "ParameterRanges": ranges,
             "TrainingJobEarlyStoppingType": "Off",
         },
         "TrainingJobDefinition": definition,

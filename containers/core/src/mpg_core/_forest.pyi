@@ -7,4 +7,26 @@ def predict(
     roots: np.ndarray,
     depths: np.ndarray,
     out: np.ndarray,
+    start: float,
+    divisor: float,
+) -> bool: ...
+def predict_columns(
+    x: np.ndarray,
+    nodes: np.ndarray,
+    value: np.ndarray,
+    roots: np.ndarray,
+    depths: np.ndarray,
+    column: np.ndarray,
+    out: np.ndarray,
+    divisor: float,
+) -> None: ...
+def predict_missing(
+    x: np.ndarray,
+    nodes: np.ndarray,
+    nan_left: np.ndarray,
+    value: np.ndarray,
+    roots: np.ndarray,
+    column: np.ndarray,
+    out: np.ndarray,
+    divisor: float,
 ) -> None: ...

@@ -1,11 +1,16 @@
-"""The training image's hyperparameters, owned here: the fields of :class:`Hyperparameters` are
-the one table of each name, type, default, valid values and (if tuned) tuning range.
+"""The training image's hyperparameters, owned here: :data:`SCHEMA` is the one table of each
+name, the model families (``algorithm``) it belongs to, its default in each, its valid values
+(both bounds) and, if tuned, its tuning range.
 
 Hyperparameters arrive as strings (or JSON-quoted strings, which sagemaker-training has
 already decoded): :func:`parse_hyperparameters` validates them into one frozen object, with
 errors that name the fix. The training job runs it on ``hyperparameters.json``; the launchers
 run it on ``-H`` and the config file before they build a request, and derive the tuning job's
-``ParameterRanges`` from the same table (:func:`parameter_ranges`).
+``ParameterRanges`` and static hyperparameters from the same table (:func:`tuning_plan`).
+
+Names are scikit-learn's, with one exception: ``n_estimators`` is the number of trees in every
+family, so the tuner can search it together with ``algorithm``; for
+``hist_gradient_boosting`` it is scikit-learn's ``max_iter``.
 
 Standard library only: the launcher imports this and must start without numpy or scikit-learn.
 """
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mpg_core.errors import ConfigError
@@ -23,104 +28,325 @@ _NONE_WORDS = ("", "none", "null")
 # SageMaker's reserved keys: ``sagemaker_*`` (SDK, toolkit) and ``_tuning_objective_metric``.
 _RESERVED_PREFIXES = ("sagemaker_", "_")
 
+Algorithm = Literal["random_forest", "extra_trees", "gradient_boosting", "hist_gradient_boosting"]
+ALGORITHMS: tuple[Algorithm, ...] = (
+    "random_forest",
+    "extra_trees",
+    "gradient_boosting",
+    "hist_gradient_boosting",
+)
+DEFAULT_ALGORITHM: Algorithm = "random_forest"
+FORESTS: tuple[Algorithm, ...] = ("random_forest", "extra_trees")
+BOOSTED: tuple[Algorithm, ...] = ("gradient_boosting", "hist_gradient_boosting")
+# The most trees a model may have: the compiled form indexes nodes with int32, and a 10,000-tree
+# boosted model of depth 8 on a 10-class table is already ~50 M nodes.
+MAX_TREES = 10_000
+MAX_SEED = 2**32 - 1  # numpy's RandomState takes seeds below 2**32
+
+
+def _number(value: Any) -> float:
+    """``value`` as a float; NaN for anything that is not a number (bools included)."""
+    try:
+        return float(value) if not isinstance(value, bool) else float("nan")
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _is_none(value: Any) -> bool:
+    return value is None or str(value).strip().lower() in _NONE_WORDS
+
 
 @dataclass(frozen=True)
 class Integer:
-    """An integer (``"3"`` and ``"3.0"`` both read as 3), at least ``minimum``; with
+    """An integer in [``minimum``, ``maximum``] (``"3"`` and ``"3.0"`` both read as 3); with
     ``none_allowed`` also ``None``/``null``/empty; with ``zero_fix`` 0 is refused, naming it."""
 
-    minimum: int | None = None
+    minimum: int
+    maximum: int
     none_allowed: bool = False
     zero_fix: str | None = None
 
     def parse(self, name: str, value: Any) -> int | None:
-        if self.none_allowed and (value is None or str(value).strip().lower() in _NONE_WORDS):
+        if self.none_allowed and _is_none(value):
             return None
-        try:
-            number = float(value) if not isinstance(value, bool) else float("nan")
-        except (TypeError, ValueError):
-            number = float("nan")
+        number = _number(value)
         if not number.is_integer():
             raise ConfigError(f"hyperparameter {name}={value!r} must be an integer")
-        if self.minimum is not None and number < self.minimum:
-            raise ConfigError(f"hyperparameter {name}={value!r} must be >= {self.minimum}")
+        if not self.minimum <= number <= self.maximum:
+            raise ConfigError(
+                f"hyperparameter {name}={value!r} must be an integer in "
+                f"[{self.minimum}, {self.maximum}]"
+            )
         if self.zero_fix and number == 0:
             raise ConfigError(f"hyperparameter {name}=0 is not allowed; {self.zero_fix}")
         return int(number)
 
 
 @dataclass(frozen=True)
-class Fraction:
-    """A number in (0, 1], or one of ``words`` (any case)."""
+class Real:
+    """A number in (``low``, ``high``] (``[low, high]`` with ``low_inclusive``), or one of
+    ``words`` (any case); with ``none_allowed`` also ``None``/``null``/empty."""
 
+    low: float
+    high: float
+    low_inclusive: bool = False
     words: tuple[str, ...] = ()
+    none_allowed: bool = False
 
-    def parse(self, name: str, value: Any) -> float | str:
+    def parse(self, name: str, value: Any) -> float | str | None:
         if isinstance(value, str) and value.strip().lower() in self.words:
             return value.strip().lower()
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = float("nan")
-        if not 0.0 < number <= 1.0:
+        if self.none_allowed and _is_none(value):
+            return None
+        number = _number(value)
+        above = number >= self.low if self.low_inclusive else number > self.low
+        if not (above and number <= self.high):
+            bounds = f"{'[' if self.low_inclusive else '('}{self.low:g}, {self.high:g}]"
+            extra = f" or one of {list(self.words)}" if self.words else ""
             raise ConfigError(
-                f"hyperparameter {name}={value!r} must be a fraction in (0, 1] "
-                f"or one of {list(self.words)}"
+                f"hyperparameter {name}={value!r} must be a number in {bounds}{extra}"
             )
         return number
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``values`` (any case)."""
+
+    values: tuple[str, ...]
+
+    def parse(self, name: str, value: Any) -> str:
+        word = str(value).strip().lower()
+        if word not in self.values:
+            raise ConfigError(f"hyperparameter {name}={value!r} must be one of {list(self.values)}")
+        return word
+
+
+Valid = Integer | Real | Choice
 
 
 @dataclass(frozen=True)
 class TuningRange:
     """What the tuning job searches: ``kind`` names the ``ParameterRanges`` group."""
 
-    kind: Literal["Integer", "Continuous"]
-    low: int | float
-    high: int | float
+    kind: Literal["Integer", "Continuous", "Categorical"]
+    low: int | float = 0
+    high: int | float = 0
     scaling: str = "Auto"
+    values: tuple[str, ...] = ()
 
-
-def _hyperparameter(
-    default: Any, valid: Integer | Fraction, tuned: TuningRange | None = None
-) -> Any:
-    return field(default=default, metadata={"valid": valid, "tuned": tuned})
-
-
-@dataclass(frozen=True)
-class Hyperparameters:
-    """The random forest's settings; the field names are scikit-learn's."""
-
-    n_estimators: int = _hyperparameter(100, Integer(minimum=1), TuningRange("Integer", 50, 400))
-    max_depth: int | None = _hyperparameter(
-        None, Integer(minimum=1, none_allowed=True), TuningRange("Integer", 3, 20)
-    )
-    min_samples_split: int = _hyperparameter(2, Integer(minimum=2))
-    min_samples_leaf: int = _hyperparameter(1, Integer(minimum=1), TuningRange("Integer", 1, 8))
-    max_features: float | str = _hyperparameter(
-        1.0, Fraction(words=("sqrt", "log2")), TuningRange("Continuous", 0.3, 1.0)
-    )
-    random_state: int = _hyperparameter(42, Integer(minimum=0))
-    n_jobs: int = _hyperparameter(-1, Integer(zero_fix="use -1 for all cores"))
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def entry(self, name: str) -> dict[str, Any]:
+        if self.kind == "Categorical":
+            return {"Name": name, "Values": list(self.values)}
+        return {
+            "Name": name,
+            "MinValue": str(self.low),
+            "MaxValue": str(self.high),
+            "ScalingType": self.scaling,
+        }
 
 
 @dataclass(frozen=True)
 class Spec:
-    """One row of the table: a field of :class:`Hyperparameters` and its metadata."""
+    """One row of the table: a hyperparameter, its default in each family it belongs to, its
+    valid values (``valid_in`` narrows them for one family) and its tuning range."""
 
     name: str
-    default: Any
-    valid: Integer | Fraction
-    tuned: TuningRange | None
+    defaults: Mapping[str, Any]
+    valid: Valid
+    tuned: TuningRange | None = None
+    valid_in: Mapping[str, Valid] | None = None
+    sklearn_name: Mapping[str, str] | None = None
+
+    @property
+    def default(self) -> Any:
+        """The default in the default family (what a request without the name trains)."""
+        return self.defaults.get(DEFAULT_ALGORITHM)
+
+    @property
+    def shared(self) -> bool:
+        return set(self.defaults) == set(ALGORITHMS)
+
+    def validator(self, algorithm: str) -> Valid:
+        return (self.valid_in or {}).get(algorithm, self.valid)
 
 
-SCHEMA: tuple[Spec, ...] = tuple(
-    Spec(f.name, f.default, f.metadata["valid"], f.metadata["tuned"])
-    for f in fields(Hyperparameters)
+def _every(value: Any) -> dict[str, Any]:
+    return dict.fromkeys(ALGORITHMS, value)
+
+
+_FRACTION = Real(0.0, 1.0)
+_ALGORITHM = Choice(ALGORITHMS)
+SCHEMA: tuple[Spec, ...] = (
+    Spec(
+        "algorithm",
+        _every(None),  # placeholder: the family itself, see Hyperparameters
+        _ALGORITHM,
+        TuningRange("Categorical", values=ALGORITHMS),
+    ),
+    Spec(
+        "n_estimators",
+        _every(100),
+        Integer(1, MAX_TREES),
+        TuningRange("Integer", 50, 400),
+        sklearn_name={"hist_gradient_boosting": "max_iter"},
+    ),
+    Spec(
+        "max_depth",
+        {**_every(None), "gradient_boosting": 3},
+        Integer(1, 1000, none_allowed=True),
+        TuningRange("Integer", 3, 20),
+    ),
+    Spec(
+        "min_samples_split",
+        dict.fromkeys(("random_forest", "extra_trees", "gradient_boosting"), 2),
+        Integer(2, 10**9),
+    ),
+    Spec(
+        "min_samples_leaf",
+        {**_every(1), "hist_gradient_boosting": 20},
+        Integer(1, 10**9),
+        TuningRange("Integer", 1, 8),
+    ),
+    Spec(
+        "max_features",
+        _every(1.0),
+        Real(0.0, 1.0, words=("sqrt", "log2")),
+        TuningRange("Continuous", 0.3, 1.0),
+        valid_in={"hist_gradient_boosting": _FRACTION},  # scikit-learn takes fractions only
+    ),
+    Spec(
+        "max_leaf_nodes",
+        {**_every(None), "hist_gradient_boosting": 31},
+        Integer(2, 2**24, none_allowed=True),
+    ),
+    Spec("max_samples", {"random_forest": None}, Real(0.0, 1.0, none_allowed=True)),
+    Spec(
+        "learning_rate",
+        dict.fromkeys(BOOSTED, 0.1),
+        Real(0.0, 1.0),
+        TuningRange("Continuous", 0.01, 0.3, "Logarithmic"),
+    ),
+    Spec("subsample", {"gradient_boosting": 1.0}, _FRACTION),
+    Spec("l2_regularization", {"hist_gradient_boosting": 0.0}, Real(0.0, 1e6, low_inclusive=True)),
+    Spec("max_bins", {"hist_gradient_boosting": 255}, Integer(2, 255)),
+    Spec("random_state", _every(42), Integer(0, MAX_SEED)),
+    Spec(
+        "n_jobs",
+        dict.fromkeys(FORESTS, -1),
+        Integer(-1, 1024, zero_fix="use -1 for all cores"),
+    ),
 )
-TUNED: frozenset[str] = frozenset(s.name for s in SCHEMA if s.tuned)
+SPECS: Mapping[str, Spec] = {s.name: s for s in SCHEMA}
+
+
+def family_names(algorithm: str) -> tuple[str, ...]:
+    """The hyperparameters ``algorithm`` takes, in table order (``algorithm`` first)."""
+    return tuple(s.name for s in SCHEMA if algorithm in s.defaults)
+
+
+def tuned_names(algorithm: str | None = None) -> frozenset[str]:
+    """What the tuner sets: for one family its tuned parameters; with the family left to the
+    tuner (None), ``algorithm`` and the tuned parameters every family shares."""
+    if algorithm is None:
+        return frozenset(s.name for s in SCHEMA if s.tuned and s.shared)
+    return frozenset(s.name for s in SCHEMA if s.tuned and algorithm in s.defaults) - {"algorithm"}
+
+
+TUNED: frozenset[str] = tuned_names(None)
+
+
+@dataclass(frozen=True, init=False)
+class Hyperparameters:
+    """One family's settings, every one of its parameters resolved (given or default).
+
+    ``Hyperparameters(n_estimators=50)`` is the random forest with 50 trees;
+    ``Hyperparameters(algorithm="gradient_boosting", learning_rate=0.05)`` a boosted model. A
+    parameter of another family is refused by name, values are checked against the table."""
+
+    algorithm: Algorithm
+    values: tuple[tuple[str, Any], ...]
+    # The names set explicitly (the rest took the family's defaults): the size rule
+    # (:func:`for_table_rows`) changes only defaults.
+    given: frozenset[str] = field(compare=False)
+
+    def __init__(self, algorithm: str = DEFAULT_ALGORITHM, **given: Any) -> None:
+        family = _ALGORITHM.parse("algorithm", algorithm)
+        unknown = sorted(set(given) - set(SPECS))
+        if unknown:
+            raise ConfigError(f"unknown hyperparameter(s) {unknown}; known: {sorted(SPECS)}")
+        foreign = [name for name in given if family not in SPECS[name].defaults]
+        if foreign:
+            name = sorted(foreign)[0]
+            owners = [a for a in ALGORITHMS if a in SPECS[name].defaults]
+            raise ConfigError(
+                f"hyperparameter {name} does not apply to algorithm={family}; it is a "
+                f"parameter of {owners}. Remove it, or set algorithm to one of those"
+            )
+        # In table order, so the first bad value reported does not depend on the input's order.
+        values = tuple(
+            (
+                s.name,
+                s.validator(family).parse(s.name, given[s.name])
+                if s.name in given
+                else s.defaults[family],
+            )
+            for s in SCHEMA
+            if family in s.defaults and s.name != "algorithm"
+        )
+        object.__setattr__(self, "algorithm", family)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "given", frozenset(given))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names that are not attributes: the family's parameters.
+        for key, value in self.__dict__.get("values", ()):
+            if key == name:
+                return value
+        raise AttributeError(name)
+
+    def as_dict(self) -> dict[str, Any]:
+        """``algorithm`` and the family's parameters, with this table's names."""
+        return {"algorithm": self.algorithm, **dict(self.values)}
+
+    def sklearn_params(self) -> dict[str, Any]:
+        """The family's parameters as its scikit-learn estimator's keyword arguments."""
+        renamed = {s.name: (s.sklearn_name or {}).get(self.algorithm, s.name) for s in SCHEMA}
+        return {renamed[name]: value for name, value in self.values}
+
+
+# The size rule for forests (see for_table_rows): above this many training rows, unbounded
+# trees grow a leaf per row or two (~12 KB per training row for 100 trees, estimator plus
+# compiled copy), so a 1 M-row table no longer trains in 8 GiB. Each tree instead sees a
+# bootstrap sample of at most FOREST_SAMPLE_ROWS rows and grows at most FOREST_LEAVES leaves.
+# Chosen on validation error, on Auto-MPG-like tables resampled with noise (containers/training/
+# bench/size_bench.py, figures in the README): at 10 k and 100 k rows the bounded forest scores
+# 1% and 2% better than unbounded trees (they fit the noise) with a model 1/6 and 1/60 the size;
+# 256 leaves scored 5% worse at 100 k. Below 2,000 rows a full tree has under ~1,300 leaves, so
+# the bound would change little, and Auto MPG's figures stay exactly as they were.
+FOREST_SIZE_RULE_ROWS = 2_000
+FOREST_SAMPLE_ROWS = 50_000
+FOREST_LEAVES = 1024
+
+
+def for_table_rows(hp: Hyperparameters, rows: int) -> Hyperparameters:
+    """``hp`` adapted to a training table of ``rows`` rows: for a forest above
+    :data:`FOREST_SIZE_RULE_ROWS` rows whose tree size is left to the defaults (none of
+    ``max_depth``, ``max_leaf_nodes``, ``max_samples`` given), ``max_leaf_nodes`` becomes
+    :data:`FOREST_LEAVES` and ``max_samples`` the fraction that draws
+    :data:`FOREST_SAMPLE_ROWS` rows per tree, so the model's size and the training time stop
+    growing with the table. Anything given explicitly is kept; smaller tables (Auto MPG) and
+    the boosting families (bounded by their own defaults) are unchanged."""
+    sized = {"max_depth", "max_leaf_nodes", "max_samples"}
+    if hp.algorithm not in FORESTS or rows <= FOREST_SIZE_RULE_ROWS or hp.given & sized:
+        return hp
+    values = {name: value for name, value in hp.values if name in hp.given}
+    values["max_leaf_nodes"] = FOREST_LEAVES
+    if hp.algorithm == "random_forest":  # extra trees do not bootstrap
+        values["max_samples"] = min(1.0, FOREST_SAMPLE_ROWS / rows)
+    adapted = Hyperparameters(hp.algorithm, **values)
+    object.__setattr__(adapted, "given", hp.given)
+    return adapted
 
 
 def _decode(value: Any) -> Any:
@@ -136,33 +362,45 @@ def _decode(value: Any) -> Any:
 def parse_hyperparameters(raw: Mapping[str, Any]) -> Hyperparameters:
     """Validate a hyperparameters map; SageMaker's reserved keys (``sagemaker_*``, and
     ``_tuning_objective_metric`` from tuning jobs) are ignored."""
-    known = sorted(s.name for s in SCHEMA)
     values = {k: _decode(v) for k, v in raw.items() if not k.startswith(_RESERVED_PREFIXES)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown hyperparameter(s) {unknown}; known: {known}")
-    # In table order, so the first bad value reported does not depend on the input's order.
-    parsed: dict[str, Any] = {
-        s.name: s.valid.parse(s.name, values[s.name]) for s in SCHEMA if s.name in values
-    }
-    return Hyperparameters(**parsed)
+    return Hyperparameters(**values)
 
 
-def parameter_ranges() -> dict[str, list[dict[str, str]]]:
-    """The tuning job's ``ParameterRanges`` (bounds are strings on the wire)."""
-    ranges: dict[str, list[dict[str, str]]] = {
+def parameter_ranges(algorithm: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The tuning job's ``ParameterRanges`` (bounds are strings on the wire): one family's
+    tuned parameters, or (None) ``algorithm`` as a categorical range with the tuned parameters
+    every family shares."""
+    ranges: dict[str, list[dict[str, Any]]] = {
         "IntegerParameterRanges": [],
         "ContinuousParameterRanges": [],
         "CategoricalParameterRanges": [],
     }
+    names = tuned_names(algorithm)
     for spec in SCHEMA:
-        if spec.tuned is not None:
-            ranges[f"{spec.tuned.kind}ParameterRanges"].append(
-                {
-                    "Name": spec.name,
-                    "MinValue": str(spec.tuned.low),
-                    "MaxValue": str(spec.tuned.high),
-                    "ScalingType": spec.tuned.scaling,
-                }
-            )
+        if spec.tuned is not None and spec.name in names:
+            ranges[f"{spec.tuned.kind}ParameterRanges"].append(spec.tuned.entry(spec.name))
     return ranges
+
+
+def tuning_plan(
+    configured: Mapping[str, Any],
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """The tuning job's ``ParameterRanges`` and ``StaticHyperParameters`` for the configured
+    hyperparameters: a configured ``algorithm`` fixes the family (its own ranges are
+    searched); without one the tuner chooses the family, so every fixed parameter must be one
+    that every family takes."""
+    decoded = {k: _decode(v) for k, v in configured.items()}
+    algorithm = decoded.get("algorithm")
+    if algorithm is not None:
+        algorithm = _ALGORITHM.parse("algorithm", algorithm)
+    parse_hyperparameters(configured)
+    tuned = tuned_names(algorithm)
+    static = {k: str(v) for k, v in configured.items() if k not in tuned}
+    if algorithm is None:
+        narrow = sorted(k for k in static if k in SPECS and not SPECS[k].shared)
+        if narrow:
+            raise ConfigError(
+                f"hyperparameter(s) {narrow} do not apply to every algorithm the tuner may "
+                "choose; set algorithm in the hyperparameters to tune one family, or remove them"
+            )
+    return parameter_ranges(algorithm), static

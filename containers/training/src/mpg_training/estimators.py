@@ -15,13 +15,33 @@ from mpg_core.hyperparameters import Hyperparameters
 Task = Literal["regression", "classification"]
 TASKS: tuple[Task, ...] = ("regression", "classification")
 
+# scikit-learn's class for each (algorithm, task), by name: importing all of sklearn.ensemble
+# up front costs nothing extra, but the names keep this table readable.
+ESTIMATOR_CLASSES: dict[str, dict[Task, str]] = {
+    "random_forest": {
+        "regression": "RandomForestRegressor",
+        "classification": "RandomForestClassifier",
+    },
+    "extra_trees": {"regression": "ExtraTreesRegressor", "classification": "ExtraTreesClassifier"},
+    "gradient_boosting": {
+        "regression": "GradientBoostingRegressor",
+        "classification": "GradientBoostingClassifier",
+    },
+    "hist_gradient_boosting": {
+        "regression": "HistGradientBoostingRegressor",
+        "classification": "HistGradientBoostingClassifier",
+    },
+}
+
 
 def build_estimator(task: Task, hp: Hyperparameters) -> Any:
-    """The unfitted estimator for ``task`` with ``hp``."""
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    """The unfitted estimator for ``task`` with ``hp`` (its ``algorithm`` picks the family)."""
+    import sklearn.ensemble
 
-    if task == "regression":
-        return RandomForestRegressor(**hp.as_dict())
-    if task == "classification":
-        return RandomForestClassifier(**hp.as_dict())
-    raise ValueError(f"unknown task {task!r}; expected one of {list(TASKS)}")
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {list(TASKS)}")
+    cls = getattr(sklearn.ensemble, ESTIMATOR_CLASSES[hp.algorithm][task])
+    params = hp.sklearn_params()
+    if hp.algorithm == "random_forest" and params.get("max_samples") is not None:
+        params["bootstrap"] = True  # already the default; max_samples needs it
+    return cls(**params)

@@ -32,7 +32,7 @@ from mpg_core.channels import read_csv_dir
 from mpg_core.errors import ConfigError, DataError
 from mpg_core.exits import failure_reported, raise_on_stop_signals
 from mpg_core.features import coerce_numeric
-from mpg_core.hyperparameters import Hyperparameters, parse_hyperparameters
+from mpg_core.hyperparameters import Hyperparameters, for_table_rows, parse_hyperparameters
 from mpg_core.logs import configure_logging
 from mpg_core.metrics import classification_metrics, metric_lines, regression_metrics
 from mpg_core.platform import Resources
@@ -165,9 +165,10 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
     names = tuple(str(c) for c in X_train.columns)
     if schema.is_classification and len(np.unique(y_train)) < 2:
         raise DataError(f"train: the target {schema.target!r} has a single class")
-    hp = config.hyperparameters
+    # Defaults adapt to the table's size (bounded forests above 2,000 rows; see the rule).
+    hp = for_table_rows(config.hyperparameters, len(X_train))
     log.info(
-        "training random forest",
+        f"training {hp.algorithm.replace('_', ' ')}",
         extra={
             "task": schema.task,
             "target": schema.target,
@@ -200,15 +201,19 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
             "metrics": evaluation,
             "rows": rows,
             "hyperparameters": hp.as_dict(),
+            "feature_importances": _importances(model, names),
         }
         if schema.is_classification:
             report["classes"] = [_json_label(c) for c in model.classes_]
-        importances = getattr(model, "feature_importances_", None)
-        if importances is not None:
-            report["feature_importances"] = dict(zip(names, importances.tolist(), strict=True))
         config.output_data_dir.mkdir(parents=True, exist_ok=True)
         (config.output_data_dir / EVALUATION_FILE).write_text(json.dumps(report, indent=2) + "\n")
     return evaluation
+
+
+def _importances(model: Any, names: tuple[str, ...]) -> dict[str, float]:
+    """Impurity-based importances; the histogram family has none (an empty map)."""
+    values = getattr(model, "feature_importances_", None)
+    return {} if values is None else dict(zip(names, values.tolist(), strict=True))
 
 
 def _write_model(

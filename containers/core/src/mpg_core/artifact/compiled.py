@@ -4,8 +4,9 @@ scikit-learn, pandas or scipy, which is most of the serving image's cold start.
 
 What it reproduces: the preprocessor :func:`mpg_core.features.build_preprocessor` fits from a
 schema (year columns to ages; numeric columns median-imputed and standard-scaled; numeric
-categorical columns imputed and one-hot encoded, unknown values all zero), a forest of
-regression trees with one output, and a pipeline of the two.
+categorical columns imputed and one-hot encoded, unknown values all zero), a tree ensemble of
+any of scikit-learn's four families (forests, extra trees, gradient boosting, histogram
+gradient boosting; regressors with one output and classifiers), and a pipeline of the two.
 :mod:`mpg_core.artifact.compiler` builds it from a fitted estimator,
 :mod:`mpg_core.artifact.npz` stores it.
 """
@@ -100,11 +101,16 @@ class Preprocessor:
         return np.hstack([block.apply(frame) for block in self.blocks])
 
 
-# --- the forest -------------------------------------------------------------------------------
+# --- the forest ---------------------------------------------------------------------------------
 
 
 # The tree walk's node record (see _forest.pyx): 16 bytes, so a node is one aligned load.
 NODE_DTYPE = np.dtype([("threshold", np.float64), ("feature", np.int32), ("left", np.int32)])
+# How a model's summed tree values become its answer: a regressor's value as is (1-D); a forest
+# of classifiers' mean of leaf class distributions; a boosted classifier's raw score through
+# the logistic (binary) or softmax (multiclass) link. The three classifier links answer
+# ``predict_proba``: (n, classes), in ``classes_`` order.
+LINKS = ("identity", "proba", "logistic", "softmax")
 
 
 @dataclass(frozen=True)
@@ -113,37 +119,70 @@ class Forest:
     ``left + 1``. A leaf points at itself with threshold +inf, so a row that reached its leaf
     stays there however many levels are still walked.
 
-    The semantics are scikit-learn's: features rounded to float32, compared (as float64) with
-    the float64 thresholds, ``x <= threshold`` going left; tree values summed in float64 and
-    divided by the number of trees. The walk itself is C (:mod:`mpg_core._forest`)."""
+    The semantics are scikit-learn's: features rounded to float32 (``float32``; the histogram
+    family compares float64), compared (as float64) with the float64 thresholds,
+    ``x <= threshold`` going left and a missing value (NaN) the way ``nan_left`` says; each
+    row's outputs start at ``baseline``, add the tree values in tree order (tree ``t`` adds its
+    leaf's ``value`` row to outputs ``column[t]`` onwards) and, with ``average``, are divided by
+    the number of trees; ``link`` turns them into the answer. The walk itself is C
+    (:mod:`mpg_core._forest`)."""
 
     feature: np.ndarray  # intp
     threshold: np.ndarray  # float64; +inf at leaves
     left: np.ndarray  # intp; self at leaves
-    value: np.ndarray  # float64; the leaf's prediction
+    value: np.ndarray  # float64, (nodes,) or (nodes, W); the leaf's prediction
     roots: np.ndarray  # intp, one per tree
     depth: int  # the deepest leaf's depth: levels to walk
     n_features: int
+    column: np.ndarray | None = None  # intp per tree, the first output it adds to; None = 0
+    baseline: np.ndarray | None = None  # float64 per output; None = zeros
+    average: bool = True  # divide the sums by the number of trees (a forest)
+    nan_left: np.ndarray | None = None  # uint8 per node: a NaN goes left; None = every node
+    float32: bool = True
+    link: str = "identity"
     # Derived at construction, after checking that every index stays inside the arrays (the C
     # walk trusts them): the packed nodes, the roots as int32 and each tree's own depth.
     nodes: np.ndarray = field(init=False, repr=False)
     roots32: np.ndarray = field(init=False, repr=False)
     depths: np.ndarray = field(init=False, repr=False)
+    values2d: np.ndarray = field(init=False, repr=False)
+    columns32: np.ndarray = field(init=False, repr=False)
+    starts: np.ndarray = field(init=False, repr=False)
+    nan_left8: np.ndarray = field(init=False, repr=False)
+    # The one-output loop's arguments, precomputed: a 1-row request counts microseconds.
+    values1d: np.ndarray = field(init=False, repr=False)
+    start: float = field(init=False, repr=False)
+    divisor: float = field(init=False, repr=False)
+    _scalar: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         size = len(self.threshold)
         index = np.arange(size)
         leaf = self.left == index
         inner = ~leaf
+        values2d = self.value.reshape(size, -1) if self.value.ndim == 1 else self.value
+        width = values2d.shape[1] if values2d.ndim == 2 else 0
+        trees = len(self.roots)
+        column = np.zeros(trees, dtype=np.int32) if self.column is None else self.column
+        outputs = int(column.max(initial=0)) + width if len(column) else width
+        baseline = np.zeros(outputs) if self.baseline is None else self.baseline
+        nan_left = np.ones(size, dtype=np.uint8) if self.nan_left is None else self.nan_left
         if not (
-            len(self.feature) == len(self.left) == len(self.value) == size
+            len(self.feature) == len(self.left) == len(values2d) == len(nan_left) == size
+            and values2d.ndim == 2
+            and width >= 1
             and size < 2**31 - 1
-            and len(self.roots) > 0
+            and trees > 0
+            and len(column) == trees
+            and (column >= 0).all()
+            and baseline.shape == (outputs,)
+            and self.link in LINKS
             and ((self.roots >= 0) & (self.roots < size)).all()
             and (self.threshold[leaf] == np.inf).all()
-            and np.isfinite(self.threshold[inner]).all()
+            and (self.threshold[inner] > -np.inf).all()  # +inf: all but NaN go left
             and ((self.left[inner] > index[inner]) & (self.left[inner] + 1 < size)).all()
             and ((self.feature[inner] >= 0) & (self.feature[inner] < self.n_features)).all()
+            and self._link_fits(outputs, width)
         ):
             raise NotCompilable("forest arrays are inconsistent (a node points outside them)")
         nodes = np.zeros(size, dtype=NODE_DTYPE)
@@ -153,6 +192,30 @@ class Forest:
         object.__setattr__(self, "nodes", nodes)
         object.__setattr__(self, "roots32", self.roots.astype(np.int32))
         object.__setattr__(self, "depths", self._tree_depths())
+        object.__setattr__(self, "values2d", np.ascontiguousarray(values2d, dtype=np.float64))
+        object.__setattr__(self, "columns32", np.ascontiguousarray(column, dtype=np.int32))
+        object.__setattr__(self, "starts", np.asarray(baseline, dtype=np.float64))
+        object.__setattr__(self, "nan_left8", np.ascontiguousarray(nan_left, dtype=np.uint8))
+        object.__setattr__(self, "values1d", self.values2d[:, 0].copy())
+        object.__setattr__(self, "start", float(self.starts[0]))
+        object.__setattr__(self, "divisor", float(trees) if self.average else 1.0)
+        object.__setattr__(self, "_scalar", outputs == 1 and width == 1)
+
+    def _link_fits(self, outputs: int, width: int) -> bool:
+        if self.link in ("identity", "logistic"):
+            return outputs == 1
+        if self.link == "proba":
+            return outputs == width >= 2 and self.average
+        return outputs >= 3 and width == 1  # softmax: one tree per class and iteration
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.link != "identity"
+
+    @property
+    def n_outputs(self) -> int:
+        """Raw outputs per row (before the link)."""
+        return len(self.starts)
 
     def _tree_depths(self) -> np.ndarray:
         """Each tree's deepest level, walked level by level for all trees at once; a forest
@@ -170,14 +233,55 @@ class Forest:
             tree_of = np.concatenate([tree_of[inner], tree_of[inner]])
         raise NotCompilable("a tree is deeper than the forest's recorded depth")
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """``features``: (n, n_features) float64, finite and within float32's range."""
+    def _features(self, features: np.ndarray) -> np.ndarray:
         if features.ndim != 2 or features.shape[1] != self.n_features:
             raise ValueError(f"expected (n, {self.n_features}) features, got {features.shape}")
-        x32 = np.ascontiguousarray(features, dtype=np.float32)
-        out = np.empty(len(x32), dtype=np.float64)
-        _forest.predict(x32, self.nodes, self.value, self.roots32, self.depths, out)
+        return np.ascontiguousarray(features, dtype=np.float32 if self.float32 else np.float64)
+
+    def raw(self, features: np.ndarray) -> np.ndarray:
+        """Each row's summed (or averaged) tree values, (n, outputs), before the link."""
+        x = self._features(features)
+        if self._scalar:
+            out = np.empty(len(x), dtype=np.float64)
+            if _forest.predict(
+                x, self.nodes, self.values1d, self.roots32, self.depths, out, self.start,
+                self.divisor,
+            ):  # fmt: skip
+                return out[:, None]
+        out = np.empty((len(x), self.n_outputs), dtype=np.float64)
+        out[:] = self.starts
+        missing = np.isnan(x).any(axis=1)
+        if missing.any():
+            part = out[missing]
+            _forest.predict_missing(
+                np.ascontiguousarray(x[missing], dtype=np.float64), self.nodes, self.nan_left8,
+                self.values2d, self.roots32, self.columns32, part, self.divisor,
+            )  # fmt: skip
+            out[missing] = part
+        if not missing.all():
+            whole = out[~missing]
+            _forest.predict_columns(
+                np.ascontiguousarray(x[~missing]), self.nodes, self.values2d, self.roots32,
+                self.depths, self.columns32, whole, self.divisor,
+            )  # fmt: skip
+            out[~missing] = whole
         return out
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """The answer for ``features`` ((n, n_features) float64, within float32's range;
+        NaN = missing): a regressor's values (1-D), a classifier's class probabilities
+        (n, classes)."""
+        raw = self.raw(features)
+        if self.link == "identity":
+            return raw[:, 0]
+        if self.link == "proba":
+            return raw
+        if self.link == "logistic":  # scikit-learn: expit for class 1, 1 - that for class 0
+            p = 1.0 / (1.0 + np.exp(-raw[:, 0]))
+            return np.column_stack([1.0 - p, p])
+        top = raw.max(axis=1, keepdims=True)  # softmax, shifted so exp cannot overflow
+        e = np.exp(raw - top)
+        return e / e.sum(axis=1, keepdims=True)
 
 
 @dataclass(frozen=True)

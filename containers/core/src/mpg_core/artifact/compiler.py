@@ -5,6 +5,7 @@ nothing of scikit-learn."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -131,50 +132,199 @@ def compile_preprocessor(estimator: Any, input_columns: Sequence[str]) -> Prepro
     )
 
 
-def compile_forest(forest: Any) -> Forest:
-    name = type(forest).__name__
-    if name not in ("RandomForestRegressor", "ExtraTreesRegressor"):
-        raise NotCompilable(f"{name} is not a forest of regression trees")
-    if getattr(forest, "n_outputs_", 1) != 1:
-        raise NotCompilable("multi-output forest")
-    trees = [estimator.tree_ for estimator in forest.estimators_]
-    if not trees:
-        raise NotCompilable("forest without trees")
-    size = sum(int(t.node_count) for t in trees)
+@dataclass(frozen=True)
+class _Tree:
+    """One tree in scikit-learn's own layout (node 0 the root, -1 = no child)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    nan_left: np.ndarray
+    value: np.ndarray  # (nodes, W)
+
+
+def _sklearn_tree(tree: Any, value: np.ndarray) -> _Tree:
+    nan_left = getattr(tree, "missing_go_to_left", None)
+    if nan_left is None:
+        nan_left = np.ones(tree.node_count, dtype=np.uint8)
+    return _Tree(
+        tree.children_left,
+        tree.children_right,
+        tree.feature,
+        tree.threshold,
+        np.asarray(nan_left, dtype=np.uint8),
+        value,
+    )
+
+
+def _flatten(trees: list[_Tree]) -> dict[str, Any]:
+    """Every tree's nodes in one set of arrays, breadth first (a right child is ``left + 1``),
+    leaves pointing at themselves with threshold +inf."""
+    size = sum(len(t.left) for t in trees)
+    width = trees[0].value.shape[1]
     feature = np.zeros(size, dtype=np.intp)
     threshold = np.full(size, np.inf)
     left = np.zeros(size, dtype=np.intp)
-    value = np.zeros(size)
+    nan_left = np.ones(size, dtype=np.uint8)
+    value = np.zeros((size, width))
     roots = np.zeros(len(trees), dtype=np.intp)
     depth, end = 0, 0
     for t, tree in enumerate(trees):
-        children_left, children_right = tree.children_left, tree.children_right
-        leaf_values = np.asarray(tree.value, dtype=np.float64).reshape(tree.node_count, -1)[:, 0]
+        children_left, children_right = tree.left, tree.right
         roots[t], end = end, end + 1
         queue = [(0, roots[t], 0)]  # (node in the tree, its flat index, its depth)
         for old, new, level in queue:  # breadth first: the queue grows while it is walked
             if children_left[old] == -1:
-                left[new], value[new] = new, leaf_values[old]
+                left[new], value[new] = new, tree.value[old]
                 depth = max(depth, level)
                 continue
             feature[new], threshold[new], left[new] = tree.feature[old], tree.threshold[old], end
+            nan_left[new] = tree.nan_left[old]
             queue.append((children_left[old], end, level + 1))
             queue.append((children_right[old], end + 1, level + 1))
             end += 2
     if end != size:
         raise NotCompilable("trees with unreachable nodes")
     internal = left != np.arange(size)
-    if not np.isfinite(threshold[internal]).all():
-        raise NotCompilable("a split threshold that is not finite")
+    # +inf is a real split: every value goes left, a missing one right (trees fitted on NaN).
+    if not (threshold[internal] > -np.inf).all():
+        raise NotCompilable("a split threshold that is NaN or -inf")
+    return {
+        "feature": feature,
+        "threshold": threshold,
+        "left": left,
+        "value": value if width > 1 else value[:, 0],
+        "roots": roots,
+        "depth": depth,
+        "nan_left": nan_left,
+    }
+
+
+def _classifier_link(loss: Any) -> str:
+    link = type(getattr(loss, "link", None)).__name__
+    if type(loss).__name__ == "HalfBinomialLoss" and link == "LogitLink":
+        return "logistic"
+    if type(loss).__name__ == "HalfMultinomialLoss" and link == "MultinomialLogit":
+        return "softmax"
+    raise NotCompilable(f"a classifier with loss {type(loss).__name__}")
+
+
+def _regressor_link(loss: Any) -> str:
+    if type(getattr(loss, "link", None)).__name__ != "IdentityLink":
+        raise NotCompilable(f"a regressor with loss {type(loss).__name__} (not an identity link)")
+    return "identity"
+
+
+def _forest_of_trees(model: Any, classifier: bool) -> Forest:
+    trees = []
+    for estimator in model.estimators_:
+        tree = estimator.tree_
+        raw = np.asarray(tree.value, dtype=np.float64)
+        if classifier:
+            # DecisionTreeClassifier.predict_proba: the leaf's class weights, normalised.
+            leaf = raw[:, 0, : len(model.classes_)]
+            total = leaf.sum(axis=1, keepdims=True)
+            total[total == 0.0] = 1.0
+            trees.append(_sklearn_tree(tree, leaf / total))
+        else:
+            trees.append(_sklearn_tree(tree, raw.reshape(tree.node_count, -1)[:, :1]))
     return Forest(
-        feature=feature,
-        threshold=threshold,
-        left=left,
-        value=value,
-        roots=roots,
-        depth=depth,
-        n_features=int(forest.n_features_in_),
+        **_flatten(trees),
+        n_features=int(model.n_features_in_),
+        link="proba" if classifier else "identity",
     )
+
+
+def _gradient_boosting(model: Any, classifier: bool) -> Forest:
+    if not (isinstance(model.init_, str) and model.init_ == "zero") and type(
+        model.init_
+    ).__name__ not in ("DummyRegressor", "DummyClassifier"):
+        raise NotCompilable(f"gradient boosting with init {type(model.init_).__name__}")
+    link = _classifier_link(model._loss) if classifier else _regressor_link(model._loss)
+    stages = np.asarray(model.estimators_)  # (iterations, trees per iteration)
+    rate = float(model.learning_rate)
+    # scikit-learn adds learning_rate * value per tree; the same product, made once here.
+    trees = [
+        _sklearn_tree(e.tree_, rate * np.asarray(e.tree_.value, dtype=np.float64)[:, 0, :1])
+        for e in stages.ravel()
+    ]
+    # The init estimator's raw prediction is a constant (a prior, a mean, a quantile or zero).
+    baseline = np.asarray(
+        model._raw_predict_init(np.zeros((1, model.n_features_in_), dtype=np.float32)),
+        dtype=np.float64,
+    )[0]
+    return Forest(
+        **_flatten(trees),
+        n_features=int(model.n_features_in_),
+        column=np.tile(np.arange(stages.shape[1], dtype=np.intp), stages.shape[0]),
+        baseline=baseline,
+        average=False,
+        link=link,
+    )
+
+
+def _hist_tree(predictor: Any) -> _Tree:
+    nodes = predictor.nodes
+    if nodes["is_categorical"].any():
+        raise NotCompilable("histogram gradient boosting with categorical splits")
+    leaf = nodes["is_leaf"].astype(bool)
+    return _Tree(
+        np.where(leaf, -1, nodes["left"].astype(np.intp)),
+        np.where(leaf, -1, nodes["right"].astype(np.intp)),
+        nodes["feature_idx"].astype(np.intp),
+        nodes["num_threshold"].astype(np.float64),
+        nodes["missing_go_to_left"].astype(np.uint8),
+        nodes["value"].astype(np.float64)[:, None],  # already scaled by the learning rate
+    )
+
+
+def _hist_gradient_boosting(model: Any, classifier: bool) -> Forest:
+    if getattr(model, "is_categorical_", None) is not None and model.is_categorical_.any():
+        raise NotCompilable("histogram gradient boosting with categorical features")
+    link = _classifier_link(model._loss) if classifier else _regressor_link(model._loss)
+    per_iteration = int(model.n_trees_per_iteration_)
+    trees = [_hist_tree(p) for iteration in model._predictors for p in iteration]
+    if any(len(iteration) != per_iteration for iteration in model._predictors):
+        raise NotCompilable("histogram gradient boosting with a ragged iteration")
+    return Forest(
+        **_flatten(trees),
+        n_features=int(model.n_features_in_),
+        column=np.tile(np.arange(per_iteration, dtype=np.intp), len(model._predictors)),
+        baseline=np.asarray(model._baseline_prediction, dtype=np.float64).reshape(-1),
+        average=False,
+        float32=False,  # scikit-learn compares the float64 features
+        link=link,
+    )
+
+
+_FAMILIES = {
+    "RandomForestRegressor": (_forest_of_trees, False),
+    "ExtraTreesRegressor": (_forest_of_trees, False),
+    "RandomForestClassifier": (_forest_of_trees, True),
+    "ExtraTreesClassifier": (_forest_of_trees, True),
+    "GradientBoostingRegressor": (_gradient_boosting, False),
+    "GradientBoostingClassifier": (_gradient_boosting, True),
+    "HistGradientBoostingRegressor": (_hist_gradient_boosting, False),
+    "HistGradientBoostingClassifier": (_hist_gradient_boosting, True),
+}
+
+
+def compile_forest(model: Any) -> Forest:
+    """The compiled form of a fitted tree ensemble of any of scikit-learn's four families, or
+    :class:`NotCompilable` (another model, several outputs, a loss without a plain link,
+    categorical splits)."""
+    name = type(model).__name__
+    if name not in _FAMILIES or not type(model).__module__.startswith("sklearn."):
+        raise NotCompilable(f"{name} is not a tree ensemble the compiled walk serves")
+    if getattr(model, "n_outputs_", 1) != 1:
+        raise NotCompilable("multi-output model")
+    if isinstance(getattr(model, "classes_", None), list):
+        raise NotCompilable("multi-output classifier")
+    if not len(getattr(model, "estimators_", [])) and not getattr(model, "_predictors", None):
+        raise NotCompilable("ensemble without trees")
+    build, classifier = _FAMILIES[name]
+    return build(model, classifier)
 
 
 def compile_estimator(kind: str, estimator: Any, input_columns: Sequence[str]) -> CompiledModel:

@@ -10,8 +10,11 @@ import numpy as np
 
 from mpg_core.artifact.compiled import Block, CompiledModel, Forest, NotCompilable, Preprocessor
 
-# Bump when the arrays' meaning changes; a reader refuses formats it does not know.
-COMPILED_FORMAT = 1
+# Bump when the arrays' meaning changes; a reader refuses formats it does not know. Format 2
+# adds every tree-ensemble family (per-tree output columns, a baseline, sums or means, NaN
+# directions, float64 comparisons, a link); a format 1 file is a regression forest.
+COMPILED_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 
 
 def _arrays(model: CompiledModel) -> dict[str, np.ndarray]:
@@ -34,10 +37,20 @@ def _arrays(model: CompiledModel) -> dict[str, np.ndarray]:
                 out[f"pre{i}_lengths"] = np.array([len(c) for c in b.categories])
     forest = model.forest
     if forest is not None:
-        for name in ("feature", "threshold", "left", "value", "roots"):
-            out[f"forest_{name}"] = getattr(forest, name)
+        # Narrow integers on disk: node indices fit int32 (Forest checks), NaN directions uint8.
+        out["forest_feature"] = forest.feature.astype(np.int32)
+        out["forest_left"] = forest.left.astype(np.int32)
+        out["forest_threshold"] = forest.threshold
+        out["forest_value"] = forest.value
+        out["forest_roots"] = forest.roots.astype(np.int32)
         out["forest_depth"] = np.array(forest.depth)
         out["forest_n_features"] = np.array(forest.n_features)
+        out["forest_column"] = forest.columns32
+        out["forest_baseline"] = forest.starts
+        out["forest_average"] = np.array(forest.average)
+        out["forest_nan_left"] = forest.nan_left8
+        out["forest_float32"] = np.array(forest.float32)
+        out["forest_link"] = np.array(forest.link)
     return out
 
 
@@ -72,13 +85,36 @@ def _age_steps(data: Any) -> dict[str, tuple[Any, ...]]:
     return {"year_columns": columns, "reference_years": references}
 
 
+def _forest(data: Any, found: int) -> Forest:
+    arrays = {
+        "feature": data["forest_feature"].astype(np.intp),
+        "threshold": data["forest_threshold"].astype(np.float64),
+        "left": data["forest_left"].astype(np.intp),
+        "value": data["forest_value"].astype(np.float64),
+        "roots": data["forest_roots"].astype(np.intp),
+        "depth": int(data["forest_depth"]),
+        "n_features": int(data["forest_n_features"]),
+    }
+    if found == 1:
+        return Forest(**arrays)
+    return Forest(
+        **arrays,
+        column=data["forest_column"].astype(np.intp),
+        baseline=data["forest_baseline"].astype(np.float64),
+        average=bool(data["forest_average"]),
+        nan_left=data["forest_nan_left"].astype(np.uint8),
+        float32=bool(data["forest_float32"]),
+        link=str(data["forest_link"]),
+    )
+
+
 def load_compiled(path: Path) -> CompiledModel:
     """Read ``compiled.npz`` (never unpickling anything); NotCompilable for a format this code
     does not know."""
     with np.load(path, allow_pickle=False) as data:
         found = int(data["format"]) if "format" in data else None
-        if found != COMPILED_FORMAT:
-            raise NotCompilable(f"compiled format {found}; this code reads {COMPILED_FORMAT}")
+        if found not in READABLE_FORMATS:
+            raise NotCompilable(f"compiled format {found}; this code reads {READABLE_FORMATS}")
         pre = forest = None
         if "pre_blocks" in data:
             kinds = [str(k) for k in data["pre_blocks"]]
@@ -89,15 +125,7 @@ def load_compiled(path: Path) -> CompiledModel:
                 n_outputs=int(data["pre_n_outputs"]),
             )
         if "forest_roots" in data:
-            forest = Forest(
-                feature=data["forest_feature"].astype(np.intp),
-                threshold=data["forest_threshold"].astype(np.float64),
-                left=data["forest_left"].astype(np.intp),
-                value=data["forest_value"].astype(np.float64),
-                roots=data["forest_roots"].astype(np.intp),
-                depth=int(data["forest_depth"]),
-                n_features=int(data["forest_n_features"]),
-            )
+            forest = _forest(data, found)
     if pre is None and forest is None:
         raise NotCompilable(f"{path} holds neither a preprocessor nor a forest")
     return CompiledModel(pre, forest)

@@ -17,8 +17,12 @@ from mpg_core.artifact.estimator import EstimatorModel
 from mpg_core.artifact.files import Kind
 
 # The compiled form must give the estimator's answers to this relative tolerance, or it is not
-# used (in practice the two agree to the last bit or two).
+# used (in practice the two agree to the last bit or two). A classifier's class probabilities
+# to this absolute tolerance, with the same label (first most probable class) for every row
+# whose top two probabilities are further apart than twice that (closer is a tie, which the
+# order of a float sum decides either way).
 PARITY_RTOL = 1e-6
+PARITY_ATOL_PROBA = 1e-6
 RANDOM_ROWS = 10_000
 
 
@@ -37,6 +41,8 @@ def random_rows(model: CompiledModel, n: int = RANDOM_ROWS, seed: int = 20240601
         rows = np.empty((n, forest.n_features))
         for j in range(forest.n_features):
             cuts = forest.threshold[internal & (forest.feature == j)]
+            # The histogram family's "everything but missing values" split sits at 1e300.
+            cuts = cuts[np.abs(cuts) < 1e30]
             if len(cuts) == 0:
                 rows[:, j] = rng.normal(size=n)
                 continue
@@ -74,11 +80,23 @@ def max_relative_error(got: np.ndarray, expected: np.ndarray) -> float:
     return float(error.max(initial=0.0)) if np.isfinite(got).all() else float("inf")
 
 
+def proba_error(got: np.ndarray, expected: np.ndarray) -> float:
+    """The largest absolute difference of two (n, classes) probability arrays, or inf when
+    their labels differ on a row that is not a near-tie."""
+    if got.shape != expected.shape or got.ndim != 2 or not np.isfinite(got).all():
+        return float("inf")
+    ordered = np.sort(expected, axis=1)
+    clear = ordered[:, -1] - ordered[:, -2] > 2 * PARITY_ATOL_PROBA
+    if (got.argmax(axis=1) != expected.argmax(axis=1))[clear].any():
+        return float("inf")
+    return float(np.abs(got - expected).max(initial=0.0))
+
+
 @dataclass(frozen=True)
 class CheckedModel:
     model: CompiledModel
     checked_rows: int
-    max_relative_error: float
+    max_relative_error: float  # for a classifier: the largest absolute probability difference
 
 
 def compile_checked(
@@ -98,7 +116,11 @@ def compile_checked(
         checks.insert(0, np.asarray(sample_rows, dtype=np.float64))
     rows = np.concatenate(checks)
     reference = EstimatorModel(kind, estimator, tuple(input_columns))
-    error = max_relative_error(model.predict(rows), reference.predict(rows))
-    if not error <= PARITY_RTOL:
+    got, expected = model.predict(rows), reference.predict(rows)
+    if model.forest is not None and model.forest.is_classifier:
+        error, tolerance = proba_error(got, expected), PARITY_ATOL_PROBA
+    else:
+        error, tolerance = max_relative_error(got, expected), PARITY_RTOL
+    if not error <= tolerance:
         raise NotCompilable(f"compiled form differs from the estimator by {error:.3g}")
     return CheckedModel(model, len(rows), error)
