@@ -304,6 +304,10 @@ CASES: dict[str, Case] = {
         [*START, "-P", "NEstimators=many"],
         "-P NEstimators: hyperparameter n_estimators='many' must be an integer",
     ),
+    "start-accuracy-threshold-above-one": Case(
+        [*START, "-P", "BalancedAccuracyThreshold=1.5"],
+        "give a threshold in (0, 1]",
+    ),
     "start-max-depth": Case(
         [*START, "-P", "MaxDepth=0"],
         "-P MaxDepth: hyperparameter max_depth=0 must be an integer in [1, 1000]",

@@ -207,6 +207,15 @@ def test_a_classification_pipeline_gates_on_balanced_accuracy(tables: Path) -> N
     }
 
 
+def test_the_launcher_checks_each_gates_threshold_by_its_name() -> None:
+    # preflight cannot import tasks (config imports preflight, tasks imports config): the
+    # names it checks -P values under must stay the gates' own.
+    from mpg_launch import preflight, tasks
+
+    assert tasks.REGRESSION.gate.parameter == preflight.RMSE_THRESHOLD
+    assert tasks.CLASSIFICATION.gate.parameter == preflight.BALANCED_ACCURACY_THRESHOLD
+
+
 def test_a_regression_schema_keeps_auto_mpgs_gate(tables: Path) -> None:
     mine = build_definition(load_config(None, {**ENV, "MPG_SCHEMA": str(tables / "diabetes.toml")}))
     auto_mpg = build_definition(load_config(None, ENV))

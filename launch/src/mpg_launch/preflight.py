@@ -44,6 +44,8 @@ _TAG_PUNCTUATION = set("_.:/=+-@")
 # Pipeline parameters that are hyperparameters in disguise, and the gate's threshold.
 _HYPERPARAMETER_PARAMETERS = {"NEstimators": "n_estimators", "MaxDepth": "max_depth"}
 RMSE_THRESHOLD = "RmseThreshold"
+# The classification gate's (mpg_launch.tasks): a share, passed when the metric is >= it.
+BALANCED_ACCURACY_THRESHOLD = "BalancedAccuracyThreshold"
 
 
 def name(value: str, flag: str, limit: int = NAME_LIMIT, why: str = "") -> str:
@@ -205,4 +207,15 @@ def pipeline_overrides(pairs: Sequence[str]) -> None:
                     f"-P {key}={value!r}: the test RMSE must be <= the threshold for a model to "
                     "be registered, and an RMSE is >= 0; give a threshold above 0 (in mpg, "
                     "e.g. 4.0)"
+                )
+        elif key == BALANCED_ACCURACY_THRESHOLD:
+            try:
+                number = float(value)
+            except ValueError:
+                continue  # not a number: the declared Float type names it
+            if not (math.isfinite(number) and 0 < number <= 1):
+                raise ConfigError(
+                    f"-P {key}={value!r}: the test balanced accuracy must be >= the threshold "
+                    "for a model to be registered, and it lies in [0, 1]; give a threshold in "
+                    "(0, 1] (e.g. 0.7)"
                 )
