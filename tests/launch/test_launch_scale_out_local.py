@@ -39,6 +39,15 @@ def objects(bucket: str, prefix: str) -> dict[str, bytes]:
     return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
 
 
+def features(bucket: str, job: str, split: str) -> dict[str, bytes]:
+    """A split's feature files; the schema copy the job writes beside them (once, whatever
+    the number of hosts) is checked and left out."""
+    found = objects(bucket, f"{job}/features/{split}/")
+    schema = json.loads(found.pop(f"{job}/features/{split}/schema.json"))
+    assert schema["target"] == "mpg"
+    return found
+
+
 def rows(bodies: dict[str, bytes]) -> Counter[str]:
     """The data lines of headered CSV objects, as a multiset of exact text."""
     found: Counter[str] = Counter()
@@ -74,7 +83,7 @@ def test_processing_on_n_instances_writes_every_row_once_with_one_preprocessor(
     raw = {s: rows(objects(bucket, f"mpg/data/bronze/{s}/")) for s in dataset.SPLITS}
     logged = {count: preprocess(env, tmp_path, count) for count in (1, 2, 3)}
 
-    reference = {s: rows(objects(bucket, f"mpg/preprocess/prep-1/features/{s}/")) for s in raw}
+    reference = {s: rows(features(bucket, "mpg/preprocess/prep-1", s)) for s in raw}
     splits = dataset.split(dataset.load_auto_mpg())
     for split, frame in splits.items():  # one feature row per raw row, one instance
         assert sum(raw[split].values()) == sum(reference[split].values()) == len(frame)
@@ -82,7 +91,7 @@ def test_processing_on_n_instances_writes_every_row_once_with_one_preprocessor(
     for count in (2, 3):
         job = f"mpg/preprocess/prep-{count}"
         for split in dataset.SPLITS:
-            written = objects(bucket, f"{job}/features/{split}/")
+            written = features(bucket, job, split)
             # One file per host (three files, so every host has some), named after the host.
             assert sorted(written) == [
                 f"{job}/features/{split}/{split}-algo-{i}.csv" for i in range(1, count + 1)

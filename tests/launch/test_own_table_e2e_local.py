@@ -42,7 +42,7 @@ def _read(uri: str) -> bytes:
 
 
 class Cli:
-    """``mpg-launch ... --local`` as typed, its output lines kept."""
+    """``mpg-launch ... --local`` as typed (``data`` without it), its output lines kept."""
 
     def __init__(self, schema: Path | None) -> None:
         self.lines: list[str] = []
@@ -51,7 +51,8 @@ class Cli:
     def __call__(self, *argv: str) -> int:
         extra: list[str] = []
         if argv[0] != "init":  # init reads a local file and takes no settings
-            extra = ["--local", "--poll-seconds", "0.2"]
+            # data writes to S3 (here the moto server) either way, so it takes no --local.
+            extra = [] if argv[0] == "data" else ["--local", "--poll-seconds", "0.2"]
             extra += ["--schema", str(self.schema)] if self.schema else []
         return main([*argv, *extra], out=self.lines.append)
 
