@@ -15,10 +15,12 @@ from botocore.validate import ParamValidator
 from mpg_core.hyperparameters import ALGORITHMS
 from mpg_launch import request_builders as build
 from mpg_launch.config import LaunchConfig
+from mpg_launch.errors import JobFailed
 from mpg_launch.local import tuning
 from mpg_launch.local.sagemaker import LocalSageMaker
 from mpg_launch.local.state import LocalState
 from mpg_launch.validation import operation_model, request_errors
+from mpg_launch.waiting import wait_for_job
 
 
 @pytest.fixture
@@ -237,3 +239,6 @@ def test_all_jobs_failing_fails_the_tuning_job_with_a_reason(
         "no training job completed with validation:rmse: AlgorithmError: no data"
     )
     assert described["TrainingJobStatusCounters"]["NonRetryableError"] == 5
+    # The launcher's waiter reads it as any tuning job: JobFailed, which the CLI exits 1 on.
+    with pytest.raises(JobFailed, match="tuning job tune-units Failed: no training job"):
+        wait_for_job(local, "tuning", "tune-units", out=lambda s: None, sleep=lambda s: None)
