@@ -202,9 +202,6 @@ CASES: dict[str, Case] = {
         ["tune", "--preprocessing-job", "p1", "--max-jobs", "2", "--max-parallel", "4"],
         "--max-parallel 4 is above --max-jobs 2",
     ),
-    "tune-local": Case(
-        ["tune", "--preprocessing-job", "p1", "--local"], "tune takes no --local: tuning needs"
-    ),
     "tune-name-33": Case(
         ["tune", "--preprocessing-job", "p1", "--job-name", "t" * 33], "give 1 to 32 letters"
     ),

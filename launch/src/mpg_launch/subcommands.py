@@ -141,7 +141,7 @@ def train(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out:
 
 
 def tune(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
-    _no_local(args, "tuning needs SageMaker's tuner; train locally with -H KEY=VALUE instead")
+    # --local: random search, one job at a time (mpg_launch.local.tuning).
     training_instances(config)  # before any client is set up
     if args.job_name:
         preflight.name(args.job_name, "--job-name", layout.TUNING_NAME_LIMIT)

@@ -24,7 +24,7 @@ from mpg_launch.config import LaunchConfig
 from mpg_launch.docker import ensure_engine, image_exists
 from mpg_launch.endpoint_options import SERVERLESS_MAX_PAYLOAD_MB, SERVERLESS_STARTUP_SECONDS
 from mpg_launch.errors import ConfigError, JobFailed, LaunchError
-from mpg_launch.local import async_inference, containers, serving
+from mpg_launch.local import async_inference, containers, serving, tuning
 from mpg_launch.local import rollout as local_rollout
 from mpg_launch.local.cloudwatch import LocalCloudWatch
 from mpg_launch.local.jobs import LocalContext, run_processing, run_training
@@ -152,11 +152,72 @@ class LocalSageMaker(PipelineCalls):
     def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:
         return self.state.get("transform-jobs", TransformJobName, "DescribeTransformJob")
 
+    # Tuning: random search, one training job at a time (mpg_launch.local.tuning says what
+    # else is left out), each job through create_training_job so it is recorded as any other.
     def create_hyper_parameter_tuning_job(self, **request: Any) -> dict[str, str]:
-        raise LaunchError(
-            "tuning needs SageMaker's tuner; run `mpg-launch tune` without "
-            "--local (or train locally with -H KEY=VALUE)"
+        name = request["HyperParameterTuningJobName"]
+        if self.state.exists("tuning-jobs", name):
+            raise LaunchError(f"a local tuning job named {name} already exists; choose another")
+        _check_image(request["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"])
+        arn = self._arn("hyper-parameter-tuning-job", name)
+
+        def train(job: dict[str, Any]) -> dict[str, Any]:
+            try:
+                self.create_training_job(**job)
+            except (JobFailed, LaunchError, ClientError, OSError) as exc:
+                # create_training_job recorded the job Failed; the search goes on.
+                self.out(f"training job {job['TrainingJobName']} failed: {exc}")
+            return self.describe_training_job(TrainingJobName=job["TrainingJobName"])
+
+        tuning.run_tuning(
+            request,
+            arn,
+            train,
+            lambda record: self.state.put("tuning-jobs", name, record),
+            self.out,
         )
+        return {"HyperParameterTuningJobArn": arn}
+
+    def describe_hyper_parameter_tuning_job(
+        self, HyperParameterTuningJobName: str
+    ) -> dict[str, Any]:
+        record = self.state.get(
+            "tuning-jobs", HyperParameterTuningJobName, "DescribeHyperParameterTuningJob"
+        )
+        record.pop("TrainingJobSummaries", None)  # ListTrainingJobsFor...'s answer, not this
+        record.pop("Tags", None)
+        return record
+
+    def list_training_jobs_for_hyper_parameter_tuning_job(
+        self,
+        HyperParameterTuningJobName: str,
+        StatusEquals: str | None = None,
+        SortBy: str = "Name",
+        SortOrder: str = "Ascending",
+        **_: Any,
+    ) -> dict[str, Any]:
+        record = self.state.get(
+            "tuning-jobs",
+            HyperParameterTuningJobName,
+            "ListTrainingJobsForHyperParameterTuningJob",
+        )
+        return {
+            "TrainingJobSummaries": tuning.listed(
+                record.get("TrainingJobSummaries", []),
+                StatusEquals,
+                SortBy,
+                SortOrder,
+            )
+        }
+
+    def stop_hyper_parameter_tuning_job(self, HyperParameterTuningJobName: str) -> dict[str, Any]:
+        record = self.state.get(
+            "tuning-jobs", HyperParameterTuningJobName, "StopHyperParameterTuningJob"
+        )
+        for job in record.get("TrainingJobSummaries", []):
+            if job["TrainingJobStatus"] == "InProgress":
+                self._stop(job["TrainingJobName"])
+        return {}
 
     def _stop(self, name: str) -> dict[str, Any]:
         containers.stop(containers.owned(self.label, name), containers.JOB_STOP_GRACE)
