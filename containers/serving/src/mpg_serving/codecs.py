@@ -94,21 +94,29 @@ class _Keys:
         return spelled
 
 
+def record_keys(
+    record: dict[str, Any], where: str, columns: Sequence[str], keys: _Keys
+) -> list[str]:
+    """The key of ``record`` (a JSON object) that holds each of ``columns``, read like a
+    table's header: keys in any spelling :func:`~mpg_core.schema.canonical_name` reads, other
+    keys ignored; two keys for one column, or a column without a key, a RequestError."""
+    try:
+        spelled = keys.spellings(record)
+    except ValueError as exc:
+        raise RequestError(f"{where}: {str(exc)[:300]}") from None
+    absent = [c for c, key in zip(columns, spelled, strict=True) if key is None]
+    if absent:
+        found = [key[:40] for key in itertools.islice(record, 20)]  # the client's text: cut
+        raise RequestError(f"{where}: missing key(s) {absent}; found {found}")
+    return [key for key in spelled if key is not None]
+
+
 def _record(
     record: Any, where: str, columns: Sequence[str], keys: _Keys, allow_missing: bool
 ) -> list[float]:
-    """One JSON record: a list in ``columns`` order, or an object read like a table's header:
-    keys in any spelling :func:`~mpg_core.schema.canonical_name` reads, other keys ignored,
-    two keys for one column an error."""
+    """One JSON record: a list in ``columns`` order, or an object (:func:`record_keys`)."""
     if isinstance(record, dict):
-        try:
-            spelled = keys.spellings(record)
-        except ValueError as exc:
-            raise RequestError(f"{where}: {str(exc)[:300]}") from None
-        absent = [c for c, key in zip(columns, spelled, strict=True) if key is None]
-        if absent:
-            found = [key[:40] for key in itertools.islice(record, 20)]  # the client's text: cut
-            raise RequestError(f"{where}: missing key(s) {absent}; found {found}")
+        spelled = record_keys(record, where, columns, keys)
         return [
             _cell(record[key], f"{where}, {c}", allow_missing)
             for c, key in zip(columns, spelled, strict=True)

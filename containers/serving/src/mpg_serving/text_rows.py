@@ -23,7 +23,7 @@ from mpg_core.artifact.reader import OpenedArtifact
 from mpg_core.errors import ConfigError, MpgError, RequestError
 from mpg_core.schema import canonical_name
 from mpg_core.table_schema import TableSchema
-from mpg_serving.codecs import CSV, JSON, _Keys, _text
+from mpg_serving.codecs import CSV, JSON, _Keys, _text, record_keys
 
 
 def _cell(value: Any, where: str) -> Any:
@@ -47,13 +47,7 @@ def _record(record: Any, where: str, columns: Sequence[str], keys: _Keys) -> lis
         return _row(record, where, columns)
     if not isinstance(record, dict):
         raise RequestError(f"{where}: expected a list of {len(columns)} values or an object")
-    try:
-        spelled = keys.spellings(record)
-    except ValueError as exc:
-        raise RequestError(f"{where}: {str(exc)[:300]}") from None
-    absent = [c for c, key in zip(columns, spelled, strict=True) if key is None]
-    if absent:
-        raise RequestError(f"{where}: missing key(s) {absent}")
+    spelled = record_keys(record, where, columns, keys)
     return [_cell(record[key], f"{where}, {c}") for c, key in zip(columns, spelled, strict=True)]
 
 
