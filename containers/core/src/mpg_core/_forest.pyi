@@ -3,6 +3,7 @@ import numpy as np
 def predict(
     x: np.ndarray,
     nodes: np.ndarray,
+    node_bytes: int,
     value: np.ndarray,
     roots: np.ndarray,
     depths: np.ndarray,
@@ -13,6 +14,7 @@ def predict(
 def predict_columns(
     x: np.ndarray,
     nodes: np.ndarray,
+    node_bytes: int,
     value: np.ndarray,
     roots: np.ndarray,
     depths: np.ndarray,
@@ -23,6 +25,7 @@ def predict_columns(
 def predict_missing(
     x: np.ndarray,
     nodes: np.ndarray,
+    node_bytes: int,
     nan_left: np.ndarray,
     value: np.ndarray,
     roots: np.ndarray,

@@ -104,8 +104,40 @@ class Preprocessor:
 # --- the forest ---------------------------------------------------------------------------------
 
 
-# The tree walk's node record (see _forest.pyx): 16 bytes, so a node is one aligned load.
-NODE_DTYPE = np.dtype([("threshold", np.float64), ("feature", np.int32), ("left", np.int32)])
+# The tree walk's node records (see _forest.pyx): the left child as an offset from the node
+# (0 at a leaf). 8 bytes for float32 features and trees of under 65,536 nodes (the threshold
+# rounded down to float32, which keeps float32 comparisons exact), 16 bytes otherwise.
+NODE32_DTYPE = np.dtype([("threshold", np.float32), ("feature", np.uint16), ("offset", np.uint16)])
+NODE64_DTYPE = np.dtype([("threshold", np.float64), ("feature", np.int32), ("offset", np.int32)])
+_NODE32_MAX = int(np.iinfo(np.uint16).max)
+
+
+def round_down_to_float32(values: np.ndarray) -> np.ndarray:
+    """The largest float32 at or below each float64 value: for any float32 ``x``,
+    ``x <= t`` exactly when ``x <= round_down_to_float32(t)``."""
+    with np.errstate(over="ignore"):
+        rounded = values.astype(np.float32)
+    above = rounded.astype(np.float64) > values
+    rounded[above] = np.nextafter(rounded[above], np.float32(-np.inf))
+    return rounded
+
+
+def pack_nodes(
+    threshold: np.ndarray, feature: np.ndarray, offset: np.ndarray, float32: bool
+) -> np.ndarray:
+    """The walk's node records for checked arrays: 8-byte ones when they fit, else 16."""
+    compact = (
+        float32
+        and int(offset.max(initial=0)) <= _NODE32_MAX
+        and int(feature.max(initial=0)) <= _NODE32_MAX
+    )
+    nodes = np.zeros(len(threshold), dtype=NODE32_DTYPE if compact else NODE64_DTYPE)
+    nodes["threshold"] = round_down_to_float32(threshold) if compact else threshold
+    nodes["feature"] = feature
+    nodes["offset"] = offset
+    return nodes
+
+
 # How a model's summed tree values become its answer: a regressor's value as is (1-D); a forest
 # of classifiers' mean of leaf class distributions; a boosted classifier's raw score through
 # the logistic (binary) or softmax (multiclass) link. The three classifier links answer
@@ -143,6 +175,8 @@ class Forest:
     # Derived at construction, after checking that every index stays inside the arrays (the C
     # walk trusts them): the packed nodes, the roots as int32 and each tree's own depth.
     nodes: np.ndarray = field(init=False, repr=False)
+    node_bytes: int = field(init=False, repr=False)
+    node_data: np.ndarray = field(init=False, repr=False)  # the records' bytes, for the walk
     roots32: np.ndarray = field(init=False, repr=False)
     depths: np.ndarray = field(init=False, repr=False)
     values2d: np.ndarray = field(init=False, repr=False)
@@ -185,11 +219,12 @@ class Forest:
             and self._link_fits(outputs, width)
         ):
             raise NotCompilable("forest arrays are inconsistent (a node points outside them)")
-        nodes = np.zeros(size, dtype=NODE_DTYPE)
-        nodes["threshold"] = self.threshold
-        nodes["feature"] = np.where(leaf, 0, self.feature)
-        nodes["left"] = self.left
+        nodes = pack_nodes(
+            self.threshold, np.where(leaf, 0, self.feature), self.left - index, self.float32
+        )
         object.__setattr__(self, "nodes", nodes)
+        object.__setattr__(self, "node_bytes", nodes.itemsize)
+        object.__setattr__(self, "node_data", nodes.view(np.uint8))
         object.__setattr__(self, "roots32", self.roots.astype(np.int32))
         object.__setattr__(self, "depths", self._tree_depths())
         object.__setattr__(self, "values2d", np.ascontiguousarray(values2d, dtype=np.float64))
@@ -244,8 +279,8 @@ class Forest:
         if self._scalar:
             out = np.empty(len(x), dtype=np.float64)
             if _forest.predict(
-                x, self.nodes, self.values1d, self.roots32, self.depths, out, self.start,
-                self.divisor,
+                x, self.node_data, self.node_bytes, self.values1d, self.roots32, self.depths,
+                out, self.start, self.divisor,
             ):  # fmt: skip
                 return out[:, None]
         out = np.empty((len(x), self.n_outputs), dtype=np.float64)
@@ -254,15 +289,15 @@ class Forest:
         if missing.any():
             part = out[missing]
             _forest.predict_missing(
-                np.ascontiguousarray(x[missing], dtype=np.float64), self.nodes, self.nan_left8,
-                self.values2d, self.roots32, self.columns32, part, self.divisor,
+                np.ascontiguousarray(x[missing]), self.node_data, self.node_bytes,
+                self.nan_left8, self.values2d, self.roots32, self.columns32, part, self.divisor,
             )  # fmt: skip
             out[missing] = part
         if not missing.all():
             whole = out[~missing]
             _forest.predict_columns(
-                np.ascontiguousarray(x[~missing]), self.nodes, self.values2d, self.roots32,
-                self.depths, self.columns32, whole, self.divisor,
+                np.ascontiguousarray(x[~missing]), self.node_data, self.node_bytes,
+                self.values2d, self.roots32, self.depths, self.columns32, whole, self.divisor,
             )  # fmt: skip
             out[~missing] = whole
         return out
