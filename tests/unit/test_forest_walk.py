@@ -120,7 +120,7 @@ def balanced_forest(depth: int, trees: int, width: int, float32: bool, seed: int
     )
 
 
-def lopsided_forest(depth: int) -> Forest:
+def lopsided_forest(depth: int, float32: bool) -> Forest:
     """One tree that is a chain: node k splits on x0 <= k (leaf on the left, the chain on the
     right), so a row's leaf depth is about its x0, from 1 to ``depth``."""
     size = 2 * depth + 1
@@ -134,7 +134,7 @@ def lopsided_forest(depth: int) -> Forest:
         value[node + 1] = float(k)
         node += 2
     value[node] = float(depth)
-    return Forest(feature, threshold, left, value, np.array([0]), depth, 1)
+    return Forest(feature, threshold, left, value, np.array([0]), depth, 1, float32=float32)
 
 
 def reference_walk(forest: Forest, rows: np.ndarray) -> np.ndarray:
@@ -150,16 +150,17 @@ def reference_walk(forest: Forest, rows: np.ndarray) -> np.ndarray:
     return total / len(forest.roots)
 
 
-def test_small_float32_trees_walk_as_8_byte_records_and_the_rest_as_16() -> None:
-    assert balanced_forest(6, 3, 4, float32=True, seed=0).node_bytes == 8
-    assert balanced_forest(6, 3, 4, float32=False, seed=0).node_bytes == 16
+def test_deep_float32_trees_walk_as_8_byte_records_and_the_rest_as_16() -> None:
+    assert balanced_forest(10, 3, 4, float32=True, seed=0).node_bytes == 8
+    assert balanced_forest(10, 3, 4, float32=False, seed=0).node_bytes == 16  # histogram
+    assert balanced_forest(6, 3, 4, float32=True, seed=0).node_bytes == 16  # shallow
     # Node i's left child is node 2i + 1: at depth 17 the last splits' lie 131,071 away.
     assert balanced_forest(16, 1, 4, float32=True, seed=0).node_bytes == 8
     assert balanced_forest(17, 1, 4, float32=True, seed=0).node_bytes == 16
 
 
 @pytest.mark.parametrize(
-    ("depth", "trees", "float32"), [(6, 7, True), (6, 7, False), (17, 2, True), (17, 2, False)]
+    ("depth", "trees", "float32"), [(6, 7, True), (10, 5, True), (10, 5, False), (17, 2, True)]
 )
 def test_both_record_sizes_walk_as_the_reference(depth: int, trees: int, float32: bool) -> None:
     forest = balanced_forest(depth, trees, 4, float32, seed=depth)
@@ -168,10 +169,12 @@ def test_both_record_sizes_walk_as_the_reference(depth: int, trees: int, float32
     np.testing.assert_allclose(forest.predict(rows), reference_walk(forest, rows), rtol=1e-12)
 
 
-def test_lanes_stop_early_only_when_every_lane_is_on_its_leaf() -> None:
+@pytest.mark.parametrize("float32", [True, False])
+def test_lanes_stop_early_only_when_every_lane_is_on_its_leaf(float32: bool) -> None:
     """Rows of one lane group end at leaf depths from 1 to 40: a lane group that stopped at
     its shallowest (or first) leaf would give the deep rows a shallow leaf's value."""
-    forest = lopsided_forest(40)
+    forest = lopsided_forest(40, float32)
+    assert forest.node_bytes == (8 if float32 else 16)
     x0 = np.concatenate([np.zeros(15), [39.5]])  # 15 rows leave at once, the 16th at depth 40
     for rows in (x0, np.random.default_rng(2).uniform(-1, 41, 1000)):
         np.testing.assert_array_equal(forest.predict(rows[:, None]), np.ceil(rows).clip(0, 40))
