@@ -1,6 +1,7 @@
 """Tables the kit does not ship, written as headered CSVs from scikit-learn's offline copies:
-diabetes (regression), breast cancer (binary), wine and iris (multiclass), and variants with
-string categories, string labels and missing values."""
+diabetes (regression), breast cancer (binary), wine and iris (multiclass), with string
+categories, string labels and missing values (``TABLES``); and plain iris and diabetes, as a
+user's first own table would be (``PLAIN``, :func:`write_table`)."""
 
 from __future__ import annotations
 
@@ -85,3 +86,37 @@ def iris() -> Table:
 
 
 TABLES = {t.name: t for t in (diabetes(), breast_cancer(), wine(), iris())}
+
+
+def plain_iris() -> Table:
+    """150 rows, four measurements in cm (``sepal_length``, ...) and the species as text
+    (setosa, versicolor, virginica), 50 of each."""
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris(as_frame=True)
+    frame = bunch.frame.drop(columns="target").rename(
+        columns=lambda name: name.replace(" (cm)", "").replace(" ", "_")
+    )
+    frame["species"] = bunch.target_names[bunch.target]
+    return Table("iris", "species", "classification", frame)
+
+
+def plain_diabetes() -> Table:
+    """442 rows, ten baseline variables (unscaled: age in years, sex as 1 or 2, ...) and the
+    disease progression a year later (``progression``, 25 to 346)."""
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True, scaled=False).frame
+    return Table(
+        "diabetes", "progression", "regression", frame.rename(columns={"target": "progression"})
+    )
+
+
+PLAIN = {t.name: t for t in (plain_iris(), plain_diabetes())}
+
+
+def write_table(name: str, folder: Path) -> tuple[Path, str]:
+    """The plain table as ``<folder>/<name>.csv`` (header, no index); returns it and its
+    target."""
+    table = PLAIN[name]
+    return table.write(folder), table.target

@@ -32,7 +32,7 @@ from tests.image.test_sdk_local_mode import (  # noqa: F401 (fixtures used by na
     local_mode,
     moto_endpoint,
 )
-from tests.own_tables import write_table
+from tests.tables import write_table
 
 pytestmark = [
     pytest.mark.docker,

@@ -19,7 +19,7 @@ from mpg_launch.pipeline.checks import check_definition
 from mpg_launch.pipeline.definition import build_definition
 from mpg_launch.table import config_schema, upload_schema
 from tests.launch.conftest import REGION
-from tests.own_tables import write_table
+from tests.tables import write_table
 
 ENV = {
     "MPG_REGION": "us-east-1",

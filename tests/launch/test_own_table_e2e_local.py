@@ -27,7 +27,7 @@ from mpg_launch.commands import Runner, Submission
 from mpg_launch.config import load_config
 from mpg_launch.local.sagemaker import local_clients
 from tests.launch.conftest import containers_of
-from tests.own_tables import write_table
+from tests.tables import write_table
 
 REGION = "us-east-1"
 IRIS_ROWS = "5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n5.9,2.8,4.3,1.3\n"
