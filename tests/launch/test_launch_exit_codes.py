@@ -372,3 +372,28 @@ def test_exit_130_when_interrupted(key: str, rows: str, capsys: pytest.CaptureFi
     argv = [*argv_of(key, PRINTS[key], rows), "--dry-run"]
     assert main(argv, env=ENV, factory=no_clients, out=interrupted) == 130
     assert capsys.readouterr().err == "mpg-launch: interrupted\n"
+
+
+def test_exit_1_without_a_traceback_when_the_output_pipe_is_closed(tmp_path: Path) -> None:
+    """``mpg-launch ... | head -1`` once head has gone: the reader's end of stdout is closed
+    before the command writes its first line."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [Path(sys.executable).parent / "mpg-launch", "push", "--tag", "t1", "--dry-run"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **ENV},
+            cwd=tmp_path,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == "mpg-launch: stopped: the output's reader closed the pipe\n"

@@ -136,6 +136,23 @@ CASES: dict[str, Case] = {
     "env-role": Case(PREP, "is not an IAM role ARN", env={"MPG_ROLE_ARN": "SageMakerRole"}),
     "flag-bucket": Case([*PREP, "--bucket", "Bad_Bucket"], "fix --bucket"),
     "env-image-tag": Case(PREP, "MPG_IMAGE_TAG 'bad tag'", env={"MPG_IMAGE_TAG": "bad tag"}),
+    "poll-negative": Case(
+        [*PREP, "--poll-seconds=-1"], "--poll-seconds: '-1': give seconds from 0 to 3600"
+    ),
+    "poll-nan": Case([*PREP, "--poll-seconds", "nan"], "--poll-seconds: 'nan': give seconds"),
+    "registry-scheme": Case(
+        ["push", "--registry", "http://127.0.0.1:5000", "--dry-run"],
+        "--registry: registry 'http://127.0.0.1:5000' is not a registry host; give "
+        "host[:port][/path] without a scheme",
+    ),
+    "registry-trailing-slash": Case(
+        PREP, "MPG_REGISTRY: registry 'host:5000/' is not", env={"MPG_REGISTRY": "host:5000/"}
+    ),
+    "registry-space": toml(
+        ["push", "--dry-run"],
+        'registry_override = "my registry"\n',
+        "config file {config}: registry 'my registry' is not",
+    ),
     "no-region": Case(PREP, "no AWS region: pass --region", env={"MPG_REGION": None}),
     "config-missing": Case(
         [*PREP, "--config", "/no/such/mpg.toml"], "cannot read config file /no/such/mpg.toml"

@@ -420,6 +420,10 @@ def _checked(
             )
     if values.get("image_tag") is not None:
         preflight.image_tag(values["image_tag"], sources.get("image_tag", "image_tag"))
+    if values.get("registry_override") is not None:
+        preflight.registry(
+            values["registry_override"], sources.get("registry_override", "registry")
+        )
     values["prefix"] = str(values.get("prefix", LaunchConfig.prefix)).strip("/")
     config = LaunchConfig(**values, sources=sources)
     if config.spot and config.max_wait_seconds is None:

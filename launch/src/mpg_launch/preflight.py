@@ -30,11 +30,14 @@ SEED_MAX = 2**32 - 1
 # case (the grammar of the distribution/reference package, slightly simplified).
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
-_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?/)"
+_HOST_PORT = rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?"
+_HOST = rf"(?:{_HOST_PORT}/)"
 _IMAGE = re.compile(
     rf"^{_HOST}?{_COMPONENT}(?:/{_COMPONENT})*"
     r"(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
 )
+# Where images are pushed: a host[:port], optionally with a path the repositories go under.
+_REGISTRY = re.compile(rf"^{_HOST_PORT}(?:/{_COMPONENT})*$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 # AWS tags: keys 1-128 and values 0-256 Unicode letters, digits, spaces and _ . : / = + - @;
@@ -76,6 +79,15 @@ def image_uri(value: str, where: str) -> str:
             f"{where}: image {value!r} is not an image reference; give "
             "[registry/]repository[:tag][@sha256:digest], e.g. "
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/mpg-serving:git-abc"
+        )
+    return value
+
+
+def registry(value: str, where: str) -> str:
+    if not _REGISTRY.match(value):
+        raise ConfigError(
+            f"{where}: registry {value!r} is not a registry host; give host[:port][/path] "
+            "without a scheme or trailing '/', e.g. 127.0.0.1:5000 or registry.example.com/team"
         )
     return value
 
