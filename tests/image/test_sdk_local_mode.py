@@ -229,6 +229,27 @@ class LocalMode:
             subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
 
 
+def processing_channels(sources: dict[str, Path], outputs: str) -> dict[str, list[Any]]:
+    """``Processor.run``'s inputs and outputs for the preprocessing image: each local folder
+    of ``sources`` as input ``name`` (/opt/ml/processing/input/<name>), and the features and
+    the preprocessor uploaded to ``outputs``/<name>."""
+    from sagemaker.processing import ProcessingInput, ProcessingOutput
+
+    base = "/opt/ml/processing"
+    return {
+        "inputs": [
+            ProcessingInput(source=str(folder), destination=f"{base}/input/{name}", input_name=name)
+            for name, folder in sources.items()
+        ],
+        "outputs": [
+            ProcessingOutput(
+                source=f"{base}/output/{name}", destination=f"{outputs}/{name}", output_name=name
+            )
+            for name in ("features", "preprocessor")
+        ],
+    }
+
+
 @pytest.fixture(scope="module")
 def local_mode(
     aws_env: str, images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
@@ -300,7 +321,7 @@ def test_processing_job_writes_features_and_preprocessor(
     trained: Trained,
     tmp_path: Path,
 ) -> None:
-    from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
+    from sagemaker.processing import Processor
 
     session = local_mode.session("processing")
     # Local processing runs no command, only `entrypoint: ContainerEntrypoint +
@@ -314,25 +335,9 @@ def test_processing_job_writes_features_and_preprocessor(
         instance_type="local",
         sagemaker_session=session,
     )
-    base = "/opt/ml/processing"
-    outputs = f"s3://{BUCKET}/processing"
+    sources = {split: trained.bronze / split for split in SPLITS}
     processor.run(
-        inputs=[
-            ProcessingInput(
-                source=str(trained.bronze / split),
-                destination=f"{base}/input/{split}",
-                input_name=split,
-            )
-            for split in SPLITS
-        ],
-        outputs=[
-            ProcessingOutput(
-                source=f"{base}/output/{name}",
-                destination=f"{outputs}/{name}",
-                output_name=name,
-            )
-            for name in ("features", "preprocessor")
-        ],
+        **processing_channels(sources, f"s3://{BUCKET}/processing"),
         wait=True,
         logs=True,
     )

@@ -31,6 +31,7 @@ from tests.image.test_sdk_local_mode import (  # noqa: F401 (fixtures used by na
     aws_env,
     local_mode,
     moto_endpoint,
+    processing_channels,
 )
 from tests.tables import write_table
 
@@ -66,7 +67,7 @@ def trained_model(
 ) -> Path:
     """Processing (with the schema input), then training, both by the SDK; model.tar.gz."""
     from sagemaker.estimator import Estimator
-    from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
+    from sagemaker.processing import Processor
 
     processor = Processor(
         image_uri=images["preprocessing"],
@@ -76,24 +77,10 @@ def trained_model(
         instance_type="local",
         sagemaker_session=local_mode.session("processing"),
     )
-    base = "/opt/ml/processing"
     sources = {split: iris / "bronze" / split for split in SPLITS} | {"schema": iris / "schema"}
     with local_mode.explained("processing"):
         processor.run(
-            inputs=[
-                ProcessingInput(
-                    source=str(folder), destination=f"{base}/input/{name}", input_name=name
-                )
-                for name, folder in sources.items()
-            ],
-            outputs=[
-                ProcessingOutput(
-                    source=f"{base}/output/{name}",
-                    destination=f"s3://{BUCKET}/iris/{name}",
-                    output_name=name,
-                )
-                for name in ("features", "preprocessor")
-            ],
+            **processing_channels(sources, f"s3://{BUCKET}/iris"),
             wait=True,
             logs=False,
         )
