@@ -186,9 +186,8 @@ class Forest:
     link: str = "identity"
     # Derived at construction, after checking that every index stays inside the arrays (the C
     # walk trusts them): the packed nodes, the roots as int32 and each tree's own depth.
-    nodes: np.ndarray = field(init=False, repr=False)
-    node_bytes: int = field(init=False, repr=False)
-    node_data: np.ndarray = field(init=False, repr=False)  # the records' bytes, for the walk
+    node_data: np.ndarray = field(init=False, repr=False)  # pack_nodes' records, as bytes
+    node_bytes: int = field(init=False, repr=False)  # each record's size: 8 or 16
     roots32: np.ndarray = field(init=False, repr=False)
     depths: np.ndarray = field(init=False, repr=False)
     values2d: np.ndarray = field(init=False, repr=False)
@@ -239,9 +238,8 @@ class Forest:
             int(depths.max(initial=0)),
             self.float32,
         )
-        object.__setattr__(self, "nodes", nodes)
-        object.__setattr__(self, "node_bytes", nodes.itemsize)
         object.__setattr__(self, "node_data", nodes.view(np.uint8))
+        object.__setattr__(self, "node_bytes", nodes.itemsize)
         object.__setattr__(self, "roots32", self.roots.astype(np.int32))
         object.__setattr__(self, "depths", depths)
         object.__setattr__(self, "values2d", np.ascontiguousarray(values2d, dtype=np.float64))
