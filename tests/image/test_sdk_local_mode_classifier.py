@@ -19,9 +19,9 @@ import pytest
 from mpg_core.artifact.files import ARTIFACT_FILE, unpack_model_tarball
 from mpg_core.artifact.reader import load_artifact
 from mpg_core.dataset import read_table
-from mpg_launch.cli import main
-from mpg_launch.data import table_splits
-from mpg_launch.table import load_checked_schema
+from mpg_launch.cli.main import main
+from mpg_launch.table.data import table_splits
+from mpg_launch.table.schema import load_checked_schema
 from tests.image.test_sdk_local_mode import (  # noqa: F401 (fixtures used by name)
     BUCKET,
     ROLE,

@@ -20,8 +20,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from mpg_launch.config import LaunchConfig, load_config
 from mpg_launch.local.state import state_label
+from mpg_launch.settings.config import LaunchConfig, load_config
 from tests.conftest import IMAGE_TAG, free_port
 
 REGION = "us-east-1"

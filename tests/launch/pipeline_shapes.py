@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.model import Shape
 
-from mpg_launch.validation import operation_model
+from mpg_launch.aws.validation import operation_model
 
 
 def get(path: str) -> dict[str, str]:

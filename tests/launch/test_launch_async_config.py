@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mpg_launch import async_requests, async_scaling
-from mpg_launch.async_options import AsyncInference
-from mpg_launch.cli import main
-from mpg_launch.config import LaunchConfig, load_config
+from mpg_launch.aws.validation import request_errors
+from mpg_launch.cli.main import main
+from mpg_launch.endpoint import async_requests, async_scaling
+from mpg_launch.endpoint.async_settings import AsyncInference
 from mpg_launch.errors import ConfigError
-from mpg_launch.validation import request_errors
+from mpg_launch.settings.config import LaunchConfig, load_config
 from tests.launch.test_launch_endpoint_options import ENV, dry_run, no_clients, toml
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from mpg_launch.cli import main
-from mpg_launch.config import LaunchConfig
+from mpg_launch.cli.main import main
+from mpg_launch.settings.config import LaunchConfig
 from tests.launch.test_launch_moto_scaling import RESOURCE, config, policies, run, targets
 
 REGION = "us-east-1"

@@ -12,11 +12,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from mpg_launch import async_invoke
-from mpg_launch.aws import Clients
-from mpg_launch.cli import main
-from mpg_launch.config import LaunchConfig, load_config
+from mpg_launch.aws.clients import Clients
+from mpg_launch.cli.main import main
+from mpg_launch.endpoint import async_invoke
 from mpg_launch.errors import JobFailed
+from mpg_launch.settings.config import LaunchConfig, load_config
 from tests.launch.conftest import STUB_ROLE
 
 REGION = "us-east-1"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mpg_launch.cli import build_parser, main, subcommand_table
+from mpg_launch.cli.main import build_parser, main, subcommand_table
 
 ENV = {
     "MPG_REGION": "us-east-1",

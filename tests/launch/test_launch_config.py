@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mpg_launch.config import LOCAL_ROLE_ARN, Instances, load_config
 from mpg_launch.errors import ConfigError
+from mpg_launch.settings.config import LOCAL_ROLE_ARN, Instances, load_config
 
 ROLE = "arn:aws:iam::111122223333:role/SageMakerExecution"
 BASE_ENV = {"MPG_REGION": "eu-west-1", "MPG_ROLE_ARN": ROLE, "MPG_BUCKET": "my-bucket"}

@@ -19,8 +19,8 @@ import boto3
 import botocore.client
 import pytest
 
-from mpg_launch.cli import main, subcommand_table
-from mpg_launch.dry_run import DryRunRefused, DryRunStop, RefusingClient
+from mpg_launch.aws.dry_run import DryRunRefused, DryRunStop, RefusingClient
+from mpg_launch.cli.main import main, subcommand_table
 from tests.launch.conftest import REGION
 
 ENV = {

@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from mpg_launch.cli import main
+from mpg_launch.cli.main import main
 from tests.launch.conftest import containers_of
 
 REGION = "us-east-1"

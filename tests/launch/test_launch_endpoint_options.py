@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from mpg_launch import endpoint_options
-from mpg_launch import request_builders as build
-from mpg_launch.cli import main
-from mpg_launch.config import Instances, LaunchConfig, load_config
-from mpg_launch.endpoint_options import Autoscaling, DataCapture, Serverless
+from mpg_launch.aws.validation import request_errors
+from mpg_launch.cli.main import main
+from mpg_launch.endpoint import settings as endpoint_options
+from mpg_launch.endpoint.settings import Autoscaling, DataCapture, Serverless
 from mpg_launch.errors import ConfigError
-from mpg_launch.validation import request_errors
+from mpg_launch.jobs import requests as build
+from mpg_launch.settings.config import Instances, LaunchConfig, load_config
 
 ENV = {
     "MPG_REGION": "us-east-1",

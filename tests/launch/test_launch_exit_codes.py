@@ -21,10 +21,10 @@ import pytest
 from botocore.model import Shape
 from botocore.stub import Stubber
 
-from mpg_launch.aws import Clients
-from mpg_launch.cli import main, subcommand_table
-from mpg_launch.config import load_config
+from mpg_launch.aws.clients import Clients
+from mpg_launch.cli.main import main, subcommand_table
 from mpg_launch.pipeline.definition import build_definition
+from mpg_launch.settings.config import load_config
 from tests.launch.conftest import REGION
 
 EXECUTION = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/mpg-pipeline/execution/abc123def456"

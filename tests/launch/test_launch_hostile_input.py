@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mpg_launch.cli import main, subcommand_table
+from mpg_launch.cli.main import main, subcommand_table
 
 ENV = {
     "MPG_REGION": "us-east-1",

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mpg_core.artifact.files import pack_model_tarball
-from mpg_launch.cli import main
+from mpg_launch.cli.main import main
 from tests.conftest import Trained
 from tests.launch.conftest import containers_of
 from tests.launch.test_launch_local_limits import env  # noqa: F401 - env is a fixture

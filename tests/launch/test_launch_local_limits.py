@@ -14,9 +14,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from mpg_launch.cli import main
-from mpg_launch.config import load_config
-from mpg_launch.layout import features_uri, split_s3_uri
+from mpg_launch.aws.names import features_uri, split_s3_uri
+from mpg_launch.cli.main import main
+from mpg_launch.settings.config import load_config
 from tests.launch.conftest import containers_of
 
 REGION = "us-east-1"

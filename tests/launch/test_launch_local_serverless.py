@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from mpg_core.artifact.files import pack_model_tarball
-from mpg_launch.cli import main
+from mpg_launch.cli.main import main
 from tests.conftest import Trained
 from tests.launch.conftest import containers_of
 from tests.launch.test_launch_local_limits import env  # noqa: F401 - env is a fixture

@@ -13,14 +13,14 @@ import pytest
 from botocore.validate import ParamValidator
 
 from mpg_core.hyperparameters import ALGORITHMS
-from mpg_launch import request_builders as build
-from mpg_launch.config import LaunchConfig
+from mpg_launch.aws.validation import operation_model, request_errors
+from mpg_launch.aws.waiting import wait_for_job
 from mpg_launch.errors import JobFailed
-from mpg_launch.local import tuning
-from mpg_launch.local.sagemaker import LocalSageMaker
+from mpg_launch.jobs import requests as build
+from mpg_launch.local.clients.sagemaker import LocalSageMaker
+from mpg_launch.local.engine import tuning
 from mpg_launch.local.state import LocalState
-from mpg_launch.validation import operation_model, request_errors
-from mpg_launch.waiting import wait_for_job
+from mpg_launch.settings.config import LaunchConfig
 
 
 @pytest.fixture

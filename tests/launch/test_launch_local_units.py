@@ -9,9 +9,9 @@ import pytest
 
 from mpg_core.metrics import METRIC_DEFINITIONS
 from mpg_launch.errors import LaunchError
-from mpg_launch.local.jobs import final_metrics
-from mpg_launch.local.staging import download_prefix, list_objects, upload_dir
-from mpg_launch.local.transform import (
+from mpg_launch.local.engine.jobs import final_metrics
+from mpg_launch.local.engine.staging import download_prefix, list_objects, upload_dir
+from mpg_launch.local.engine.transform import (
     BatchSettings,
     assemble,
     batch_env,

@@ -9,10 +9,10 @@ import time
 import boto3
 import pytest
 
-from mpg_launch import commands
-from mpg_launch.aws import aws_clients
-from mpg_launch.cli import main
-from mpg_launch.config import LaunchConfig, load_config
+from mpg_launch.aws.clients import aws_clients
+from mpg_launch.cli.main import main
+from mpg_launch.jobs import run as commands
+from mpg_launch.settings.config import LaunchConfig, load_config
 
 REGION = "us-east-1"
 pytestmark = pytest.mark.aws

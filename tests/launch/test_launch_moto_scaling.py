@@ -14,13 +14,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from mpg_launch import commands
-from mpg_launch import request_builders as build
-from mpg_launch.aws import Clients
-from mpg_launch.cli import main
-from mpg_launch.config import IMAGES, LaunchConfig, load_config
-from mpg_launch.endpoint_options import Autoscaling
+from mpg_launch.aws.clients import Clients
+from mpg_launch.cli.main import main
+from mpg_launch.endpoint.settings import Autoscaling
 from mpg_launch.errors import JobFailed
+from mpg_launch.jobs import requests as build
+from mpg_launch.jobs import run as commands
+from mpg_launch.settings.config import IMAGES, LaunchConfig, load_config
 from tests.launch.test_launch_moto_flows import MANIFEST
 
 REGION = "us-east-1"

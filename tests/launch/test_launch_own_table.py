@@ -12,12 +12,12 @@ import boto3
 import pytest
 
 from mpg_core.table_schema import load_schema
-from mpg_launch.cli import main
-from mpg_launch.config import load_config
-from mpg_launch.data import checked_splits, upload_splits
+from mpg_launch.cli.main import main
 from mpg_launch.pipeline.checks import check_definition
 from mpg_launch.pipeline.definition import build_definition
-from mpg_launch.table import config_schema, upload_schema
+from mpg_launch.settings.config import load_config
+from mpg_launch.table.data import checked_splits, upload_splits
+from mpg_launch.table.schema import config_schema, upload_schema
 from tests.launch.conftest import REGION
 from tests.tables import write_table
 
@@ -210,7 +210,8 @@ def test_a_classification_pipeline_gates_on_balanced_accuracy(tables: Path) -> N
 def test_the_launcher_checks_each_gates_threshold_by_its_name() -> None:
     # preflight cannot import tasks (config imports preflight, tasks imports config): the
     # names it checks -P values under must stay the gates' own.
-    from mpg_launch import preflight, tasks
+    from mpg_launch.settings import preflight
+    from mpg_launch.table import tasks
 
     assert tasks.REGRESSION.gate.parameter == preflight.RMSE_THRESHOLD
     assert tasks.CLASSIFICATION.gate.parameter == preflight.BALANCED_ACCURACY_THRESHOLD

@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
-from mpg_launch import docker as docker_module
-from mpg_launch.cli import main
+from mpg_launch.cli.main import main
+from mpg_launch.images import docker as docker_module
 
 REGION = "us-east-1"
 PASSWORD = "123456789012-auth-token"  # moto's ECR token password (see conftest)

@@ -10,11 +10,11 @@ import pytest
 
 from mpg_core.hyperparameters import TUNED, parameter_ranges
 from mpg_core.metrics import METRIC_DEFINITIONS
-from mpg_launch import layout
-from mpg_launch import request_builders as build
-from mpg_launch.config import Instances, LaunchConfig
+from mpg_launch.aws import names as layout
+from mpg_launch.aws.validation import request_errors, validate_request
 from mpg_launch.errors import ConfigError, RequestInvalid
-from mpg_launch.validation import request_errors, validate_request
+from mpg_launch.jobs import requests as build
+from mpg_launch.settings.config import Instances, LaunchConfig
 
 
 @pytest.fixture

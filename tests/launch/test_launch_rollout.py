@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from mpg_launch import request_builders as build
-from mpg_launch import rollout
-from mpg_launch.cli import main
-from mpg_launch.config import Instances, LaunchConfig, load_config
-from mpg_launch.endpoint_options import Autoscaling
+from mpg_launch.aws.validation import request_errors
+from mpg_launch.cli.main import main
+from mpg_launch.endpoint import rollout
+from mpg_launch.endpoint.rollout_settings import Rollout, parse
+from mpg_launch.endpoint.settings import Autoscaling
 from mpg_launch.errors import ConfigError
-from mpg_launch.local import rollout as local_rollout
-from mpg_launch.local.cloudwatch import LocalCloudWatch
-from mpg_launch.local.rollout import Datapoint
+from mpg_launch.jobs import requests as build
+from mpg_launch.local.clients.cloudwatch import LocalCloudWatch
+from mpg_launch.local.engine import rollout as local_rollout
+from mpg_launch.local.engine.rollout import Datapoint
 from mpg_launch.local.state import LocalState
-from mpg_launch.rollout_options import Rollout, parse
-from mpg_launch.validation import request_errors
+from mpg_launch.settings.config import Instances, LaunchConfig, load_config
 from tests.launch.conftest import STUB_ROLE
 
 ENV = {"MPG_REGION": "eu-west-1", "MPG_ROLE_ARN": STUB_ROLE, "MPG_BUCKET": "my-bucket"}

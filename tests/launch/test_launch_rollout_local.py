@@ -21,8 +21,8 @@ import pytest
 
 from mpg_core.artifact.files import Artifact, pack_model_tarball
 from mpg_core.artifact.writer import write_artifact
-from mpg_launch.cli import main
-from mpg_launch.local.sagemaker import LocalRuntime
+from mpg_launch.cli.main import main
+from mpg_launch.local.clients.sagemaker import LocalRuntime
 from mpg_launch.local.state import LocalState
 from tests.conftest import Trained
 from tests.launch.conftest import containers_of

@@ -12,13 +12,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from mpg_launch import commands, rollout
-from mpg_launch import request_builders as build
-from mpg_launch.aws import Clients
-from mpg_launch.config import LaunchConfig, load_config
+from mpg_launch.aws.clients import Clients
+from mpg_launch.aws.validation import request_errors
+from mpg_launch.endpoint import rollout
+from mpg_launch.endpoint.rollout_settings import Rollout
 from mpg_launch.errors import ConfigError, JobFailed
-from mpg_launch.rollout_options import Rollout
-from mpg_launch.validation import request_errors
+from mpg_launch.jobs import requests as build
+from mpg_launch.jobs import run as commands
+from mpg_launch.settings.config import LaunchConfig, load_config
 
 REGION = "us-east-1"
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/mpg-moto"

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from mpg_core import dataset
-from mpg_launch.cli import main
-from mpg_launch.local.staging import download_prefix
+from mpg_launch.cli.main import main
+from mpg_launch.local.engine.staging import download_prefix
 
 REGION = "us-east-1"
 ENV = {

@@ -16,7 +16,7 @@ import pytest
 
 from mpg_core import dataset
 from mpg_core.artifact.files import read_manifest, unpack_model_tarball
-from mpg_launch.cli import main
+from mpg_launch.cli.main import main
 from tests.launch.conftest import containers_of
 
 REGION = "us-east-1"

@@ -8,10 +8,11 @@ from typing import Any
 import boto3
 from botocore.stub import ANY, Stubber
 
-from mpg_launch import commands, ecr
-from mpg_launch import request_builders as build
-from mpg_launch.aws import Clients
-from mpg_launch.config import LaunchConfig
+from mpg_launch.aws.clients import Clients
+from mpg_launch.images import ecr
+from mpg_launch.jobs import requests as build
+from mpg_launch.jobs import run as commands
+from mpg_launch.settings.config import LaunchConfig
 
 ARN = "arn:aws:sagemaker:eu-west-1:111122223333:resource/name"
 

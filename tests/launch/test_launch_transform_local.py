@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from mpg_core.artifact.reader import open_artifact
-from mpg_launch import request_builders as build
-from mpg_launch.cli import main
-from mpg_launch.config import load_config
-from mpg_launch.local.sagemaker import local_clients
+from mpg_launch.cli.main import main
+from mpg_launch.jobs import requests as build
+from mpg_launch.local.clients.sagemaker import local_clients
+from mpg_launch.settings.config import load_config
 from tests.conftest import Trained
 from tests.launch.conftest import containers_of
 

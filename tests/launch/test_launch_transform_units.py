@@ -12,13 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mpg_launch import jsonpath
-from mpg_launch import request_builders as build
-from mpg_launch.cli import main
-from mpg_launch.config import LaunchConfig
+from mpg_launch.aws import jsonpath
+from mpg_launch.aws.transform_rules import request_errors
+from mpg_launch.aws.validation import request_errors as model_errors
+from mpg_launch.cli.main import main
 from mpg_launch.errors import ConfigError, LaunchError
-from mpg_launch.local.data_processing import DataProcessing, answer_lines
-from mpg_launch.local.transform import (
+from mpg_launch.jobs import requests as build
+from mpg_launch.local.engine.data_processing import DataProcessing, answer_lines
+from mpg_launch.local.engine.transform import (
     BatchSettings,
     assemble,
     line_batches,
@@ -26,8 +27,7 @@ from mpg_launch.local.transform import (
     split_records,
     transform_data,
 )
-from mpg_launch.transform_rules import request_errors
-from mpg_launch.validation import request_errors as model_errors
+from mpg_launch.settings.config import LaunchConfig
 
 ROW = list(range(10))
 ENV = {
@@ -299,7 +299,7 @@ def _lines(seed: int, count: int) -> bytes:
 def test_batches_cut_from_bytes_match_the_per_record_batches(
     trailing: bytes, payload_kb: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("mpg_launch.local.transform.MIB", 1024)  # 1 "MB" = 1 KiB here
+    monkeypatch.setattr("mpg_launch.local.engine.transform.MIB", 1024)  # 1 "MB" = 1 KiB here
     data = _lines(payload_kb, 500) + trailing
     settings_ = BatchSettings("MultiRecord", payload_kb, 1, 1.0, 0)
     fast = line_batches(data, settings_)
@@ -348,7 +348,7 @@ def test_assemble_with_line_appends_a_newline_after_every_response() -> None:
 def test_transform_data_keeps_order_and_joins_per_record(
     strategy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("mpg_launch.local.transform.MIB", 64)  # tiny batches: many requests
+    monkeypatch.setattr("mpg_launch.local.engine.transform.MIB", 64)  # tiny batches: many requests
     rows = [f"{i},{i % 7}.5,{i * 2},3" for i in range(300)]
     data = ("\n".join(rows) + "\n").encode()
     settings_ = BatchSettings(strategy, 1, 3, 1.0, 0)

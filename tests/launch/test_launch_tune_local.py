@@ -15,8 +15,8 @@ import boto3
 import pytest
 
 from mpg_core.hyperparameters import ALGORITHMS
-from mpg_launch.cli import main
-from mpg_launch.local.sagemaker import LocalSageMaker
+from mpg_launch.cli.main import main
+from mpg_launch.local.clients.sagemaker import LocalSageMaker
 from mpg_launch.local.state import LocalState
 from tests.launch.conftest import containers_of
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from mpg_launch.aws.waiting import LogTailer, wait_for_endpoint, wait_for_job
 from mpg_launch.errors import JobFailed
-from mpg_launch.waiting import LogTailer, wait_for_endpoint, wait_for_job
 
 
 class FakeLogs:

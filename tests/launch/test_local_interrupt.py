@@ -21,9 +21,9 @@ from typing import Any
 import boto3
 import pytest
 
-from mpg_launch import request_builders as build
-from mpg_launch.config import LOCAL_ROLE_ARN, load_config
-from mpg_launch.local.sagemaker import local_clients
+from mpg_launch.jobs import requests as build
+from mpg_launch.local.clients.sagemaker import local_clients
+from mpg_launch.settings.config import LOCAL_ROLE_ARN, load_config
 from tests.conftest import IMAGE_TAG, Trained, free_port, wait_until
 from tests.launch.conftest import containers_of
 
@@ -93,7 +93,7 @@ def test_ctrl_c_stops_the_batch_step_within_5_s_and_records_stopped(
     created, its server is starting, or it is up or nearly so)."""
     state = Path(env["MPG_LOCAL_STATE_DIR"])
     process = subprocess.Popen(
-        [sys.executable, "-m", "mpg_launch.cli", "pipeline", "start", "--local"],
+        [sys.executable, "-m", "mpg_launch.cli.main", "pipeline", "start", "--local"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -16,11 +16,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from mpg_launch.aws.names import split_s3_uri
 from mpg_launch.errors import ConfigError, RequestInvalid
-from mpg_launch.layout import split_s3_uri
-from mpg_launch.local.pipeline_expressions import ExpressionError, lookup
-from mpg_launch.local.pipelines import StepRunners
-from mpg_launch.local.sagemaker import LocalSageMaker
+from mpg_launch.local.clients.sagemaker import LocalSageMaker
+from mpg_launch.local.engine.pipeline_expressions import ExpressionError, lookup
+from mpg_launch.local.engine.pipeline_runs import StepRunners
 from mpg_launch.local.state import LocalState
 from mpg_launch.pipeline.format import CONDITION_TYPES, PipelineDefinitionError
 from tests.launch.pipeline_shapes import (

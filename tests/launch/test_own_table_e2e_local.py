@@ -20,12 +20,12 @@ from typing import Any
 import boto3
 import pytest
 
-from mpg_launch import layout
-from mpg_launch import request_builders as build
-from mpg_launch.cli import main
-from mpg_launch.commands import Runner, Submission
-from mpg_launch.config import load_config
-from mpg_launch.local.sagemaker import local_clients
+from mpg_launch.aws import names as layout
+from mpg_launch.cli.main import main
+from mpg_launch.jobs import requests as build
+from mpg_launch.jobs.run import Runner, Submission
+from mpg_launch.local.clients.sagemaker import local_clients
+from mpg_launch.settings.config import load_config
 from tests.launch.conftest import containers_of
 from tests.tables import write_table
 

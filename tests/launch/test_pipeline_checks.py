@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from mpg_launch.config import LaunchConfig
 from mpg_launch.errors import RequestInvalid
 from mpg_launch.pipeline.checks import check_definition, definition_errors
 from mpg_launch.pipeline.definition import build_definition
 from mpg_launch.pipeline.format import all_steps
+from mpg_launch.settings.config import LaunchConfig
 
 Definition = dict[str, Any]
 

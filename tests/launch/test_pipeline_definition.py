@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from mpg_launch import layout
-from mpg_launch import request_builders as build
-from mpg_launch.config import Instances, LaunchConfig
+from mpg_launch.aws import names as layout
 from mpg_launch.errors import ConfigError
+from mpg_launch.jobs import requests as build
 from mpg_launch.pipeline.checks import definition_errors
 from mpg_launch.pipeline.definition import build_definition
 from mpg_launch.pipeline.format import all_steps
 from mpg_launch.pipeline.parameters import parse_overrides, wire_value, with_values
+from mpg_launch.settings.config import Instances, LaunchConfig
 
 EXECUTION = "exec1"
 

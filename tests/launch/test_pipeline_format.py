@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from mpg_launch.config import LaunchConfig
-from mpg_launch.local.pipeline_calls import local_definition
+from mpg_launch.local.clients.pipelines import local_definition
 from mpg_launch.pipeline import format as fmt
 from mpg_launch.pipeline.checks import definition_errors
 from mpg_launch.pipeline.definition import build_definition
+from mpg_launch.settings.config import LaunchConfig
 
 
 def _step(definition: dict[str, Any], name: str) -> dict[str, Any]:

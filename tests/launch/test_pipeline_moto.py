@@ -18,11 +18,11 @@ import pytest
 from moto.sagemaker.models import sagemaker_backends
 from moto.server import ThreadedMotoServer
 
-from mpg_launch.cli import main
-from mpg_launch.config import LaunchConfig
+from mpg_launch.cli.main import main
 from mpg_launch.errors import JobFailed
 from mpg_launch.pipeline.definition import build_definition
 from mpg_launch.pipeline.runs import _step_line, follow
+from mpg_launch.settings.config import LaunchConfig
 from tests.conftest import free_port
 from tests.launch.conftest import ACCOUNT, REGION
 from tests.launch.test_launch_moto_flows import config  # noqa: F401 - images pushed to moto ECR

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from mpg_launch import layout
-from mpg_launch.config import LaunchConfig, load_config
+from mpg_launch.aws import names as layout
 from mpg_launch.pipeline.definition import build_definition
 from mpg_launch.pipeline.format import all_steps
+from mpg_launch.settings.config import LaunchConfig, load_config
 from tests.conftest import free_port
 from tests.launch.conftest import STUB_ROLE
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 
 from mpg_core.hyperparameters import ALGORITHMS, parse_hyperparameters
-from mpg_launch import request_builders as build
-from mpg_launch.config import LaunchConfig
+from mpg_launch.aws.validation import operation_model, validate_request
 from mpg_launch.errors import ConfigError
-from mpg_launch.validation import operation_model, validate_request
+from mpg_launch.jobs import requests as build
+from mpg_launch.settings.config import LaunchConfig
 
 
 def test_the_tuner_searches_the_family_and_the_shared_parameters(config: LaunchConfig) -> None:

@@ -4,10 +4,10 @@ Preprocess (Processing, cached) -> Train (Training) -> Evaluate (Processing with
 image; PropertyFile EvaluationReport) -> CheckRmse (Condition: rmse <= RmseThreshold) -> if true:
 Register (RegisterModel), CreateBatchModel (Model) and BatchPredict (Transform); else
 RmseTooHigh (Fail). A classification schema's gate is CheckBalancedAccuracy (balanced accuracy
->= BalancedAccuracyThreshold) with BalancedAccuracyTooLow (:mod:`mpg_launch.tasks`).
+>= BalancedAccuracyThreshold) with BalancedAccuracyTooLow (:mod:`mpg_launch.table.tasks`).
 
 Each job step's ``Arguments`` is the request the single-stage command builds (one source per
-request shape, :mod:`mpg_launch.request_builders`), minus the job name, with pipeline parameters
+request shape, :mod:`mpg_launch.jobs.requests`), minus the job name, with pipeline parameters
 and step properties substituted where a run differs: the builders are called with placeholder
 names, whose S3 URIs are then rebased onto ``{"Get": ...}`` expressions.
 """
@@ -17,19 +17,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mpg_launch import layout, tasks
-from mpg_launch import request_builders as build
-from mpg_launch.config import LaunchConfig
+from mpg_launch.aws import names as layout
+from mpg_launch.jobs import requests as build
 from mpg_launch.pipeline import format as expr
 from mpg_launch.pipeline import parameters as params
 from mpg_launch.pipeline.format import Expression
-from mpg_launch.tasks import REGRESSION, Gate
+from mpg_launch.settings.config import LaunchConfig
+from mpg_launch.table import tasks
+from mpg_launch.table.tasks import REGRESSION, Gate
 
 VERSION = "2020-12-01"
 PREPROCESS, TRAIN, EVALUATE = "Preprocess", "Train", "Evaluate"
 REGISTER, CREATE_BATCH_MODEL, BATCH_PREDICT = "Register", "CreateBatchModel", "BatchPredict"
 # Regression's gate (Auto MPG's): the names the pipeline always had. Classification's gate has
-# names of its own (mpg_launch.tasks).
+# names of its own (mpg_launch.table.tasks).
 CHECK_RMSE, RMSE_TOO_HIGH = REGRESSION.gate.step, REGRESSION.gate.fail_step
 EVALUATION_REPORT = "EvaluationReport"
 RMSE_PATH = REGRESSION.gate.report_path
@@ -197,7 +198,7 @@ def shortfall_step(gate: Gate) -> dict[str, Any]:
 
 
 def gate_step(config: LaunchConfig) -> dict[str, Any]:
-    """The task's gate (:mod:`mpg_launch.tasks`): CheckRmse, rmse <= RmseThreshold, for
+    """The task's gate (:mod:`mpg_launch.table.tasks`): CheckRmse, rmse <= RmseThreshold, for
     regression; a score >= its threshold for classification."""
     gate = tasks.goals(config).gate
     condition = {

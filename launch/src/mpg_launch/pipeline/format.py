@@ -9,7 +9,8 @@ one place into typed objects, the way ``botocore.model`` reads a service's JSON 
 - :func:`parse_definition`: the same from JSON text, raising when anything is wrong.
 
 Two readers use it: :mod:`mpg_launch.pipeline.checks` (before a definition is sent; it adds
-what botocore's service model knows) and the local engine (:mod:`mpg_launch.local.pipelines`).
+what botocore's service model knows) and the local engine
+(:mod:`mpg_launch.local.engine.pipeline_runs`).
 Which step types a reader runs is its own business: it passes them in.
 """
 

@@ -3,7 +3,7 @@ checked parameter overrides, follow an execution step by step, list executions.
 
 Only boto3's method names and shapes are used, so ``--local`` (whose ``LocalSageMaker`` runs a
 stored definition on the Docker engine) behaves the same. Requests go through
-:class:`mpg_launch.commands.Runner`: validated against botocore's model, printed on
+:class:`mpg_launch.jobs.run.Runner`: validated against botocore's model, printed on
 ``--dry-run``.
 """
 
@@ -16,15 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from mpg_launch import request_builders as build
-from mpg_launch.aws import error_code
-from mpg_launch.commands import Runner, Submission
-from mpg_launch.ecr import check_images_exist, images_in
+from mpg_launch.aws.clients import error_code
+from mpg_launch.aws.waiting import Out
 from mpg_launch.errors import JobFailed, LaunchError
+from mpg_launch.images.ecr import check_images_exist, images_in
+from mpg_launch.jobs import requests as build
+from mpg_launch.jobs.run import Runner, Submission
 from mpg_launch.pipeline.checks import check_definition
 from mpg_launch.pipeline.definition import build_definition
 from mpg_launch.pipeline.parameters import parse_overrides, wire_value, with_values
-from mpg_launch.waiting import Out
 
 SUCCEEDED = "Succeeded"
 # Executions end in one of these; only Succeeded is a success.

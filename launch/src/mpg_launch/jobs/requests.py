@@ -1,0 +1,658 @@
+"""Pure functions: one config (plus names and URIs) in, the exact boto3 request dict out.
+
+Nothing here talks to AWS, so ``--dry-run`` prints these, tests compare them, and
+:mod:`mpg_launch.aws.validation` checks them against botocore's service model. The local runner
+(:mod:`mpg_launch.local.clients.sagemaker`) consumes the very same dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mpg_core.errors import ConfigError as HyperparameterError
+from mpg_core.hyperparameters import tuning_plan
+from mpg_core.metrics import METRIC_DEFINITIONS
+from mpg_core.platform import MAX_PAYLOAD_ENV, MODEL_SERVER_WORKERS_ENV
+from mpg_launch.aws import names as layout
+from mpg_launch.endpoint import async_requests
+from mpg_launch.endpoint import settings as endpoint_options
+from mpg_launch.errors import ConfigError
+from mpg_launch.settings.config import LaunchConfig, training_instances
+from mpg_launch.table import schema as table
+from mpg_launch.table import tasks
+from mpg_launch.table.schema import SCHEMA_INPUT
+
+Request = dict[str, Any]
+PROCESSING_ROOT = "/opt/ml/processing"
+# The processing input holding the whole train split, which every host fits on.
+FIT_INPUT = "fit"
+CSV = "text/csv"
+# Real-time endpoints: the health-check window and the time to fetch model.tar.gz.
+STARTUP_HEALTH_CHECK_SECONDS = 600
+MODEL_DOWNLOAD_SECONDS = 600
+# Batch transform: one request may take this long; retried this often.
+INVOCATIONS_TIMEOUT_SECONDS = 600
+INVOCATIONS_MAX_RETRIES = 1
+# The one production variant deploy creates, and how Application Auto Scaling names it.
+INVOCATIONS_METRIC = "SageMakerVariantInvocationsPerInstance"
+SCALING_POLICY_NAME = "mpg-invocations-per-instance"
+
+
+def _tags(config: LaunchConfig) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(config.tags.items())]
+
+
+def _with_common(request: Request, config: LaunchConfig) -> Request:
+    if config.tags:
+        request["Tags"] = _tags(config)
+    return request
+
+
+def _vpc(config: LaunchConfig) -> dict[str, list[str]] | None:
+    if not config.subnets:
+        return None
+    return {"Subnets": list(config.subnets), "SecurityGroupIds": list(config.security_group_ids)}
+
+
+def _processing_input(name: str, uri: str, distribution: str) -> dict[str, Any]:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": f"{PROCESSING_ROOT}/input/{name}",
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": distribution,
+        },
+    }
+
+
+def processing_request(config: LaunchConfig, job_name: str) -> Request:
+    """Preprocessing: the raw splits in, features and the fitted preprocessor out.
+
+    Correct on any instance count: every host gets the whole train split as ``fit``
+    (FullyReplicated) and fits the same preprocessor on it, and transforms only its
+    ShardedByS3Key share of each split, so every row is written once."""
+    inputs = [
+        _processing_input(FIT_INPUT, layout.raw_uri(config, "train"), "FullyReplicated"),
+        *(
+            _processing_input(split, layout.raw_uri(config, split), "ShardedByS3Key")
+            for split in layout.SPLITS
+        ),
+    ]
+    if config.schema:  # the user's table schema; without it the job uses Auto MPG's
+        inputs.append(
+            _processing_input(SCHEMA_INPUT, table.schema_prefix(config), "FullyReplicated")
+        )
+    outputs = [
+        {
+            "OutputName": name,
+            "S3Output": {
+                "S3Uri": layout.preprocess_uri(config, job_name, name),
+                "LocalPath": f"{PROCESSING_ROOT}/output/{name}",
+                "S3UploadMode": "EndOfJob",
+            },
+        }
+        for name in ("features", "preprocessor")
+    ]
+    output_config: dict[str, Any] = {"Outputs": outputs}
+    cluster: dict[str, Any] = {
+        "InstanceCount": config.instance("processing").count,
+        "InstanceType": config.instance("processing").type,
+        "VolumeSizeInGB": config.volume_size_gb,
+    }
+    if config.kms_key_id:
+        output_config["KmsKeyId"] = config.kms_key_id
+        cluster["VolumeKmsKeyId"] = config.kms_key_id
+    network: dict[str, Any] = {"EnableNetworkIsolation": config.network_isolation}
+    vpc = _vpc(config)
+    if vpc:
+        network["VpcConfig"] = vpc
+    arguments = [
+        f"--{i['InputName']}={i['S3Input']['LocalPath']}"
+        for i in inputs
+        if i["InputName"] != SCHEMA_INPUT  # read from its SageMaker path, as the job's default
+    ] + [f"--{name}={PROCESSING_ROOT}/output/{name}" for name in ("features", "preprocessor")]
+    request = {
+        "ProcessingJobName": job_name,
+        "RoleArn": config.role_arn,
+        "AppSpecification": {
+            "ImageUri": config.image_uri("preprocessing"),
+            "ContainerArguments": arguments,
+        },
+        "ProcessingResources": {"ClusterConfig": cluster},
+        "ProcessingInputs": inputs,
+        "ProcessingOutputConfig": output_config,
+        "StoppingCondition": {"MaxRuntimeInSeconds": config.max_runtime_seconds},
+        "NetworkConfig": network,
+    }
+    return _with_common(request, config)
+
+
+def _channel(name: str, uri: str, content_type: str | None = CSV) -> dict[str, Any]:
+    channel: dict[str, Any] = {
+        "ChannelName": name,
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": uri,
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+        "InputMode": "File",
+    }
+    if content_type:
+        channel["ContentType"] = content_type
+    return channel
+
+
+def training_channels(
+    config: LaunchConfig, preprocessing_job: str, with_preprocessor: bool = True
+) -> list[dict[str, Any]]:
+    """The features of a preprocessing job as channels; with the preprocessor channel the
+    trained artifact serves raw rows (kind "pipeline"), without it features (kind "model")."""
+    channels = [
+        _channel(split, layout.features_uri(config, preprocessing_job, split))
+        for split in layout.SPLITS
+    ]
+    if with_preprocessor:
+        channels.append(
+            _channel(
+                "preprocessor",
+                layout.preprocess_uri(config, preprocessing_job, "preprocessor"),
+                content_type="application/x-gzip",
+            )
+        )
+    return channels
+
+
+def _training_definition(config: LaunchConfig, channels: Sequence[Mapping[str, Any]]) -> Request:
+    """What a training job and a tuning job's TrainingJobDefinition share."""
+    stopping: dict[str, int] = {"MaxRuntimeInSeconds": config.max_runtime_seconds}
+    training = training_instances(config)
+    resources: dict[str, Any] = {
+        "InstanceType": training.type,
+        "InstanceCount": training.count,
+        "VolumeSizeInGB": config.volume_size_gb,
+    }
+    output: dict[str, Any] = {"S3OutputPath": layout.training_output_uri(config)}
+    if config.kms_key_id:
+        output["KmsKeyId"] = config.kms_key_id
+        resources["VolumeKmsKeyId"] = config.kms_key_id
+    definition: Request = {
+        "RoleArn": config.role_arn,
+        "AlgorithmSpecification": {
+            "TrainingImage": config.image_uri("training"),
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [dict(d) for d in METRIC_DEFINITIONS],
+        },
+        "InputDataConfig": [dict(c) for c in channels],
+        "OutputDataConfig": output,
+        "ResourceConfig": resources,
+        "StoppingCondition": stopping,
+        "EnableNetworkIsolation": config.network_isolation,
+    }
+    vpc = _vpc(config)
+    if vpc:
+        definition["VpcConfig"] = vpc
+    if config.spot:
+        definition["EnableManagedSpotTraining"] = True
+        stopping["MaxWaitTimeInSeconds"] = config.max_wait_seconds or config.max_runtime_seconds
+    return definition
+
+
+def training_request(
+    config: LaunchConfig,
+    job_name: str,
+    preprocessing_job: str,
+    with_preprocessor: bool = True,
+    hyperparameters: Mapping[str, str] | None = None,
+) -> Request:
+    channels = training_channels(config, preprocessing_job, with_preprocessor)
+    request = {"TrainingJobName": job_name, **_training_definition(config, channels)}
+    # Hyperparameters are always strings on the wire.
+    merged = {**config.hyperparameters, **(hyperparameters or {})}
+    if merged:
+        request["HyperParameters"] = {k: str(v) for k, v in merged.items()}
+    if config.spot:
+        request["CheckpointConfig"] = {"S3Uri": layout.checkpoint_uri(config, job_name)}
+    return _with_common(request, config)
+
+
+def tuning_request(
+    config: LaunchConfig,
+    job_name: str,
+    preprocessing_job: str,
+    max_jobs: int = 8,
+    max_parallel: int = 2,
+    strategy: str = "Bayesian",
+) -> Request:
+    """A tuning job optimising the task's validation metric (minimum RMSE for regression), read
+    by the training image's metric regexes, over the ranges the hyperparameter table
+    (:mod:`mpg_core.hyperparameters`) declares."""
+    goals = tasks.goals(config)  # the schema's task: minimise RMSE, or maximise a score
+    channels = training_channels(config, preprocessing_job, with_preprocessor=True)
+    definition = _training_definition(config, channels)
+    # The tuner sets the tuned hyperparameters (and, unless the config fixes it, the
+    # algorithm); the config's others are fixed for every job.
+    try:
+        ranges, static = tuning_plan(config.hyperparameters)
+    except HyperparameterError as exc:
+        raise ConfigError(f"tuning: {exc}") from None
+    if static:
+        definition["StaticHyperParameters"] = static
+    if config.spot:
+        definition["CheckpointConfig"] = {"S3Uri": layout.checkpoint_uri(config, job_name)}
+    request = {
+        "HyperParameterTuningJobName": job_name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": strategy,
+            "HyperParameterTuningJobObjective": {
+                "Type": goals.objective_type,
+                "MetricName": goals.objective_metric,
+            },
+            "ResourceLimits": {
+                "MaxNumberOfTrainingJobs": max_jobs,
+                "MaxParallelTrainingJobs": max_parallel,
+            },
+            "ParameterRanges": ranges,
+            "TrainingJobEarlyStoppingType": "Off",
+        },
+        "TrainingJobDefinition": definition,
+    }
+    return _with_common(request, config)
+
+
+# SageMaker Pipelines and the Model Registry. The pipeline's steps reuse the job builders above
+# (mpg_launch.pipeline.definition substitutes pipeline parameters into their requests).
+EVALUATION_REPORT = "evaluation.json"
+# What the serving image reads and answers (mpg_serving.codecs).
+SERVING_CONTENT_TYPES = [CSV, "application/json", "application/jsonlines"]
+
+
+def evaluation_request(
+    config: LaunchConfig, job_name: str, model_data_url: str, test_uri: str
+) -> Request:
+    """The training image's ``evaluate``: the trained ``model.tar.gz`` and the raw test split in,
+    ``evaluation.json`` (SageMaker's regression model-quality format) and plots out. A
+    processing job like preprocessing's (same network, limits, encryption, tags) on one
+    instance: evaluation does not shard."""
+    request = processing_request(config, job_name)
+    request["AppSpecification"] = {
+        "ImageUri": config.image_uri("training"),
+        "ContainerEntrypoint": ["evaluate"],
+        "ContainerArguments": [
+            f"--model={PROCESSING_ROOT}/input/model",
+            f"--test={PROCESSING_ROOT}/input/test",
+            f"--report={PROCESSING_ROOT}/output/evaluation",
+        ],
+    }
+    request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 1
+    request["ProcessingInputs"] = [
+        {
+            "InputName": name,
+            "S3Input": {
+                "S3Uri": uri,
+                "LocalPath": f"{PROCESSING_ROOT}/input/{name}",
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated",
+            },
+        }
+        for name, uri in (("model", model_data_url), ("test", test_uri))
+    ]
+    request["ProcessingOutputConfig"]["Outputs"] = [
+        {
+            "OutputName": "evaluation",
+            "S3Output": {
+                "S3Uri": layout.s3_uri(config, "evaluate", job_name, "evaluation") + "/",
+                "LocalPath": f"{PROCESSING_ROOT}/output/evaluation",
+                "S3UploadMode": "EndOfJob",
+            },
+        }
+    ]
+    return request
+
+
+def model_package_group_request(config: LaunchConfig) -> Request:
+    request: Request = {
+        "ModelPackageGroupName": config.model_package_group,
+        "ModelPackageGroupDescription": "Auto MPG regressors registered by the mpg pipeline",
+    }
+    return _with_common(request, config)
+
+
+def model_package_request(
+    config: LaunchConfig, model_data_url: str, report_uri: str, approval_status: str
+) -> Request:
+    """A versioned model package: the serving container and artifact, what it reads and
+    answers, where it may run, and the evaluation report as its model-quality statistics."""
+    request: Request = {
+        "ModelPackageGroupName": config.model_package_group,
+        "ModelPackageDescription": "Auto MPG random forest (raw rows -> mpg)",
+        "InferenceSpecification": {
+            "Containers": [_container(config, model_data_url)],
+            "SupportedContentTypes": list(SERVING_CONTENT_TYPES),
+            "SupportedResponseMIMETypes": list(SERVING_CONTENT_TYPES),
+            "SupportedRealtimeInferenceInstanceTypes": [config.instance("serving").type],
+            "SupportedTransformInstanceTypes": [config.instance("transform").type],
+        },
+        "ModelApprovalStatus": approval_status,
+        "ModelMetrics": {
+            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report_uri}}
+        },
+    }
+    return _with_common(request, config)
+
+
+def model_package_model_request(
+    config: LaunchConfig, model_name: str, model_package_arn: str
+) -> Request:
+    """A model from a registered package, which names the image, artifact and environment."""
+    request = model_request(config, model_name, model_data_url="")
+    request["PrimaryContainer"] = {"ModelPackageName": model_package_arn}
+    return request
+
+
+def model_package_approval_request(
+    model_package_arn: str, status: str, description: str | None = None
+) -> Request:
+    request: Request = {"ModelPackageArn": model_package_arn, "ModelApprovalStatus": status}
+    if description:
+        request["ApprovalDescription"] = description
+    return request
+
+
+def pipeline_request(
+    config: LaunchConfig, definition: str, token: str, description: str | None = None
+) -> Request:
+    """CreatePipeline; ``token`` is the idempotency token boto3 would otherwise generate."""
+    request: Request = {
+        "PipelineName": config.pipeline_name,
+        "PipelineDefinition": definition,
+        "RoleArn": config.role_arn,
+        "ClientRequestToken": token,
+    }
+    if description:
+        request["PipelineDescription"] = description
+    return _with_common(request, config)
+
+
+def pipeline_update_request(
+    config: LaunchConfig, definition: str, description: str | None = None
+) -> Request:
+    request = pipeline_request(config, definition, "", description)
+    del request["ClientRequestToken"]
+    request.pop("Tags", None)  # UpdatePipeline takes no tags
+    return request
+
+
+def pipeline_execution_request(
+    config: LaunchConfig,
+    parameters: Mapping[str, str],
+    token: str,
+    display_name: str | None = None,
+) -> Request:
+    """StartPipelineExecution; parameter values are strings on the wire, whatever their type."""
+    request: Request = {
+        "PipelineName": config.pipeline_name,
+        "PipelineParameters": [{"Name": k, "Value": v} for k, v in parameters.items()],
+        "ClientRequestToken": token,
+    }
+    if display_name:
+        request["PipelineExecutionDisplayName"] = display_name
+    return request
+
+
+def _container(
+    config: LaunchConfig,
+    model_data_url: str,
+    hostname: str | None = None,
+    environment: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "Image": config.image_uri("serving"),
+        "ModelDataUrl": model_data_url,
+        "Environment": {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "60", **(environment or {})},
+    }
+    if hostname:
+        container["ContainerHostname"] = hostname
+    return container
+
+
+def model_request(config: LaunchConfig, model_name: str, model_data_url: str) -> Request:
+    """A single-container model serving raw rows (a "pipeline" artifact from training with the
+    preprocessor channel). Serverless: one worker, the serverless body limit, and no network
+    isolation (serverless endpoints do not support it)."""
+    endpoint_options.check_deploy(config)
+    request: Request = {
+        "ModelName": model_name,
+        "ExecutionRoleArn": config.role_arn,
+        "PrimaryContainer": _container(
+            config,
+            model_data_url,
+            environment=_serverless_env(config) | async_requests.container_environment(config),
+        ),
+    }
+    if not config.serverless:
+        request["EnableNetworkIsolation"] = config.network_isolation
+    vpc = _vpc(config)
+    if vpc:
+        request["VpcConfig"] = vpc
+    return _with_common(request, config)
+
+
+def pipeline_model_request(
+    config: LaunchConfig, model_name: str, preprocessor_data_url: str, model_data_url: str
+) -> Request:
+    """A serial inference pipeline: the preprocessor container turns raw rows into feature
+    rows (as CSV, which the model container reads), the model container predicts mpg."""
+    endpoint_options.check_deploy(config, pipeline=True)
+    request: Request = {
+        "ModelName": model_name,
+        "ExecutionRoleArn": config.role_arn,
+        "Containers": [
+            _container(
+                config,
+                preprocessor_data_url,
+                "preprocessor",
+                {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": CSV},
+            ),
+            _container(config, model_data_url, "model"),
+        ],
+        "InferenceExecutionConfig": {"Mode": "Serial"},
+        "EnableNetworkIsolation": config.network_isolation,
+    }
+    vpc = _vpc(config)
+    if vpc:
+        request["VpcConfig"] = vpc
+    return _with_common(request, config)
+
+
+def _serverless_env(config: LaunchConfig) -> dict[str, str]:
+    """The docs recommend one worker (one copy of the model) per serverless container; the
+    payload limit is set only because it is below the server's real-time default of 6 MB."""
+    if not config.serverless:
+        return {}
+    return {
+        MODEL_SERVER_WORKERS_ENV: str(endpoint_options.SERVERLESS_WORKERS),
+        MAX_PAYLOAD_ENV: str(endpoint_options.SERVERLESS_MAX_PAYLOAD_MB),
+    }
+
+
+def _variant(config: LaunchConfig, model_name: str) -> dict[str, Any]:
+    variant: dict[str, Any] = {"VariantName": layout.VARIANT, "ModelName": model_name}
+    serverless = config.serverless
+    if serverless:
+        # Serverless: no instances, and fixed start-up limits (no timeouts to set).
+        variant["ServerlessConfig"] = {
+            "MemorySizeInMB": serverless.memory_mb,
+            "MaxConcurrency": serverless.max_concurrency,
+        }
+        if serverless.provisioned_concurrency:
+            variant["ServerlessConfig"]["ProvisionedConcurrency"] = (
+                serverless.provisioned_concurrency
+            )
+        return variant
+    serving = config.instance("serving")
+    return variant | {
+        "InstanceType": serving.type,
+        "InitialInstanceCount": endpoint_options.initial_instance_count(config),
+        "InitialVariantWeight": 1.0,
+        "ContainerStartupHealthCheckTimeoutInSeconds": STARTUP_HEALTH_CHECK_SECONDS,
+        "ModelDataDownloadTimeoutInSeconds": MODEL_DOWNLOAD_SECONDS,
+    }
+
+
+def _data_capture(config: LaunchConfig) -> dict[str, Any]:
+    capture = config.data_capture
+    assert capture is not None
+    modes = [("Input", capture.capture_input), ("Output", capture.capture_output)]
+    request: dict[str, Any] = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": capture.sampling_percentage,
+        "DestinationS3Uri": capture.destination or layout.data_capture_uri(config),
+        "CaptureOptions": [{"CaptureMode": mode} for mode, on in modes if on],
+    }
+    # Types listed here are stored as text; anything else is stored base64-encoded.
+    headers = {
+        key: list(types)
+        for key, types in (
+            ("CsvContentTypes", capture.csv_content_types),
+            ("JsonContentTypes", capture.json_content_types),
+        )
+        if types
+    }
+    if headers:
+        request["CaptureContentTypeHeader"] = headers
+    if config.kms_key_id:
+        request["KmsKeyId"] = config.kms_key_id
+    return request
+
+
+def endpoint_config_request(config: LaunchConfig, name: str, model_name: str) -> Request:
+    """One variant: instances, or serverless (ServerlessConfig instead of instances); with
+    data capture when configured."""
+    endpoint_options.check_deploy(config)
+    request: Request = {
+        "EndpointConfigName": name,
+        "ProductionVariants": [_variant(config, model_name)],
+    }
+    if config.data_capture:
+        request["DataCaptureConfig"] = _data_capture(config)
+    if config.async_inference:
+        request["AsyncInferenceConfig"] = async_requests.async_inference_config(config)
+    if config.kms_key_id and not config.serverless:
+        request["KmsKeyId"] = config.kms_key_id
+    return _with_common(request, config)
+
+
+def endpoint_request(config: LaunchConfig, name: str, endpoint_config_name: str) -> Request:
+    return _with_common({"EndpointName": name, "EndpointConfigName": endpoint_config_name}, config)
+
+
+def transform_request(
+    config: LaunchConfig,
+    job_name: str,
+    model_name: str,
+    input_uri: str | None = None,
+    max_payload_mb: int = 6,
+    max_concurrent: int | None = None,
+    batch_strategy: str = "MultiRecord",
+    content_type: str = CSV,
+    data_processing: Mapping[str, str] | None = None,
+) -> Request:
+    """Batch transform over headerless raw rows (CSV, or JSON Lines): Line splitting,
+    MultiRecord batching, one output line per input line. MaxConcurrentTransforms, unless
+    given, is left to the container's /execution-parameters. ``data_processing`` comes from
+    :func:`data_processing`."""
+    transform = config.instance("transform")
+    output: dict[str, Any] = {
+        "S3OutputPath": layout.transform_output_uri(config, job_name),
+        "Accept": content_type,
+        "AssembleWith": "Line",
+    }
+    resources: dict[str, Any] = {"InstanceType": transform.type, "InstanceCount": transform.count}
+    if config.kms_key_id:
+        output["KmsKeyId"] = config.kms_key_id
+        resources["VolumeKmsKeyId"] = config.kms_key_id
+    request: Request = {
+        "TransformJobName": job_name,
+        "ModelName": model_name,
+        "BatchStrategy": batch_strategy,
+        "MaxPayloadInMB": max_payload_mb,
+        "ModelClientConfig": {
+            "InvocationsTimeoutInSeconds": INVOCATIONS_TIMEOUT_SECONDS,
+            "InvocationsMaxRetries": INVOCATIONS_MAX_RETRIES,
+        },
+        "TransformInput": {
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": input_uri or layout.batch_input_uri(config),
+                }
+            },
+            "ContentType": content_type,
+            "SplitType": "Line",
+            "CompressionType": "None",
+        },
+        "TransformOutput": output,
+        "TransformResources": resources,
+    }
+    if max_concurrent:
+        request["MaxConcurrentTransforms"] = max_concurrent
+    if data_processing:
+        request["DataProcessing"] = dict(data_processing)
+    return _with_common(request, config)
+
+
+def _autoscaling(config: LaunchConfig) -> endpoint_options.Autoscaling:
+    if not config.autoscaling:
+        raise ConfigError("no autoscaling settings: add [autoscaling] or --max-instances")
+    return config.autoscaling
+
+
+def scalable_target_request(config: LaunchConfig, endpoint: str) -> Request:
+    """RegisterScalableTarget: the variant's instance count, between min and max."""
+    scaling = _autoscaling(config)
+    request = layout.scalable_variant(endpoint) | {
+        "MinCapacity": scaling.min_instances,
+        "MaxCapacity": scaling.max_instances,
+    }
+    if config.tags:
+        request["Tags"] = dict(sorted(config.tags.items()))
+    return request
+
+
+def scaling_policy_request(config: LaunchConfig, endpoint: str) -> Request:
+    """PutScalingPolicy: target tracking holds invocations per instance (per minute) near the
+    target, adding instances after ``scale_out_cooldown`` and removing them after
+    ``scale_in_cooldown``."""
+    scaling = _autoscaling(config)
+    return {
+        "PolicyName": SCALING_POLICY_NAME,
+        **layout.scalable_variant(endpoint),
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
+            "TargetValue": float(scaling.target_invocations_per_instance),
+            "PredefinedMetricSpecification": {"PredefinedMetricType": INVOCATIONS_METRIC},
+            "ScaleInCooldown": scaling.scale_in_cooldown,
+            "ScaleOutCooldown": scaling.scale_out_cooldown,
+        },
+    }
+
+
+def data_processing(
+    input_filter: str | None = None, join_input: bool = False, output_filter: str | None = None
+) -> dict[str, str] | None:
+    """A transform's DataProcessing: the filters (SageMaker's JSONPath subset) and
+    JoinSource; None when everything is SageMaker's default (``$``, no join, ``$``)."""
+    spec: dict[str, str] = {}
+    if input_filter and input_filter != "$":
+        spec["InputFilter"] = input_filter
+    if join_input:
+        spec["JoinSource"] = "Input"
+    if output_filter and output_filter != "$":
+        spec["OutputFilter"] = output_filter
+    return spec or None
