@@ -84,7 +84,7 @@ def upload_inputs(s3: Any, rows: int, files: int) -> dict[str, int]:
 
 
 def register_model(env: dict[str, str], model_dir: Path, work: Path) -> None:
-    from mpg_launch.jobs import requests as build
+    from mpg_launch.endpoint import requests as endpoint_requests
     from mpg_launch.local.clients.sagemaker import local_clients
     from mpg_launch.settings.config import load_config
 
@@ -95,7 +95,7 @@ def register_model(env: dict[str, str], model_dir: Path, work: Path) -> None:
     config = load_config(env=env, overrides={"local": True})
     clients = local_clients(config, out=lambda s: None)
     clients.s3.upload_file(str(tarball), BUCKET, "model/model.tar.gz")
-    request = build.model_request(config, MODEL, f"s3://{BUCKET}/model/model.tar.gz")
+    request = endpoint_requests.model_request(config, MODEL, f"s3://{BUCKET}/model/model.tar.gz")
     clients.sagemaker.create_model(**request)
 
 

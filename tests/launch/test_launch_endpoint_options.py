@@ -13,10 +13,10 @@ import pytest
 
 from mpg_launch.aws.validation import request_errors
 from mpg_launch.cli.main import main
+from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.endpoint import settings as endpoint_options
 from mpg_launch.endpoint.settings import Autoscaling, DataCapture, Serverless
 from mpg_launch.errors import ConfigError
-from mpg_launch.jobs import requests as build
 from mpg_launch.settings.config import Instances, LaunchConfig, load_config
 
 ENV = {
@@ -175,9 +175,11 @@ def test_serverless_refuses_what_the_docs_exclude(
     # The builders refuse the same, so no caller can build such a request.
     with pytest.raises(ConfigError):
         if pipeline:
-            build.pipeline_model_request(refused, "m", "s3://b/p.tar.gz", "s3://b/m.tar.gz")
+            endpoint_requests.pipeline_model_request(
+                refused, "m", "s3://b/p.tar.gz", "s3://b/m.tar.gz"
+            )
         else:
-            build.endpoint_config_request(refused, "ec", "m")
+            endpoint_requests.endpoint_config_request(refused, "ec", "m")
 
 
 @pytest.mark.parametrize(("count", "started"), [(5, 4), (1, 2), (3, 3)])
@@ -191,7 +193,7 @@ def test_the_endpoint_starts_within_autoscalings_range(
         ),
         instances={"serving": Instances(count=count)},
     )
-    variant = build.endpoint_config_request(scaled, "ec", "m")["ProductionVariants"][0]
+    variant = endpoint_requests.endpoint_config_request(scaled, "ec", "m")["ProductionVariants"][0]
     assert variant["InitialInstanceCount"] == started
     notes = endpoint_options.deploy_notes(scaled)
     said = f"starts with {started} instances, not [instances.serving] count={count}"
@@ -225,8 +227,8 @@ def test_serverless_requests(serverless: LaunchConfig) -> None:
         serverless=Serverless(memory_mb=3072, max_concurrency=10, provisioned_concurrency=2),
         kms_key_id="arn:aws:kms:eu-west-1:111122223333:key/abc",
     )
-    model = build.model_request(provisioned, "m-1", "s3://b/m/model.tar.gz")
-    endpoint_config = build.endpoint_config_request(provisioned, "ec-1", "m-1")
+    model = endpoint_requests.model_request(provisioned, "m-1", "s3://b/m/model.tar.gz")
+    endpoint_config = endpoint_requests.endpoint_config_request(provisioned, "ec-1", "m-1")
     assert request_errors("sagemaker", "CreateModel", model) == []
     assert request_errors("sagemaker", "CreateEndpointConfig", endpoint_config) == []
     environment = model["PrimaryContainer"]["Environment"]
@@ -247,10 +249,10 @@ def test_serverless_requests(serverless: LaunchConfig) -> None:
 
 
 def test_instance_requests_are_unchanged_without_the_options(config: LaunchConfig) -> None:
-    model = build.model_request(config, "m-1", "s3://b/m/model.tar.gz")
+    model = endpoint_requests.model_request(config, "m-1", "s3://b/m/model.tar.gz")
     assert "SAGEMAKER_MODEL_SERVER_WORKERS" not in model["PrimaryContainer"]["Environment"]
     assert model["EnableNetworkIsolation"] is True
-    endpoint_config = build.endpoint_config_request(config, "ec-1", "m-1")
+    endpoint_config = endpoint_requests.endpoint_config_request(config, "ec-1", "m-1")
     assert "DataCaptureConfig" not in endpoint_config
     assert endpoint_config["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
 
@@ -261,7 +263,7 @@ def test_data_capture_defaults_under_the_project_prefix(config: LaunchConfig) ->
         data_capture=DataCapture(),
         kms_key_id="arn:aws:kms:eu-west-1:111122223333:key/abc",
     )
-    request = build.endpoint_config_request(captured, "ec-1", "m-1")
+    request = endpoint_requests.endpoint_config_request(captured, "ec-1", "m-1")
     assert request_errors("sagemaker", "CreateEndpointConfig", request) == []
     assert request["DataCaptureConfig"] == {
         "EnableCapture": True,
@@ -280,7 +282,9 @@ def test_data_capture_defaults_under_the_project_prefix(config: LaunchConfig) ->
             capture_output=False, destination="s3://elsewhere/cap/", json_content_types=()
         ),
     )
-    capture = build.endpoint_config_request(only_input, "ec-1", "m-1")["DataCaptureConfig"]
+    capture = endpoint_requests.endpoint_config_request(only_input, "ec-1", "m-1")[
+        "DataCaptureConfig"
+    ]
     assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}]
     assert capture["DestinationS3Uri"] == "s3://elsewhere/cap/"
     assert capture["CaptureContentTypeHeader"] == {"CsvContentTypes": ["text/csv"]}
@@ -301,8 +305,8 @@ def test_autoscaling_requests_are_valid_application_autoscaling_requests(
         tags={"project": "mpg"},
         instances={"serving": Instances(count=2)},
     )
-    target = build.scalable_target_request(scaled, "mpg")
-    policy = build.scaling_policy_request(scaled, "mpg")
+    target = endpoint_requests.scalable_target_request(scaled, "mpg")
+    policy = endpoint_requests.scaling_policy_request(scaled, "mpg")
     assert request_errors("application-autoscaling", "RegisterScalableTarget", target) == []
     assert request_errors("application-autoscaling", "PutScalingPolicy", policy) == []
     assert target == {
@@ -326,7 +330,7 @@ def test_autoscaling_requests_are_valid_application_autoscaling_requests(
     broken = {**policy, "PolicyType": "Sideways"}
     assert request_errors("application-autoscaling", "PutScalingPolicy", broken) != []
     with pytest.raises(ConfigError, match="no autoscaling settings"):
-        build.scalable_target_request(config, "mpg")
+        endpoint_requests.scalable_target_request(config, "mpg")
 
 
 # --dry-run ------------------------------------------------------------------------------------

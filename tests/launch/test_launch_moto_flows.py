@@ -10,8 +10,9 @@ import boto3
 import pytest
 
 from mpg_launch.aws.clients import aws_clients
+from mpg_launch.aws.submit import Runner
 from mpg_launch.cli.main import main
-from mpg_launch.jobs import run as commands
+from mpg_launch.jobs import run as jobs_run
 from mpg_launch.settings.config import LaunchConfig, load_config
 
 REGION = "us-east-1"
@@ -91,8 +92,8 @@ def test_training_job_is_submitted_and_its_logs_tailed(config: LaunchConfig) -> 
         logEvents=[{"timestamp": int(time.time() * 1000), "message": "validation:rmse=2.5"}],
     )
     lines: list[str] = []
-    runner = commands.Runner(config, aws_clients(config), lines.append, poll_seconds=0.1)
-    job = commands.train(runner, "train-moto", "prep-moto")
+    runner = Runner(config, aws_clients(config), lines.append, poll_seconds=0.1)
+    job = jobs_run.train(runner, "train-moto", "prep-moto")
     assert job is not None and job["TrainingJobStatus"] == "Completed"
     assert "validation:rmse=2.5" in lines
     described = boto3.client("sagemaker", region_name=REGION).describe_training_job(

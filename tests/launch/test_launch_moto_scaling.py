@@ -15,11 +15,12 @@ import pytest
 from botocore.stub import Stubber
 
 from mpg_launch.aws.clients import Clients
+from mpg_launch.aws.submit import Runner
 from mpg_launch.cli.main import main
+from mpg_launch.endpoint import requests as endpoint_requests
+from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.endpoint.settings import Autoscaling
 from mpg_launch.errors import JobFailed
-from mpg_launch.jobs import requests as build
-from mpg_launch.jobs import run as commands
 from mpg_launch.settings.config import IMAGES, LaunchConfig, load_config
 from tests.launch.test_launch_moto_flows import MANIFEST
 
@@ -158,8 +159,10 @@ def _autoscaled(config: LaunchConfig) -> LaunchConfig:
         config, autoscaling=Autoscaling(max_instances=2, target_invocations_per_instance=100)
     )
     client = aas()
-    client.register_scalable_target(**build.scalable_target_request(earlier, "mpg-moto"))
-    client.put_scaling_policy(**build.scaling_policy_request(earlier, "mpg-moto"))
+    client.register_scalable_target(
+        **endpoint_requests.scalable_target_request(earlier, "mpg-moto")
+    )
+    client.put_scaling_policy(**endpoint_requests.scaling_policy_request(earlier, "mpg-moto"))
     return earlier
 
 
@@ -179,12 +182,14 @@ def _redeploy(
     with Stubber(sm) as stub:
         stub.add_response("describe_endpoint", _endpoint(OLD), {"EndpointName": "mpg-moto"})
         stub.add_response(
-            "create_model", {"ModelArn": ARN}, build.model_request(config, NEW, model_uri)
+            "create_model",
+            {"ModelArn": ARN},
+            endpoint_requests.model_request(config, NEW, model_uri),
         )
         stub.add_response(
             "create_endpoint_config",
             {"EndpointConfigArn": ARN},
-            build.endpoint_config_request(config, NEW, NEW),
+            endpoint_requests.endpoint_config_request(config, NEW, NEW),
         )
         stub.add_response(
             "update_endpoint",
@@ -192,11 +197,11 @@ def _redeploy(
             {"EndpointName": "mpg-moto", "EndpointConfigName": NEW},
         )
         stub.add_response("describe_endpoint", after_update, {"EndpointName": "mpg-moto"})
-        runner = commands.Runner(
+        runner = Runner(
             config, Clients(sm, None, None, None, autoscaling=aas()), lines.append, poll_seconds=0
         )
         try:
-            commands.deploy(runner, "mpg-moto", "20250101-000000", training_job="t1")
+            endpoint_run.deploy(runner, "mpg-moto", "20250101-000000", training_job="t1")
         finally:
             stub.assert_no_pending_responses()
     return lines, at_update
@@ -232,7 +237,7 @@ def test_a_failed_update_puts_the_old_autoscaling_back(config: LaunchConfig) -> 
     assert (
         policy["TargetTrackingScalingPolicyConfiguration"]
         == (
-            build.scaling_policy_request(earlier, "mpg-moto")[
+            endpoint_requests.scaling_policy_request(earlier, "mpg-moto")[
                 "TargetTrackingScalingPolicyConfiguration"
             ]
         )

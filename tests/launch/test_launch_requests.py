@@ -12,6 +12,7 @@ from mpg_core.hyperparameters import TUNED, parameter_ranges
 from mpg_core.metrics import METRIC_DEFINITIONS
 from mpg_launch.aws import names as layout
 from mpg_launch.aws.validation import request_errors, validate_request
+from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.errors import ConfigError, RequestInvalid
 from mpg_launch.jobs import requests as build
 from mpg_launch.settings.config import Instances, LaunchConfig
@@ -44,15 +45,15 @@ def all_requests(config: LaunchConfig) -> list[tuple[str, dict[str, Any]]]:
             build.training_request(config, "train-2", "prep-1", with_preprocessor=False),
         ),
         ("CreateHyperParameterTuningJob", build.tuning_request(config, "tune-1", "prep-1")),
-        ("CreateModel", build.model_request(config, "m-1", "s3://b/m/model.tar.gz")),
+        ("CreateModel", endpoint_requests.model_request(config, "m-1", "s3://b/m/model.tar.gz")),
         (
             "CreateModel",
-            build.pipeline_model_request(
+            endpoint_requests.pipeline_model_request(
                 config, "m-2", "s3://b/p/model.tar.gz", "s3://b/m/model.tar.gz"
             ),
         ),
-        ("CreateEndpointConfig", build.endpoint_config_request(config, "ec-1", "m-1")),
-        ("CreateEndpoint", build.endpoint_request(config, "ep", "ec-1")),
+        ("CreateEndpointConfig", endpoint_requests.endpoint_config_request(config, "ec-1", "m-1")),
+        ("CreateEndpoint", endpoint_requests.endpoint_request(config, "ep", "ec-1")),
         ("CreateTransformJob", build.transform_request(config, "bt-1", "m-1")),
     ]
 
@@ -163,7 +164,10 @@ def test_optional_features(full: LaunchConfig) -> None:
 def test_network_isolation_can_be_turned_off(config: LaunchConfig) -> None:
     open_config = replace(config, network_isolation=False)
     assert build.training_request(open_config, "t", "p")["EnableNetworkIsolation"] is False
-    assert build.model_request(open_config, "m", "s3://b/k")["EnableNetworkIsolation"] is False
+    assert (
+        endpoint_requests.model_request(open_config, "m", "s3://b/k")["EnableNetworkIsolation"]
+        is False
+    )
 
 
 def test_tuning_request_minimises_validation_rmse(config: LaunchConfig) -> None:
@@ -195,7 +199,7 @@ def test_tuning_ranges_and_static_hyperparameters_come_from_the_schema(
 
 
 def test_pipeline_model_has_two_containers_in_order(config: LaunchConfig) -> None:
-    req = build.pipeline_model_request(
+    req = endpoint_requests.pipeline_model_request(
         config, "m", "s3://b/pre/model.tar.gz", "s3://b/model/model.tar.gz"
     )
     first, second = req["Containers"]

@@ -13,15 +13,16 @@ import pytest
 
 from mpg_launch.aws.validation import request_errors
 from mpg_launch.cli.main import main
+from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.endpoint import rollout
 from mpg_launch.endpoint.rollout_settings import Rollout, parse
 from mpg_launch.endpoint.settings import Autoscaling
 from mpg_launch.errors import ConfigError
-from mpg_launch.jobs import requests as build
 from mpg_launch.local.clients.cloudwatch import LocalCloudWatch
 from mpg_launch.local.engine import rollout as local_rollout
 from mpg_launch.local.engine.rollout import Datapoint
 from mpg_launch.local.state import LocalState
+from mpg_launch.model_registry import requests as registry_requests
 from mpg_launch.settings.config import Instances, LaunchConfig, load_config
 from tests.launch.conftest import STUB_ROLE
 
@@ -169,8 +170,8 @@ def config() -> LaunchConfig:
 
 
 def _problems(config: LaunchConfig, plan: Rollout, model: dict[str, object] | None = None) -> str:
-    model = model or build.model_request(config, "m", "s3://my-bucket/model.tar.gz")
-    endpoint_config = build.endpoint_config_request(config, "c", "m")
+    model = model or endpoint_requests.model_request(config, "m", "s3://my-bucket/model.tar.gz")
+    endpoint_config = endpoint_requests.endpoint_config_request(config, "c", "m")
     current = rollout.CurrentEndpoint("mpg", "old", tuple(endpoint_config["ProductionVariants"]))
     return "; ".join(rollout.guardrail_problems(config, plan, model, endpoint_config, current))
 
@@ -179,11 +180,11 @@ def test_inf1_marketplace_and_oversized_instance_steps_are_refused(config: Launc
     canary = Rollout(mode="canary")
     inf1 = replace(config, instances={"serving": Instances("ml.inf1.xlarge", 1)})
     assert "Inf1 (Inferentia) instances are excluded" in _problems(inf1, canary)
-    package = build.model_package_model_request(config, "m", MARKETPLACE)
+    package = registry_requests.model_package_model_request(config, "m", MARKETPLACE)
     assert "is in another account, as AWS Marketplace packages are" in _problems(
         config, canary, package
     )
-    own = build.model_package_model_request(
+    own = registry_requests.model_package_model_request(
         config, "m", "arn:aws:sagemaker:eu-west-1:111122223333:model-package/mpg-models/3"
     )
     assert _problems(config, canary, own) == ""

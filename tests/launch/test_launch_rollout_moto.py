@@ -13,12 +13,13 @@ import pytest
 from botocore.stub import Stubber
 
 from mpg_launch.aws.clients import Clients
+from mpg_launch.aws.submit import Runner
 from mpg_launch.aws.validation import request_errors
+from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.endpoint import rollout
+from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.endpoint.rollout_settings import Rollout
 from mpg_launch.errors import ConfigError, JobFailed
-from mpg_launch.jobs import requests as build
-from mpg_launch.jobs import run as commands
 from mpg_launch.settings.config import LaunchConfig, load_config
 
 REGION = "us-east-1"
@@ -76,12 +77,14 @@ def _redeploy(
         )
         if after_update is not None:
             stub.add_response(
-                "create_model", {"ModelArn": ARN}, build.model_request(config, NEW, model_uri)
+                "create_model",
+                {"ModelArn": ARN},
+                endpoint_requests.model_request(config, NEW, model_uri),
             )
             stub.add_response(
                 "create_endpoint_config",
                 {"EndpointConfigArn": ARN},
-                build.endpoint_config_request(config, NEW, NEW),
+                endpoint_requests.endpoint_config_request(config, NEW, NEW),
             )
             assert config.rollout is not None
             stub.add_response(
@@ -90,14 +93,14 @@ def _redeploy(
                 rollout.update_request(config.rollout, "mpg-moto", NEW, 1),
             )
             stub.add_response("describe_endpoint", after_update, {"EndpointName": "mpg-moto"})
-        runner = commands.Runner(
+        runner = Runner(
             config,
             Clients(sm, None, None, None, autoscaling=None, cloudwatch=cloudwatch()),
             lines.append,
             poll_seconds=0,
         )
         try:
-            commands.deploy(runner, "mpg-moto", "20250101-000000", training_job="t1")
+            endpoint_run.deploy(runner, "mpg-moto", "20250101-000000", training_job="t1")
         finally:
             stub.assert_no_pending_responses()
     return lines

@@ -9,9 +9,12 @@ import boto3
 from botocore.stub import ANY, Stubber
 
 from mpg_launch.aws.clients import Clients
+from mpg_launch.aws.submit import Runner
+from mpg_launch.endpoint import requests as endpoint_requests
+from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.images import ecr
 from mpg_launch.jobs import requests as build
-from mpg_launch.jobs import run as commands
+from mpg_launch.jobs import run as jobs_run
 from mpg_launch.settings.config import LaunchConfig
 
 ARN = "arn:aws:sagemaker:eu-west-1:111122223333:resource/name"
@@ -40,10 +43,8 @@ def test_preprocess_sends_exactly_the_built_request(config: LaunchConfig) -> Non
             },
             {"ProcessingJobName": "prep-1"},
         )
-        runner = commands.Runner(
-            config, Clients(sm, None, None, None), lambda s: None, poll_seconds=0
-        )
-        job = commands.preprocess(runner, "prep-1")
+        runner = Runner(config, Clients(sm, None, None, None), lambda s: None, poll_seconds=0)
+        job = jobs_run.preprocess(runner, "prep-1")
         stub.assert_no_pending_responses()
     assert job is not None and job["ProcessingJobStatus"] == "Completed"
 
@@ -56,20 +57,22 @@ def test_deploy_creates_model_config_and_endpoint(config: LaunchConfig) -> None:
         stub.add_response(
             "create_model",
             {"ModelArn": ARN},
-            build.model_request(config, name, "s3://my-bucket/mpg/training/t1/output/model.tar.gz"),
+            endpoint_requests.model_request(
+                config, name, "s3://my-bucket/mpg/training/t1/output/model.tar.gz"
+            ),
         )
         stub.add_response(
             "create_endpoint_config",
             {"EndpointConfigArn": ARN},
-            build.endpoint_config_request(config, name, name),
+            endpoint_requests.endpoint_config_request(config, name, name),
         )
         stub.add_response(
             "create_endpoint",
             {"EndpointArn": ARN},
             {"EndpointName": "mpg", "EndpointConfigName": name},
         )
-        runner = commands.Runner(config, Clients(sm, None, None, None), lambda s: None)
-        commands.deploy(runner, "mpg", "20250101-000000", training_job="t1", wait=False)
+        runner = Runner(config, Clients(sm, None, None, None), lambda s: None)
+        endpoint_run.deploy(runner, "mpg", "20250101-000000", training_job="t1", wait=False)
         stub.assert_no_pending_responses()
 
 
@@ -95,8 +98,8 @@ def test_existing_endpoint_is_updated_not_recreated(config: LaunchConfig) -> Non
             {"EndpointArn": ARN},
             {"EndpointName": "mpg", "EndpointConfigName": name},
         )
-        runner = commands.Runner(config, Clients(sm, None, None, None), lambda s: None)
-        commands.deploy(runner, "mpg", "20250101-000000", training_job="t1", wait=False)
+        runner = Runner(config, Clients(sm, None, None, None), lambda s: None)
+        endpoint_run.deploy(runner, "mpg", "20250101-000000", training_job="t1", wait=False)
         stub.assert_no_pending_responses()
 
 
@@ -181,7 +184,7 @@ def test_delete_removes_endpoint_config_and_models(config: LaunchConfig) -> None
             "delete_endpoint_config", {}, {"EndpointConfigName": "mpg-20240101-000000"}
         )
         stub.add_response("list_models", {"Models": []}, {"NameContains": "mpg", "MaxResults": ANY})
-        deleted = commands.delete(
+        deleted = endpoint_run.delete(
             Clients(sm, None, None, None), "mpg", lambda s: None, wait=lambda sm, name: None
         )
         stub.assert_no_pending_responses()

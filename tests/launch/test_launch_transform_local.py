@@ -18,7 +18,7 @@ import pytest
 
 from mpg_core.artifact.reader import open_artifact
 from mpg_launch.cli.main import main
-from mpg_launch.jobs import requests as build
+from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.local.clients.sagemaker import local_clients
 from mpg_launch.settings.config import load_config
 from tests.conftest import Trained
@@ -76,7 +76,9 @@ def env(bucket: str, tmp_path: Path, trained: Trained) -> Iterator[dict[str, str
             tar.add(path, arcname=path.name)
     _put(bucket, "mpg/models/bt/model.tar.gz", tarball.read_bytes())
     config = load_config(env=values, overrides={"local": True})
-    request = build.model_request(config, MODEL, f"s3://{bucket}/mpg/models/bt/model.tar.gz")
+    request = endpoint_requests.model_request(
+        config, MODEL, f"s3://{bucket}/mpg/models/bt/model.tar.gz"
+    )
     local_clients(config, out=lambda s: None).sagemaker.create_model(**request)
     yield values
     for name in containers_of(state):  # only what this test started

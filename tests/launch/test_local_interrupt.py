@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
-from mpg_launch.jobs import requests as build
+from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.local.clients.sagemaker import local_clients
 from mpg_launch.settings.config import LOCAL_ROLE_ARN, load_config
 from tests.conftest import IMAGE_TAG, Trained, free_port, wait_until
@@ -57,7 +57,7 @@ def env(bucket: str, tmp_path: Path, trained: Trained, images: dict[str, str]) -
     config = load_config(env=values, overrides={"local": True})
     sagemaker = _local_sagemaker(values)
     sagemaker.create_model(
-        **build.model_request(config, MODEL, f"s3://{bucket}/mpg/models/i/model.tar.gz")
+        **endpoint_requests.model_request(config, MODEL, f"s3://{bucket}/mpg/models/i/model.tar.gz")
     )
     transform = {
         "ModelName": MODEL,

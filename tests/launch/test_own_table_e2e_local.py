@@ -21,9 +21,9 @@ import boto3
 import pytest
 
 from mpg_launch.aws import names as layout
+from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.cli.main import main
 from mpg_launch.jobs import requests as build
-from mpg_launch.jobs.run import Runner, Submission
 from mpg_launch.local.clients.sagemaker import local_clients
 from mpg_launch.settings.config import load_config
 from tests.launch.conftest import containers_of

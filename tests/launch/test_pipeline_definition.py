@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from mpg_launch.aws import names as layout
+from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.errors import ConfigError
 from mpg_launch.jobs import requests as build
+from mpg_launch.model_registry import requests as registry_requests
 from mpg_launch.pipeline.checks import definition_errors
 from mpg_launch.pipeline.definition import build_definition
 from mpg_launch.pipeline.format import all_steps
@@ -182,10 +184,10 @@ def test_job_steps_are_the_single_stage_requests(
         "ProcessingJobName",
     )
     assert arguments("CreateBatchModel") == without(
-        build.model_request(config, EXECUTION, model_uri), "ModelName"
+        endpoint_requests.model_request(config, EXECUTION, model_uri), "ModelName"
     )
     report = layout.s3_uri(config, "evaluate", EXECUTION, "evaluation", "evaluation.json")
-    assert arguments("Register") == build.model_package_request(
+    assert arguments("Register") == registry_requests.model_package_request(
         config, model_uri, report, "PendingManualApproval"
     )
     assert arguments("BatchPredict") == without(

@@ -2,7 +2,7 @@
 each command.
 
 Under ``--dry-run`` every subcommand gets :func:`refusing_clients`. Requests that go through
-:class:`mpg_launch.jobs.run.Runner` are validated and printed there, and never reach a client.
+:class:`mpg_launch.aws.submit.Runner` are validated and printed there, and never reach a client.
 Any other call (a Describe, a List, a delete issued straight on a client) lands here: the
 request is checked against botocore's service model, and :class:`DryRunStop` carries it to the
 CLI, which prints it and exits 0. Nothing past that call runs, because what follows would need
@@ -16,8 +16,8 @@ import functools
 from typing import Any
 
 from mpg_launch.aws.clients import Clients
+from mpg_launch.aws.submit import Submission, dry_run_text
 from mpg_launch.aws.validation import validate_request
-from mpg_launch.jobs.run import Submission, dry_run_text
 
 # The boto3 client names of Clients' fields.
 SERVICES = {

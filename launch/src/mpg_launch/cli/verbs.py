@@ -1,7 +1,9 @@
 """One function per ``mpg-launch`` subcommand: the parsed flags, the config and the clients in,
-the exit code out. Each checks its flags, calls :mod:`mpg_launch.jobs.run` (or the push, data
-and log helpers) and prints what the user reads; :mod:`mpg_launch.cli.main` only parses the command
-line and picks one of these from its table.
+the exit code out. Each checks its flags, calls its package's commands
+(:mod:`mpg_launch.jobs.run`, :mod:`mpg_launch.endpoint.run`, :mod:`mpg_launch.pipeline.runs`,
+:mod:`mpg_launch.model_registry.run`, or the push, data and log helpers) and prints what the
+user reads; :mod:`mpg_launch.cli.main` only parses the command line and picks one of these
+from its table.
 
 Clients come as ``connect``, called only by the subcommands that talk to a service; under
 ``--dry-run`` it gives clients that refuse every call (:mod:`mpg_launch.aws.dry_run`). Flags are
@@ -21,14 +23,16 @@ from pathlib import Path
 
 from mpg_launch.aws import names as layout
 from mpg_launch.aws.clients import Clients, session
+from mpg_launch.aws.submit import Runner
 from mpg_launch.aws.waiting import JOB_KINDS, LogTailer, Out
 from mpg_launch.endpoint import async_invoke
 from mpg_launch.endpoint import rollout_settings as rollout_options
+from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.endpoint import settings as endpoint_options
 from mpg_launch.errors import ConfigError
 from mpg_launch.images.ecr import content_tag, push_images
 from mpg_launch.jobs import requests as build
-from mpg_launch.jobs import run as commands
+from mpg_launch.jobs import run as jobs_run
 from mpg_launch.model_registry import run as registry
 from mpg_launch.pipeline import runs
 from mpg_launch.pipeline.checks import check_definition
@@ -42,10 +46,8 @@ Connect = Callable[[], Clients]
 Subcommand = Callable[[argparse.Namespace, LaunchConfig, Connect, Out], int]
 
 
-def _runner(
-    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
-) -> commands.Runner:
-    return commands.Runner(config, connect(), out, args.dry_run, args.poll_seconds)
+def _runner(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> Runner:
+    return Runner(config, connect(), out, args.dry_run, args.poll_seconds)
 
 
 def _no_local(args: argparse.Namespace, why: str) -> None:
@@ -119,7 +121,7 @@ def preprocess(args: argparse.Namespace, config: LaunchConfig, connect: Connect,
         preflight.name(args.job_name, "--job-name")
     table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
     runner = _runner(args, config, connect, out)
-    commands.preprocess(runner, args.job_name or layout.job_name("prep"))
+    jobs_run.preprocess(runner, args.job_name or layout.job_name("prep"))
     return 0
 
 
@@ -128,7 +130,7 @@ def train(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out:
     if args.job_name:
         preflight.name(args.job_name, "--job-name")
     training_instances(config)  # before any client or engine is set up
-    commands.train(
+    jobs_run.train(
         _runner(args, config, connect, out),
         args.job_name or layout.job_name("train"),
         args.preprocessing_job,
@@ -151,7 +153,7 @@ def tune(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
             f"--max-parallel {args.max_parallel} is above --max-jobs {args.max_jobs}; "
             "give at most as many parallel jobs as jobs"
         )
-    commands.tune(
+    jobs_run.tune(
         _runner(args, config, connect, out),
         args.job_name or layout.job_name("tune", limit=layout.TUNING_NAME_LIMIT),
         args.preprocessing_job,
@@ -178,7 +180,7 @@ def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
     config = endpoint_options.with_flags(config, vars(args))
     config = rollout_options.with_flags(config, vars(args))
     endpoint_options.check_deploy(config, args.pipeline)
-    commands.deploy(
+    endpoint_run.deploy(
         _runner(args, config, connect, out),
         endpoint,
         _stamp(),
@@ -228,7 +230,7 @@ def predict(args: argparse.Namespace, config: LaunchConfig, connect: Connect, ou
         body = sys.stdin.buffer.read()
     if not body.strip():
         raise ConfigError(f"nothing to predict in {args.file or 'stdin'}: give CSV or JSON rows")
-    _, answer = commands.predict(connect(), endpoint, body, args.content_type, args.accept)
+    _, answer = endpoint_run.predict(connect(), endpoint, body, args.content_type, args.accept)
     out(answer.decode("utf-8").rstrip("\n"))
     return 0
 
@@ -276,7 +278,7 @@ def transform(args: argparse.Namespace, config: LaunchConfig, connect: Connect, 
         raise ConfigError(f"--max-payload-mb {args.max_payload_mb}: give 1 to 100 (MB)")
     if args.max_concurrent_transforms is not None and args.max_concurrent_transforms < 1:
         raise ConfigError("--max-concurrent-transforms: give 1 or more (or leave it out)")
-    commands.transform(
+    jobs_run.transform(
         _runner(args, config, connect, out),
         args.job_name or layout.job_name("transform"),
         args.model,
@@ -295,7 +297,7 @@ def transform(args: argparse.Namespace, config: LaunchConfig, connect: Connect, 
 
 def status(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     preflight.name(args.name, f"{args.kind} name")
-    out(json.dumps(commands.status(connect(), args.kind, args.name), indent=2, default=str))
+    out(json.dumps(jobs_run.status(connect(), args.kind, args.name), indent=2, default=str))
     return 0
 
 
@@ -322,7 +324,7 @@ def logs(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 
 
 def delete(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
-    commands.delete(connect(), _existing_endpoint(args, config), out)
+    endpoint_run.delete(connect(), _existing_endpoint(args, config), out)
     return 0
 
 

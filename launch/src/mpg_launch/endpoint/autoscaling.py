@@ -2,7 +2,7 @@
 put it back if an update fails) and remove it (before an update, which fails on an autoscaled
 variant whose instance type changes or that goes away, and before delete).
 
-The requests that register a variant are built in :mod:`mpg_launch.jobs.requests`.
+The requests that register a variant are built in :mod:`mpg_launch.endpoint.requests`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Pure functions: one config (plus names and URIs) in, the exact boto3 request dict out.
+"""Pure functions: one config (plus names and URIs) in, a job's exact boto3 request out:
+processing, training, tuning, the evaluation (a processing job) and batch transform.
 
 Nothing here talks to AWS, so ``--dry-run`` prints these, tests compare them, and
 :mod:`mpg_launch.aws.validation` checks them against botocore's service model. The local runner
@@ -13,46 +14,20 @@ from typing import Any
 from mpg_core.errors import ConfigError as HyperparameterError
 from mpg_core.hyperparameters import tuning_plan
 from mpg_core.metrics import METRIC_DEFINITIONS
-from mpg_core.platform import MAX_PAYLOAD_ENV, MODEL_SERVER_WORKERS_ENV
 from mpg_launch.aws import names as layout
-from mpg_launch.endpoint import async_requests
-from mpg_launch.endpoint import settings as endpoint_options
+from mpg_launch.aws.request_parts import CSV, Request, vpc_config, with_tags
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings.config import LaunchConfig, training_instances
 from mpg_launch.table import schema as table
 from mpg_launch.table import tasks
 from mpg_launch.table.schema import SCHEMA_INPUT
 
-Request = dict[str, Any]
 PROCESSING_ROOT = "/opt/ml/processing"
 # The processing input holding the whole train split, which every host fits on.
 FIT_INPUT = "fit"
-CSV = "text/csv"
-# Real-time endpoints: the health-check window and the time to fetch model.tar.gz.
-STARTUP_HEALTH_CHECK_SECONDS = 600
-MODEL_DOWNLOAD_SECONDS = 600
 # Batch transform: one request may take this long; retried this often.
 INVOCATIONS_TIMEOUT_SECONDS = 600
 INVOCATIONS_MAX_RETRIES = 1
-# The one production variant deploy creates, and how Application Auto Scaling names it.
-INVOCATIONS_METRIC = "SageMakerVariantInvocationsPerInstance"
-SCALING_POLICY_NAME = "mpg-invocations-per-instance"
-
-
-def _tags(config: LaunchConfig) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(config.tags.items())]
-
-
-def _with_common(request: Request, config: LaunchConfig) -> Request:
-    if config.tags:
-        request["Tags"] = _tags(config)
-    return request
-
-
-def _vpc(config: LaunchConfig) -> dict[str, list[str]] | None:
-    if not config.subnets:
-        return None
-    return {"Subnets": list(config.subnets), "SecurityGroupIds": list(config.security_group_ids)}
 
 
 def _processing_input(name: str, uri: str, distribution: str) -> dict[str, Any]:
@@ -106,7 +81,7 @@ def processing_request(config: LaunchConfig, job_name: str) -> Request:
         output_config["KmsKeyId"] = config.kms_key_id
         cluster["VolumeKmsKeyId"] = config.kms_key_id
     network: dict[str, Any] = {"EnableNetworkIsolation": config.network_isolation}
-    vpc = _vpc(config)
+    vpc = vpc_config(config)
     if vpc:
         network["VpcConfig"] = vpc
     arguments = [
@@ -127,7 +102,7 @@ def processing_request(config: LaunchConfig, job_name: str) -> Request:
         "StoppingCondition": {"MaxRuntimeInSeconds": config.max_runtime_seconds},
         "NetworkConfig": network,
     }
-    return _with_common(request, config)
+    return with_tags(request, config)
 
 
 def _channel(name: str, uri: str, content_type: str | None = CSV) -> dict[str, Any]:
@@ -193,7 +168,7 @@ def _training_definition(config: LaunchConfig, channels: Sequence[Mapping[str, A
         "StoppingCondition": stopping,
         "EnableNetworkIsolation": config.network_isolation,
     }
-    vpc = _vpc(config)
+    vpc = vpc_config(config)
     if vpc:
         definition["VpcConfig"] = vpc
     if config.spot:
@@ -217,7 +192,7 @@ def training_request(
         request["HyperParameters"] = {k: str(v) for k, v in merged.items()}
     if config.spot:
         request["CheckpointConfig"] = {"S3Uri": layout.checkpoint_uri(config, job_name)}
-    return _with_common(request, config)
+    return with_tags(request, config)
 
 
 def tuning_request(
@@ -261,14 +236,12 @@ def tuning_request(
         },
         "TrainingJobDefinition": definition,
     }
-    return _with_common(request, config)
+    return with_tags(request, config)
 
 
 # SageMaker Pipelines and the Model Registry. The pipeline's steps reuse the job builders above
 # (mpg_launch.pipeline.definition substitutes pipeline parameters into their requests).
 EVALUATION_REPORT = "evaluation.json"
-# What the serving image reads and answers (mpg_serving.codecs).
-SERVING_CONTENT_TYPES = [CSV, "application/json", "application/jsonlines"]
 
 
 def evaluation_request(
@@ -313,243 +286,6 @@ def evaluation_request(
         }
     ]
     return request
-
-
-def model_package_group_request(config: LaunchConfig) -> Request:
-    request: Request = {
-        "ModelPackageGroupName": config.model_package_group,
-        "ModelPackageGroupDescription": "Auto MPG regressors registered by the mpg pipeline",
-    }
-    return _with_common(request, config)
-
-
-def model_package_request(
-    config: LaunchConfig, model_data_url: str, report_uri: str, approval_status: str
-) -> Request:
-    """A versioned model package: the serving container and artifact, what it reads and
-    answers, where it may run, and the evaluation report as its model-quality statistics."""
-    request: Request = {
-        "ModelPackageGroupName": config.model_package_group,
-        "ModelPackageDescription": "Auto MPG random forest (raw rows -> mpg)",
-        "InferenceSpecification": {
-            "Containers": [_container(config, model_data_url)],
-            "SupportedContentTypes": list(SERVING_CONTENT_TYPES),
-            "SupportedResponseMIMETypes": list(SERVING_CONTENT_TYPES),
-            "SupportedRealtimeInferenceInstanceTypes": [config.instance("serving").type],
-            "SupportedTransformInstanceTypes": [config.instance("transform").type],
-        },
-        "ModelApprovalStatus": approval_status,
-        "ModelMetrics": {
-            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report_uri}}
-        },
-    }
-    return _with_common(request, config)
-
-
-def model_package_model_request(
-    config: LaunchConfig, model_name: str, model_package_arn: str
-) -> Request:
-    """A model from a registered package, which names the image, artifact and environment."""
-    request = model_request(config, model_name, model_data_url="")
-    request["PrimaryContainer"] = {"ModelPackageName": model_package_arn}
-    return request
-
-
-def model_package_approval_request(
-    model_package_arn: str, status: str, description: str | None = None
-) -> Request:
-    request: Request = {"ModelPackageArn": model_package_arn, "ModelApprovalStatus": status}
-    if description:
-        request["ApprovalDescription"] = description
-    return request
-
-
-def pipeline_request(
-    config: LaunchConfig, definition: str, token: str, description: str | None = None
-) -> Request:
-    """CreatePipeline; ``token`` is the idempotency token boto3 would otherwise generate."""
-    request: Request = {
-        "PipelineName": config.pipeline_name,
-        "PipelineDefinition": definition,
-        "RoleArn": config.role_arn,
-        "ClientRequestToken": token,
-    }
-    if description:
-        request["PipelineDescription"] = description
-    return _with_common(request, config)
-
-
-def pipeline_update_request(
-    config: LaunchConfig, definition: str, description: str | None = None
-) -> Request:
-    request = pipeline_request(config, definition, "", description)
-    del request["ClientRequestToken"]
-    request.pop("Tags", None)  # UpdatePipeline takes no tags
-    return request
-
-
-def pipeline_execution_request(
-    config: LaunchConfig,
-    parameters: Mapping[str, str],
-    token: str,
-    display_name: str | None = None,
-) -> Request:
-    """StartPipelineExecution; parameter values are strings on the wire, whatever their type."""
-    request: Request = {
-        "PipelineName": config.pipeline_name,
-        "PipelineParameters": [{"Name": k, "Value": v} for k, v in parameters.items()],
-        "ClientRequestToken": token,
-    }
-    if display_name:
-        request["PipelineExecutionDisplayName"] = display_name
-    return request
-
-
-def _container(
-    config: LaunchConfig,
-    model_data_url: str,
-    hostname: str | None = None,
-    environment: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    container: dict[str, Any] = {
-        "Image": config.image_uri("serving"),
-        "ModelDataUrl": model_data_url,
-        "Environment": {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "60", **(environment or {})},
-    }
-    if hostname:
-        container["ContainerHostname"] = hostname
-    return container
-
-
-def model_request(config: LaunchConfig, model_name: str, model_data_url: str) -> Request:
-    """A single-container model serving raw rows (a "pipeline" artifact from training with the
-    preprocessor channel). Serverless: one worker, the serverless body limit, and no network
-    isolation (serverless endpoints do not support it)."""
-    endpoint_options.check_deploy(config)
-    request: Request = {
-        "ModelName": model_name,
-        "ExecutionRoleArn": config.role_arn,
-        "PrimaryContainer": _container(
-            config,
-            model_data_url,
-            environment=_serverless_env(config) | async_requests.container_environment(config),
-        ),
-    }
-    if not config.serverless:
-        request["EnableNetworkIsolation"] = config.network_isolation
-    vpc = _vpc(config)
-    if vpc:
-        request["VpcConfig"] = vpc
-    return _with_common(request, config)
-
-
-def pipeline_model_request(
-    config: LaunchConfig, model_name: str, preprocessor_data_url: str, model_data_url: str
-) -> Request:
-    """A serial inference pipeline: the preprocessor container turns raw rows into feature
-    rows (as CSV, which the model container reads), the model container predicts mpg."""
-    endpoint_options.check_deploy(config, pipeline=True)
-    request: Request = {
-        "ModelName": model_name,
-        "ExecutionRoleArn": config.role_arn,
-        "Containers": [
-            _container(
-                config,
-                preprocessor_data_url,
-                "preprocessor",
-                {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": CSV},
-            ),
-            _container(config, model_data_url, "model"),
-        ],
-        "InferenceExecutionConfig": {"Mode": "Serial"},
-        "EnableNetworkIsolation": config.network_isolation,
-    }
-    vpc = _vpc(config)
-    if vpc:
-        request["VpcConfig"] = vpc
-    return _with_common(request, config)
-
-
-def _serverless_env(config: LaunchConfig) -> dict[str, str]:
-    """The docs recommend one worker (one copy of the model) per serverless container; the
-    payload limit is set only because it is below the server's real-time default of 6 MB."""
-    if not config.serverless:
-        return {}
-    return {
-        MODEL_SERVER_WORKERS_ENV: str(endpoint_options.SERVERLESS_WORKERS),
-        MAX_PAYLOAD_ENV: str(endpoint_options.SERVERLESS_MAX_PAYLOAD_MB),
-    }
-
-
-def _variant(config: LaunchConfig, model_name: str) -> dict[str, Any]:
-    variant: dict[str, Any] = {"VariantName": layout.VARIANT, "ModelName": model_name}
-    serverless = config.serverless
-    if serverless:
-        # Serverless: no instances, and fixed start-up limits (no timeouts to set).
-        variant["ServerlessConfig"] = {
-            "MemorySizeInMB": serverless.memory_mb,
-            "MaxConcurrency": serverless.max_concurrency,
-        }
-        if serverless.provisioned_concurrency:
-            variant["ServerlessConfig"]["ProvisionedConcurrency"] = (
-                serverless.provisioned_concurrency
-            )
-        return variant
-    serving = config.instance("serving")
-    return variant | {
-        "InstanceType": serving.type,
-        "InitialInstanceCount": endpoint_options.initial_instance_count(config),
-        "InitialVariantWeight": 1.0,
-        "ContainerStartupHealthCheckTimeoutInSeconds": STARTUP_HEALTH_CHECK_SECONDS,
-        "ModelDataDownloadTimeoutInSeconds": MODEL_DOWNLOAD_SECONDS,
-    }
-
-
-def _data_capture(config: LaunchConfig) -> dict[str, Any]:
-    capture = config.data_capture
-    assert capture is not None
-    modes = [("Input", capture.capture_input), ("Output", capture.capture_output)]
-    request: dict[str, Any] = {
-        "EnableCapture": True,
-        "InitialSamplingPercentage": capture.sampling_percentage,
-        "DestinationS3Uri": capture.destination or layout.data_capture_uri(config),
-        "CaptureOptions": [{"CaptureMode": mode} for mode, on in modes if on],
-    }
-    # Types listed here are stored as text; anything else is stored base64-encoded.
-    headers = {
-        key: list(types)
-        for key, types in (
-            ("CsvContentTypes", capture.csv_content_types),
-            ("JsonContentTypes", capture.json_content_types),
-        )
-        if types
-    }
-    if headers:
-        request["CaptureContentTypeHeader"] = headers
-    if config.kms_key_id:
-        request["KmsKeyId"] = config.kms_key_id
-    return request
-
-
-def endpoint_config_request(config: LaunchConfig, name: str, model_name: str) -> Request:
-    """One variant: instances, or serverless (ServerlessConfig instead of instances); with
-    data capture when configured."""
-    endpoint_options.check_deploy(config)
-    request: Request = {
-        "EndpointConfigName": name,
-        "ProductionVariants": [_variant(config, model_name)],
-    }
-    if config.data_capture:
-        request["DataCaptureConfig"] = _data_capture(config)
-    if config.async_inference:
-        request["AsyncInferenceConfig"] = async_requests.async_inference_config(config)
-    if config.kms_key_id and not config.serverless:
-        request["KmsKeyId"] = config.kms_key_id
-    return _with_common(request, config)
-
-
-def endpoint_request(config: LaunchConfig, name: str, endpoint_config_name: str) -> Request:
-    return _with_common({"EndpointName": name, "EndpointConfigName": endpoint_config_name}, config)
 
 
 def transform_request(
@@ -604,43 +340,7 @@ def transform_request(
         request["MaxConcurrentTransforms"] = max_concurrent
     if data_processing:
         request["DataProcessing"] = dict(data_processing)
-    return _with_common(request, config)
-
-
-def _autoscaling(config: LaunchConfig) -> endpoint_options.Autoscaling:
-    if not config.autoscaling:
-        raise ConfigError("no autoscaling settings: add [autoscaling] or --max-instances")
-    return config.autoscaling
-
-
-def scalable_target_request(config: LaunchConfig, endpoint: str) -> Request:
-    """RegisterScalableTarget: the variant's instance count, between min and max."""
-    scaling = _autoscaling(config)
-    request = layout.scalable_variant(endpoint) | {
-        "MinCapacity": scaling.min_instances,
-        "MaxCapacity": scaling.max_instances,
-    }
-    if config.tags:
-        request["Tags"] = dict(sorted(config.tags.items()))
-    return request
-
-
-def scaling_policy_request(config: LaunchConfig, endpoint: str) -> Request:
-    """PutScalingPolicy: target tracking holds invocations per instance (per minute) near the
-    target, adding instances after ``scale_out_cooldown`` and removing them after
-    ``scale_in_cooldown``."""
-    scaling = _autoscaling(config)
-    return {
-        "PolicyName": SCALING_POLICY_NAME,
-        **layout.scalable_variant(endpoint),
-        "PolicyType": "TargetTrackingScaling",
-        "TargetTrackingScalingPolicyConfiguration": {
-            "TargetValue": float(scaling.target_invocations_per_instance),
-            "PredefinedMetricSpecification": {"PredefinedMetricType": INVOCATIONS_METRIC},
-            "ScaleInCooldown": scaling.scale_in_cooldown,
-            "ScaleOutCooldown": scaling.scale_out_cooldown,
-        },
-    }
+    return with_tags(request, config)
 
 
 def data_processing(

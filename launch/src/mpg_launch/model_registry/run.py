@@ -4,7 +4,7 @@ and deploy an approved one to an endpoint.
 
 Packages are named by ARN or by version number in the group. Everything goes through
 ``clients.sagemaker`` with boto3's method names (so ``--local`` works the same), and requests
-through :class:`mpg_launch.jobs.run.Runner`.
+through :class:`mpg_launch.aws.submit.Runner`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 
 from mpg_launch.aws import names as layout
 from mpg_launch.aws.clients import Clients, error_code
+from mpg_launch.aws.submit import Runner, Submission
+from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.errors import ConfigError, LaunchError
-from mpg_launch.jobs import requests as build
-from mpg_launch.jobs import run as commands
-from mpg_launch.jobs.run import Runner, Submission
+from mpg_launch.model_registry import requests as registry_requests
 
 APPROVED, REJECTED = "Approved", "Rejected"
 METRICS = ("rmse", "mae", "r2")
@@ -121,7 +121,7 @@ def resolve(runner: Runner, package: str) -> str:
 
 def set_approval(runner: Runner, package: str, status: str, description: str | None = None) -> str:
     arn = resolve(runner, package)
-    request = build.model_package_approval_request(arn, status, description)
+    request = registry_requests.model_package_approval_request(arn, status, description)
     if runner.submit(Submission("UpdateModelPackage", request)):
         runner.out(f"{arn}: {status}")
     return arn
@@ -143,4 +143,4 @@ def deploy(
                 f"model package {arn} is {status}, not Approved: approve it first with "
                 f"`mpg-launch registry approve {arn}`"
             )
-    return commands.deploy(runner, endpoint, stamp, model_package=arn, wait=wait)
+    return endpoint_run.deploy(runner, endpoint, stamp, model_package=arn, wait=wait)

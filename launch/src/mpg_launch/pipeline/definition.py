@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from mpg_launch.aws import names as layout
+from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.jobs import requests as build
+from mpg_launch.model_registry import requests as registry_requests
 from mpg_launch.pipeline import format as expr
 from mpg_launch.pipeline import parameters as params
 from mpg_launch.pipeline.format import Expression
@@ -156,7 +158,9 @@ def evaluate_step(config: LaunchConfig) -> dict[str, Any]:
 
 
 def register_step(config: LaunchConfig) -> dict[str, Any]:
-    request = build.model_package_request(config, _MODEL_DATA, _REPORT, "PendingManualApproval")
+    request = registry_requests.model_package_request(
+        config, _MODEL_DATA, _REPORT, "PendingManualApproval"
+    )
     _set(request, "ModelApprovalStatus", expr.parameter(params.MODEL_APPROVAL_STATUS))
     report = expr.join(
         [expr.processing_output_uri(EVALUATE, "evaluation"), build.EVALUATION_REPORT]
@@ -166,7 +170,9 @@ def register_step(config: LaunchConfig) -> dict[str, Any]:
 
 
 def create_batch_model_step(config: LaunchConfig) -> dict[str, Any]:
-    request = _without(build.model_request(config, _MODEL_NAME, _MODEL_DATA), "ModelName")
+    request = _without(
+        endpoint_requests.model_request(config, _MODEL_NAME, _MODEL_DATA), "ModelName"
+    )
     model = expr.step_property(TRAIN, "ModelArtifacts.S3ModelArtifacts")
     return _step(CREATE_BATCH_MODEL, "Model", _rebase(request, {_MODEL_DATA: model}))
 

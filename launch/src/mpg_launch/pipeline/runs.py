@@ -3,7 +3,7 @@ checked parameter overrides, follow an execution step by step, list executions.
 
 Only boto3's method names and shapes are used, so ``--local`` (whose ``LocalSageMaker`` runs a
 stored definition on the Docker engine) behaves the same. Requests go through
-:class:`mpg_launch.jobs.run.Runner`: validated against botocore's model, printed on
+:class:`mpg_launch.aws.submit.Runner`: validated against botocore's model, printed on
 ``--dry-run``.
 """
 
@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mpg_launch.aws.clients import error_code
+from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.aws.waiting import Out
 from mpg_launch.errors import JobFailed, LaunchError
 from mpg_launch.images.ecr import check_images_exist, images_in
-from mpg_launch.jobs import requests as build
-from mpg_launch.jobs.run import Runner, Submission
+from mpg_launch.model_registry import requests as registry_requests
+from mpg_launch.pipeline import requests as pipeline_requests
 from mpg_launch.pipeline.checks import check_definition
 from mpg_launch.pipeline.definition import build_definition
 from mpg_launch.pipeline.parameters import parse_overrides, wire_value, with_values
@@ -58,12 +59,16 @@ def upsert(
     check_definition(definition)
     config = runner.config
     body = definition_json(definition)
-    group = Submission("CreateModelPackageGroup", build.model_package_group_request(config))
+    group = Submission(
+        "CreateModelPackageGroup", registry_requests.model_package_group_request(config)
+    )
     create = Submission(
         "CreatePipeline",
-        build.pipeline_request(config, body, str(uuid.uuid4()), description),
+        pipeline_requests.pipeline_request(config, body, str(uuid.uuid4()), description),
     )
-    update = Submission("UpdatePipeline", build.pipeline_update_request(config, body, description))
+    update = Submission(
+        "UpdatePipeline", pipeline_requests.pipeline_update_request(config, body, description)
+    )
     runner.check(group, create, update)  # all of them before the first is sent
     if runner.dry_run:
         for submission in (group, create):
@@ -114,7 +119,7 @@ def start(runner: Runner, overrides: Sequence[str], display_name: str | None = N
         definition = stored_definition(runner.clients.sagemaker, config.pipeline_name)
     values = parse_overrides(overrides, definition.get("Parameters") or [])
     check_definition(with_values(definition, values))
-    request = build.pipeline_execution_request(
+    request = pipeline_requests.pipeline_execution_request(
         config, {k: wire_value(v) for k, v in values.items()}, str(uuid.uuid4()), display_name
     )
     answers = runner.submit(Submission("StartPipelineExecution", request))

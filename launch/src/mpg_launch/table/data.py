@@ -82,8 +82,8 @@ def _replace_prefix(
     """Upload ``paths`` under ``prefix``, then delete every other object there. A dry run
     prints each PutObject request (and then stops at the listing: its answer is needed)."""
     if dry_run:
+        from mpg_launch.aws.submit import Submission, dry_run_text
         from mpg_launch.aws.validation import validate_request
-        from mpg_launch.jobs.run import Submission, dry_run_text
 
         for path in paths:
             bucket, key = layout.split_s3_uri(prefix + path.name)
