@@ -84,8 +84,8 @@ def upload_inputs(s3: Any, rows: int, files: int) -> dict[str, int]:
 
 
 def register_model(env: dict[str, str], model_dir: Path, work: Path) -> None:
+    from mpg_launch.cli.clients import local_clients
     from mpg_launch.endpoint import requests as endpoint_requests
-    from mpg_launch.local.clients.sagemaker import local_clients
     from mpg_launch.settings.config import load_config
 
     tarball = work / "model.tar.gz"
@@ -100,7 +100,7 @@ def register_model(env: dict[str, str], model_dir: Path, work: Path) -> None:
 
 
 def describe(env: dict[str, str], job: str) -> dict[str, Any]:
-    from mpg_launch.local.clients.sagemaker import local_clients
+    from mpg_launch.cli.clients import local_clients
     from mpg_launch.settings.config import load_config
 
     clients = local_clients(load_config(env=env, overrides={"local": True}), out=lambda s: None)

@@ -14,7 +14,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from mpg_launch.aws.names import features_uri, split_s3_uri
+from mpg_launch.aws.names import features_uri
+from mpg_launch.aws.s3 import split_s3_uri
 from mpg_launch.cli.main import main
 from mpg_launch.settings.config import load_config
 from tests.launch.conftest import containers_of

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from mpg_core.artifact.reader import open_artifact
+from mpg_launch.cli.clients import local_clients
 from mpg_launch.cli.main import main
 from mpg_launch.endpoint import requests as endpoint_requests
-from mpg_launch.local.clients.sagemaker import local_clients
 from mpg_launch.settings.config import load_config
 from tests.conftest import Trained
 from tests.launch.conftest import containers_of

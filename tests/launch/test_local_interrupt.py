@@ -21,8 +21,8 @@ from typing import Any
 import boto3
 import pytest
 
+from mpg_launch.cli.clients import local_clients
 from mpg_launch.endpoint import requests as endpoint_requests
-from mpg_launch.local.clients.sagemaker import local_clients
 from mpg_launch.settings.config import LOCAL_ROLE_ARN, load_config
 from tests.conftest import IMAGE_TAG, Trained, free_port, wait_until
 from tests.launch.conftest import containers_of

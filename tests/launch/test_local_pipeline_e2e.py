@@ -18,9 +18,10 @@ from typing import Any
 import boto3
 import pytest
 
-from mpg_launch.aws.names import batch_input_uri, split_s3_uri
+from mpg_launch.aws.names import batch_input_uri
+from mpg_launch.aws.s3 import split_s3_uri
+from mpg_launch.cli.clients import local_clients
 from mpg_launch.cli.main import main
-from mpg_launch.local.clients.sagemaker import local_clients
 from mpg_launch.settings.config import load_config
 from tests.launch.conftest import containers_of
 

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from mpg_launch.aws.names import split_s3_uri
+from mpg_launch.aws.s3 import split_s3_uri
 from mpg_launch.errors import ConfigError, RequestInvalid
 from mpg_launch.local.clients.sagemaker import LocalSageMaker
 from mpg_launch.local.engine.pipeline_expressions import ExpressionError, lookup

@@ -21,10 +21,11 @@ import boto3
 import pytest
 
 from mpg_launch.aws import names as layout
+from mpg_launch.aws.s3 import split_s3_uri
 from mpg_launch.aws.submit import Runner, Submission
+from mpg_launch.cli.clients import local_clients
 from mpg_launch.cli.main import main
 from mpg_launch.jobs import requests as build
-from mpg_launch.local.clients.sagemaker import local_clients
 from mpg_launch.settings.config import load_config
 from tests.launch.conftest import containers_of
 from tests.tables import write_table
@@ -36,7 +37,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.aws, pytest.mark.slow, pytest.mark
 
 
 def _read(uri: str) -> bytes:
-    bucket, key = layout.split_s3_uri(uri)
+    bucket, key = split_s3_uri(uri)
     body = boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)["Body"]
     return bytes(body.read())
 

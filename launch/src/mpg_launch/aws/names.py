@@ -98,14 +98,6 @@ def data_capture_uri(config: LaunchConfig) -> str:
     return s3_uri(config, "data-capture") + "/"
 
 
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> (bucket, key)."""
-    if not uri.startswith("s3://"):
-        raise ConfigError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
 # The one production variant of every endpoint, and Application Auto Scaling's names for it.
 VARIANT = "AllTraffic"
 AUTOSCALING_NAMESPACE = "sagemaker"

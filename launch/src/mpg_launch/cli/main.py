@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mpg_launch.cli.clients import default_clients
 from mpg_launch.endpoint.rollout_settings import add_flags as add_rollout_flags
 from mpg_launch.endpoint.settings import FLAGS as ENDPOINT_FLAGS
 from mpg_launch.endpoint.settings import SWITCH_HELP, option, table
@@ -322,16 +323,6 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Launch
         need_role=command_key(args) in _SUBMITS,
         need_bucket=args.command != "push",
     )
-
-
-def default_clients(config: LaunchConfig, out: Callable[[str], None] = print) -> Clients:
-    if config.local:
-        from mpg_launch.local.clients.sagemaker import local_clients
-
-        return local_clients(config, out)  # local jobs stream container output to ``out``
-    from mpg_launch.aws.clients import aws_clients
-
-    return aws_clients(config)
 
 
 def subcommand_table() -> dict[str, Subcommand]:

@@ -308,7 +308,7 @@ def logs(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
         out(f"dry run: would print the local containers' logs of {args.name}; nothing read")
         return 0
     if config.local:
-        from mpg_launch.local.clients.sagemaker import print_local_logs
+        from mpg_launch.cli.clients import print_local_logs
 
         print_local_logs(args.name, out)
         return 0

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from mpg_launch.aws import names as layout
 from mpg_launch.aws.clients import Clients, error_code
+from mpg_launch.aws.s3 import split_s3_uri
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.errors import ConfigError, LaunchError
@@ -55,7 +55,7 @@ def report_metrics(s3: Any, uri: str) -> str:
     """``rmse=2.81 mae=2.05 r2=0.87`` (a classifier's ``balanced_accuracy=0.92 accuracy=0.91``)
     from an evaluation report (SageMaker's model-quality JSON), or why it could not be read."""
     try:
-        bucket, key = layout.split_s3_uri(uri)
+        bucket, key = split_s3_uri(uri)
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         report = json.loads(body)
         names: tuple[str, ...]

@@ -28,13 +28,13 @@ from mpg_core.errors import DataError
 from mpg_core.schema import FEATURES, TARGET
 from mpg_launch.aws import names as layout
 from mpg_launch.aws.clients import error_code
+from mpg_launch.aws.s3 import list_objects, split_s3_uri
 from mpg_launch.errors import ConfigError, LaunchError
 from mpg_launch.settings.config import LaunchConfig
 from mpg_launch.table.schema import config_schema
 
 if TYPE_CHECKING:
     from mpg_core.table_schema import TableSchema
-from mpg_launch.local.engine.staging import list_objects
 
 
 def _load(source: str | None) -> Any:
@@ -71,7 +71,7 @@ def check_bucket(s3: Any, bucket: str) -> None:
 
 
 def upload_file(s3: Any, path: Path, uri: str) -> str:
-    bucket, key = layout.split_s3_uri(uri)
+    bucket, key = split_s3_uri(uri)
     s3.upload_file(str(path), bucket, key)
     return uri
 
@@ -86,7 +86,7 @@ def _replace_prefix(
         from mpg_launch.aws.validation import validate_request
 
         for path in paths:
-            bucket, key = layout.split_s3_uri(prefix + path.name)
+            bucket, key = split_s3_uri(prefix + path.name)
             request = {"Bucket": bucket, "Key": key}
             validate_request("s3", "PutObject", request)
             out(dry_run_text([Submission("PutObject", request, "s3")]))
@@ -94,7 +94,7 @@ def _replace_prefix(
     uploaded = [upload_file(s3, path, prefix + path.name) for path in paths]
     for _, uri in list_objects(s3, prefix):
         if uri not in uploaded:
-            bucket, key = layout.split_s3_uri(uri)
+            bucket, key = split_s3_uri(uri)
             s3.delete_object(Bucket=bucket, Key=key)
             out(f"removed {uri} (left by an earlier upload)")
     return uploaded

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mpg_launch.aws import names as layout
+from mpg_launch.aws.s3 import list_objects, split_s3_uri
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings.config import LaunchConfig
 
@@ -62,17 +63,14 @@ def upload_schema(config: LaunchConfig, s3: Any, out: Any = lambda line: None) -
     if not config.schema:
         return None
     config_schema(config)
-    from mpg_launch.local.engine.staging import list_objects
 
     uri = schema_uri(config)
-    bucket, key = layout.split_s3_uri(uri)
+    bucket, key = split_s3_uri(uri)
     s3.upload_file(config.schema, bucket, key)
     # One schema per prefix: the job reads every *.toml there and refuses several.
     for _, other in list_objects(s3, schema_prefix(config)):
         if other != uri:
-            s3.delete_object(
-                **dict(zip(("Bucket", "Key"), layout.split_s3_uri(other), strict=True))
-            )
+            s3.delete_object(**dict(zip(("Bucket", "Key"), split_s3_uri(other), strict=True)))
             out(f"removed {other} (left by an earlier upload)")
     out(f"schema: {uri}")
     return uri

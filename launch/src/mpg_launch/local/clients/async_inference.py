@@ -24,11 +24,15 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from mpg_launch.endpoint.async_settings import DEFAULT_INVOCATION_TIMEOUT, MAX_PAYLOAD_MB
 from mpg_launch.local.engine.serving import model_error
 from mpg_launch.local.state import LocalState, not_found
 
 KIND = "async-invocations"
+# The service's limits, stated here, not taken from the launcher's settings: the double checks
+# the launcher, so it must not share its numbers. The docs: InvocationTimeoutSeconds defaults to
+# 900; payloads up to 1 GB.
+DEFAULT_INVOCATION_TIMEOUT = 900
+MAX_PAYLOAD_MB = 1024
 MAX_BODY_BYTES = MAX_PAYLOAD_MB * 1024 * 1024
 _BLOCK = 1024 * 1024
 FAILURE_TEXT_BYTES = 1024

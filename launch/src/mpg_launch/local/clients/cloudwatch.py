@@ -7,9 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from mpg_launch.local.state import LocalState
-
-ALARMS = "alarms"
+from mpg_launch.local.state import ALARMS, LocalState
 
 
 class LocalCloudWatch:

@@ -14,17 +14,14 @@ import io
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from mpg_launch.aws import transform_rules
-from mpg_launch.endpoint.settings import SERVERLESS_MAX_PAYLOAD_MB, SERVERLESS_STARTUP_SECONDS
 from mpg_launch.errors import ConfigError, JobFailed, LaunchError
 from mpg_launch.images.docker import ensure_engine, image_exists
 from mpg_launch.local.clients import async_inference
-from mpg_launch.local.clients.cloudwatch import LocalCloudWatch
 from mpg_launch.local.clients.model_registry import expand_packages
 from mpg_launch.local.clients.pipelines import PipelineCalls
 from mpg_launch.local.engine import containers, serving, tuning
@@ -32,10 +29,14 @@ from mpg_launch.local.engine import rollout as local_rollout
 from mpg_launch.local.engine.jobs import LocalContext, run_processing, run_training
 from mpg_launch.local.engine.pipeline_runs import StepRunners
 from mpg_launch.local.engine.transform import run_transform
-from mpg_launch.local.state import DEFAULT_STATE_DIR, LocalState, not_found, state_label
-from mpg_launch.settings.config import LaunchConfig
+from mpg_launch.local.state import LocalState, not_found, state_label
 
 Out = Callable[[str], None]
+# The docs' serverless limits, stated here and not taken from the launcher's settings (the
+# double checks the launcher): bodies up to 4 MB each way; the model must download and pass
+# /ping within 3 minutes.
+SERVERLESS_MAX_PAYLOAD_MB = 4
+SERVERLESS_STARTUP_SECONDS = 180
 
 
 def _check_image(image: str) -> None:
@@ -454,30 +455,3 @@ class LocalRuntime:
             "ContentType": reply.content_type,
             "InvokedProductionVariant": "AllTraffic",
         }
-
-
-def local_clients(config: LaunchConfig, out: Out = print) -> Any:
-    from mpg_launch.aws.clients import Clients, session
-
-    ensure_engine()
-    root = Path(config.local_state_dir) if config.local_state_dir else DEFAULT_STATE_DIR
-    state = LocalState(root)
-    s3 = session(config).client("s3")
-    return Clients(
-        sagemaker=LocalSageMaker(s3, state, config.region, config.account, out, config.verbose),
-        runtime=LocalRuntime(state, s3),
-        s3=s3,
-        logs=None,
-        ecr=None,
-        cloudwatch=LocalCloudWatch(state),
-    )
-
-
-def print_local_logs(name: str, out: Out) -> None:
-    """Logs of a running local endpoint's containers (jobs stream theirs while they run)."""
-    found = containers.owned_any(name)
-    if not found:
-        out(f"no running local containers for {name} (local jobs print their logs as they run)")
-    for container in found:
-        out(f"== {container}")
-        out(containers.logs_tail(container, 200))

@@ -35,14 +35,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mpg_launch.endpoint.rollout_settings import Rollout
-from mpg_launch.local.clients.cloudwatch import ALARMS
 from mpg_launch.local.engine import serving
-from mpg_launch.local.state import LocalState
+from mpg_launch.local.state import ALARMS, LocalState
 
 Out = Callable[[str], None]
 ROLLOUT_KEY = "Rollout"  # in the endpoint record while a rollout runs
 POLL_SECONDS = 0.25
+# SageMaker's ceiling for MaximumExecutionTimeoutInSeconds, used when a request gives none.
+MAX_EXECUTION_SECONDS = 28800
 # The SageMaker metrics the local router records, per request.
 METRICS = ("Invocation5XXErrors", "Invocation4XXErrors", "Invocations", "ModelLatency")
 _STATUS = re.compile(r"\((\d{3})\)")
@@ -197,18 +197,54 @@ def evaluate(alarm: Mapping[str, Any], points: Sequence[Datapoint], endpoint: st
     return Evaluation(name, "ALARM" if breached else "OK", text)
 
 
-def routing_plan(deployment_config: Mapping[str, Any]) -> Rollout:
-    """The request's TrafficRoutingConfiguration as a :class:`Rollout` (for its steps)."""
+@dataclass(frozen=True)
+class TrafficPlan:
+    """An UpdateEndpoint's BlueGreenUpdatePolicy, read from the request the way SageMaker reads
+    it. The double does its own arithmetic (not the launcher's ``Rollout``), so a mistake in
+    the launcher's traffic steps shows up here instead of being shared."""
+
+    mode: str  # the request's TrafficRoutingConfiguration Type, lower case
+    step_type: str | None  # CanarySize / LinearStepSize Type: CAPACITY_PERCENT, INSTANCE_COUNT
+    step_value: int
+    wait_seconds: int
+    bake_seconds: int
+    max_execution_seconds: int
+
+    def step_share(self, instance_count: int) -> float:
+        """The canary, or each linear step, as a share of the new fleet's capacity."""
+        if self.step_type == "INSTANCE_COUNT":
+            return self.step_value / max(instance_count, 1)
+        return self.step_value / 100
+
+    def shares(self, instance_count: int) -> list[float]:
+        """The new fleet's share of the traffic after each shift, ending at all of it."""
+        if self.mode == "all_at_once":
+            return [1.0]
+        step = self.step_share(instance_count)
+        if self.mode == "canary":
+            return [step, 1.0]
+        found: list[float] = []
+        while not found or found[-1] < 1.0:
+            # Multiplied, not summed: 0.1 + 0.1 + 0.1 ... never lands on 1.0 exactly.
+            share = step * (len(found) + 1)
+            found.append(1.0 if share > 1.0 - 1e-9 else share)
+        return found
+
+
+def routing_plan(deployment_config: Mapping[str, Any]) -> TrafficPlan:
+    """The request's DeploymentConfig as a :class:`TrafficPlan`."""
     policy = deployment_config["BlueGreenUpdatePolicy"]
     routing = policy["TrafficRoutingConfiguration"]
     size = routing.get("CanarySize") or routing.get("LinearStepSize") or {}
-    return Rollout(
+    return TrafficPlan(
         mode=str(routing["Type"]).lower(),
-        step_percent=size.get("Value") if size.get("Type") == "CAPACITY_PERCENT" else None,
-        step_instances=size.get("Value") if size.get("Type") == "INSTANCE_COUNT" else None,
+        step_type=size.get("Type"),
+        step_value=int(size.get("Value", 100)),
         wait_seconds=int(routing.get("WaitIntervalInSeconds", 0)),
         bake_seconds=int(policy.get("TerminationWaitInSeconds", 0)),
-        max_execution_seconds=policy.get("MaximumExecutionTimeoutInSeconds"),
+        max_execution_seconds=int(
+            policy.get("MaximumExecutionTimeoutInSeconds", MAX_EXECUTION_SECONDS)
+        ),
     )
 
 
@@ -255,7 +291,7 @@ def run(
         state.get(ALARMS, n, "DescribeAlarms") for n in alarm_names if state.exists(ALARMS, n)
     ]
     start = clock()
-    deadline = start + float(plan.execution_timeout(len(new_instances)))
+    deadline = start + float(plan.max_execution_seconds)
 
     def say(text: str) -> None:
         out(f"[{clock() - start:6.1f}s] {text}")

@@ -7,8 +7,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from mpg_launch.aws.names import split_s3_uri
-from mpg_launch.errors import LaunchError
+from mpg_launch.errors import ConfigError, LaunchError
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key); the engine's own, as it imports no launcher code."""
+    if not uri.startswith("s3://"):
+        raise ConfigError(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
 
 
 def _file_path(uri: str) -> Path:
