@@ -17,6 +17,7 @@ import pytest
 
 from mpg_core.artifact.reader import load_artifact
 from mpg_core.metrics import metric_definitions
+from tests.helpers.common import tree_cpu_seconds, wait_until
 
 # The image's `train` is mpg-train (sagemaker-training's runner, stop handler first).
 TRAIN = str(Path(sys.executable).with_name("mpg-train"))
@@ -144,7 +145,11 @@ def test_sigterm_stops_cleanly_with_a_reason(tmp_path: Path, trained) -> None:
     for line in process.stdout:
         if "training random forest" in line:
             break
-    time.sleep(0.5)
+    # Well into the fit: the job's processes have spent CPU on it since the log line.
+    fitting_from = tree_cpu_seconds(process.pid)
+    wait_until(
+        lambda: tree_cpu_seconds(process.pid) >= fitting_from + 0.5, 60, "the fit to be under way"
+    )
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 143

@@ -15,9 +15,9 @@ import requests
 
 from mpg_core.artifact.reader import load_artifact
 from mpg_core.metrics import metric_definitions
-from tests.conftest import free_port, wait_until
 from tests.contract.test_serving_app import BAD, ROW
 from tests.contract.test_training_job import make_tree
+from tests.helpers.common import free_port, wait_until
 
 pytestmark = pytest.mark.docker
 

@@ -46,7 +46,7 @@ from mpg_core.artifact.files import ARTIFACT_FILE, ESTIMATOR_FILE, unpack_model_
 from mpg_core.artifact.reader import load_artifact
 from mpg_core.metrics import metric_definitions
 from mpg_core.schema import FEATURES
-from tests.conftest import Trained, free_port, wait_until
+from tests.helpers.common import Trained, free_port, wait_until
 
 if TYPE_CHECKING:
     from sagemaker.local import LocalSession

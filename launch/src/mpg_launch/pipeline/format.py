@@ -26,7 +26,7 @@ from typing import Any
 
 from mpg_launch.errors import ConfigError
 
-# Expressions, spelled as the SDK spells them (tests/launch/test_pipeline_sdk_shape.py).
+# Expressions, spelled as the SDK spells them (tests/unit/launch/test_pipeline_sdk_shape.py).
 Expression = dict[str, Any]
 GET, JOIN, JSON_GET = "Get", "Std:Join", "Std:JsonGet"
 # What a Get may read: {"Get": "<root>.<rest>"}.
