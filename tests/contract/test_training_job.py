@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,52 +16,7 @@ import pytest
 from mpg_core.artifact.reader import load_artifact
 from mpg_core.metrics import metric_definitions
 from tests.helpers.common import tree_cpu_seconds, wait_until
-
-# The image's `train` is mpg-train (sagemaker-training's runner, stop handler first).
-TRAIN = str(Path(sys.executable).with_name("mpg-train"))
-CHANNELS = ("train", "validation", "test", "preprocessor")
-
-
-def make_tree(
-    root: Path, trained, hyperparameters: dict[str, str], channels: tuple[str, ...] = CHANNELS
-) -> Path:
-    config = root / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    (config / "inputdataconfig.json").write_text(
-        json.dumps(
-            {
-                c: {
-                    "TrainingInputMode": "File",
-                    "S3DistributionType": "FullyReplicated",
-                    "RecordWrapperType": "None",
-                }
-                for c in channels
-            }
-        )
-    )
-    (config / "resourceconfig.json").write_text(
-        json.dumps(
-            {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}
-        )
-    )
-    for channel in channels:
-        source = (
-            trained.preprocessor_tarball.parent
-            if channel == "preprocessor"
-            else trained.features / channel
-        )
-        shutil.copytree(source, root / "input" / "data" / channel)
-    return root
-
-
-def run_train(root: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "SAGEMAKER_BASE_DIR": str(root),
-        "SAGEMAKER_TRAINING_MODULE": "mpg_training.job:main",
-    }
-    return subprocess.run([TRAIN], env=env, capture_output=True, text=True, timeout=timeout)
+from tests.helpers.jobs import CHANNELS, TRAIN, make_tree, run_train
 
 
 def test_trains_evaluates_and_writes_a_servable_model(tmp_path: Path, trained) -> None:

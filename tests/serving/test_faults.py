@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.helpers.common import free_port, wait_until
-from tests.serving.conftest import ROW, start_server, stop_server
+from tests.helpers.serving import ROW, start_server, stop_server
 
 
 def test_killed_worker_is_replaced_under_load(trained) -> None:

@@ -22,15 +22,12 @@ from mpg_core.dataset import read_table
 from mpg_launch.cli.main import main
 from mpg_launch.table.data import table_splits
 from mpg_launch.table.schema import load_checked_schema
-from tests.image.test_sdk_local_mode import (  # noqa: F401 (fixtures used by name)
+from tests.helpers.sdk_local_mode import (
     BUCKET,
     ROLE,
     SPLITS,
     LocalMode,
-    _copy_model,
-    aws_env,
-    local_mode,
-    moto_endpoint,
+    copy_model,
     processing_channels,
 )
 from tests.tables import write_table
@@ -60,7 +57,7 @@ def iris(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained_model(
-    local_mode: LocalMode,  # noqa: F811 (the imported fixture)
+    local_mode: LocalMode,
     images: dict[str, str],
     iris: Path,
     tmp_path_factory: pytest.TempPathFactory,
@@ -120,7 +117,7 @@ def test_the_model_records_its_task_and_classes(trained_model: Path) -> None:
 
 @pytest.fixture(scope="module")
 def predictor(
-    local_mode: LocalMode,  # noqa: F811 (the imported fixture)
+    local_mode: LocalMode,
     images: dict[str, str],
     trained_model: Path,
     tmp_path_factory: pytest.TempPathFactory,
@@ -132,7 +129,7 @@ def predictor(
         image_uri=images["serving"],
         role=ROLE,
         predictor_cls=Predictor,
-        model_data=_copy_model(trained_model, tmp_path_factory.mktemp("iris-endpoint") / "model"),
+        model_data=copy_model(trained_model, tmp_path_factory.mktemp("iris-endpoint") / "model"),
         sagemaker_session=local_mode.session("endpoint"),
     )
     with local_mode.explained("endpoint"):

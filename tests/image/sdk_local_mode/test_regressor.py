@@ -24,14 +24,9 @@ did not stop them (local transform stops its container only on success).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import shutil
-import subprocess
-import sys
 import tarfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,16 +35,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 
 from mpg_core.artifact.files import ARTIFACT_FILE, ESTIMATOR_FILE, unpack_model_tarball
 from mpg_core.artifact.reader import load_artifact
 from mpg_core.metrics import metric_definitions
 from mpg_core.schema import FEATURES
-from tests.helpers.common import Trained, free_port, wait_until
+from tests.helpers.common import Trained
+from tests.helpers.sdk_local_mode import (
+    BUCKET,
+    ROLE,
+    SPLITS,
+    LocalMode,
+    copy_model,
+    processing_channels,
+)
 
 if TYPE_CHECKING:
-    from sagemaker.local import LocalSession
+    pass
 
 # The SDK is imported inside fixtures and tests, not here: importing it takes seconds (which
 # `pytest -m "not docker"` would pay at collection) and warns about v2's deprecation unless
@@ -63,208 +65,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning"),
 ]
 
-REGION = "us-east-1"
-BUCKET = "mpg-sdk-local"
-# Local mode never assumes the role; the SDK only requires one to be given.
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-LABEL = "mpg.tests.sdk-local-mode"
-SESSION_LABEL = f"{LABEL}.session"
-SPLITS = ("train", "validation", "test")
 # Strings, as SageMaker passes them (typed for Estimator's dict[str, str | PipelineVariable]).
 HYPERPARAMETERS: dict[str, Any] = {"n_estimators": "30", "max_depth": "8"}
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server on 127.0.0.1 with a free port; its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-    def answers() -> bool:
-        assert server.poll() is None, f"moto_server exited with {server.returncode}"
-        try:
-            return requests.get(f"{url}/moto-api/", timeout=1).ok
-        except requests.ConnectionError:
-            return False
-
-    try:
-        wait_until(answers, 30, f"moto server on {url}")
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def aws_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Fake credentials, a region and moto as every AWS endpoint; nothing from the user's own
-    AWS or SageMaker configuration. Yields the moto URL."""
-    home = tmp_path_factory.mktemp("aws-home")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in (
-            "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE",
-            "AWS_SESSION_TOKEN",
-            "AWS_SECURITY_TOKEN",
-            "AWS_ROLE_ARN",
-            "AWS_WEB_IDENTITY_TOKEN_FILE",
-        ):
-            mp.delenv(name, raising=False)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_REGION", REGION)
-        mp.setenv("AWS_CONFIG_FILE", str(home / "config"))
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
-        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        mp.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-        mp.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-        yield moto_endpoint
-
-
-@dataclass(frozen=True)
-class LocalMode:
-    """Makes LocalSessions that run no AWS calls but moto's, and finds the containers they
-    start: every container carries this run's label and the name of the session that started
-    it (``local.container_config`` is merged into each compose service)."""
-
-    run_id: str
-    container_root: Path
-    s3_endpoint: str
-
-    def session(self, name: str) -> LocalSession:
-        import boto3
-        from sagemaker.local import LocalSession
-
-        session = LocalSession(
-            boto_session=boto3.Session(region_name=REGION),
-            default_bucket=BUCKET,
-            s3_endpoint_url=self.s3_endpoint,
-            # Not the user's SDK config files; and no telemetry, which the SDK sends with
-            # requests.get to an S3 URL on the internet after every decorated call
-            # (sagemaker/telemetry/telemetry_logging.py, _send_telemetry_request).
-            sagemaker_config={
-                "SchemaVersion": "1.0",
-                "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-            },
-        )
-        session.config = {
-            "local": {
-                "local_code": True,
-                # Each session serves on its own port: the SDK publishes <port>:8080 and polls
-                # /ping there, so a busy 8080 (or another test's endpoint) cannot answer.
-                "serving_port": free_port(),
-                "container_root": str(self.container_root),
-                "container_config": {"labels": {LABEL: self.run_id, SESSION_LABEL: name}},
-            }
-        }
-        return session
-
-    def _containers(self, name: str | None = None) -> list[str]:
-        filters = ["--filter", f"label={LABEL}={self.run_id}"]
-        if name is not None:
-            filters += ["--filter", f"label={SESSION_LABEL}={name}"]
-        listed = subprocess.run(
-            ["docker", "ps", "-aq", *filters], capture_output=True, text=True, check=True
-        )
-        return listed.stdout.split()
-
-    def logs(self, name: str) -> str:
-        """What the session's containers wrote to stdout and stderr (compose stops job
-        containers but does not remove them)."""
-        runs = [
-            subprocess.run(
-                ["docker", "logs", container], capture_output=True, text=True, check=True
-            )
-            for container in self._containers(name)
-        ]
-        texts = [run.stdout + run.stderr for run in runs]
-        assert texts, f"no container of session {name!r} left to read logs from"
-        return "\n".join(texts)
-
-    @contextlib.contextmanager
-    def explained(self, name: str) -> Iterator[None]:
-        """On failure, add the state and log tail of the session's containers to the error:
-        for endpoints and transforms the SDK reads docker-compose's stdout only, and drops
-        its stderr (sagemaker/local/image.py, _HostingContainer.run: stderr=PIPE, never
-        read), so "Giving up, endpoint didn't launch correctly" is all it would say."""
-        try:
-            yield
-        except Exception as exc:
-            containers = self._containers(name)
-            if not containers:
-                exc.add_note(f"session {name!r} started no container: docker-compose failed")
-            for container in containers:
-                state = subprocess.run(
-                    [
-                        "docker",
-                        "inspect",
-                        "--format",
-                        "{{.Name}} {{.State.Status}} exit={{.State.ExitCode}} {{.State.Error}}",
-                        container,
-                    ],
-                    capture_output=True,
-                    text=True,
-                ).stdout.strip()
-                tail = subprocess.run(
-                    ["docker", "logs", "--tail", "40", container], capture_output=True, text=True
-                )
-                exc.add_note(f"container {state}:\n{tail.stdout}{tail.stderr}")
-            raise
-
-    def remove_containers(self) -> None:
-        ids = self._containers()
-        if ids:
-            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
-
-
-def processing_channels(sources: dict[str, Path], outputs: str) -> dict[str, list[Any]]:
-    """``Processor.run``'s inputs and outputs for the preprocessing image: each local folder
-    of ``sources`` as input ``name`` (/opt/ml/processing/input/<name>), and the features and
-    the preprocessor uploaded to ``outputs``/<name>."""
-    from sagemaker.processing import ProcessingInput, ProcessingOutput
-
-    base = "/opt/ml/processing"
-    return {
-        "inputs": [
-            ProcessingInput(source=str(folder), destination=f"{base}/input/{name}", input_name=name)
-            for name, folder in sources.items()
-        ],
-        "outputs": [
-            ProcessingOutput(
-                source=f"{base}/output/{name}", destination=f"{outputs}/{name}", output_name=name
-            )
-            for name in ("features", "preprocessor")
-        ],
-    }
-
-
-@pytest.fixture(scope="module")
-def local_mode(
-    aws_env: str, images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LocalMode]:
-    """Local mode for this module; afterwards, every container it started is removed, also
-    those the SDK leaves behind (local transform stops its container only on success)."""
-    mode = LocalMode(
-        run_id=uuid.uuid4().hex[:12],
-        container_root=tmp_path_factory.mktemp("sdk-root"),
-        s3_endpoint=aws_env,
-    )
-    try:
-        yield mode
-    finally:
-        mode.remove_containers()
 
 
 def _tar_names(path: Path) -> set[str]:
@@ -284,16 +86,6 @@ def _raw_rows(trained: Trained) -> pd.DataFrame:
     """The test split's raw feature columns, in the endpoint's documented order."""
     frame = pd.read_csv(trained.bronze / "test" / "test.csv")
     return frame[list(FEATURES)]
-
-
-def _copy_model(model_tarball: Path, directory: Path) -> str:
-    # The SDK extracts a file:// model.tar.gz in place, into the folder that holds it, and
-    # mounts that folder at /opt/ml/model (sagemaker/local/image.py,
-    # _prepare_serving_volumes: custom_extractall_tarfile(tar, ...get_root_dir())). A copy
-    # keeps the training output untouched.
-    directory.mkdir(parents=True)
-    shutil.copy2(model_tarball, directory / model_tarball.name)
-    return f"file://{directory / model_tarball.name}"
 
 
 def _snapshot(*folders: Path) -> dict[str, tuple[int, int]]:
@@ -443,7 +235,7 @@ def endpoint(
         image_uri=images["serving"],
         role=ROLE,
         predictor_cls=Predictor,
-        model_data=_copy_model(
+        model_data=copy_model(
             training_run.model_tarball, tmp_path_factory.mktemp("endpoint") / "model"
         ),
         sagemaker_session=local_mode.session("endpoint"),
@@ -522,7 +314,7 @@ def test_batch_transform_writes_one_line_per_input_line(
     model = Model(
         image_uri=images["serving"],
         role=ROLE,
-        model_data=_copy_model(training_run.model_tarball, tmp_path / "model"),
+        model_data=copy_model(training_run.model_tarball, tmp_path / "model"),
         sagemaker_session=local_mode.session("transform"),
     )
     # The container answers /execution-parameters with BatchStrategy "MULTI_RECORD", the
