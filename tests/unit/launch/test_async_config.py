@@ -11,7 +11,8 @@ import pytest
 
 from mpg_launch.aws.validation import request_errors
 from mpg_launch.cli.main import main
-from mpg_launch.endpoint import async_requests, async_scaling
+from mpg_launch.endpoint import async_requests, scaling
+from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.endpoint.async_settings import AsyncInference
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings.config import LaunchConfig, load_config
@@ -93,7 +94,7 @@ def test_dry_run_prints_the_async_config_scaling_and_the_wake_alarm() -> None:
         "ErrorTopic": "arn:aws:sns:us-east-1:123456789012:failures"
     }
     assert printed[3]["request"]["MinCapacity"] == 0
-    assert printed[6]["request"]["AlarmActions"] == [async_scaling.POLICY_ARN_PLACEHOLDER]
+    assert printed[6]["request"]["AlarmActions"] == [scaling.POLICY_ARN_PLACEHOLDER]
     assert any("scales in to 0" in note for note in notes)
 
 
@@ -105,7 +106,7 @@ def async_config(config: LaunchConfig) -> LaunchConfig:
 def test_every_async_request_is_valid_for_botocore(async_config: LaunchConfig) -> None:
     arn = "arn:aws:autoscaling:eu-west-1:111122223333:scalingPolicy:1:resource/x"
     requests = [
-        ("RegisterScalableTarget", async_requests.scalable_target_request),
+        ("RegisterScalableTarget", endpoint_requests.scalable_target_request),
         ("PutScalingPolicy", async_requests.backlog_policy_request),
         ("PutScalingPolicy", async_requests.wake_policy_request),
     ]

@@ -80,19 +80,6 @@ def container_environment(config: LaunchConfig) -> dict[str, str]:
     }
 
 
-def scalable_target_request(config: LaunchConfig, endpoint: str) -> Request:
-    """RegisterScalableTarget: the variant's instance count, from min_capacity (0) up."""
-    s = settings(config)
-    assert s.max_capacity is not None
-    request = layout.scalable_variant(endpoint) | {
-        "MinCapacity": s.min_capacity,
-        "MaxCapacity": s.max_capacity,
-    }
-    if config.tags:
-        request["Tags"] = dict(sorted(config.tags.items()))
-    return request
-
-
 def _endpoint_dimension(endpoint: str) -> list[dict[str, str]]:
     return [{"Name": "EndpointName", "Value": endpoint}]
 

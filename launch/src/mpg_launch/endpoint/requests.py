@@ -180,12 +180,15 @@ def _autoscaling(config: LaunchConfig) -> endpoint_options.Autoscaling:
 
 
 def scalable_target_request(config: LaunchConfig, endpoint: str) -> Request:
-    """RegisterScalableTarget: the variant's instance count, between min and max."""
-    scaling = _autoscaling(config)
-    request = layout.scalable_variant(endpoint) | {
-        "MinCapacity": scaling.min_instances,
-        "MaxCapacity": scaling.max_instances,
-    }
+    """RegisterScalableTarget: the variant's instance count between the bounds of ``[async]``
+    (which may reach 0) or of ``[autoscaling]``; the one builder for both."""
+    if config.async_inference:
+        minimum, maximum = config.async_inference.min_capacity, config.async_inference.max_capacity
+        assert maximum is not None, "an asynchronous endpoint without max_capacity is not scaled"
+    else:
+        scaling = _autoscaling(config)
+        minimum, maximum = scaling.min_instances, scaling.max_instances
+    request = layout.scalable_variant(endpoint) | {"MinCapacity": minimum, "MaxCapacity": maximum}
     if config.tags:
         request["Tags"] = dict(sorted(config.tags.items()))
     return request

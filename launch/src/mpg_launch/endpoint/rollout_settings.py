@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, TypeVar
 
 from mpg_launch.endpoint.settings import DeployConfig
 from mpg_launch.errors import ConfigError
+from mpg_launch.settings import values as coerce
 
 MODES = ("all_at_once", "canary", "linear")
 # botocore: WaitIntervalInSeconds and TerminationWaitInSeconds 0-3600,
@@ -129,40 +131,29 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _value(name: str, hint: Any, value: Any, where: str) -> Any:
+    if name == "mode":
+        mode = str(value).replace("-", "_")
+        if mode in MODES:
+            return mode
+        raise ConfigError(
+            f"{where}: rollout mode={value!r} is not one of {list(MODES)}; "
+            "set mode in [rollout] or --rollout"
+        )
     try:
-        if hint in ("int", "int | None") and not isinstance(value, bool):
-            number = float(value) if isinstance(value, str) else value
-            if float(number).is_integer():
-                return int(number)
-        elif hint == "float" and not isinstance(value, bool):
-            return float(value)
-        elif hint == "bool":
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in ("true", "false"):
-                return str(value).lower() == "true"
-        elif hint == "str":
-            mode = str(value).replace("-", "_")
-            if mode in MODES:
-                return mode
-            raise ConfigError(
-                f"{where}: rollout mode={value!r} is not one of {list(MODES)}; "
-                "set mode in [rollout] or --rollout"
-            )
-        elif hint == "tuple[str, ...]":
-            items = value.split(",") if isinstance(value, str) else value
-            if isinstance(items, list | tuple):
-                return tuple(str(i).strip() for i in items if str(i).strip())
+        return coerce.of_type(hint, value)
     except (TypeError, ValueError):
-        pass
-    raise ConfigError(f"{where}: rollout {name}={value!r} has the wrong type ({hint})")
+        shown = hint.__name__ if isinstance(hint, type) else str(hint)
+        raise ConfigError(
+            f"{where}: rollout {name}={value!r} has the wrong type ({shown})"
+        ) from None
 
 
 def parse(values: Any, where: str) -> Rollout:
     """The ``[rollout]`` table (or its merge with flags), checked."""
     if not isinstance(values, Mapping):
         raise ConfigError(f"{where}: 'rollout' must be a table of settings")
-    hints = {f.name: str(f.type) for f in fields(Rollout)}
+    hints = typing.get_type_hints(Rollout)
+    hints = {f.name: hints[f.name] for f in fields(Rollout)}
     unknown = sorted(set(values) - set(hints))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown} in [rollout]; known: {sorted(hints)}")

@@ -12,8 +12,9 @@ from mpg_launch.aws import names as layout
 from mpg_launch.aws.clients import Clients, error_code
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.aws.waiting import Out, wait_for_endpoint, wait_for_endpoint_deleted
-from mpg_launch.endpoint import async_scaling, autoscaling, rollout
 from mpg_launch.endpoint import requests as endpoint_requests
+from mpg_launch.endpoint import rollout
+from mpg_launch.endpoint import scaling as autoscaling
 from mpg_launch.endpoint import settings as endpoint_options
 from mpg_launch.errors import ConfigError, JobFailed, LaunchError
 from mpg_launch.model_registry import requests as registry_requests
@@ -162,25 +163,12 @@ def _guarded_update(
 
 
 def _autoscaling_submissions(config: LaunchConfig, endpoint: str) -> list[Submission]:
-    """RegisterScalableTarget then PutScalingPolicy ([] without autoscaling, or locally)."""
-    if config.async_inference and not config.local:
-        return [
-            Submission(operation, request, "application-autoscaling")
-            for operation, request in async_scaling.requests(config, endpoint)
-        ]
-    if not config.autoscaling or config.local:
+    """The variant's registration ([] without autoscaling, or locally)."""
+    if config.local:
         return []
     return [
-        Submission(
-            "RegisterScalableTarget",
-            endpoint_requests.scalable_target_request(config, endpoint),
-            "application-autoscaling",
-        ),
-        Submission(
-            "PutScalingPolicy",
-            endpoint_requests.scaling_policy_request(config, endpoint),
-            "application-autoscaling",
-        ),
+        Submission(operation, request, "application-autoscaling")
+        for operation, request in autoscaling.register_requests(config, endpoint)
     ]
 
 
@@ -189,14 +177,14 @@ def _register(runner: Runner, endpoint: str, scaling: list[Submission]) -> None:
     ARN PutScalingPolicy answered."""
     answers = runner.submit(*scaling)
     sent = [s.request for s in scaling]
-    alarm = async_scaling.wake_alarm(runner.config, endpoint, sent, answers)
+    alarm = autoscaling.wake_alarm(runner.config, endpoint, sent, answers)
     if alarm:
         runner.submit(Submission("PutMetricAlarm", alarm, "cloudwatch"))
 
 
 def _scaling_text(config: LaunchConfig) -> str:
     if config.async_inference:
-        return async_scaling.text(config)
+        return autoscaling.async_text(config)
     scaling = config.autoscaling
     assert scaling is not None
     return (
@@ -344,7 +332,7 @@ def delete(
     # caller may call DeregisterScalableTarget).
     deleted = autoscaling.deregister(clients.autoscaling, endpoint) if clients.autoscaling else []
     if clients.cloudwatch is not None:
-        deleted += async_scaling.delete_alarm(clients.cloudwatch, endpoint)
+        deleted += autoscaling.delete_alarm(clients.cloudwatch, endpoint)
     sm.delete_endpoint(EndpointName=endpoint)
     (wait or wait_for_endpoint_deleted)(sm, endpoint)
     deleted.append(f"endpoint {endpoint}")

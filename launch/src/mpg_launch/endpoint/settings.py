@@ -13,7 +13,6 @@ endpoints that use auto scaling". Standard library only: the CLI imports this fo
 
 from __future__ import annotations
 
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, fields, replace
@@ -22,6 +21,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 from mpg_launch.endpoint import async_settings as async_options
 from mpg_launch.endpoint.async_settings import AsyncInference
 from mpg_launch.errors import ConfigError
+from mpg_launch.settings import values as coerce
 
 SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_MAX_CONCURRENCY = 200  # botocore: ProductionVariantServerlessConfig.MaxConcurrency
@@ -147,40 +147,9 @@ def _fix(section: str, name: str) -> str:
     return f"set {name} in [{table(section)}]" + (f" or {flag}" if flag else "")
 
 
-def _base(hint: Any) -> Any:
-    """``int`` for ``int | None``: the type a value must have when it is given."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return next(h for h in typing.get_args(hint) if h is not type(None))
-    return hint
-
-
 def _kind(hint: Any) -> str:
     names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-    return names.get(_base(hint), "a list of strings")
-
-
-def _value(hint: Any, value: Any) -> Any:
-    """``value`` as the field's type; ValueError when it is not one."""
-    hint = _base(hint)
-    if hint is bool:
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        if isinstance(value, bool):
-            return value
-    elif hint is int and not isinstance(value, bool):
-        number = float(value) if isinstance(value, str) else value
-        if isinstance(number, int | float) and float(number).is_integer():
-            return int(number)
-    elif hint is float and not isinstance(value, bool):
-        if isinstance(value, int | float | str):
-            return float(value)
-    elif hint is str:
-        return str(value)
-    elif typing.get_origin(hint) is tuple:
-        items = value.split(",") if isinstance(value, str) else value
-        if isinstance(items, list | tuple):
-            return tuple(str(item).strip() for item in items if str(item).strip())
-    raise ValueError(value)
+    return names.get(coerce.base(hint), "a list of strings")
 
 
 def parse_section(section: str, values: Any, where: str) -> Any:
@@ -200,7 +169,7 @@ def parse_section(section: str, values: Any, where: str) -> Any:
         if value is None:
             continue
         try:
-            kwargs[name] = _value(hints[name], value)
+            kwargs[name] = coerce.of_type(hints[name], value)
         except (TypeError, ValueError):
             raise ConfigError(
                 f"{where}: {table(section)} {name}={value!r} is not {_kind(hints[name])}; "
