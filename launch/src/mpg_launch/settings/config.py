@@ -22,6 +22,7 @@ from mpg_launch.endpoint.rollout_settings import Rollout
 from mpg_launch.endpoint.settings import Autoscaling, DataCapture, Serverless
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings import preflight
+from mpg_launch.settings import values as coerce
 
 STAGES = ("processing", "training", "serving", "transform")
 IMAGES = ("preprocessing", "training", "serving")
@@ -73,7 +74,6 @@ _STRINGS = (
     "local_state_dir",
 )
 _BOOLEANS = ("network_isolation", "spot", "local", "verbose")
-_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 # Integer settings and their smallest value (the largest is the service model's).
 _INTEGERS = {"volume_size_gb": 1, "max_runtime_seconds": 1, "max_wait_seconds": 1}
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
@@ -231,11 +231,10 @@ def _shown(value: Any) -> str:
 
 def _integer(name: str, value: Any, where: str, minimum: int) -> int:
     """A whole number >= ``minimum``: 2.7 and true are refused, not rounded or counted."""
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
-        number = int(value)
+    try:
+        number = coerce.integer(value)
+    except ValueError:
+        number = None
     if number is None or number < minimum:
         raise ConfigError(
             f"{where}: {name} = {_shown(value)} is not allowed; give a whole number >= {minimum}"
@@ -244,11 +243,12 @@ def _integer(name: str, value: Any, where: str, minimum: int) -> int:
 
 
 def _boolean(name: str, value: Any, where: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ConfigError(f"{where}: {name} = {_shown(value)} is not allowed; give true or false")
+    try:
+        return coerce.boolean(value)
+    except ValueError:
+        raise ConfigError(
+            f"{where}: {name} = {_shown(value)} is not allowed; give true or false"
+        ) from None
 
 
 def checked_hyperparameters(values: Mapping[str, str], where: str) -> dict[str, str]:
@@ -301,13 +301,12 @@ def _coerce(name: str, value: Any, where: str) -> Any:
                 preflight.tags(strings, where)
             return strings
         if name in ("subnets", "security_group_ids"):
-            items = value.split(",") if isinstance(value, str) else value
-            return tuple(str(v).strip() for v in items if str(v).strip())
+            return coerce.strings(value)
         if name in _BOOLEANS:
             return _boolean(name, value, where)
         if name in _INTEGERS:
             return None if value in (None, "") else _integer(name, value, where, _INTEGERS[name])
-        if value is not None and not isinstance(value, str):
+        if value is not None and not isinstance(value, str):  # coerce.string's rule
             raise ConfigError(f"{where}: {name} = {value!r} is not allowed; give a string")
         if name == "account_id" and value:
             return preflight.account_id(value, where)

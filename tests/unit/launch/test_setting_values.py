@@ -1,0 +1,102 @@
+"""One coercion for every setting: the config reader and the [autoscaling], [serverless],
+[data_capture], [async] and [rollout] readers take and refuse the same values (the stricter
+rule of the three coercers that were)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mpg_launch.errors import ConfigError
+from mpg_launch.settings import values
+from mpg_launch.settings.config import load_config
+
+ENV = {
+    "MPG_REGION": "us-east-1",
+    "MPG_ROLE_ARN": "arn:aws:iam::123456789012:role/R",
+    "MPG_BUCKET": "my-bucket",
+}
+# A whole-number setting and a switch of each reader, as a config file spells them.
+WHOLE_NUMBERS = {
+    "instances": "[instances.processing]\ncount = {}\n",
+    "config": "volume_size_gb = {}\n",
+    "autoscaling": "[autoscaling]\ntarget_invocations_per_instance = 5\nmax_instances = {}\n",
+    "serverless": "[serverless]\nmax_concurrency = {}\n",
+    "rollout": '[rollout]\nmode = "canary"\nstep_percent = {}\n',
+    "async": "[async]\nmax_capacity = {}\n",
+}
+SWITCHES = {
+    "config": "network_isolation = {}\n",
+    "data_capture": "[data_capture]\ncapture_input = {}\n",
+    "rollout": "[rollout]\ncreate_alarms = {}\n",
+}
+
+
+def _load(tmp_path: Path, text: str) -> object:
+    path = tmp_path / "mpg.toml"
+    path.write_text(text)
+    return load_config(path, ENV)
+
+
+@pytest.mark.parametrize("reader", sorted(WHOLE_NUMBERS))
+@pytest.mark.parametrize("spelled", ["2", '"2"'])
+def test_every_reader_takes_a_whole_number(tmp_path: Path, reader: str, spelled: str) -> None:
+    _load(tmp_path, WHOLE_NUMBERS[reader].format(spelled))
+
+
+@pytest.mark.parametrize("reader", sorted(WHOLE_NUMBERS))
+@pytest.mark.parametrize("spelled", ["2.0", '"2.0"', "2.5", "true"])
+def test_every_reader_refuses_what_is_not_a_whole_number(
+    tmp_path: Path, reader: str, spelled: str
+) -> None:
+    with pytest.raises(ConfigError):
+        _load(tmp_path, WHOLE_NUMBERS[reader].format(spelled))
+
+
+@pytest.mark.parametrize("reader", sorted(SWITCHES))
+@pytest.mark.parametrize("spelled", ["false", '"false"', '"False"'])
+def test_every_reader_takes_true_or_false(tmp_path: Path, reader: str, spelled: str) -> None:
+    _load(tmp_path, SWITCHES[reader].format(spelled))
+
+
+@pytest.mark.parametrize("reader", sorted(SWITCHES))
+@pytest.mark.parametrize("spelled", ['"yes"', '"no"', '"1"', "1", "0.5"])
+def test_every_reader_refuses_what_is_not_true_or_false(
+    tmp_path: Path, reader: str, spelled: str
+) -> None:
+    with pytest.raises(ConfigError):
+        _load(tmp_path, SWITCHES[reader].format(spelled))
+
+
+def test_a_string_setting_is_not_made_from_a_number(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="give a string"):
+        _load(tmp_path, "prefix = 5\n")
+    with pytest.raises(ConfigError, match="destination=5 is not a string"):
+        _load(tmp_path, "[data_capture]\ndestination = 5\n")
+
+
+@pytest.mark.parametrize(
+    ("hint", "value", "expected"),
+    [
+        (int, " 7 ", 7),
+        (int | None, "-3", -3),
+        (float, "0.25", 0.25),
+        (float, 3, 3.0),
+        (bool, "TRUE", True),
+        (str, "s3://b/k", "s3://b/k"),
+        (tuple[str, ...], "a, b,,", ("a", "b")),
+        (tuple[str, ...], ["a", "b"], ("a", "b")),
+    ],
+)
+def test_the_one_coercion(hint: object, value: object, expected: object) -> None:
+    assert values.of_type(hint, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("hint", "value"),
+    [(int, 2.0), (int, True), (float, "nan"), (float, False), (bool, "yes"), (str, 5)],
+)
+def test_the_one_coercion_refuses(hint: object, value: object) -> None:
+    with pytest.raises(ValueError):
+        values.of_type(hint, value)
