@@ -4,13 +4,15 @@ rule of the three coercers that were)."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from mpg_launch.cli.main import build_parser
 from mpg_launch.errors import ConfigError
-from mpg_launch.settings import values
-from mpg_launch.settings.config import load_config
+from mpg_launch.settings import declared, values
+from mpg_launch.settings.config import LaunchConfig, load_config
 
 ENV = {
     "MPG_REGION": "us-east-1",
@@ -100,3 +102,36 @@ def test_the_one_coercion(hint: object, value: object, expected: object) -> None
 def test_the_one_coercion_refuses(hint: object, value: object) -> None:
     with pytest.raises(ValueError):
         values.of_type(hint, value)
+
+
+def test_every_setting_is_declared_once() -> None:
+    declared_keys = [s.key for s in declared.SETTINGS]
+    assert len(declared_keys) == len(set(declared_keys))
+    assert set(declared_keys) == {f.name for f in fields(LaunchConfig)} - {"sources"}
+
+
+SAMPLES = {
+    "region": "eu-west-2",
+    "role_arn": "arn:aws:iam::123456789012:role/Other",
+    "bucket": "other-bucket",
+    "prefix": "elsewhere",
+    "account_id": "123456789012",
+    "image_tag": "git-1",
+    "local_image_tag": "dev",
+    "registry_override": "127.0.0.1:5000",
+    "local_state_dir": "/tmp/state",
+    "schema": "table.toml",
+}
+
+
+def test_the_environment_reader_and_the_parser_come_from_the_declarations() -> None:
+    for setting in declared.SETTINGS:
+        for var in setting.env:
+            env = {k: v for k, v in ENV.items() if declared.ENV_KEYS.get(k) != setting.key}
+            config = load_config(None, {**env, var: SAMPLES[setting.key]})
+            assert getattr(config, setting.key) == SAMPLES[setting.key], var
+            assert config.source(setting.key) == var
+    train = build_parser().parse_args(["train", "--preprocessing-job", "p"])
+    for setting in declared.SETTINGS:
+        if setting.help:  # a common flag: every subcommand has it
+            assert setting.dest in vars(train), setting.flag

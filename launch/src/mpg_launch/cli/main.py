@@ -27,6 +27,7 @@ from mpg_launch.endpoint.settings import FLAGS as ENDPOINT_FLAGS
 from mpg_launch.endpoint.settings import SWITCH_HELP, option, table
 from mpg_launch.errors import LaunchError
 from mpg_launch.settings.config import IMAGES, LaunchConfig, load_config
+from mpg_launch.settings.declared import BY_KEY, SETTINGS
 
 if TYPE_CHECKING:
     from mpg_launch.aws.clients import Clients
@@ -45,39 +46,20 @@ EXIT_CODES_HELP = (
     "exit codes: 0 done; 1 a job, execution or endpoint failed or was stopped, or AWS said no; "
     "2 a usage or validation error, nothing sent; 130 interrupted"
 )
-# The flags that map onto LaunchConfig fields.
-_SETTINGS = {
-    "region": "region",
-    "role": "role_arn",
-    "bucket": "bucket",
-    "prefix": "prefix",
-    "image_tag": "image_tag",
-    "registry": "registry_override",
-    "endpoint": "endpoint_name",
-    "pipeline_name": "pipeline_name",
-    "model_package_group": "model_package_group",
-    "schema": "schema",
-}
+# The flags that map onto LaunchConfig fields (argparse dest -> key), from their declarations.
+_SETTINGS = {dest: s.key for s in SETTINGS if not s.switch and (dest := s.dest)}
 
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("settings (flags > MPG_* env > config file)")
     group.add_argument("--config", type=Path, help="TOML or JSON settings file (MPG_CONFIG)")
-    group.add_argument("--region", help="AWS region (MPG_REGION, AWS_REGION)")
-    group.add_argument("--role", help="SageMaker execution role ARN (MPG_ROLE_ARN)")
-    group.add_argument("--bucket", help="S3 bucket for data and artifacts (MPG_BUCKET)")
-    group.add_argument("--prefix", help="S3 key prefix (MPG_PREFIX, default mpg)")
-    group.add_argument("--image-tag", help="image tag in ECR (MPG_IMAGE_TAG)")
-    group.add_argument("--registry", help="push/pull registry instead of ECR's (MPG_REGISTRY)")
-    group.add_argument(
-        "--schema", help="table schema file, from `init` (MPG_SCHEMA; default: Auto MPG's)"
-    )
-    group.add_argument(
-        "--no-network-isolation",
-        action="store_true",
-        help="let containers reach the network (isolated by default)",
-    )
+    for setting in SETTINGS:
+        if setting.flag and setting.help and not setting.switch:
+            group.add_argument(setting.flag, help=setting.help)
+    isolation = BY_KEY["network_isolation"]
+    assert isolation.flag is not None
+    group.add_argument(isolation.flag, action="store_true", help=isolation.help)
     common.add_argument(
         "--local",
         action="store_true",

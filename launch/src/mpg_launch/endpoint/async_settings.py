@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from mpg_launch.settings.declared import Flag
+
 # botocore: InvokeEndpointAsync.InvocationTimeoutSeconds 1..3600 (the docs: default 900).
 DEFAULT_INVOCATION_TIMEOUT = 900
 MAX_INVOCATION_TIMEOUT = 3600
@@ -171,25 +173,24 @@ def predict_timeout(config: AsyncDeploy) -> int:
     return s.invocation_timeout if s else DEFAULT_INVOCATION_TIMEOUT
 
 
-# deploy's flags for the ``[async]`` table: (field, flag, type, metavar, help); the field
-# names are the argparse dests (endpoint_options.FLAGS).
-FLAGS: tuple[tuple[str, str, type, str, str], ...] = (
-    ("output_path", "--async-output", str, "URI", "s3:// prefix of the answers"),
-    ("failure_path", "--async-failures", str, "URI", "s3:// prefix of the failures"),
-    ("success_topic", "--success-topic", str, "ARN", "SNS topic told of each answer"),
-    ("error_topic", "--error-topic", str, "ARN", "SNS topic told of each failure"),
-    (
+# deploy's flags for the ``[async]`` table; the field names are the argparse dests.
+FLAGS: tuple[Flag, ...] = (
+    Flag("output_path", "--async-output", str, "URI", "s3:// prefix of the answers"),
+    Flag("failure_path", "--async-failures", str, "URI", "s3:// prefix of the failures"),
+    Flag("success_topic", "--success-topic", str, "ARN", "SNS topic told of each answer"),
+    Flag("error_topic", "--error-topic", str, "ARN", "SNS topic told of each failure"),
+    Flag(
         "max_concurrent_invocations",
         "--max-concurrent-invocations",
         int,
         "N",
         "requests in flight per instance, 1-1000 (default: SageMaker's choice)",
     ),
-    ("invocation_timeout", "--invocation-timeout", int, "S", "seconds per request, 1-3600"),
-    ("max_payload_mb", "--async-max-payload-mb", int, "MB", "1-1024 (default 1024)"),
-    ("min_capacity", "--min-capacity", int, "N", "fewest instances (default 0)"),
-    ("max_capacity", "--max-capacity", int, "N", "most instances; scales on the queue"),
-    (
+    Flag("invocation_timeout", "--invocation-timeout", int, "S", "seconds per request, 1-3600"),
+    Flag("max_payload_mb", "--async-max-payload-mb", int, "MB", "1-1024 (default 1024)"),
+    Flag("min_capacity", "--min-capacity", int, "N", "fewest instances (default 0)"),
+    Flag("max_capacity", "--max-capacity", int, "N", "most instances; scales on the queue"),
+    Flag(
         "target_backlog_per_instance",
         "--target-backlog",
         float,

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from mpg_launch.endpoint.settings import DeployConfig
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings import values as coerce
+from mpg_launch.settings.declared import Flag
 
 MODES = ("all_at_once", "canary", "linear")
 # botocore: WaitIntervalInSeconds and TerminationWaitInSeconds 0-3600,
@@ -94,13 +95,17 @@ class Rollout:
 
 
 # deploy's flags (argparse dest = the field).
-_FLAGS: tuple[tuple[str, str, type, str, str], ...] = (
-    ("step_percent", "--rollout-step-percent", int, "PCT", "canary/linear step, %% of capacity"),
-    ("step_instances", "--rollout-step-instances", int, "N", "canary/linear step in instances"),
-    ("wait_seconds", "--rollout-wait", int, "S", "wait after the canary/each step (300)"),
-    ("bake_seconds", "--rollout-bake", int, "S", "bake time on the new fleet (600)"),
-    ("max_5xx_rate", "--max-5xx-rate", float, "RATE", "5xx share that rolls back (0.01)"),
-    ("max_latency_p99_ms", "--max-latency-ms", float, "MS", "p99 latency that rolls back (1000)"),
+_FLAGS: tuple[Flag, ...] = (
+    Flag(
+        "step_percent", "--rollout-step-percent", int, "PCT", "canary/linear step, %% of capacity"
+    ),
+    Flag("step_instances", "--rollout-step-instances", int, "N", "canary/linear step in instances"),
+    Flag("wait_seconds", "--rollout-wait", int, "S", "wait after the canary/each step (300)"),
+    Flag("bake_seconds", "--rollout-bake", int, "S", "bake time on the new fleet (600)"),
+    Flag("max_5xx_rate", "--max-5xx-rate", float, "RATE", "5xx share that rolls back (0.01)"),
+    Flag(
+        "max_latency_p99_ms", "--max-latency-ms", float, "MS", "p99 latency that rolls back (1000)"
+    ),
 )
 
 

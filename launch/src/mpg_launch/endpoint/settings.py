@@ -16,12 +16,13 @@ from __future__ import annotations
 import typing
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, fields, replace
-from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from mpg_launch.endpoint import async_settings as async_options
 from mpg_launch.endpoint.async_settings import AsyncInference
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings import values as coerce
+from mpg_launch.settings.declared import Flag
 
 SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_MAX_CONCURRENCY = 200  # botocore: ProductionVariantServerlessConfig.MaxConcurrency
@@ -69,14 +70,6 @@ class DataCapture:
     json_content_types: tuple[str, ...] = ("application/json", "application/jsonlines")
 
 
-class Flag(NamedTuple):
-    field: str
-    flag: str
-    type: type
-    metavar: str
-    help: str
-
-
 # deploy's flags: each sets the field of the same name (its argparse dest); giving one turns
 # its section on, --no-<section> turns it off.
 FLAGS: dict[str, tuple[Flag, ...]] = {
@@ -114,7 +107,7 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
             "s3:// prefix (default <prefix>/data-capture/)",
         ),
     ),
-    "async_inference": tuple(Flag(*spec) for spec in async_options.FLAGS),
+    "async_inference": async_options.FLAGS,
 }
 SWITCH_HELP = {
     "autoscaling": "register the instance count with Application Auto Scaling",

@@ -21,7 +21,7 @@ from mpg_launch.endpoint.async_settings import AsyncInference
 from mpg_launch.endpoint.rollout_settings import Rollout
 from mpg_launch.endpoint.settings import Autoscaling, DataCapture, Serverless
 from mpg_launch.errors import ConfigError
-from mpg_launch.settings import preflight
+from mpg_launch.settings import declared, preflight
 from mpg_launch.settings import values as coerce
 
 STAGES = ("processing", "training", "serving", "transform")
@@ -32,50 +32,14 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::(\d{12}):role/[\w+=,.@/-]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
-# Environment variables and the config keys they set.
-ENV_KEYS = {
-    "MPG_REGION": "region",
-    "AWS_REGION": "region",
-    "AWS_DEFAULT_REGION": "region",
-    "MPG_ROLE_ARN": "role_arn",
-    "MPG_BUCKET": "bucket",
-    "MPG_PREFIX": "prefix",
-    "MPG_IMAGE_TAG": "image_tag",
-    "MPG_LOCAL_IMAGE_TAG": "local_image_tag",
-    "MPG_REGISTRY": "registry_override",
-    "MPG_ACCOUNT_ID": "account_id",
-    "MPG_LOCAL_STATE_DIR": "local_state_dir",
-    "MPG_SCHEMA": "schema",
-}
+# The readers' tables, from the one declaration of each setting (mpg_launch.settings.declared).
+ENV_KEYS = declared.ENV_KEYS
 # The first of these that is set wins (MPG_REGION over the AWS variables).
 _ENV_ORDER = list(ENV_KEYS)
-# The flag of each setting a flag sets, where it is not --<key with dashes>.
-_FLAGS = {
-    "role_arn": "--role",
-    "registry_override": "--registry",
-    "endpoint_name": "--endpoint",
-    "network_isolation": "--no-network-isolation",
-}
-_STRINGS = (
-    "region",
-    "role_arn",
-    "bucket",
-    "prefix",
-    "raw_prefix",
-    "account_id",
-    "image_tag",
-    "local_image_tag",
-    "repository_prefix",
-    "registry_override",
-    "kms_key_id",
-    "endpoint_name",
-    "pipeline_name",
-    "model_package_group",
-    "local_state_dir",
-)
-_BOOLEANS = ("network_isolation", "spot", "local", "verbose")
+_BOOLEANS = tuple(s.key for s in declared.SETTINGS if s.kind == declared.BOOLEAN)
+_STRING_LISTS = tuple(s.key for s in declared.SETTINGS if s.kind == declared.STRINGS)
 # Integer settings and their smallest value (the largest is the service model's).
-_INTEGERS = {"volume_size_gb": 1, "max_runtime_seconds": 1, "max_wait_seconds": 1}
+_INTEGERS = {s.key: s.minimum or 0 for s in declared.SETTINGS if s.kind == declared.INTEGER}
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 _PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 
@@ -300,7 +264,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             if name == "tags":
                 preflight.tags(strings, where)
             return strings
-        if name in ("subnets", "security_group_ids"):
+        if name in _STRING_LISTS:
             return coerce.strings(value)
         if name in _BOOLEANS:
             return _boolean(name, value, where)
@@ -353,7 +317,7 @@ def load_config(
         if key not in known:
             raise ConfigError(f"unknown setting {key!r}")
         if value is not None:
-            sources[key] = _FLAGS.get(key, f"--{key.replace('_', '-')}")
+            sources[key] = declared.BY_KEY[key].flag or f"--{key.replace('_', '-')}"
             values[key] = _coerce(key, value, sources[key])
     if not need_bucket:
         values.setdefault("bucket", "")
