@@ -216,3 +216,28 @@ def test_the_tuner_objective_follows_the_task(
         ]
     }
     assert metric in names  # the objective is a metric the job's logs are read for
+
+
+def test_the_schema_file_is_read_once_per_command(
+    tables: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The processing request, the tuner's objective and the pipeline's gate all need the
+    schema; the file is read once, and again only when it changes."""
+    import mpg_core.table_schema
+
+    schema = tmp_path / "iris.toml"
+    schema.write_bytes((tables / "iris.toml").read_bytes())
+    reads: list[Path] = []
+    real = mpg_core.table_schema.load_schema
+
+    def counted(path: Path) -> object:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(mpg_core.table_schema, "load_schema", counted)
+    env = {**ENV, "MPG_SCHEMA": str(schema)}
+    _dry_run(["pipeline", "definition"], env)
+    assert len(reads) == 1
+    schema.write_text(schema.read_text() + "\n# edited\n")
+    _dry_run(["pipeline", "definition"], env)
+    assert len(reads) == 2

@@ -8,6 +8,7 @@ as a ProcessingInput. Without one, every job uses Auto MPG's schema, shipped in 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,8 +43,23 @@ def load_checked_schema(path: Path) -> TableSchema:
 
 
 def config_schema(config: LaunchConfig) -> TableSchema | None:
-    """The config's schema, checked; None when none is given (Auto MPG's)."""
-    return load_checked_schema(Path(config.schema)) if config.schema else None
+    """The config's schema, checked; None when none is given (Auto MPG's). Read once per
+    command: the request builders, the task and the upload all ask for it, and the file is
+    read again only if it changed on disk (a new mtime or size)."""
+    if not config.schema:
+        return None
+    path = Path(config.schema)
+    try:
+        stat = path.stat()
+    except OSError:
+        return load_checked_schema(path)  # names the missing file
+    return _schema_as_of(str(path), str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _schema_as_of(given: str, resolved: str, mtime_ns: int, size: int) -> TableSchema:
+    """The file ``given`` names (and errors name), cached by where it is and its version."""
+    return load_checked_schema(Path(given))
 
 
 def schema_prefix(config: LaunchConfig) -> str:
