@@ -4,8 +4,9 @@ printed (dry run) or sent; :class:`Runner` does the last two steps and waits for
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from mpg_launch.aws.clients import Clients
 from mpg_launch.aws.validation import validate_request
@@ -13,6 +14,8 @@ from mpg_launch.aws.waiting import Out, wait_for_job
 from mpg_launch.errors import LaunchError
 from mpg_launch.images.ecr import check_images_exist, images_in
 from mpg_launch.settings.config import LaunchConfig
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,16 @@ class Runner:
         each again as it goes, which costs microseconds)."""
         for s in submissions:
             validate_request(s.service, s.operation, s.request)
+
+    def observe(self, look: Callable[[Clients], T], dry: Callable[[], T]) -> T:
+        """What a command reads before it plans (does the endpoint exist? what does it
+        serve?): ``look`` at the clients, or under ``--dry-run``, which has no answers,
+        ``dry()``. With :meth:`submit` (which prints instead of sending) this is where a dry
+        run parts from a real one; commands do not test ``dry_run`` themselves."""
+        if self.dry_run:
+            return dry()
+        assert self.clients is not None
+        return look(self.clients)
 
     def submit(self, *submissions: Submission) -> list[dict[str, Any]]:
         self.check(*submissions)

@@ -68,12 +68,11 @@ def deploy(
         Submission("UpdateEndpoint", {"EndpointName": endpoint, "EndpointConfigName": name}),
         *_autoscaling_submissions(config, endpoint),
     )
-    exists = False
-    if not runner.dry_run:
-        assert runner.clients is not None
-        exists = _endpoint_exists(runner.clients.sagemaker, endpoint)
-        if exists and config.serverless:
-            _refuse_move_to_serverless(runner.clients.sagemaker, endpoint)
+    exists = runner.observe(lambda c: _endpoint_exists(c.sagemaker, endpoint), dry=lambda: False)
+    if exists and config.serverless:
+        runner.observe(
+            lambda c: _refuse_move_to_serverless(c.sagemaker, endpoint), dry=lambda: None
+        )
     if exists:
         last = Submission("UpdateEndpoint", {"EndpointName": endpoint, "EndpointConfigName": name})
     else:
@@ -131,17 +130,18 @@ def _guarded_update(
     so it checks only what the request itself shows."""
     guard = runner.config.rollout
     assert guard is not None
-    current = None
-    if not runner.dry_run:
-        assert runner.clients is not None
-        current = rollout.describe_current(runner.clients.sagemaker, endpoint, bool(saved))
+    current = runner.observe(
+        lambda c: rollout.describe_current(c.sagemaker, endpoint, bool(saved)), dry=lambda: None
+    )
     rollout.check_guardrails(runner.config, guard, model, endpoint_config, current)
-    if not runner.dry_run:
-        assert runner.clients is not None
-        if guard.alarms and runner.clients.cloudwatch is None:
+
+    def alarms_exist(clients: Clients) -> None:
+        if guard.alarms and clients.cloudwatch is None:
             raise LaunchError("no CloudWatch client here to check the rollback alarms")
-        if runner.clients.cloudwatch is not None:
-            rollout.check_alarms_exist(runner.clients.cloudwatch, guard.alarms)
+        if clients.cloudwatch is not None:
+            rollout.check_alarms_exist(clients.cloudwatch, guard.alarms)
+
+    runner.observe(alarms_exist, dry=lambda: None)
     count = endpoint_options.initial_instance_count(runner.config)
     alarms = [
         Submission("PutMetricAlarm", request, "cloudwatch")

@@ -134,13 +134,15 @@ def deploy(
     endpoint created or moved blue/green). Anything not Approved is refused; a dry run cannot
     look the status up and prints the requests."""
     arn = resolve(runner, package)
-    if not runner.dry_run:
-        assert runner.clients is not None
-        described = runner.clients.sagemaker.describe_model_package(ModelPackageName=arn)
-        status = described.get("ModelApprovalStatus")
-        if status != APPROVED:
-            raise LaunchError(
-                f"model package {arn} is {status}, not Approved: approve it first with "
-                f"`mpg-launch registry approve {arn}`"
-            )
+    status = runner.observe(
+        lambda c: c.sagemaker.describe_model_package(ModelPackageName=arn).get(
+            "ModelApprovalStatus"
+        ),
+        dry=lambda: APPROVED,  # a dry run cannot look it up: it prints the requests
+    )
+    if status != APPROVED:
+        raise LaunchError(
+            f"model package {arn} is {status}, not Approved: approve it first with "
+            f"`mpg-launch registry approve {arn}`"
+        )
     return endpoint_run.deploy(runner, endpoint, stamp, model_package=arn, wait=wait)

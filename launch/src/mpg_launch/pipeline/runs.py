@@ -112,11 +112,10 @@ def start(runner: Runner, overrides: Sequence[str], display_name: str | None = N
     instance type fails here, not in the step). A dry run checks against the definition the
     config builds (what ``upsert`` sends)."""
     config = runner.config
-    if runner.dry_run:
-        definition = build_definition(config)
-    else:
-        assert runner.clients is not None
-        definition = stored_definition(runner.clients.sagemaker, config.pipeline_name)
+    definition = runner.observe(
+        lambda c: stored_definition(c.sagemaker, config.pipeline_name),
+        dry=lambda: build_definition(config),
+    )
     values = parse_overrides(overrides, definition.get("Parameters") or [])
     check_definition(with_values(definition, values))
     request = pipeline_requests.pipeline_execution_request(
