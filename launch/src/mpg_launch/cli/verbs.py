@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mpg_launch.aws import names as layout
+from mpg_launch.aws import names
 from mpg_launch.aws.clients import Clients, session
 from mpg_launch.aws.submit import Runner
 from mpg_launch.aws.waiting import JOB_KINDS, LogTailer, Out
@@ -121,7 +121,7 @@ def preprocess(args: argparse.Namespace, config: LaunchConfig, connect: Connect,
         preflight.name(args.job_name, "--job-name")
     table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
     runner = _runner(args, config, connect, out)
-    jobs_run.preprocess(runner, args.job_name or layout.job_name("prep"))
+    jobs_run.preprocess(runner, args.job_name or names.job_name("prep"))
     return 0
 
 
@@ -132,7 +132,7 @@ def train(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out:
     training_instances(config)  # before any client or engine is set up
     jobs_run.train(
         _runner(args, config, connect, out),
-        args.job_name or layout.job_name("train"),
+        args.job_name or names.job_name("train"),
         args.preprocessing_job,
         not args.no_preprocessor,
         hyperparameters,
@@ -144,7 +144,7 @@ def tune(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
     # --local: random search, one job at a time (mpg_launch.local.engine.tuning).
     training_instances(config)  # before any client is set up
     if args.job_name:
-        preflight.name(args.job_name, "--job-name", layout.TUNING_NAME_LIMIT)
+        preflight.name(args.job_name, "--job-name", names.TUNING_NAME_LIMIT)
     for flag, value in (("--max-jobs", args.max_jobs), ("--max-parallel", args.max_parallel)):
         if value < 1:
             raise ConfigError(f"{flag} {value}: give 1 or more")
@@ -155,7 +155,7 @@ def tune(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
         )
     jobs_run.tune(
         _runner(args, config, connect, out),
-        args.job_name or layout.job_name("tune", limit=layout.TUNING_NAME_LIMIT),
+        args.job_name or names.job_name("tune", limit=names.TUNING_NAME_LIMIT),
         args.preprocessing_job,
         args.max_jobs,
         args.max_parallel,
@@ -280,7 +280,7 @@ def transform(args: argparse.Namespace, config: LaunchConfig, connect: Connect, 
         raise ConfigError("--max-concurrent-transforms: give 1 or more (or leave it out)")
     jobs_run.transform(
         _runner(args, config, connect, out),
-        args.job_name or layout.job_name("transform"),
+        args.job_name or names.job_name("transform"),
         args.model,
         args.endpoint,
         args.input,

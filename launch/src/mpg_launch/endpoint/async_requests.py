@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from mpg_core.platform import ASYNC_MAX_PAYLOAD_ENV, MODEL_SERVER_TIMEOUT_ENV
-from mpg_launch.aws import names as layout
+from mpg_launch.aws import names
 from mpg_launch.endpoint.async_settings import INLINE_BODY_BYTES, AsyncInference
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings.config import LaunchConfig
@@ -90,7 +90,7 @@ def backlog_policy_request(config: LaunchConfig, endpoint: str) -> Request:
     s = settings(config)
     return {
         "PolicyName": BACKLOG_POLICY_NAME,
-        **layout.scalable_variant(endpoint),
+        **names.scalable_variant(endpoint),
         "PolicyType": "TargetTrackingScaling",
         "TargetTrackingScalingPolicyConfiguration": {
             "TargetValue": float(s.target_backlog_per_instance),
@@ -110,7 +110,7 @@ def wake_policy_request(config: LaunchConfig, endpoint: str) -> Request:
     """PutScalingPolicy: one more instance each time the wake alarm fires."""
     return {
         "PolicyName": WAKE_POLICY_NAME,
-        **layout.scalable_variant(endpoint),
+        **names.scalable_variant(endpoint),
         "PolicyType": "StepScaling",
         "StepScalingPolicyConfiguration": {
             "AdjustmentType": "ChangeInCapacity",

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mpg_core.platform import MAX_PAYLOAD_ENV, MODEL_SERVER_WORKERS_ENV
-from mpg_launch.aws import names as layout
+from mpg_launch.aws import names
 from mpg_launch.aws.request_parts import CSV, Request, vpc_config, with_tags
 from mpg_launch.endpoint import async_requests
 from mpg_launch.endpoint import settings as endpoint_options
@@ -103,7 +103,7 @@ def _serverless_env(config: LaunchConfig) -> dict[str, str]:
 
 
 def _variant(config: LaunchConfig, model_name: str) -> dict[str, Any]:
-    variant: dict[str, Any] = {"VariantName": layout.VARIANT, "ModelName": model_name}
+    variant: dict[str, Any] = {"VariantName": names.VARIANT, "ModelName": model_name}
     serverless = config.serverless
     if serverless:
         # Serverless: no instances, and fixed start-up limits (no timeouts to set).
@@ -133,7 +133,7 @@ def _data_capture(config: LaunchConfig) -> dict[str, Any]:
     request: dict[str, Any] = {
         "EnableCapture": True,
         "InitialSamplingPercentage": capture.sampling_percentage,
-        "DestinationS3Uri": capture.destination or layout.data_capture_uri(config),
+        "DestinationS3Uri": capture.destination or names.data_capture_uri(config),
         "CaptureOptions": [{"CaptureMode": mode} for mode, on in modes if on],
     }
     # Types listed here are stored as text; anything else is stored base64-encoded.
@@ -188,7 +188,7 @@ def scalable_target_request(config: LaunchConfig, endpoint: str) -> Request:
     else:
         scaling = _autoscaling(config)
         minimum, maximum = scaling.min_instances, scaling.max_instances
-    request = layout.scalable_variant(endpoint) | {"MinCapacity": minimum, "MaxCapacity": maximum}
+    request = names.scalable_variant(endpoint) | {"MinCapacity": minimum, "MaxCapacity": maximum}
     if config.tags:
         request["Tags"] = dict(sorted(config.tags.items()))
     return request
@@ -201,7 +201,7 @@ def scaling_policy_request(config: LaunchConfig, endpoint: str) -> Request:
     scaling = _autoscaling(config)
     return {
         "PolicyName": SCALING_POLICY_NAME,
-        **layout.scalable_variant(endpoint),
+        **names.scalable_variant(endpoint),
         "PolicyType": "TargetTrackingScaling",
         "TargetTrackingScalingPolicyConfiguration": {
             "TargetValue": float(scaling.target_invocations_per_instance),

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mpg_launch.aws import names as layout
+from mpg_launch.aws import names
 from mpg_launch.aws.clients import Clients, error_code
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.aws.waiting import Out, wait_for_endpoint, wait_for_endpoint_deleted
@@ -43,8 +43,8 @@ def deploy(
     endpoint_options.check_deploy(config, pipeline)
     for note in endpoint_options.deploy_notes(config):
         runner.out(f"note: {note}")
-    data_url = model_data or layout.trained_model_uri(config, str(training_job))
-    name = layout.checked_name(f"{endpoint}-{stamp}")
+    data_url = model_data or names.trained_model_uri(config, str(training_job))
+    name = names.checked_name(f"{endpoint}-{stamp}")
     if model_package:
         model = registry_requests.model_package_model_request(config, name, model_package)
     elif pipeline:
@@ -54,7 +54,7 @@ def deploy(
                 "preprocessor is the first container)"
             )
         model = endpoint_requests.pipeline_model_request(
-            config, name, layout.preprocessor_model_uri(config, preprocessing_job), data_url
+            config, name, names.preprocessor_model_uri(config, preprocessing_job), data_url
         )
     else:
         model = endpoint_requests.model_request(config, name, data_url)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mpg_launch.aws import names as layout
+from mpg_launch.aws import names
 from mpg_launch.aws.clients import error_code
 from mpg_launch.endpoint import async_requests
 from mpg_launch.endpoint import requests as endpoint_requests
@@ -37,7 +37,7 @@ _POLICY_KEYS = (
 
 
 def _target(client: Any, endpoint: str) -> dict[str, Any] | None:
-    scalable = layout.scalable_variant(endpoint)
+    scalable = names.scalable_variant(endpoint)
     found = client.describe_scalable_targets(
         ServiceNamespace=scalable["ServiceNamespace"],
         ResourceIds=[scalable["ResourceId"]],
@@ -48,7 +48,7 @@ def _target(client: Any, endpoint: str) -> dict[str, Any] | None:
 
 def _policies(client: Any, endpoint: str) -> list[dict[str, Any]]:
     pages = client.get_paginator("describe_scaling_policies").paginate(
-        **layout.scalable_variant(endpoint)
+        **names.scalable_variant(endpoint)
     )
     return [policy for page in pages for policy in page["ScalingPolicies"]]
 
@@ -62,7 +62,7 @@ def registration(client: Any, endpoint: str) -> Requests:
     requests: Requests = [
         (
             "RegisterScalableTarget",
-            layout.scalable_variant(endpoint)
+            names.scalable_variant(endpoint)
             | {"MinCapacity": target["MinCapacity"], "MaxCapacity": target["MaxCapacity"]},
         )
     ]
@@ -76,7 +76,7 @@ def deregister(client: Any, endpoint: str) -> list[str]:
     update or a delete. Returns what was removed (nothing when it was not registered)."""
     if _target(client, endpoint) is None:
         return []
-    scalable = layout.scalable_variant(endpoint)
+    scalable = names.scalable_variant(endpoint)
     removed = []
     for policy in _policies(client, endpoint):
         client.delete_scaling_policy(PolicyName=policy["PolicyName"], **scalable)

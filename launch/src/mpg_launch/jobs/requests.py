@@ -14,7 +14,7 @@ from typing import Any
 from mpg_core.errors import ConfigError as HyperparameterError
 from mpg_core.hyperparameters import tuning_plan
 from mpg_core.metrics import METRIC_DEFINITIONS
-from mpg_launch.aws import names as layout
+from mpg_launch.aws import names
 from mpg_launch.aws.request_parts import CSV, Request, vpc_config, with_tags
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings.config import LaunchConfig, training_instances
@@ -50,10 +50,10 @@ def processing_request(config: LaunchConfig, job_name: str) -> Request:
     (FullyReplicated) and fits the same preprocessor on it, and transforms only its
     ShardedByS3Key share of each split, so every row is written once."""
     inputs = [
-        _processing_input(FIT_INPUT, layout.raw_uri(config, "train"), "FullyReplicated"),
+        _processing_input(FIT_INPUT, names.raw_uri(config, "train"), "FullyReplicated"),
         *(
-            _processing_input(split, layout.raw_uri(config, split), "ShardedByS3Key")
-            for split in layout.SPLITS
+            _processing_input(split, names.raw_uri(config, split), "ShardedByS3Key")
+            for split in names.SPLITS
         ),
     ]
     if config.schema:  # the user's table schema; without it the job uses Auto MPG's
@@ -64,7 +64,7 @@ def processing_request(config: LaunchConfig, job_name: str) -> Request:
         {
             "OutputName": name,
             "S3Output": {
-                "S3Uri": layout.preprocess_uri(config, job_name, name),
+                "S3Uri": names.preprocess_uri(config, job_name, name),
                 "LocalPath": f"{PROCESSING_ROOT}/output/{name}",
                 "S3UploadMode": "EndOfJob",
             },
@@ -128,14 +128,14 @@ def training_channels(
     """The features of a preprocessing job as channels; with the preprocessor channel the
     trained artifact serves raw rows (kind "pipeline"), without it features (kind "model")."""
     channels = [
-        _channel(split, layout.features_uri(config, preprocessing_job, split))
-        for split in layout.SPLITS
+        _channel(split, names.features_uri(config, preprocessing_job, split))
+        for split in names.SPLITS
     ]
     if with_preprocessor:
         channels.append(
             _channel(
                 "preprocessor",
-                layout.preprocess_uri(config, preprocessing_job, "preprocessor"),
+                names.preprocess_uri(config, preprocessing_job, "preprocessor"),
                 content_type="application/x-gzip",
             )
         )
@@ -151,7 +151,7 @@ def _training_definition(config: LaunchConfig, channels: Sequence[Mapping[str, A
         "InstanceCount": training.count,
         "VolumeSizeInGB": config.volume_size_gb,
     }
-    output: dict[str, Any] = {"S3OutputPath": layout.training_output_uri(config)}
+    output: dict[str, Any] = {"S3OutputPath": names.training_output_uri(config)}
     if config.kms_key_id:
         output["KmsKeyId"] = config.kms_key_id
         resources["VolumeKmsKeyId"] = config.kms_key_id
@@ -191,7 +191,7 @@ def training_request(
     if merged:
         request["HyperParameters"] = {k: str(v) for k, v in merged.items()}
     if config.spot:
-        request["CheckpointConfig"] = {"S3Uri": layout.checkpoint_uri(config, job_name)}
+        request["CheckpointConfig"] = {"S3Uri": names.checkpoint_uri(config, job_name)}
     return with_tags(request, config)
 
 
@@ -218,7 +218,7 @@ def tuning_request(
     if static:
         definition["StaticHyperParameters"] = static
     if config.spot:
-        definition["CheckpointConfig"] = {"S3Uri": layout.checkpoint_uri(config, job_name)}
+        definition["CheckpointConfig"] = {"S3Uri": names.checkpoint_uri(config, job_name)}
     request = {
         "HyperParameterTuningJobName": job_name,
         "HyperParameterTuningJobConfig": {
@@ -279,7 +279,7 @@ def evaluation_request(
         {
             "OutputName": "evaluation",
             "S3Output": {
-                "S3Uri": layout.s3_uri(config, "evaluate", job_name, "evaluation") + "/",
+                "S3Uri": names.s3_uri(config, "evaluate", job_name, "evaluation") + "/",
                 "LocalPath": f"{PROCESSING_ROOT}/output/evaluation",
                 "S3UploadMode": "EndOfJob",
             },
@@ -305,7 +305,7 @@ def transform_request(
     :func:`data_processing`."""
     transform = config.instance("transform")
     output: dict[str, Any] = {
-        "S3OutputPath": layout.transform_output_uri(config, job_name),
+        "S3OutputPath": names.transform_output_uri(config, job_name),
         "Accept": content_type,
         "AssembleWith": "Line",
     }
@@ -326,7 +326,7 @@ def transform_request(
             "DataSource": {
                 "S3DataSource": {
                     "S3DataType": "S3Prefix",
-                    "S3Uri": input_uri or layout.batch_input_uri(config),
+                    "S3Uri": input_uri or names.batch_input_uri(config),
                 }
             },
             "ContentType": content_type,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mpg_launch.aws import names as layout
+from mpg_launch.aws import names
 from mpg_launch.aws.clients import Clients
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.aws.waiting import JOB_KINDS
@@ -60,7 +60,7 @@ def tune(
 ) -> dict[str, Any] | None:
     request = build.tuning_request(
         runner.config,
-        layout.checked_name(job_name, layout.TUNING_NAME_LIMIT),
+        names.checked_name(job_name, names.TUNING_NAME_LIMIT),
         preprocessing_job,
         max_jobs,
         max_parallel,

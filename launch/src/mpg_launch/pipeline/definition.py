@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mpg_launch.aws import names as layout
+from mpg_launch.aws import names
 from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.jobs import requests as build
 from mpg_launch.model_registry import requests as registry_requests
@@ -101,7 +101,7 @@ def _without(request: dict[str, Any], name_key: str) -> dict[str, Any]:
 
 
 def _raw_data(config: LaunchConfig) -> dict[str, Expression]:
-    return {layout.s3_uri(config, config.raw_prefix): expr.parameter(params.INPUT_DATA)}
+    return {names.s3_uri(config, config.raw_prefix): expr.parameter(params.INPUT_DATA)}
 
 
 def _step(name: str, kind: str, arguments: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -129,7 +129,7 @@ def train_step(config: LaunchConfig) -> dict[str, Any]:
     for name, key in params.HYPERPARAMETERS.items():
         _set(request["HyperParameters"], key, expr.parameter(name))
     outputs = {
-        layout.preprocess_uri(config, _PREPROCESSING_JOB, output): expr.processing_output_uri(
+        names.preprocess_uri(config, _PREPROCESSING_JOB, output): expr.processing_output_uri(
             PREPROCESS, output
         )
         for output in ("features", "preprocessor")
@@ -139,7 +139,7 @@ def train_step(config: LaunchConfig) -> dict[str, Any]:
 
 def evaluate_step(config: LaunchConfig) -> dict[str, Any]:
     request = _without(
-        build.evaluation_request(config, _EXECUTION, _MODEL_DATA, layout.raw_uri(config, "test")),
+        build.evaluation_request(config, _EXECUTION, _MODEL_DATA, names.raw_uri(config, "test")),
         "ProcessingJobName",
     )
     _set(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mpg_core.hyperparameters import SCHEMA
-from mpg_launch.aws import names as layout
+from mpg_launch.aws import names
 from mpg_launch.errors import ConfigError
 from mpg_launch.pipeline.format import Expression, parameter
 from mpg_launch.settings.config import LaunchConfig
@@ -65,8 +65,8 @@ def pipeline_parameters(config: LaunchConfig) -> tuple[Parameter, ...]:
     transform = config.instance("transform")
     gate = tasks.goals(config).gate  # RmseThreshold, or the classification score's threshold
     return (
-        Parameter(INPUT_DATA, "String", layout.s3_uri(config, config.raw_prefix)),
-        Parameter(BATCH_INPUT_DATA, "String", layout.batch_input_uri(config)),
+        Parameter(INPUT_DATA, "String", names.s3_uri(config, config.raw_prefix)),
+        Parameter(BATCH_INPUT_DATA, "String", names.batch_input_uri(config)),
         Parameter(PROCESSING_INSTANCE_TYPE, "String", processing.type),
         Parameter(PROCESSING_INSTANCE_COUNT, "Integer", processing.count),
         Parameter(TRAINING_INSTANCE_TYPE, "String", config.instance("training").type),

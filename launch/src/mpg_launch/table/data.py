@@ -26,7 +26,7 @@ from mpg_core.dataset import (
 )
 from mpg_core.errors import DataError
 from mpg_core.schema import FEATURES, TARGET
-from mpg_launch.aws import names as layout
+from mpg_launch.aws import names
 from mpg_launch.aws.clients import error_code
 from mpg_launch.aws.s3 import list_objects, split_s3_uri
 from mpg_launch.errors import ConfigError, LaunchError
@@ -137,19 +137,19 @@ def upload_splits(
     uploaded = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, paths in write_split_shards(splits, Path(tmp) / "bronze", shards).items():
-            uploaded[name] = _replace_prefix(s3, paths, layout.raw_uri(config, name), out, dry_run)
+            uploaded[name] = _replace_prefix(s3, paths, names.raw_uri(config, name), out, dry_run)
         # Batch transform reads the endpoint's format: raw features, no header, no target.
         batch = write_shards(
             splits.test[list(features)], Path(tmp) / "batch", "test", shards, header=False
         )
-        uploaded["batch"] = _replace_prefix(s3, batch, layout.batch_input_uri(config), out, dry_run)
+        uploaded["batch"] = _replace_prefix(s3, batch, names.batch_input_uri(config), out, dry_run)
         # id (the row's line in the table), the true target, then the same features.
         joined = Path(tmp) / "joined" / "test.csv"
         joined.parent.mkdir()
         labelled = splits.test[[target, *features]]
         labelled.set_axis(labelled.index + 1).to_csv(joined, index=True, header=False)
         uploaded["batch-joined"] = _replace_prefix(
-            s3, [joined], layout.batch_joined_uri(config), out, dry_run
+            s3, [joined], names.batch_joined_uri(config), out, dry_run
         )
     return uploaded
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpg_launch.aws import names as layout
+from mpg_launch.aws import names
 from mpg_launch.aws.s3 import list_objects, split_s3_uri
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings.config import LaunchConfig
@@ -65,7 +65,7 @@ def _schema_as_of(given: str, resolved: str, mtime_ns: int, size: int) -> TableS
 def schema_prefix(config: LaunchConfig) -> str:
     """The S3 prefix the schema is uploaded to: beside the raw splits, so a pipeline run on
     other data (``InputData``) reads the schema that sits beside that data."""
-    return layout.raw_uri(config, SCHEMA_INPUT)
+    return names.raw_uri(config, SCHEMA_INPUT)
 
 
 def schema_uri(config: LaunchConfig) -> str:
