@@ -135,3 +135,26 @@ def test_the_environment_reader_and_the_parser_come_from_the_declarations() -> N
     for setting in declared.SETTINGS:
         if setting.help:  # a common flag: every subcommand has it
             assert setting.dest in vars(train), setting.flag
+
+
+def test_the_readmes_settings_table_matches_the_declarations() -> None:
+    """Each declared setting has its row in launch/README.md's settings table, naming its flag
+    and its environment variables."""
+    readme = (Path(__file__).resolve().parents[3] / "launch" / "README.md").read_text()
+    table = readme.split("## Settings", 1)[1].split("\n\n### ", 1)[0]
+    rows = [
+        line for line in table.splitlines() if line.startswith("| `") or line.startswith("| `[")
+    ]
+    spelled = {"async_inference": "async", "instances": "instances.<stage>"}
+    for setting in declared.SETTINGS:
+        name = spelled.get(setting.key, setting.key)
+        key = f"`[{name}]`" if setting.kind == declared.TABLE else f"`{name}`"
+        (cells,) = [
+            cells
+            for cells in ([c.strip() for c in r.strip().strip("|").split("|")] for r in rows)
+            if key in cells[0]
+        ]
+        if setting.flag:
+            assert f"`{setting.flag}" in cells[1], (setting.key, cells[1])
+        for var in setting.env:
+            assert f"`{var}`" in cells[2], (setting.key, var)
