@@ -12,6 +12,7 @@ import pytest
 
 from mpg_launch.aws.validation import request_errors
 from mpg_launch.cli.main import main
+from mpg_launch.endpoint import checks as endpoint_checks
 from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.endpoint import settings as endpoint_options
 from mpg_launch.endpoint.settings import Autoscaling, DataCapture, Serverless
@@ -154,7 +155,7 @@ def test_serverless_refuses_what_the_docs_exclude(
 ) -> None:
     refused = replace(serverless, **change)
     with pytest.raises(ConfigError) as caught:
-        endpoint_options.check_deploy(refused, pipeline)
+        endpoint_checks.check_deploy(refused, pipeline)
     assert message in str(caught.value)
     assert "--no-serverless" in str(caught.value)
     # The builders refuse the same, so no caller can build such a request.
@@ -180,7 +181,7 @@ def test_the_endpoint_starts_within_autoscalings_range(
     )
     variant = endpoint_requests.endpoint_config_request(scaled, "ec", "m")["ProductionVariants"][0]
     assert variant["InitialInstanceCount"] == started
-    notes = endpoint_options.deploy_notes(scaled)
+    notes = endpoint_checks.deploy_notes(scaled)
     said = f"starts with {started} instances, not [instances.serving] count={count}"
     assert any(said in note for note in notes) == (count != started)
 
@@ -191,16 +192,16 @@ def test_notes_say_what_is_left_out(serverless: LaunchConfig) -> None:
         kms_key_id="arn:aws:kms:eu-west-1:111122223333:key/abc",
         instances={"serving": Instances()},
     )
-    notes = "\n".join(endpoint_options.deploy_notes(keyed))
+    notes = "\n".join(endpoint_checks.deploy_notes(keyed))
     assert "EnableNetworkIsolation left out" in notes
     assert "KmsKeyId left out" in notes
     assert "[instances.serving] is not used" in notes
     assert "4 MB" in notes and "cold start" in notes
-    assert endpoint_options.deploy_notes(replace(serverless, network_isolation=False)) == [
-        endpoint_options.deploy_notes(serverless)[0]
+    assert endpoint_checks.deploy_notes(replace(serverless, network_isolation=False)) == [
+        endpoint_checks.deploy_notes(serverless)[0]
     ]
     local = replace(serverless, local=True)
-    assert any("no cold starts" in n for n in endpoint_options.deploy_notes(local))
+    assert any("no cold starts" in n for n in endpoint_checks.deploy_notes(local))
 
 
 # Requests -------------------------------------------------------------------------------------

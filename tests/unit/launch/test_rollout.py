@@ -13,6 +13,7 @@ import pytest
 
 from mpg_launch.aws.validation import request_errors
 from mpg_launch.cli.main import main
+from mpg_launch.endpoint import checks as endpoint_checks
 from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.endpoint import rollout
 from mpg_launch.endpoint.rollout_settings import Rollout, parse
@@ -172,8 +173,12 @@ def config() -> LaunchConfig:
 def _problems(config: LaunchConfig, plan: Rollout, model: dict[str, object] | None = None) -> str:
     model = model or endpoint_requests.model_request(config, "m", "s3://my-bucket/model.tar.gz")
     endpoint_config = endpoint_requests.endpoint_config_request(config, "c", "m")
-    current = rollout.CurrentEndpoint("mpg", "old", tuple(endpoint_config["ProductionVariants"]))
-    return "; ".join(rollout.guardrail_problems(config, plan, model, endpoint_config, current))
+    current = endpoint_checks.CurrentEndpoint(
+        "mpg", "old", tuple(endpoint_config["ProductionVariants"])
+    )
+    return "; ".join(
+        endpoint_checks.guardrail_problems(config, plan, model, endpoint_config, current)
+    )
 
 
 def test_inf1_marketplace_and_oversized_instance_steps_are_refused(config: LaunchConfig) -> None:
@@ -248,9 +253,9 @@ def test_local_alarms_are_stored_and_checked_like_cloudwatchs(tmp_path: Path) ->
     cloudwatch = LocalCloudWatch(LocalState(tmp_path))
     for alarm in rollout.alarm_requests(Rollout(), "mpg", "c"):
         cloudwatch.put_metric_alarm(**alarm)
-    rollout.check_alarms_exist(cloudwatch, rollout.alarm_names("c"))
+    endpoint_checks.check_alarms_exist(cloudwatch, rollout.alarm_names("c"))
     with pytest.raises(ConfigError, match=r"\['other'\] do not exist"):
-        rollout.check_alarms_exist(cloudwatch, ["c-5xx-rate", "other"])
+        endpoint_checks.check_alarms_exist(cloudwatch, ["c-5xx-rate", "other"])
 
 
 class FakeTime:

@@ -26,6 +26,7 @@ from mpg_launch.aws.clients import Clients, session
 from mpg_launch.aws.submit import Runner
 from mpg_launch.aws.waiting import JOB_KINDS, LogTailer, Out
 from mpg_launch.endpoint import async_invoke
+from mpg_launch.endpoint import checks as endpoint_checks
 from mpg_launch.endpoint import rollout_settings as rollout_options
 from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.endpoint import settings as endpoint_options
@@ -179,7 +180,7 @@ def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
     # Flags over the config file's tables, checked before any client is made.
     config = endpoint_options.with_flags(config, vars(args))
     config = rollout_options.with_flags(config, vars(args))
-    endpoint_options.check_deploy(config, args.pipeline)
+    endpoint_checks.check_deploy(config, args.pipeline)
     endpoint_run.deploy(
         _runner(args, config, connect, out),
         endpoint,

@@ -14,6 +14,7 @@ from mpg_core.platform import MAX_PAYLOAD_ENV, MODEL_SERVER_WORKERS_ENV
 from mpg_launch.aws import names
 from mpg_launch.aws.request_parts import CSV, Request, vpc_config, with_tags
 from mpg_launch.endpoint import async_requests
+from mpg_launch.endpoint import checks as endpoint_checks
 from mpg_launch.endpoint import settings as endpoint_options
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings.config import LaunchConfig
@@ -46,7 +47,7 @@ def model_request(config: LaunchConfig, model_name: str, model_data_url: str) ->
     """A single-container model serving raw rows (a "pipeline" artifact from training with the
     preprocessor channel). Serverless: one worker, the serverless body limit, and no network
     isolation (serverless endpoints do not support it)."""
-    endpoint_options.check_deploy(config)
+    endpoint_checks.check_deploy(config)
     request: Request = {
         "ModelName": model_name,
         "ExecutionRoleArn": config.role_arn,
@@ -69,7 +70,7 @@ def pipeline_model_request(
 ) -> Request:
     """A serial inference pipeline: the preprocessor container turns raw rows into feature
     rows (as CSV, which the model container reads), the model container predicts mpg."""
-    endpoint_options.check_deploy(config, pipeline=True)
+    endpoint_checks.check_deploy(config, pipeline=True)
     request: Request = {
         "ModelName": model_name,
         "ExecutionRoleArn": config.role_arn,
@@ -155,7 +156,7 @@ def _data_capture(config: LaunchConfig) -> dict[str, Any]:
 def endpoint_config_request(config: LaunchConfig, name: str, model_name: str) -> Request:
     """One variant: instances, or serverless (ServerlessConfig instead of instances); with
     data capture when configured."""
-    endpoint_options.check_deploy(config)
+    endpoint_checks.check_deploy(config)
     request: Request = {
         "EndpointConfigName": name,
         "ProductionVariants": [_variant(config, model_name)],

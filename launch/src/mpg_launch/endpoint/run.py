@@ -12,6 +12,7 @@ from mpg_launch.aws import names
 from mpg_launch.aws.clients import Clients, error_code
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.aws.waiting import Out, wait_for_endpoint, wait_for_endpoint_deleted
+from mpg_launch.endpoint import checks as endpoint_checks
 from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.endpoint import rollout
 from mpg_launch.endpoint import scaling as autoscaling
@@ -40,8 +41,8 @@ def deploy(
     config = runner.config
     if not (training_job or model_data or model_package):
         raise ConfigError("deploy needs --training-job NAME or --model-data s3://.../model.tar.gz")
-    endpoint_options.check_deploy(config, pipeline)
-    for note in endpoint_options.deploy_notes(config):
+    endpoint_checks.check_deploy(config, pipeline)
+    for note in endpoint_checks.deploy_notes(config):
         runner.out(f"note: {note}")
     data_url = model_data or names.trained_model_uri(config, str(training_job))
     name = names.checked_name(f"{endpoint}-{stamp}")
@@ -131,15 +132,16 @@ def _guarded_update(
     guard = runner.config.rollout
     assert guard is not None
     current = runner.observe(
-        lambda c: rollout.describe_current(c.sagemaker, endpoint, bool(saved)), dry=lambda: None
+        lambda c: endpoint_checks.describe_current(c.sagemaker, endpoint, bool(saved)),
+        dry=lambda: None,
     )
-    rollout.check_guardrails(runner.config, guard, model, endpoint_config, current)
+    endpoint_checks.check_guardrails(runner.config, guard, model, endpoint_config, current)
 
     def alarms_exist(clients: Clients) -> None:
         if guard.alarms and clients.cloudwatch is None:
             raise LaunchError("no CloudWatch client here to check the rollback alarms")
         if clients.cloudwatch is not None:
-            rollout.check_alarms_exist(clients.cloudwatch, guard.alarms)
+            endpoint_checks.check_alarms_exist(clients.cloudwatch, guard.alarms)
 
     runner.observe(alarms_exist, dry=lambda: None)
     count = endpoint_options.initial_instance_count(runner.config)

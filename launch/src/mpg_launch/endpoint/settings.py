@@ -3,8 +3,8 @@
 Each is one frozen settings object, read from its config-file table (``[autoscaling]``,
 ``[serverless]``, ``[data_capture]``) and ``deploy``'s flags, and checked here, once, before a
 request is built or a client made: a bad value is a one-line :class:`ConfigError` (exit 2)
-naming the key and its flag. :func:`check_deploy` refuses the combinations SageMaker refuses;
-:func:`deploy_notes` says what a request leaves out and why.
+naming the key and its flag. :mod:`mpg_launch.endpoint.checks` refuses the combinations
+SageMaker refuses and says what a request leaves out and why.
 
 Serverless limits follow the AWS Developer Guide ("Deploy models with Amazon SageMaker
 Serverless Inference", "Invoke a serverless endpoint"); instance autoscaling follows "Update
@@ -296,30 +296,6 @@ def with_flags(config: Config, values: Mapping[str, Any]) -> Config:
     return replace(config, **changes)
 
 
-def check_deploy(config: DeployConfig, pipeline: bool = False) -> None:
-    """Refuse what SageMaker would refuse, before anything is built or sent."""
-    if config.async_inference:
-        for failed, what, fix in async_options.refused(config, pipeline):
-            if failed:
-                raise ConfigError(
-                    f"asynchronous endpoints (--async) do not take {what}; {fix}, or deploy "
-                    "a real-time endpoint (--no-async)"
-                )
-    if config.serverless:
-        refused = [
-            (pipeline, "inference pipelines (--pipeline)", "deploy one container"),
-            (bool(config.autoscaling), "instance autoscaling", "drop [autoscaling] and its flags"),
-            (bool(config.data_capture), "data capture", "drop [data_capture] and its flags"),
-            (bool(config.subnets), "a VPC (subnets)", "drop subnets and security_group_ids"),
-        ]
-        for failed, what, fix in refused:
-            if failed:
-                raise ConfigError(
-                    f"serverless endpoints do not support {what} (AWS: serverless feature "
-                    f"exclusions); {fix}, or deploy on instances (--no-serverless)"
-                )
-
-
 def initial_instance_count(config: DeployConfig) -> int:
     """``[instances.serving] count``, brought within autoscaling's min..max: autoscaling would
     move it there at once anyway, and the endpoint should start as it is meant to run."""
@@ -327,47 +303,3 @@ def initial_instance_count(config: DeployConfig) -> int:
     if config.autoscaling:
         return min(max(count, config.autoscaling.min_instances), config.autoscaling.max_instances)
     return count
-
-
-def deploy_notes(config: DeployConfig) -> list[str]:
-    """What the requests leave out or the local engine does not do, one line each."""
-    notes: list[str] = []
-    count = config.instance("serving").count
-    if not config.serverless and initial_instance_count(config) != count:
-        notes.append(
-            f"autoscaling: the endpoint starts with {initial_instance_count(config)} instances, "
-            f"not [instances.serving] count={count}, which is outside min_instances.."
-            "max_instances"
-        )
-    if config.serverless:
-        notes.append(
-            "serverless: one worker per container and bodies up to "
-            f"{SERVERLESS_MAX_PAYLOAD_MB} MB; the model must load and pass /ping within "
-            f"{SERVERLESS_STARTUP_SECONDS // 60} minutes; the first request after idle waits "
-            "for a cold start"
-        )
-        if "serving" in config.instances:
-            notes.append("serverless: [instances.serving] is not used (no instances)")
-        if config.network_isolation:
-            notes.append(
-                "serverless: EnableNetworkIsolation left out of CreateModel (not supported "
-                "on serverless endpoints)"
-            )
-        if config.kms_key_id:
-            notes.append(
-                "serverless: KmsKeyId left out of CreateEndpointConfig (it encrypts instance "
-                "storage volumes, and serverless endpoints have none)"
-            )
-    notes += async_options.notes(config)
-    if config.local:
-        for on, what in (
-            (config.autoscaling, "autoscaling is not emulated: the instances stay as started"),
-            (config.data_capture, "data capture is not emulated: nothing is written to S3"),
-            (
-                config.serverless,
-                "serverless runs as one always-on container: no cold starts, no memory size",
-            ),
-        ):
-            if on:
-                notes.append(f"--local: {what}")
-    return notes
