@@ -68,7 +68,15 @@ lint: venv ## ruff (lint and format check) and mypy
 	$(UV) run mypy
 
 .PHONY: test-unit
-test-unit: venv ## unit and in-process contract tests (no Docker)
+test-unit: venv ## the unit tier only (tests/unit: pure functions, no server, no Docker)
+	$(UV) run pytest tests/unit $(PYTEST_ARGS)
+
+.PHONY: test-aws
+test-aws: venv ## the launcher against botocore's Stubber and a moto server (tests/aws, no Docker)
+	$(UV) run pytest tests/aws $(PYTEST_ARGS)
+
+.PHONY: test-no-docker
+test-no-docker: venv ## every tier that needs no Docker: unit, contract, process, serving, aws
 	$(UV) run pytest -m "not docker" $(PYTEST_ARGS)
 
 .PHONY: test-tools
@@ -78,7 +86,7 @@ test-tools: ## install the registry and htpasswd the launcher tests run (Debian,
 			docker-registry apache2-utils >/dev/null; }
 
 .PHONY: test
-test: venv images test-tools ## all tests: unit, contract, process, image (real Docker) and launchers
+test: venv images test-tools ## all tests: unit, contract, process, serving, aws, image (real Docker, the launcher's --local runs in tests/image/launch)
 	$(UV) run pytest $(PYTEST_ARGS)
 
 .PHONY: bench

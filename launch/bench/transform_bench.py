@@ -84,9 +84,9 @@ def upload_inputs(s3: Any, rows: int, files: int) -> dict[str, int]:
 
 
 def register_model(env: dict[str, str], model_dir: Path, work: Path) -> None:
-    from mpg_launch import request_builders as build
-    from mpg_launch.config import load_config
-    from mpg_launch.local.sagemaker import local_clients
+    from mpg_launch.cli.clients import local_clients
+    from mpg_launch.endpoint import requests as endpoint_requests
+    from mpg_launch.settings.config import load_config
 
     tarball = work / "model.tar.gz"
     with tarfile.open(tarball, "w:gz") as tar:
@@ -95,20 +95,20 @@ def register_model(env: dict[str, str], model_dir: Path, work: Path) -> None:
     config = load_config(env=env, overrides={"local": True})
     clients = local_clients(config, out=lambda s: None)
     clients.s3.upload_file(str(tarball), BUCKET, "model/model.tar.gz")
-    request = build.model_request(config, MODEL, f"s3://{BUCKET}/model/model.tar.gz")
+    request = endpoint_requests.model_request(config, MODEL, f"s3://{BUCKET}/model/model.tar.gz")
     clients.sagemaker.create_model(**request)
 
 
 def describe(env: dict[str, str], job: str) -> dict[str, Any]:
-    from mpg_launch.config import load_config
-    from mpg_launch.local.sagemaker import local_clients
+    from mpg_launch.cli.clients import local_clients
+    from mpg_launch.settings.config import load_config
 
     clients = local_clients(load_config(env=env, overrides={"local": True}), out=lambda s: None)
     return dict(clients.sagemaker.describe_transform_job(TransformJobName=job))
 
 
 def run(args: argparse.Namespace) -> int:
-    from mpg_launch.cli import main as launch
+    from mpg_launch.cli.main import main as launch
 
     work = Path(tempfile.mkdtemp(prefix="mpg-transform-bench-"))
     port = free_port()

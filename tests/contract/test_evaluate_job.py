@@ -17,13 +17,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mpg_core.artifact.files import MODEL_TARBALL, pack_model_tarball
+from mpg_core.artifact.files import MODEL_TARBALL
 from mpg_training.evaluate import main
 from mpg_training.model_quality import (
     PREDICTED_VS_ACTUAL_PLOT,
     REPORT_FILE,
     RESIDUALS_PLOT,
 )
+from tests.helpers.jobs import processing_tree
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -35,15 +36,6 @@ def _restore_signal_handlers() -> Iterator[None]:
     yield
     for sig, handler in saved.items():
         signal.signal(sig, handler)
-
-
-def processing_tree(root: Path, artifact_dir: Path, test_dir: Path) -> Path:
-    """/opt/ml/processing as the Evaluate step lays it out: model.tar.gz and the raw test split."""
-    inputs = root / "processing" / "input"
-    (inputs / "model").mkdir(parents=True)
-    pack_model_tarball(artifact_dir, inputs / "model" / MODEL_TARBALL)
-    shutil.copytree(test_dir, inputs / "test")
-    return root
 
 
 def run(root: Path, *args: str) -> int:

@@ -19,14 +19,11 @@ from mpg_core import dataset
 from mpg_core.artifact.files import MODEL_TARBALL, pack_model_tarball, read_manifest
 from mpg_core.artifact.reader import open_artifact
 from mpg_core.metrics import metric_definitions
-from mpg_core.table_schema import infer_schema, load_schema, render_schema
-from mpg_preprocessing.cli import main as preprocess_main
+from mpg_core.table_schema import infer_schema, load_schema
 from mpg_training.evaluate import main as evaluate_main
 from mpg_training.model_quality import CONFUSION_MATRIX_PLOT, REPORT_FILE, ROC_CURVE_PLOT
-from tests.contract.test_training_job import run_train
+from tests.helpers.jobs import PNG_SIGNATURE, preprocess, processing_root, run_train, training_tree
 from tests.tables import TABLES, Table
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(autouse=True)
@@ -36,61 +33,6 @@ def _restore_signal_handlers() -> Iterator[None]:
     yield
     for sig, handler in saved.items():
         signal.signal(sig, handler)
-
-
-def write_schema(table: Table, folder: Path) -> Path:
-    """What ``mpg-launch init`` does: infer, render with the reasons, write."""
-    raw = dataset.read_table(table.write(folder / "table"))
-    schema, reasons = infer_schema(raw, table.target)
-    assert schema.task == table.task, reasons["task"]
-    path = folder / "schema" / f"{table.name}.toml"
-    path.parent.mkdir(parents=True)
-    path.write_text(render_schema(schema, reasons))
-    assert load_schema(path) == schema
-    return path
-
-
-def processing_root(table: Table, root: Path) -> Path:
-    """/opt/ml/processing/input: the schema and the table's seeded splits."""
-    schema_path = write_schema(table, root / "work")
-    inputs = root / "processing" / "input"
-    assert (
-        dataset.main(
-            [
-                "--table",
-                str(root / "work/table" / f"{table.name}.csv"),
-                "--schema",
-                str(schema_path),
-                "--out",
-                str(inputs),
-            ]
-        )
-        == 0
-    )
-    shutil.copytree(schema_path.parent, inputs / "schema")
-    return root
-
-
-def preprocess(root: Path, *args: str) -> int:
-    return preprocess_main(list(args), env={"SAGEMAKER_BASE_DIR": str(root)})
-
-
-def training_tree(root: Path, processed: Path, hyperparameters: dict[str, str]) -> Path:
-    config = root / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    channels = ("train", "validation", "test", "preprocessor")
-    (config / "inputdataconfig.json").write_text(
-        json.dumps({c: {"TrainingInputMode": "File"} for c in channels})
-    )
-    (config / "resourceconfig.json").write_text(
-        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
-    )
-    out = processed / "processing" / "output"
-    for split in ("train", "validation", "test"):
-        shutil.copytree(out / "features" / split, root / "input/data" / split)
-    shutil.copytree(out / "preprocessor", root / "input/data/preprocessor")
-    return root
 
 
 def evaluate(model_dir: Path, test_dir: Path, root: Path) -> int:

@@ -22,9 +22,9 @@ import pytest
 from mpg_core import dataset
 from mpg_core.artifact.files import read_manifest, unpack_model_tarball
 from mpg_core.hyperparameters import Hyperparameters
-from mpg_launch.config import Instances, LaunchConfig, load_config
-from mpg_launch.local.staging import download_prefix
-from mpg_launch.request_builders import processing_request
+from mpg_launch.jobs.requests import processing_request
+from mpg_launch.local.engine.staging import download_prefix
+from mpg_launch.settings.config import Instances, LaunchConfig, load_config
 from mpg_preprocessing.cli import main
 from mpg_training.job import TrainConfig
 from mpg_training.job import run as train

@@ -15,9 +15,9 @@ from mpg_core.artifact.reader import load_artifact, open_artifact
 from mpg_core.schema import FEATURES
 from mpg_serving.app import create_app
 from mpg_serving.settings import ServeSettings
+from tests.helpers.serving import BAD, ROW_OBJ
 
 ROW = "8,307,130,3504,12,70,1"
-ROW_OBJ = dict(zip(FEATURES, [8, 307, 130, 3504, 12, 70, 1], strict=True))
 
 
 def client_for(model_dir: Path, **env: str) -> FlaskClient:
@@ -160,56 +160,6 @@ def test_missing_values_are_imputed_for_raw_rows(client: FlaskClient) -> None:
 def test_unknown_category_does_not_fail(client: FlaskClient) -> None:
     response = client.post("/invocations", data="10,97,88,2130,14.5,70,9", content_type="text/csv")
     assert response.status_code == 200
-
-
-BAD = [
-    ("", "text/csv", 400, "empty body"),
-    ("\n\n", "text/csv", 400, "empty body"),
-    (f"{ROW}\n\n{ROW}", "text/csv", 400, "line 2: empty line"),
-    ("8,307,130", "text/csv", 400, "line 1: 3 values; expected 7"),
-    (f"{ROW},1", "text/csv", 400, "8 values; expected 7"),
-    ("8,307,abc,3504,12,70,1", "text/csv", 400, "column horsepower: 'abc' is not a number"),
-    ("8,307,inf,3504,12,70,1", "text/csv", 400, "not a finite number"),
-    ('8,"307,130,3504,12,70,1', "text/csv", 400, "malformed CSV"),
-    (",".join(FEATURES), "text/csv", 400, "header"),
-    (b"8,307,\xff,3504,12,70,1", "text/csv", 400, "not valid UTF-8"),
-    ("{not json", "application/json", 400, "malformed JSON"),
-    ('{"instances": 5}', "application/json", 400, '"instances" must be a list'),
-    ('{"instances": []}', "application/json", 400, "no records"),
-    ('{"cylinders": 8}', "application/json", 400, "missing key(s)"),
-    (
-        json.dumps({**ROW_OBJ, "Model Year": 71}),
-        "application/json",
-        400,
-        "record 0: ambiguous columns: 'model_year' and 'Model Year' are the same column",
-    ),
-    (
-        json.dumps([ROW_OBJ, {**ROW_OBJ, "Origin": 1}]),
-        "application/json",
-        400,
-        "record 1: ambiguous columns: 'origin' and 'Origin'",
-    ),
-    (
-        json.dumps({k: v for k, v in ROW_OBJ.items() if k != "model_year"} | {"year": 70}),
-        "application/jsonlines",
-        400,
-        "line 1: missing key(s) ['model_year']; found ['cylinders', 'displacement', "
-        "'horsepower', 'weight', 'acceleration', 'origin', 'year']",
-    ),
-    (
-        "Cylinders,Displacement,Horsepower,Weight,Acceleration,Model Year,Origin",
-        "text/csv",
-        400,
-        "header",
-    ),
-    ("[[1,2,3]]", "application/json", 400, "3 values; expected 7"),
-    ("[[8,307,true,3504,12,70,1]]", "application/json", 400, "is not a number"),
-    ('"text"', "application/json", 400, "expected"),
-    ("[1,2,3,4,5,6,7]\n\n", "application/jsonlines", 200, None),
-    ("[1,2,3,4,5,6,7]\n\n[1,2,3,4,5,6,7]", "application/jsonlines", 400, "line 2: empty line"),
-    (ROW, "text/plain", 415, "unsupported Content-Type 'text/plain'"),
-    (ROW, None, 415, "missing Content-Type"),
-]
 
 
 @pytest.mark.parametrize(("body", "content_type", "status", "message"), BAD)

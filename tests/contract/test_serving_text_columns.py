@@ -16,8 +16,7 @@ from mpg_core.artifact.reader import load_artifact, open_artifact
 from mpg_core.dataset import read_table
 from mpg_serving.app import create_app
 from mpg_serving.settings import ServeSettings
-from tests.contract.test_own_tables import preprocess, processing_root, training_tree
-from tests.contract.test_training_job import run_train
+from tests.helpers.jobs import preprocess, processing_root, run_train, training_tree
 from tests.tables import TABLES
 
 # The table's headers ("sepal length (cm)") as the kit reads them.

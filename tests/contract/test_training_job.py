@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,52 +15,8 @@ import pytest
 
 from mpg_core.artifact.reader import load_artifact
 from mpg_core.metrics import metric_definitions
-
-# The image's `train` is mpg-train (sagemaker-training's runner, stop handler first).
-TRAIN = str(Path(sys.executable).with_name("mpg-train"))
-CHANNELS = ("train", "validation", "test", "preprocessor")
-
-
-def make_tree(
-    root: Path, trained, hyperparameters: dict[str, str], channels: tuple[str, ...] = CHANNELS
-) -> Path:
-    config = root / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    (config / "inputdataconfig.json").write_text(
-        json.dumps(
-            {
-                c: {
-                    "TrainingInputMode": "File",
-                    "S3DistributionType": "FullyReplicated",
-                    "RecordWrapperType": "None",
-                }
-                for c in channels
-            }
-        )
-    )
-    (config / "resourceconfig.json").write_text(
-        json.dumps(
-            {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}
-        )
-    )
-    for channel in channels:
-        source = (
-            trained.preprocessor_tarball.parent
-            if channel == "preprocessor"
-            else trained.features / channel
-        )
-        shutil.copytree(source, root / "input" / "data" / channel)
-    return root
-
-
-def run_train(root: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "SAGEMAKER_BASE_DIR": str(root),
-        "SAGEMAKER_TRAINING_MODULE": "mpg_training.job:main",
-    }
-    return subprocess.run([TRAIN], env=env, capture_output=True, text=True, timeout=timeout)
+from tests.helpers.common import tree_cpu_seconds, wait_until
+from tests.helpers.jobs import CHANNELS, TRAIN, make_tree, run_train
 
 
 def test_trains_evaluates_and_writes_a_servable_model(tmp_path: Path, trained) -> None:
@@ -144,7 +98,11 @@ def test_sigterm_stops_cleanly_with_a_reason(tmp_path: Path, trained) -> None:
     for line in process.stdout:
         if "training random forest" in line:
             break
-    time.sleep(0.5)
+    # Well into the fit: the job's processes have spent CPU on it since the log line.
+    fitting_from = tree_cpu_seconds(process.pid)
+    wait_until(
+        lambda: tree_cpu_seconds(process.pid) >= fitting_from + 0.5, 60, "the fit to be under way"
+    )
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 143

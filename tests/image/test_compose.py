@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port, wait_until
+from tests.helpers.common import REPO, free_port, wait_until
 
 pytestmark = pytest.mark.docker
 

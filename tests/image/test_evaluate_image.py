@@ -10,32 +10,10 @@ import pandas as pd
 import pytest
 
 from mpg_training.model_quality import PREDICTED_VS_ACTUAL_PLOT, REPORT_FILE, RESIDUALS_PLOT
-from tests.contract.test_evaluate_job import PNG_SIGNATURE, processing_tree
-from tests.image.test_images import docker
+from tests.helpers.images import run_evaluate
+from tests.helpers.jobs import PNG_SIGNATURE, processing_tree
 
 pytestmark = pytest.mark.docker
-
-ARGUMENTS = (
-    "--model=/opt/ml/processing/input/model",
-    "--test=/opt/ml/processing/input/test",
-    "--report=/opt/ml/processing/output/evaluation",
-)
-
-
-def run_evaluate(images, root: Path):
-    (root / "output").mkdir(exist_ok=True)
-    return docker(
-        "run",
-        "--rm",
-        "--entrypoint",
-        "evaluate",
-        "-v",
-        f"{root / 'processing'}:/opt/ml/processing",
-        "-v",
-        f"{root / 'output'}:/opt/ml/output",
-        images["training"],
-        *ARGUMENTS,
-    )
 
 
 def test_evaluate_in_the_training_image(images, trained, tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from mpg_core.artifact.files import COMPILED_FILE, read_manifest
 from mpg_core.artifact.reader import load_artifact
 from mpg_core.hyperparameters import ALGORITHMS
 from mpg_core.schema import FEATURES
-from tests.contract.test_training_job import make_tree
-from tests.image.test_images import docker, run_training, start_serving
+from tests.helpers.images import docker, run_training, start_serving
+from tests.helpers.jobs import make_tree
 
 pytestmark = pytest.mark.docker
 

@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,32 +14,12 @@ import requests
 
 from mpg_core.artifact.reader import load_artifact
 from mpg_core.metrics import metric_definitions
-from tests.conftest import free_port, wait_until
-from tests.contract.test_serving_app import BAD, ROW
-from tests.contract.test_training_job import make_tree
+from tests.helpers.common import free_port, wait_until
+from tests.helpers.images import docker, run_processing, run_training, start_serving
+from tests.helpers.jobs import make_tree
+from tests.helpers.serving import BAD, ROW
 
 pytestmark = pytest.mark.docker
-
-
-def docker(
-    *args: str, timeout: float = 300, check: bool = False
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=check
-    )
-
-
-def run_processing(images, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return docker(
-        "run",
-        "--rm",
-        "-v",
-        f"{root / 'processing'}:/opt/ml/processing",
-        "-v",
-        f"{root / 'output'}:/opt/ml/output",
-        images["preprocessing"],
-        *args,
-    )
 
 
 def test_processing_job(images, trained, tmp_path: Path) -> None:
@@ -72,20 +51,6 @@ def test_processing_container_arguments_and_failure(images, trained, tmp_path: P
     failed = run_processing(images, tmp_path, "--train", "/opt/ml/processing/input/raw")
     assert failed.returncode == 3
     assert (tmp_path / "output/message").read_text().startswith("DataError: train: missing")
-
-
-def run_training(
-    images, root: Path, name: str | None = None, detach: bool = False
-) -> subprocess.CompletedProcess[str]:
-    return docker(
-        "run",
-        *(["-d"] if detach else ["--rm"]),
-        *(["--name", name] if name else []),
-        "-v",
-        f"{root}:/opt/ml",
-        images["training"],
-        "train",
-    )
 
 
 def test_training_job(images, trained, tmp_path: Path) -> None:
@@ -165,37 +130,6 @@ def test_a_stop_right_after_start_is_not_ignored(
     assert time.monotonic() - started < 15
     assert docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "143"
     assert "stopped by SIGTERM" in failure.read_text()
-
-
-def start_serving(
-    images, model_dir: Path, containers: list[str], *env: str, container_port: int = 8080
-) -> int:
-    port = free_port()
-    name = f"mpg-test-serve-{port}"
-    containers.append(name)
-    docker(
-        "run",
-        "-d",
-        "--name",
-        name,
-        "-p",
-        f"127.0.0.1:{port}:{container_port}",
-        "-v",
-        f"{model_dir}:/opt/ml/model:ro",
-        *env,
-        images["serving"],
-        "serve",
-        check=True,
-    )
-
-    def ready() -> bool:
-        try:
-            return requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_until(ready, 60, f"/ping of {name}")
-    return port
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,8 @@ import pytest
 from mpg_core.artifact.files import MODEL_TARBALL, pack_model_tarball, read_manifest
 from mpg_core.metrics import metric_definitions
 from mpg_training.model_quality import CONFUSION_MATRIX_PLOT, REPORT_FILE
-from tests.contract.test_own_tables import PNG_SIGNATURE, processing_root, training_tree
-from tests.image.test_evaluate_image import run_evaluate
-from tests.image.test_images import run_processing, run_training
+from tests.helpers.images import run_evaluate, run_processing, run_training
+from tests.helpers.jobs import PNG_SIGNATURE, processing_root, training_tree
 from tests.tables import TABLES
 
 pytestmark = pytest.mark.docker

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port, wait_until
+from tests.helpers.common import free_port, wait_until
 
 SERVE = str(Path(sys.executable).with_name("serve"))
 

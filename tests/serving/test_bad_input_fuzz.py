@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mpg_serving.codecs import CONTENT_TYPES
-from tests.serving.conftest import ROW, Server, start_server, stop_server
+from tests.helpers.serving import ROW, Server, start_server, stop_server
 
 VALID = [8, 307, 130, 3504, 12, 70, 1]
 MISSING = {"", "?", "nan", "na", "null", "none"}

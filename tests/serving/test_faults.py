@@ -3,6 +3,7 @@ SIGTERM in-flight requests finish and the server exits well within SageMaker's 3
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -13,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.conftest import free_port, wait_until
-from tests.serving.conftest import ROW, start_server, stop_server
+from tests.helpers.common import free_port, wait_until
+from tests.helpers.serving import ROW, start_server, stop_server
 
 
 def test_killed_worker_is_replaced_under_load(trained) -> None:
@@ -62,20 +63,40 @@ def test_killed_worker_is_replaced_under_load(trained) -> None:
     assert server.process.returncode == 0
 
 
+class SentBody(io.BytesIO):
+    """A request body that says when the client has read the last of it to send."""
+
+    def __init__(self, data: bytes, sent: threading.Event) -> None:
+        super().__init__(data)
+        self.sent = sent
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if not chunk:
+            self.sent.set()
+        return chunk
+
+
 def test_sigterm_finishes_in_flight_requests_and_exits_quickly(trained) -> None:
     server = start_server(trained.pipeline_dir)
     # ~2.5 MB bodies take a noticeable time: they are in flight when SIGTERM arrives.
     body = ((ROW + "\n") * 90_000).encode()
 
-    def invoke() -> int:
+    sent = [threading.Event(), threading.Event()]
+
+    def invoke(index: int) -> int:
         r = requests.post(
-            f"{server.url}/invocations", data=body, headers={"Content-Type": "text/csv"}, timeout=60
+            f"{server.url}/invocations",
+            data=SentBody(body, sent[index]),
+            headers={"Content-Type": "text/csv"},
+            timeout=60,
         )
         return r.status_code if len(r.text.splitlines()) == 90_000 else -1
 
     with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(invoke) for _ in range(2)]
-        time.sleep(0.3)  # both requests sent and being worked on
+        futures = [pool.submit(invoke, i) for i in range(2)]
+        # Both bodies sent whole: both requests are with the server, being worked on.
+        wait_until(lambda: all(e.is_set() for e in sent), 30, "both bodies to be sent")
         began = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         results = [f.result() for f in futures]

@@ -50,7 +50,7 @@ def test_shared_schema_modules_import_no_heavy_library() -> None:
 def test_launcher_help_imports_no_heavy_library() -> None:
     script = (
         "import contextlib, io\n"
-        "from mpg_launch import cli\n"
+        "from mpg_launch.cli import main as cli\n"
         "with contextlib.redirect_stdout(io.StringIO()) as help_text:\n"
         "    try:\n"
         "        cli.main(['--help'])\n"

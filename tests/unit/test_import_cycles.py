@@ -6,42 +6,8 @@ cycle that only a type annotation or a deferred import hides still counts."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("mpg_core", "mpg_launch", "mpg_preprocessing", "mpg_serving", "mpg_training")
-
-
-def our_modules() -> dict[str, Path]:
-    """Every module of our packages, by dotted name, from each workspace member's src/."""
-    found: dict[str, Path] = {}
-    for src in [*ROOT.glob("containers/*/src"), ROOT / "launch" / "src"]:
-        for path in src.rglob("*.py"):
-            parts = path.relative_to(src).with_suffix("").parts
-            if parts[0] in PACKAGES:
-                name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-                found[name] = path
-    return found
-
-
-def imported(path: Path, module: str, modules: dict[str, Path]) -> Iterator[str]:
-    """The modules of ours that ``module`` imports (a submodule when ``from X import Y``
-    names one, else X itself)."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            yield from (a.name for a in node.names if a.name in modules)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, *([base] if base else [])])
-            for alias in node.names:
-                if f"{base}.{alias.name}" in modules:
-                    yield f"{base}.{alias.name}"
-                elif base in modules:
-                    yield base
+from tests.helpers.imports import PACKAGES, ROOT, import_graph
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -74,14 +40,6 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if node not in index:
             visit(node)
     return found
-
-
-def import_graph() -> dict[str, set[str]]:
-    modules = our_modules()
-    return {
-        name: {m for m in imported(path, name, modules) if m != name or path.name != "__init__.py"}
-        for name, path in modules.items()
-    }
 
 
 def test_the_walk_sees_our_packages_and_their_imports() -> None:

@@ -1,9 +1,12 @@
-"""``--local``: the very same request dicts, run on the local Docker engine.
+"""``--local``: the very same request dicts, run on the local Docker engine, built the way
+moto is, in three layers:
 
-:mod:`~mpg_launch.local.sagemaker` holds the stand-ins for the ``sagemaker`` and
-``sagemaker-runtime`` clients (and :func:`~mpg_launch.local.sagemaker.local_clients`, which
-the CLI calls); :mod:`~mpg_launch.local.jobs`, :mod:`~mpg_launch.local.serving` and
-:mod:`~mpg_launch.local.transform` run the containers of each kind of job, on
-:mod:`~mpg_launch.local.containers`; :mod:`~mpg_launch.local.staging` moves files to and from
-S3; :mod:`~mpg_launch.local.state` remembers resources between CLI invocations.
+- :mod:`.clients`: the boto3-shaped surface (``sagemaker``, ``sagemaker-runtime``,
+  ``cloudwatch``): requests in, botocore shapes and ``ClientError`` out;
+- :mod:`.engine`: the work (containers, S3 staging, jobs, serving, transform, tuning, rollout,
+  pipeline runs);
+- :mod:`.state`: what the double remembers between CLI invocations.
+
+The launcher picks these clients in one place (:mod:`mpg_launch.cli.clients`) and cannot
+otherwise tell them from AWS.
 """

@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError
 
 DEFAULT_STATE_DIR = Path.home() / ".cache" / "mpg-launch" / "local"
 # Response fields boto3 gives as datetimes (the state files hold them as text).
+# The CloudWatch alarms the local clients store and a local rollout evaluates.
+ALARMS = "alarms"
 TIMESTAMP_KEYS = ("CreationTime", "LastModifiedTime", "LastRunTime", "StartTime", "EndTime")
 
 

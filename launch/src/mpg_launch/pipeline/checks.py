@@ -6,7 +6,7 @@ are :mod:`mpg_launch.pipeline.format`'s; on top of them, with botocore's model:
 
 - every job step's ``Arguments``, with parameters and properties replaced by placeholder values
   of their type (a parameter's default, a property's shape in the Describe* output), against
-  botocore's model of its Create* request (:mod:`mpg_launch.validation`);
+  botocore's model of its Create* request (:mod:`mpg_launch.aws.validation`);
 - every ``Get`` of a step's property names a property that step type has (its Describe*
   output shape), and a Processing output the step writes.
 
@@ -21,9 +21,9 @@ from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from mpg_launch.aws.validation import _pattern, operation_model, request_errors
 from mpg_launch.errors import RequestInvalid
 from mpg_launch.pipeline import format as fmt
-from mpg_launch.validation import _pattern, operation_model, request_errors
 
 
 class DefinitionInvalid(RequestInvalid):

@@ -4,10 +4,10 @@ Preprocess (Processing, cached) -> Train (Training) -> Evaluate (Processing with
 image; PropertyFile EvaluationReport) -> CheckRmse (Condition: rmse <= RmseThreshold) -> if true:
 Register (RegisterModel), CreateBatchModel (Model) and BatchPredict (Transform); else
 RmseTooHigh (Fail). A classification schema's gate is CheckBalancedAccuracy (balanced accuracy
->= BalancedAccuracyThreshold) with BalancedAccuracyTooLow (:mod:`mpg_launch.tasks`).
+>= BalancedAccuracyThreshold) with BalancedAccuracyTooLow (:mod:`mpg_launch.table.tasks`).
 
 Each job step's ``Arguments`` is the request the single-stage command builds (one source per
-request shape, :mod:`mpg_launch.request_builders`), minus the job name, with pipeline parameters
+request shape, :mod:`mpg_launch.jobs.requests`), minus the job name, with pipeline parameters
 and step properties substituted where a run differs: the builders are called with placeholder
 names, whose S3 URIs are then rebased onto ``{"Get": ...}`` expressions.
 """
@@ -17,19 +17,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mpg_launch import layout, tasks
-from mpg_launch import request_builders as build
-from mpg_launch.config import LaunchConfig
+from mpg_launch.aws import names
+from mpg_launch.endpoint import requests as endpoint_requests
+from mpg_launch.jobs import requests as build
+from mpg_launch.model_registry import requests as registry_requests
 from mpg_launch.pipeline import format as expr
 from mpg_launch.pipeline import parameters as params
 from mpg_launch.pipeline.format import Expression
-from mpg_launch.tasks import REGRESSION, Gate
+from mpg_launch.settings.config import LaunchConfig
+from mpg_launch.table import tasks
+from mpg_launch.table.tasks import REGRESSION, Gate
 
 VERSION = "2020-12-01"
 PREPROCESS, TRAIN, EVALUATE = "Preprocess", "Train", "Evaluate"
 REGISTER, CREATE_BATCH_MODEL, BATCH_PREDICT = "Register", "CreateBatchModel", "BatchPredict"
 # Regression's gate (Auto MPG's): the names the pipeline always had. Classification's gate has
-# names of its own (mpg_launch.tasks).
+# names of its own (mpg_launch.table.tasks).
 CHECK_RMSE, RMSE_TOO_HIGH = REGRESSION.gate.step, REGRESSION.gate.fail_step
 EVALUATION_REPORT = "EvaluationReport"
 RMSE_PATH = REGRESSION.gate.report_path
@@ -98,7 +101,7 @@ def _without(request: dict[str, Any], name_key: str) -> dict[str, Any]:
 
 
 def _raw_data(config: LaunchConfig) -> dict[str, Expression]:
-    return {layout.s3_uri(config, config.raw_prefix): expr.parameter(params.INPUT_DATA)}
+    return {names.s3_uri(config, config.raw_prefix): expr.parameter(params.INPUT_DATA)}
 
 
 def _step(name: str, kind: str, arguments: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -126,7 +129,7 @@ def train_step(config: LaunchConfig) -> dict[str, Any]:
     for name, key in params.HYPERPARAMETERS.items():
         _set(request["HyperParameters"], key, expr.parameter(name))
     outputs = {
-        layout.preprocess_uri(config, _PREPROCESSING_JOB, output): expr.processing_output_uri(
+        names.preprocess_uri(config, _PREPROCESSING_JOB, output): expr.processing_output_uri(
             PREPROCESS, output
         )
         for output in ("features", "preprocessor")
@@ -136,7 +139,7 @@ def train_step(config: LaunchConfig) -> dict[str, Any]:
 
 def evaluate_step(config: LaunchConfig) -> dict[str, Any]:
     request = _without(
-        build.evaluation_request(config, _EXECUTION, _MODEL_DATA, layout.raw_uri(config, "test")),
+        build.evaluation_request(config, _EXECUTION, _MODEL_DATA, names.raw_uri(config, "test")),
         "ProcessingJobName",
     )
     _set(
@@ -155,7 +158,9 @@ def evaluate_step(config: LaunchConfig) -> dict[str, Any]:
 
 
 def register_step(config: LaunchConfig) -> dict[str, Any]:
-    request = build.model_package_request(config, _MODEL_DATA, _REPORT, "PendingManualApproval")
+    request = registry_requests.model_package_request(
+        config, _MODEL_DATA, _REPORT, "PendingManualApproval"
+    )
     _set(request, "ModelApprovalStatus", expr.parameter(params.MODEL_APPROVAL_STATUS))
     report = expr.join(
         [expr.processing_output_uri(EVALUATE, "evaluation"), build.EVALUATION_REPORT]
@@ -165,7 +170,9 @@ def register_step(config: LaunchConfig) -> dict[str, Any]:
 
 
 def create_batch_model_step(config: LaunchConfig) -> dict[str, Any]:
-    request = _without(build.model_request(config, _MODEL_NAME, _MODEL_DATA), "ModelName")
+    request = _without(
+        endpoint_requests.model_request(config, _MODEL_NAME, _MODEL_DATA), "ModelName"
+    )
     model = expr.step_property(TRAIN, "ModelArtifacts.S3ModelArtifacts")
     return _step(CREATE_BATCH_MODEL, "Model", _rebase(request, {_MODEL_DATA: model}))
 
@@ -197,7 +204,7 @@ def shortfall_step(gate: Gate) -> dict[str, Any]:
 
 
 def gate_step(config: LaunchConfig) -> dict[str, Any]:
-    """The task's gate (:mod:`mpg_launch.tasks`): CheckRmse, rmse <= RmseThreshold, for
+    """The task's gate (:mod:`mpg_launch.table.tasks`): CheckRmse, rmse <= RmseThreshold, for
     regression; a score >= its threshold for classification."""
     gate = tasks.goals(config).gate
     condition = {

@@ -9,7 +9,8 @@ one place into typed objects, the way ``botocore.model`` reads a service's JSON 
 - :func:`parse_definition`: the same from JSON text, raising when anything is wrong.
 
 Two readers use it: :mod:`mpg_launch.pipeline.checks` (before a definition is sent; it adds
-what botocore's service model knows) and the local engine (:mod:`mpg_launch.local.pipelines`).
+what botocore's service model knows) and the local engine
+(:mod:`mpg_launch.local.engine.pipeline_runs`).
 Which step types a reader runs is its own business: it passes them in.
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 
 from mpg_launch.errors import ConfigError
 
-# Expressions, spelled as the SDK spells them (tests/launch/test_pipeline_sdk_shape.py).
+# Expressions, spelled as the SDK spells them (tests/unit/launch/test_pipeline_sdk_shape.py).
 Expression = dict[str, Any]
 GET, JOIN, JSON_GET = "Get", "Std:Join", "Std:JsonGet"
 # What a Get may read: {"Get": "<root>.<rest>"}.

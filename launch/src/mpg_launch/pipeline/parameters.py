@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mpg_core.hyperparameters import SCHEMA
-from mpg_launch import layout, tasks
-from mpg_launch.config import LaunchConfig
+from mpg_launch.aws import names
 from mpg_launch.errors import ConfigError
 from mpg_launch.pipeline.format import Expression, parameter
+from mpg_launch.settings.config import LaunchConfig
+from mpg_launch.table import tasks
 
 ParameterType = Literal["String", "Integer", "Float", "Boolean"]
 
@@ -29,7 +30,8 @@ TRANSFORM_INSTANCE_TYPE = "TransformInstanceType"
 TRANSFORM_INSTANCE_COUNT = "TransformInstanceCount"
 # Hyperparameters a run may change, by parameter name (values are strings, as on the wire).
 HYPERPARAMETERS = {N_ESTIMATORS: "n_estimators", MAX_DEPTH: "max_depth"}
-# The regression gate's threshold (test RMSE in mpg): mpg_launch.tasks holds every task's gate.
+# The regression gate's threshold (test RMSE in mpg): mpg_launch.table.tasks holds every
+# task's gate.
 DEFAULT_RMSE_THRESHOLD = tasks.REGRESSION.gate.default
 # Prefixes the definition appends split folders to ("<InputData>/train/"), so no trailing "/".
 _PREFIXES = (INPUT_DATA,)
@@ -63,8 +65,8 @@ def pipeline_parameters(config: LaunchConfig) -> tuple[Parameter, ...]:
     transform = config.instance("transform")
     gate = tasks.goals(config).gate  # RmseThreshold, or the classification score's threshold
     return (
-        Parameter(INPUT_DATA, "String", layout.s3_uri(config, config.raw_prefix)),
-        Parameter(BATCH_INPUT_DATA, "String", layout.batch_input_uri(config)),
+        Parameter(INPUT_DATA, "String", names.s3_uri(config, config.raw_prefix)),
+        Parameter(BATCH_INPUT_DATA, "String", names.batch_input_uri(config)),
         Parameter(PROCESSING_INSTANCE_TYPE, "String", processing.type),
         Parameter(PROCESSING_INSTANCE_COUNT, "Integer", processing.count),
         Parameter(TRAINING_INSTANCE_TYPE, "String", config.instance("training").type),

@@ -3,7 +3,7 @@ checked parameter overrides, follow an execution step by step, list executions.
 
 Only boto3's method names and shapes are used, so ``--local`` (whose ``LocalSageMaker`` runs a
 stored definition on the Docker engine) behaves the same. Requests go through
-:class:`mpg_launch.commands.Runner`: validated against botocore's model, printed on
+:class:`mpg_launch.aws.submit.Runner`: validated against botocore's model, printed on
 ``--dry-run``.
 """
 
@@ -16,15 +16,16 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from mpg_launch import request_builders as build
-from mpg_launch.aws import error_code
-from mpg_launch.commands import Runner, Submission
-from mpg_launch.ecr import check_images_exist, images_in
+from mpg_launch.aws.clients import error_code
+from mpg_launch.aws.submit import Runner, Submission
+from mpg_launch.aws.waiting import Out
 from mpg_launch.errors import JobFailed, LaunchError
+from mpg_launch.images.ecr import check_images_exist, images_in
+from mpg_launch.model_registry import requests as registry_requests
+from mpg_launch.pipeline import requests as pipeline_requests
 from mpg_launch.pipeline.checks import check_definition
 from mpg_launch.pipeline.definition import build_definition
 from mpg_launch.pipeline.parameters import parse_overrides, wire_value, with_values
-from mpg_launch.waiting import Out
 
 SUCCEEDED = "Succeeded"
 # Executions end in one of these; only Succeeded is a success.
@@ -58,12 +59,16 @@ def upsert(
     check_definition(definition)
     config = runner.config
     body = definition_json(definition)
-    group = Submission("CreateModelPackageGroup", build.model_package_group_request(config))
+    group = Submission(
+        "CreateModelPackageGroup", registry_requests.model_package_group_request(config)
+    )
     create = Submission(
         "CreatePipeline",
-        build.pipeline_request(config, body, str(uuid.uuid4()), description),
+        pipeline_requests.pipeline_request(config, body, str(uuid.uuid4()), description),
     )
-    update = Submission("UpdatePipeline", build.pipeline_update_request(config, body, description))
+    update = Submission(
+        "UpdatePipeline", pipeline_requests.pipeline_update_request(config, body, description)
+    )
     runner.check(group, create, update)  # all of them before the first is sent
     if runner.dry_run:
         for submission in (group, create):
@@ -107,14 +112,13 @@ def start(runner: Runner, overrides: Sequence[str], display_name: str | None = N
     instance type fails here, not in the step). A dry run checks against the definition the
     config builds (what ``upsert`` sends)."""
     config = runner.config
-    if runner.dry_run:
-        definition = build_definition(config)
-    else:
-        assert runner.clients is not None
-        definition = stored_definition(runner.clients.sagemaker, config.pipeline_name)
+    definition = runner.observe(
+        lambda c: stored_definition(c.sagemaker, config.pipeline_name),
+        dry=lambda: build_definition(config),
+    )
     values = parse_overrides(overrides, definition.get("Parameters") or [])
     check_definition(with_values(definition, values))
-    request = build.pipeline_execution_request(
+    request = pipeline_requests.pipeline_execution_request(
         config, {k: wire_value(v) for k, v in values.items()}, str(uuid.uuid4()), display_name
     )
     answers = runner.submit(Submission("StartPipelineExecution", request))

@@ -1,0 +1,170 @@
+"""``predict --async``: InvokeEndpointAsync, and with ``--wait`` the answer (or the failure)
+read back from S3.
+
+SageMaker answers InvokeEndpointAsync at once with the inference id and where the answer and
+a failure will be written (``OutputLocation``, ``FailureLocation``); it reads the body from
+``InputLocation`` (S3) or takes it inline (``Body``, at most 128,000 bytes). A local file is
+sent inline when it fits, else uploaded under ``<prefix>/async/input/`` first.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mpg_launch.aws.clients import Clients, error_code
+from mpg_launch.aws.validation import validate_request
+from mpg_launch.endpoint import async_requests
+from mpg_launch.endpoint.async_settings import INLINE_BODY_BYTES, predict_timeout
+from mpg_launch.errors import ConfigError, JobFailed, LaunchError
+from mpg_launch.settings.config import LaunchConfig
+
+Out = Callable[[str], None]
+FAILURE_TEXT_BYTES = 4096  # what a failure object shows of itself
+# How long --wait allows beyond the invocation timeout: the request may wait in the queue, and
+# an endpoint scaled in to zero takes minutes to start an instance.
+QUEUE_WAIT_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What InvokeEndpointAsync answers."""
+
+    inference_id: str
+    output_location: str
+    failure_location: str | None
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ConfigError(f"{uri!r} is not an s3://bucket/key URI")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+def check_input(source: str) -> None:
+    """A one-line ConfigError unless ``source`` is an s3://bucket/key or a non-empty file:
+    checked before any client is made."""
+    if source.startswith("s3://"):
+        split_s3(source)
+        return
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(f"--input {source}: no such file; give a file or an s3:// URI")
+    if path.stat().st_size == 0:
+        raise ConfigError(f"--input {source} is empty: nothing to predict")
+
+
+def request_input(
+    config: LaunchConfig, s3: Any, source: str, out: Out = print
+) -> tuple[str | None, bytes | None]:
+    """(InputLocation, Body) for ``--input``: an s3:// URI as it is; a local file inline when
+    it is at most 128,000 bytes, else uploaded to S3 first."""
+    check_input(source)
+    if source.startswith("s3://"):
+        return source, None
+    path = Path(source)
+    if path.stat().st_size <= INLINE_BODY_BYTES:
+        return None, path.read_bytes()
+    uri = f"{async_requests.input_prefix(config)}{uuid.uuid4().hex}-{path.name}"
+    bucket, key = split_s3(uri)
+    s3.upload_file(str(path), bucket, key)  # multipart for big files, as the CLI does
+    out(f"uploaded {path} to {uri}")
+    return uri, None
+
+
+def invoke(runtime: Any, request: dict[str, Any]) -> Queued:
+    validate_request("sagemaker-runtime", "InvokeEndpointAsync", request)
+    try:
+        answer = runtime.invoke_endpoint_async(**request)
+    except Exception as exc:
+        if error_code(exc) in ("ValidationError", "ValidationException", "ModelError"):
+            raise LaunchError(
+                f"endpoint {request['EndpointName']} refused the request: "
+                f"{' '.join(str(exc).split())}"
+            ) from None
+        raise
+    return Queued(answer["InferenceId"], answer["OutputLocation"], answer.get("FailureLocation"))
+
+
+def _exists(s3: Any, uri: str) -> bool:
+    bucket, key = split_s3(uri)
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def wait(
+    s3: Any,
+    queued: Queued,
+    deadline_seconds: float,
+    poll_seconds: float = 5.0,
+    save_to: Path | None = None,
+) -> bytes | None:
+    """Poll until the answer or the failure is in S3. The answer is returned, or written to
+    ``save_to`` (returns None); a failure is a :class:`JobFailed` with its text."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        if _exists(s3, queued.output_location):
+            bucket, key = split_s3(queued.output_location)
+            if save_to is not None:
+                s3.download_file(bucket, key, str(save_to))
+                return None
+            return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        if queued.failure_location and _exists(s3, queued.failure_location):
+            bucket, key = split_s3(queued.failure_location)
+            text = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{FAILURE_TEXT_BYTES - 1}")
+            reason = " ".join(text["Body"].read().decode("utf-8", "replace").split())
+            raise JobFailed(
+                f"inference {queued.inference_id} failed ({queued.failure_location}): {reason}"
+            )
+        if time.monotonic() > deadline:
+            raise JobFailed(
+                f"inference {queued.inference_id}: no answer or failure in S3 after "
+                f"{deadline_seconds:.0f} s; it may still be queued: look later at "
+                f"{queued.output_location}"
+            )
+        time.sleep(poll_seconds)
+
+
+def predict(
+    config: LaunchConfig,
+    clients: Clients,
+    endpoint: str,
+    source: str,
+    content_type: str,
+    accept: str,
+    out: Out = print,
+    inference_id: str | None = None,
+    wait_answer: bool = False,
+    save_to: Path | None = None,
+    poll_seconds: float = 5.0,
+) -> Queued:
+    """Queue one request; print where its answer goes; with ``wait_answer`` print the answer
+    (or save it to ``save_to``)."""
+    timeout = predict_timeout(config)
+    location, body = request_input(config, clients.s3, source, out)
+    request = async_requests.invoke_request(
+        endpoint, content_type, accept, timeout, location, body, inference_id
+    )
+    queued = invoke(clients.runtime, request)
+    out(f"inference id: {queued.inference_id}")
+    out(f"output: {queued.output_location}")
+    if queued.failure_location:
+        out(f"failure: {queued.failure_location}")
+    if wait_answer:
+        # The request may wait in the queue (or for an instance to start) before it runs.
+        answer = wait(clients.s3, queued, timeout + QUEUE_WAIT_SECONDS, poll_seconds, save_to)
+        if answer is None:
+            out(f"saved the answer to {save_to}")
+        else:
+            out(answer.decode("utf-8").rstrip("\n"))
+    return queued

@@ -1,0 +1,351 @@
+"""What the endpoint subcommands do, as plain functions over a config and clients: deploy
+(blue/green, with autoscaling and guarded rollouts), predict and delete.
+:mod:`mpg_launch.cli.verbs` turns the parsed flags into these calls."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from mpg_launch.aws import names
+from mpg_launch.aws.clients import Clients, error_code
+from mpg_launch.aws.submit import Runner, Submission
+from mpg_launch.aws.waiting import Out, wait_for_endpoint, wait_for_endpoint_deleted
+from mpg_launch.endpoint import checks as endpoint_checks
+from mpg_launch.endpoint import requests as endpoint_requests
+from mpg_launch.endpoint import rollout
+from mpg_launch.endpoint import scaling as autoscaling
+from mpg_launch.endpoint import settings as endpoint_options
+from mpg_launch.errors import ConfigError, JobFailed, LaunchError
+from mpg_launch.model_registry import requests as registry_requests
+from mpg_launch.settings.config import LaunchConfig
+
+
+def deploy(
+    runner: Runner,
+    endpoint: str,
+    stamp: str,
+    training_job: str | None = None,
+    model_data: str | None = None,
+    pipeline: bool = False,
+    preprocessing_job: str | None = None,
+    wait: bool = True,
+    model_package: str | None = None,
+) -> dict[str, Any] | None:
+    """Create a model and an endpoint config named ``<endpoint>-<stamp>``; create the endpoint,
+    or move an existing one to the new config (blue/green, no downtime). The model serves a
+    training job's artifact, or a registered ``model_package`` (ARN). With autoscaling the
+    variant is registered once InService; an existing registration is removed before the update
+    (UpdateEndpoint fails on it) and put back if the update fails."""
+    config = runner.config
+    if not (training_job or model_data or model_package):
+        raise ConfigError("deploy needs --training-job NAME or --model-data s3://.../model.tar.gz")
+    endpoint_checks.check_deploy(config, pipeline)
+    for note in endpoint_checks.deploy_notes(config):
+        runner.out(f"note: {note}")
+    data_url = model_data or names.trained_model_uri(config, str(training_job))
+    name = names.checked_name(f"{endpoint}-{stamp}")
+    if model_package:
+        model = registry_requests.model_package_model_request(config, name, model_package)
+    elif pipeline:
+        if not preprocessing_job:
+            raise ConfigError(
+                "deploy --pipeline needs --preprocessing-job NAME (its "
+                "preprocessor is the first container)"
+            )
+        model = endpoint_requests.pipeline_model_request(
+            config, name, names.preprocessor_model_uri(config, preprocessing_job), data_url
+        )
+    else:
+        model = endpoint_requests.model_request(config, name, data_url)
+    endpoint_config = endpoint_requests.endpoint_config_request(config, name, name)
+    # Every request checked before the first is sent (a read included): a bad endpoint
+    # name must not fail after the model was created.
+    runner.check(
+        Submission("CreateModel", model),
+        Submission("CreateEndpointConfig", endpoint_config),
+        Submission("CreateEndpoint", endpoint_requests.endpoint_request(config, endpoint, name)),
+        Submission("UpdateEndpoint", {"EndpointName": endpoint, "EndpointConfigName": name}),
+        *_autoscaling_submissions(config, endpoint),
+    )
+    exists = runner.observe(lambda c: _endpoint_exists(c.sagemaker, endpoint), dry=lambda: False)
+    if exists and config.serverless:
+        runner.observe(
+            lambda c: _refuse_move_to_serverless(c.sagemaker, endpoint), dry=lambda: None
+        )
+    if exists:
+        last = Submission("UpdateEndpoint", {"EndpointName": endpoint, "EndpointConfigName": name})
+    else:
+        last = Submission(
+            "CreateEndpoint", endpoint_requests.endpoint_request(config, endpoint, name)
+        )
+    scaling = _autoscaling_submissions(config, endpoint)
+    saved = _registration(runner, endpoint) if exists else []
+    alarms: list[Submission] = []
+    if config.rollout and (exists or runner.dry_run):
+        alarms, last = _guarded_update(runner, endpoint, name, model, endpoint_config, saved)
+    elif config.rollout:
+        runner.out(f"note: rollout: endpoint {endpoint} is new, so it starts on its one config")
+    if (scaling or saved) and not (wait or runner.dry_run):
+        raise LaunchError("autoscaling is (re)registered once the endpoint is InService: wait")
+    paused: list[Submission] = []  # the registration removed for the update, to put back
+    try:
+        runner.submit(Submission("CreateModel", model))
+        runner.submit(Submission("CreateEndpointConfig", endpoint_config))
+        paused = _deregister(runner, endpoint, saved)
+        if alarms:
+            runner.submit(*alarms)
+        runner.submit(last)
+        if runner.dry_run or not wait:
+            if scaling:
+                _register(runner, endpoint, scaling)
+            return None
+        assert runner.clients is not None
+        described = wait_for_endpoint(
+            runner.clients.sagemaker, endpoint, out=runner.out, poll_seconds=runner.poll_seconds
+        )
+        _check_serves(described, name)
+    except Exception:
+        _restore(runner, endpoint, paused)
+        raise
+    runner.out(f"endpoint {endpoint} is InService (model {name})")
+    if scaling:
+        _register(runner, endpoint, scaling)
+        runner.out(f"autoscaling: {_scaling_text(config)}")
+    elif saved:
+        runner.out(f"note: endpoint {endpoint} is no longer autoscaled (no autoscaling settings)")
+    return described
+
+
+def _guarded_update(
+    runner: Runner,
+    endpoint: str,
+    config_name: str,
+    model: dict[str, Any],
+    endpoint_config: dict[str, Any],
+    saved: list[Submission],
+) -> tuple[list[Submission], Submission]:
+    """The alarms and the UpdateEndpoint of a rollout, refused (ConfigError) when SageMaker's
+    deployment guardrails would not run it as asked. A dry run cannot describe the endpoint,
+    so it checks only what the request itself shows."""
+    guard = runner.config.rollout
+    assert guard is not None
+    current = runner.observe(
+        lambda c: endpoint_checks.describe_current(c.sagemaker, endpoint, bool(saved)),
+        dry=lambda: None,
+    )
+    endpoint_checks.check_guardrails(runner.config, guard, model, endpoint_config, current)
+
+    def alarms_exist(clients: Clients) -> None:
+        if guard.alarms and clients.cloudwatch is None:
+            raise LaunchError("no CloudWatch client here to check the rollback alarms")
+        if clients.cloudwatch is not None:
+            endpoint_checks.check_alarms_exist(clients.cloudwatch, guard.alarms)
+
+    runner.observe(alarms_exist, dry=lambda: None)
+    count = endpoint_options.initial_instance_count(runner.config)
+    alarms = [
+        Submission("PutMetricAlarm", request, "cloudwatch")
+        for request in rollout.alarm_requests(guard, endpoint, config_name)
+    ]
+    update = rollout.update_request(guard, endpoint, config_name, count)
+    shares = ", ".join(f"{s:.0%}" for s in guard.shares(count))
+    runner.out(
+        f"rollout {guard.mode}: traffic to the new fleet in steps of {shares}, "
+        f"{guard.wait_seconds} s apart, then {guard.bake_seconds} s of bake; rolled back by "
+        + ", ".join(rollout.rollback_alarms(guard, config_name))
+    )
+    if runner.config.local:
+        runner.out(
+            "note: --local: the alarms are evaluated on the local router's requests of each "
+            "wait and of the bake, not on CloudWatch periods"
+        )
+    return alarms, Submission("UpdateEndpoint", update)
+
+
+def _autoscaling_submissions(config: LaunchConfig, endpoint: str) -> list[Submission]:
+    """The variant's registration ([] without autoscaling, or locally)."""
+    if config.local:
+        return []
+    return [
+        Submission(operation, request, "application-autoscaling")
+        for operation, request in autoscaling.register_requests(config, endpoint)
+    ]
+
+
+def _register(runner: Runner, endpoint: str, scaling: list[Submission]) -> None:
+    """Send the registration; then an asynchronous endpoint's wake alarm, whose action is the
+    ARN PutScalingPolicy answered."""
+    answers = runner.submit(*scaling)
+    sent = [s.request for s in scaling]
+    alarm = autoscaling.wake_alarm(runner.config, endpoint, sent, answers)
+    if alarm:
+        runner.submit(Submission("PutMetricAlarm", alarm, "cloudwatch"))
+
+
+def _scaling_text(config: LaunchConfig) -> str:
+    if config.async_inference:
+        return autoscaling.async_text(config)
+    scaling = config.autoscaling
+    assert scaling is not None
+    return (
+        f"{scaling.min_instances}..{scaling.max_instances} instances holding "
+        f"{scaling.target_invocations_per_instance:g} invocations per instance per minute "
+        f"(cooldowns: out {scaling.scale_out_cooldown} s, in {scaling.scale_in_cooldown} s)"
+    )
+
+
+def _registration(runner: Runner, endpoint: str) -> list[Submission]:
+    """The endpoint variant's current autoscaling, as the requests that re-create it."""
+    assert runner.clients is not None
+    if runner.clients.autoscaling is None:
+        return []
+    return [
+        Submission(operation, request, "application-autoscaling")
+        for operation, request in autoscaling.registration(runner.clients.autoscaling, endpoint)
+    ]
+
+
+def _deregister(runner: Runner, endpoint: str, saved: list[Submission]) -> list[Submission]:
+    """Remove the registration ``saved`` describes; returns what to put back on failure."""
+    if not saved:
+        return []
+    assert runner.clients is not None
+    for removed in autoscaling.deregister(runner.clients.autoscaling, endpoint):
+        runner.out(f"removed {removed} for the update (UpdateEndpoint fails on it)")
+    return saved
+
+
+def _restore(runner: Runner, endpoint: str, saved: list[Submission]) -> None:
+    """Put the autoscaling back after a failed update: the endpoint still serves its old
+    config, which should scale as before."""
+    if not saved:
+        return
+    try:
+        runner.submit(*saved)
+    except Exception as exc:
+        runner.out(f"could not restore the autoscaling of {endpoint}: {exc}; deploy again")
+    else:
+        runner.out(f"restored the autoscaling of {endpoint} as it was before the update")
+
+
+def _check_serves(described: Mapping[str, Any], config_name: str) -> None:
+    """A failed update is rolled back to InService on the old config: that is a failure."""
+    serving = described.get("EndpointConfigName")
+    if serving != config_name:
+        reason = " ".join(str(described.get("FailureReason", "no FailureReason")).split())
+        raise JobFailed(
+            f"endpoint {described.get('EndpointName')} was not updated and still serves "
+            f"{serving}: {reason}"
+        )
+
+
+def _refuse_move_to_serverless(sagemaker: Any, endpoint: str) -> None:
+    """SageMaker cannot update an instance endpoint to serverless (only the other way)."""
+    config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    if not any("ServerlessConfig" in v for v in variants["ProductionVariants"]):
+        raise ConfigError(
+            f"endpoint {endpoint} runs on instances, and SageMaker cannot update it to "
+            f"serverless; delete it first (mpg-launch delete --endpoint {endpoint}) or deploy "
+            "under another --endpoint name"
+        )
+
+
+def _endpoint_exists(sagemaker: Any, name: str) -> bool:
+    try:
+        sagemaker.describe_endpoint(EndpointName=name)
+    except Exception as exc:
+        if error_code(exc) in ("ValidationException", "ResourceNotFound"):
+            return False
+        raise
+    return True
+
+
+def predict(
+    clients: Clients, endpoint: str, body: bytes, content_type: str, accept: str
+) -> tuple[str, bytes]:
+    """Invoke the endpoint; returns (content type, body)."""
+    if not body.strip():
+        raise ConfigError("nothing to predict: give rows in a file or on stdin")
+    try:
+        answer = clients.runtime.invoke_endpoint(
+            EndpointName=endpoint, ContentType=content_type, Accept=accept, Body=body
+        )
+    except Exception as exc:
+        if error_code(exc) in ("ModelError", "ValidationError", "ValidationException"):
+            raise LaunchError(
+                f"endpoint {endpoint} refused the request: {' '.join(str(exc).split())}"
+            ) from None
+        raise
+    return str(answer.get("ContentType", "")), answer["Body"].read()
+
+
+def endpoint_models(sagemaker: Any, endpoint: str) -> tuple[str, list[str]]:
+    """(endpoint config name, model names) of an endpoint."""
+    described = sagemaker.describe_endpoint(EndpointName=endpoint)
+    config_name = described["EndpointConfigName"]
+    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    return config_name, [v["ModelName"] for v in variants["ProductionVariants"]]
+
+
+def _delete_old_versions(sm: Any, endpoint: str, skip: set[str]) -> list[str]:
+    """Models and endpoint configs that earlier deploys (blue/green updates) left behind:
+    named ``<endpoint>-<YYYYmmdd-HHMMSS>`` by :func:`deploy`."""
+    pattern = re.compile(rf"^{re.escape(endpoint)}-\d{{8}}-\d{{6}}$")
+    deleted = []
+    for lister, key, name_key, remover, what in (
+        (
+            "list_endpoint_configs",
+            "EndpointConfigs",
+            "EndpointConfigName",
+            "delete_endpoint_config",
+            "endpoint config",
+        ),
+        ("list_models", "Models", "ModelName", "delete_model", "model"),
+    ):
+        found = getattr(sm, lister)(NameContains=endpoint, MaxResults=100).get(key, [])
+        for item in found:
+            name = item[name_key]
+            if pattern.match(name) and name not in skip:
+                getattr(sm, remover)(**{name_key: name})
+                deleted.append(f"{what} {name}")
+    return deleted
+
+
+def delete(
+    clients: Clients,
+    endpoint: str,
+    out: Out = print,
+    wait: Callable[[Any, str], None] | None = None,
+) -> list[str]:
+    """Delete the endpoint, then its endpoint config and models: nothing left billing.
+    Returns what was deleted; a missing endpoint is not an error (delete is idempotent)."""
+    sm = clients.sagemaker
+    try:
+        config_name, models = endpoint_models(sm, endpoint)
+    except Exception as exc:
+        if error_code(exc) in ("ValidationException", "ResourceNotFound"):
+            out(f"endpoint {endpoint} does not exist; nothing to delete")
+            return []
+        raise
+    # Deregistered first, as the docs ask (Application Auto Scaling does it only when the
+    # caller may call DeregisterScalableTarget).
+    deleted = autoscaling.deregister(clients.autoscaling, endpoint) if clients.autoscaling else []
+    if clients.cloudwatch is not None:
+        deleted += autoscaling.delete_alarm(clients.cloudwatch, endpoint)
+    sm.delete_endpoint(EndpointName=endpoint)
+    (wait or wait_for_endpoint_deleted)(sm, endpoint)
+    deleted.append(f"endpoint {endpoint}")
+    sm.delete_endpoint_config(EndpointConfigName=config_name)
+    deleted.append(f"endpoint config {config_name}")
+    for model in models:
+        sm.delete_model(ModelName=model)
+        deleted.append(f"model {model}")
+    deleted += _delete_old_versions(sm, endpoint, {config_name, *models})
+    if clients.cloudwatch is not None:
+        deleted += [f"alarm {a}" for a in rollout.delete_alarms(clients.cloudwatch, endpoint)]
+    for item in deleted:
+        out(f"deleted {item}")
+    return deleted

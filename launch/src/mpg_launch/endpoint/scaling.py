@@ -1,0 +1,164 @@
+"""An endpoint variant's registration with Application Auto Scaling, real-time or asynchronous.
+
+Read it as it stands (to put it back if an update fails) and remove it (before an update,
+which fails on an autoscaled variant whose instance type changes or that goes away, and before
+delete). An asynchronous endpoint scales to zero and back: its registration adds a backlog
+policy, a wake policy and the CloudWatch alarm that sets the wake policy off; that alarm is
+this module's to delete, because deleting a step policy leaves its alarm in place, and an
+alarm whose action is gone would sit in ALARM state forever.
+
+The requests are built in :mod:`mpg_launch.endpoint.requests` (the scalable target, one
+builder for both kinds) and :mod:`mpg_launch.endpoint.async_requests` (the async policies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mpg_launch.aws import names
+from mpg_launch.aws.clients import error_code
+from mpg_launch.endpoint import async_requests
+from mpg_launch.endpoint import requests as endpoint_requests
+from mpg_launch.settings.config import LaunchConfig
+
+Requests = list[tuple[str, dict[str, Any]]]
+# PutScalingPolicy members that DescribeScalingPolicies returns as they were put.
+_POLICY_KEYS = (
+    "PolicyName",
+    "ServiceNamespace",
+    "ResourceId",
+    "ScalableDimension",
+    "PolicyType",
+    "TargetTrackingScalingPolicyConfiguration",
+    "StepScalingPolicyConfiguration",
+    "PredictiveScalingPolicyConfiguration",
+)
+
+
+def _target(client: Any, endpoint: str) -> dict[str, Any] | None:
+    scalable = names.scalable_variant(endpoint)
+    found = client.describe_scalable_targets(
+        ServiceNamespace=scalable["ServiceNamespace"],
+        ResourceIds=[scalable["ResourceId"]],
+        ScalableDimension=scalable["ScalableDimension"],
+    )["ScalableTargets"]
+    return dict(found[0]) if found else None
+
+
+def _policies(client: Any, endpoint: str) -> list[dict[str, Any]]:
+    pages = client.get_paginator("describe_scaling_policies").paginate(
+        **names.scalable_variant(endpoint)
+    )
+    return [policy for page in pages for policy in page["ScalingPolicies"]]
+
+
+def registration(client: Any, endpoint: str) -> Requests:
+    """The RegisterScalableTarget and PutScalingPolicy requests that re-create the variant's
+    registration as it is now ([] when it is not registered)."""
+    target = _target(client, endpoint)
+    if target is None:
+        return []
+    requests: Requests = [
+        (
+            "RegisterScalableTarget",
+            names.scalable_variant(endpoint)
+            | {"MinCapacity": target["MinCapacity"], "MaxCapacity": target["MaxCapacity"]},
+        )
+    ]
+    for policy in _policies(client, endpoint):
+        requests.append(("PutScalingPolicy", {k: policy[k] for k in _POLICY_KEYS if k in policy}))
+    return requests
+
+
+def deregister(client: Any, endpoint: str) -> list[str]:
+    """Delete the variant's scaling policies, then deregister it, as the docs ask before an
+    update or a delete. Returns what was removed (nothing when it was not registered)."""
+    if _target(client, endpoint) is None:
+        return []
+    scalable = names.scalable_variant(endpoint)
+    removed = []
+    for policy in _policies(client, endpoint):
+        client.delete_scaling_policy(PolicyName=policy["PolicyName"], **scalable)
+        removed.append(f"scaling policy {policy['PolicyName']}")
+    client.deregister_scalable_target(**scalable)
+    removed.append(f"scalable target {scalable['ResourceId']}")
+    return removed
+
+
+# What a dry run prints for the wake policy's ARN, which only PutScalingPolicy's answer gives.
+POLICY_ARN_PLACEHOLDER = (
+    "arn:aws:autoscaling:<region>:<account>:scalingPolicy:<id>:resource/sagemaker/"
+    f"<endpoint>:policyName/{async_requests.WAKE_POLICY_NAME}"
+)
+
+
+def register_requests(config: LaunchConfig, endpoint: str) -> Requests:
+    """The requests that register the variant: for ``[async]``, RegisterScalableTarget, the
+    backlog policy and (when it may reach zero) the wake policy; for ``[autoscaling]``,
+    RegisterScalableTarget and the target-tracking policy; [] without either."""
+    s = config.async_inference
+    if s:
+        if not s.autoscaled:
+            return []
+        found: Requests = [
+            ("RegisterScalableTarget", endpoint_requests.scalable_target_request(config, endpoint)),
+            ("PutScalingPolicy", async_requests.backlog_policy_request(config, endpoint)),
+        ]
+        if async_requests.wakes(config):
+            found.append(("PutScalingPolicy", async_requests.wake_policy_request(config, endpoint)))
+        return found
+    if not config.autoscaling:
+        return []
+    return [
+        ("RegisterScalableTarget", endpoint_requests.scalable_target_request(config, endpoint)),
+        ("PutScalingPolicy", endpoint_requests.scaling_policy_request(config, endpoint)),
+    ]
+
+
+def wake_alarm(
+    config: LaunchConfig,
+    endpoint: str,
+    sent: Sequence[dict[str, Any]],
+    answers: Sequence[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """The PutMetricAlarm request that sets off the wake policy (None when there is none):
+    its action is the policy's ARN, from PutScalingPolicy's answer among ``answers`` (the
+    answers to the requests ``sent``; none in a dry run, which prints a placeholder)."""
+    if not async_requests.wakes(config):
+        return None
+    arn = POLICY_ARN_PLACEHOLDER
+    for request, answer in zip(sent, answers, strict=False):
+        if request.get("PolicyName") == async_requests.WAKE_POLICY_NAME:
+            arn = answer["PolicyARN"]
+    return async_requests.wake_alarm_request(config, endpoint, arn)
+
+
+def delete_alarm(cloudwatch: Any, endpoint: str) -> list[str]:
+    """Delete the endpoint's wake alarm if it has one; returns what was deleted."""
+    name = async_requests.wake_alarm_name(endpoint)
+    try:
+        found = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    except Exception as exc:
+        if error_code(exc) in ("AccessDenied", "AccessDeniedException"):
+            return []  # a caller that may not read alarms made none
+        raise
+    if not found:
+        return []
+    cloudwatch.delete_alarms(AlarmNames=[name])
+    return [f"CloudWatch alarm {name}"]
+
+
+def async_text(config: LaunchConfig) -> str:
+    s = config.async_inference
+    assert s is not None and s.max_capacity is not None
+    woken = (
+        f"; alarm {async_requests.WAKE_METRIC} wakes it from 0"
+        if async_requests.wakes(config)
+        else ""
+    )
+    return (
+        f"{s.min_capacity}..{s.max_capacity} instances holding "
+        f"{s.target_backlog_per_instance:g} queued requests per instance "
+        f"(cooldowns: out {s.scale_out_cooldown} s, in {s.scale_in_cooldown} s){woken}"
+    )

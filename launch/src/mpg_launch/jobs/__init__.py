@@ -1,0 +1,2 @@
+"""Processing, training, tuning and transform jobs: their requests and the commands that run
+them."""

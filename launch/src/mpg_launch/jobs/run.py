@@ -1,0 +1,110 @@
+"""What the job subcommands do (preprocess, train, tune, transform, status), as plain
+functions over a config and clients (tests call these directly; :mod:`mpg_launch.cli.verbs`
+turns the parsed flags into these calls and prints).
+
+Every submission goes the same way: build the request (pure), validate it against the service
+model, then either print it (dry run) or send it and wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mpg_launch.aws import names
+from mpg_launch.aws.clients import Clients
+from mpg_launch.aws.submit import Runner, Submission
+from mpg_launch.aws.waiting import JOB_KINDS
+from mpg_launch.endpoint.run import endpoint_models
+from mpg_launch.errors import ConfigError
+from mpg_launch.jobs import requests as build
+
+
+def preprocess(runner: Runner, job_name: str, wait: bool = True) -> dict[str, Any] | None:
+    request = build.processing_request(runner.config, job_name)
+    if not runner.submit(Submission("CreateProcessingJob", request)) or not wait:
+        return None
+    job = runner.wait_job("processing", job_name)
+    for output in request["ProcessingOutputConfig"]["Outputs"]:
+        runner.out(f"{output['OutputName']}: {output['S3Output']['S3Uri']}")
+    return job
+
+
+def train(
+    runner: Runner,
+    job_name: str,
+    preprocessing_job: str,
+    with_preprocessor: bool = True,
+    hyperparameters: Mapping[str, str] | None = None,
+    wait: bool = True,
+) -> dict[str, Any] | None:
+    request = build.training_request(
+        runner.config, job_name, preprocessing_job, with_preprocessor, hyperparameters
+    )
+    if not runner.submit(Submission("CreateTrainingJob", request)) or not wait:
+        return None
+    job = runner.wait_job("training", job_name)
+    for metric in job.get("FinalMetricDataList", []):
+        runner.out(f"{metric['MetricName']} = {metric['Value']}")
+    runner.out(f"model: {job.get('ModelArtifacts', {}).get('S3ModelArtifacts')}")
+    return job
+
+
+def tune(
+    runner: Runner,
+    job_name: str,
+    preprocessing_job: str,
+    max_jobs: int,
+    max_parallel: int,
+    wait: bool = True,
+) -> dict[str, Any] | None:
+    request = build.tuning_request(
+        runner.config,
+        names.checked_name(job_name, names.TUNING_NAME_LIMIT),
+        preprocessing_job,
+        max_jobs,
+        max_parallel,
+    )
+    if not runner.submit(Submission("CreateHyperParameterTuningJob", request)) or not wait:
+        return None
+    job = runner.wait_job("tuning", job_name)
+    best = job.get("BestTrainingJob") or {}
+    if best:
+        metric = best.get("FinalHyperParameterTuningJobObjectiveMetric", {})
+        runner.out(
+            f"best: {best.get('TrainingJobName')} {metric.get('MetricName')}="
+            f"{metric.get('Value')} {best.get('TunedHyperParameters')}"
+        )
+    return job
+
+
+def transform(
+    runner: Runner,
+    job_name: str,
+    model_name: str | None,
+    endpoint: str | None,
+    input_uri: str | None = None,
+    wait: bool = True,
+    **options: Any,
+) -> dict[str, Any] | None:
+    """``options``: the batch settings and DataProcessing of
+    :func:`~mpg_launch.jobs.requests.transform_request`."""
+    if not model_name:
+        if not endpoint:
+            raise ConfigError("transform needs --model NAME or --endpoint NAME (its model)")
+        # A dry run stops here, printing the DescribeEndpoint request (mpg_launch.aws.dry_run).
+        assert runner.clients is not None
+        model_name = endpoint_models(runner.clients.sagemaker, endpoint)[1][0]
+    request = build.transform_request(runner.config, job_name, model_name, input_uri, **options)
+    if not runner.submit(Submission("CreateTransformJob", request)) or not wait:
+        return None
+    job = runner.wait_job("transform", job_name)
+    runner.out(f"output: {request['TransformOutput']['S3OutputPath']}")
+    return job
+
+
+def status(clients: Clients, kind: str, name: str) -> dict[str, Any]:
+    if kind == "endpoint":
+        return dict(clients.sagemaker.describe_endpoint(EndpointName=name))
+    spec = JOB_KINDS[kind]
+    return dict(getattr(clients.sagemaker, spec.describe)(**{spec.name_key: name}))

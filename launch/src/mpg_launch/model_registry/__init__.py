@@ -1,0 +1,1 @@
+"""The SageMaker Model Registry: model package groups, versions, approval and deploy."""

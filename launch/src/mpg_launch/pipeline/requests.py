@@ -1,0 +1,49 @@
+"""Pure functions: CreatePipeline, UpdatePipeline and StartPipelineExecution requests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from mpg_launch.aws.request_parts import Request, with_tags
+from mpg_launch.settings.config import LaunchConfig
+
+
+def pipeline_request(
+    config: LaunchConfig, definition: str, token: str, description: str | None = None
+) -> Request:
+    """CreatePipeline; ``token`` is the idempotency token boto3 would otherwise generate."""
+    request: Request = {
+        "PipelineName": config.pipeline_name,
+        "PipelineDefinition": definition,
+        "RoleArn": config.role_arn,
+        "ClientRequestToken": token,
+    }
+    if description:
+        request["PipelineDescription"] = description
+    return with_tags(request, config)
+
+
+def pipeline_update_request(
+    config: LaunchConfig, definition: str, description: str | None = None
+) -> Request:
+    request = pipeline_request(config, definition, "", description)
+    del request["ClientRequestToken"]
+    request.pop("Tags", None)  # UpdatePipeline takes no tags
+    return request
+
+
+def pipeline_execution_request(
+    config: LaunchConfig,
+    parameters: Mapping[str, str],
+    token: str,
+    display_name: str | None = None,
+) -> Request:
+    """StartPipelineExecution; parameter values are strings on the wire, whatever their type."""
+    request: Request = {
+        "PipelineName": config.pipeline_name,
+        "PipelineParameters": [{"Name": k, "Value": v} for k, v in parameters.items()],
+        "ClientRequestToken": token,
+    }
+    if display_name:
+        request["PipelineExecutionDisplayName"] = display_name
+    return request

@@ -1,0 +1,1 @@
+"""The user's table: its schema file, its task and the splits uploaded to S3."""

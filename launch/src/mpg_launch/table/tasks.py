@@ -1,0 +1,85 @@
+"""What the launcher does differently per task (the schema's ``task``): the tuner's objective
+and the pipeline's gate (a metric of the evaluation report, a threshold and a direction).
+
+The metric names are the training image's log lines (``validation:<metric>=<value>``, read by
+:data:`mpg_core.metrics.METRIC_DEFINITIONS`); the report paths are the evaluation report's
+(``evaluation.json`` in SageMaker Studio's model quality format).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from mpg_launch.settings.config import LaunchConfig
+from mpg_launch.table.schema import config_schema
+
+Task = Literal["regression", "classification"]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The pipeline's condition before registering: ``<metric> <direction> <threshold>``."""
+
+    step: str  # the Condition step
+    fail_step: str  # the Fail step when the model falls short
+    parameter: str  # the pipeline parameter holding the threshold
+    default: float
+    label: str  # the metric as the failure message names it
+    report_path: str  # JsonGet path into the evaluation report
+    condition: Literal["LessThanOrEqualTo", "GreaterThanOrEqualTo"]
+
+    @property
+    def shortfall(self) -> str:
+        return "is above" if self.condition == "LessThanOrEqualTo" else "is below"
+
+
+@dataclass(frozen=True)
+class Goals:
+    objective_metric: str
+    objective_type: Literal["Minimize", "Maximize"]
+    gate: Gate
+
+
+# Regression keeps the names and figures Auto MPG's pipeline always had. Test RMSE in mpg above
+# 4.0 is not registered: a mean predictor scores about 7.8 on Auto MPG, a forest about 2.5-3.
+REGRESSION = Goals(
+    objective_metric="validation:rmse",
+    objective_type="Minimize",
+    gate=Gate(
+        step="CheckRmse",
+        fail_step="RmseTooHigh",
+        parameter="RmseThreshold",
+        default=4.0,
+        label="Test RMSE",
+        report_path="regression_metrics.rmse.value",
+        condition="LessThanOrEqualTo",
+    ),
+)
+# Balanced accuracy: the mean of the per-class recalls, so a model that answers the majority
+# class scores 1/K whatever the class balance; 0.7 is well above chance for K >= 2.
+CLASSIFICATION = Goals(
+    objective_metric="validation:balanced_accuracy",
+    objective_type="Maximize",
+    gate=Gate(
+        step="CheckBalancedAccuracy",
+        fail_step="BalancedAccuracyTooLow",
+        parameter="BalancedAccuracyThreshold",
+        default=0.7,
+        label="Test balanced accuracy",
+        report_path="classification_metrics.balanced_accuracy.value",
+        condition="GreaterThanOrEqualTo",
+    ),
+)
+GOALS: dict[str, Goals] = {"regression": REGRESSION, "classification": CLASSIFICATION}
+
+
+def config_task(config: LaunchConfig) -> Task:
+    """The task of the config's schema (``schema``: a file path); regression, Auto MPG's,
+    when none is given."""
+    schema = config_schema(config)
+    return "regression" if schema is None else schema.task
+
+
+def goals(config: LaunchConfig) -> Goals:
+    return GOALS[config_task(config)]

@@ -1,0 +1,160 @@
+"""One coercion for every setting: the config reader and the [autoscaling], [serverless],
+[data_capture], [async] and [rollout] readers take and refuse the same values (the stricter
+rule of the three coercers that were)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from mpg_launch.cli.main import build_parser
+from mpg_launch.errors import ConfigError
+from mpg_launch.settings import declared, values
+from mpg_launch.settings.config import LaunchConfig, load_config
+
+ENV = {
+    "MPG_REGION": "us-east-1",
+    "MPG_ROLE_ARN": "arn:aws:iam::123456789012:role/R",
+    "MPG_BUCKET": "my-bucket",
+}
+# A whole-number setting and a switch of each reader, as a config file spells them.
+WHOLE_NUMBERS = {
+    "instances": "[instances.processing]\ncount = {}\n",
+    "config": "volume_size_gb = {}\n",
+    "autoscaling": "[autoscaling]\ntarget_invocations_per_instance = 5\nmax_instances = {}\n",
+    "serverless": "[serverless]\nmax_concurrency = {}\n",
+    "rollout": '[rollout]\nmode = "canary"\nstep_percent = {}\n',
+    "async": "[async]\nmax_capacity = {}\n",
+}
+SWITCHES = {
+    "config": "network_isolation = {}\n",
+    "data_capture": "[data_capture]\ncapture_input = {}\n",
+    "rollout": "[rollout]\ncreate_alarms = {}\n",
+}
+
+
+def _load(tmp_path: Path, text: str) -> object:
+    path = tmp_path / "mpg.toml"
+    path.write_text(text)
+    return load_config(path, ENV)
+
+
+@pytest.mark.parametrize("reader", sorted(WHOLE_NUMBERS))
+@pytest.mark.parametrize("spelled", ["2", '"2"'])
+def test_every_reader_takes_a_whole_number(tmp_path: Path, reader: str, spelled: str) -> None:
+    _load(tmp_path, WHOLE_NUMBERS[reader].format(spelled))
+
+
+@pytest.mark.parametrize("reader", sorted(WHOLE_NUMBERS))
+@pytest.mark.parametrize("spelled", ["2.0", '"2.0"', "2.5", "true"])
+def test_every_reader_refuses_what_is_not_a_whole_number(
+    tmp_path: Path, reader: str, spelled: str
+) -> None:
+    with pytest.raises(ConfigError):
+        _load(tmp_path, WHOLE_NUMBERS[reader].format(spelled))
+
+
+@pytest.mark.parametrize("reader", sorted(SWITCHES))
+@pytest.mark.parametrize("spelled", ["false", '"false"', '"False"'])
+def test_every_reader_takes_true_or_false(tmp_path: Path, reader: str, spelled: str) -> None:
+    _load(tmp_path, SWITCHES[reader].format(spelled))
+
+
+@pytest.mark.parametrize("reader", sorted(SWITCHES))
+@pytest.mark.parametrize("spelled", ['"yes"', '"no"', '"1"', "1", "0.5"])
+def test_every_reader_refuses_what_is_not_true_or_false(
+    tmp_path: Path, reader: str, spelled: str
+) -> None:
+    with pytest.raises(ConfigError):
+        _load(tmp_path, SWITCHES[reader].format(spelled))
+
+
+def test_a_string_setting_is_not_made_from_a_number(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="give a string"):
+        _load(tmp_path, "prefix = 5\n")
+    with pytest.raises(ConfigError, match="destination=5 is not a string"):
+        _load(tmp_path, "[data_capture]\ndestination = 5\n")
+
+
+@pytest.mark.parametrize(
+    ("hint", "value", "expected"),
+    [
+        (int, " 7 ", 7),
+        (int | None, "-3", -3),
+        (float, "0.25", 0.25),
+        (float, 3, 3.0),
+        (bool, "TRUE", True),
+        (str, "s3://b/k", "s3://b/k"),
+        (tuple[str, ...], "a, b,,", ("a", "b")),
+        (tuple[str, ...], ["a", "b"], ("a", "b")),
+    ],
+)
+def test_the_one_coercion(hint: object, value: object, expected: object) -> None:
+    assert values.of_type(hint, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("hint", "value"),
+    [(int, 2.0), (int, True), (float, "nan"), (float, False), (bool, "yes"), (str, 5)],
+)
+def test_the_one_coercion_refuses(hint: object, value: object) -> None:
+    with pytest.raises(ValueError):
+        values.of_type(hint, value)
+
+
+def test_every_setting_is_declared_once() -> None:
+    declared_keys = [s.key for s in declared.SETTINGS]
+    assert len(declared_keys) == len(set(declared_keys))
+    assert set(declared_keys) == {f.name for f in fields(LaunchConfig)} - {"sources"}
+
+
+SAMPLES = {
+    "region": "eu-west-2",
+    "role_arn": "arn:aws:iam::123456789012:role/Other",
+    "bucket": "other-bucket",
+    "prefix": "elsewhere",
+    "account_id": "123456789012",
+    "image_tag": "git-1",
+    "local_image_tag": "dev",
+    "registry_override": "127.0.0.1:5000",
+    "local_state_dir": "/tmp/state",
+    "schema": "table.toml",
+}
+
+
+def test_the_environment_reader_and_the_parser_come_from_the_declarations() -> None:
+    for setting in declared.SETTINGS:
+        for var in setting.env:
+            env = {k: v for k, v in ENV.items() if declared.ENV_KEYS.get(k) != setting.key}
+            config = load_config(None, {**env, var: SAMPLES[setting.key]})
+            assert getattr(config, setting.key) == SAMPLES[setting.key], var
+            assert config.source(setting.key) == var
+    train = build_parser().parse_args(["train", "--preprocessing-job", "p"])
+    for setting in declared.SETTINGS:
+        if setting.help:  # a common flag: every subcommand has it
+            assert setting.dest in vars(train), setting.flag
+
+
+def test_the_readmes_settings_table_matches_the_declarations() -> None:
+    """Each declared setting has its row in launch/README.md's settings table, naming its flag
+    and its environment variables."""
+    readme = (Path(__file__).resolve().parents[3] / "launch" / "README.md").read_text()
+    table = readme.split("## Settings", 1)[1].split("\n\n### ", 1)[0]
+    rows = [
+        line for line in table.splitlines() if line.startswith("| `") or line.startswith("| `[")
+    ]
+    spelled = {"async_inference": "async", "instances": "instances.<stage>"}
+    for setting in declared.SETTINGS:
+        name = spelled.get(setting.key, setting.key)
+        key = f"`[{name}]`" if setting.kind == declared.TABLE else f"`{name}`"
+        (cells,) = [
+            cells
+            for cells in ([c.strip() for c in r.strip().strip("|").split("|")] for r in rows)
+            if key in cells[0]
+        ]
+        if setting.flag:
+            assert f"`{setting.flag}" in cells[1], (setting.key, cells[1])
+        for var in setting.env:
+            assert f"`{var}`" in cells[2], (setting.key, var)
