@@ -16,7 +16,7 @@ import logging
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -30,9 +30,6 @@ from mpg_core.monitoring.baseline import (
     write_baseline,
 )
 from mpg_core.table_schema import TableSchema
-
-if TYPE_CHECKING:
-    from mpg_training.job import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -60,23 +57,24 @@ def _held_out_features(
 
 
 def write_model_baseline(
-    config: TrainConfig,
+    channels: Mapping[str, Path],
+    model_dir: Path,
     model: Any,
     schema: TableSchema,
     X_train: pd.DataFrame,
     evaluation: Mapping[str, Mapping[str, float]],
 ) -> None:
-    statistics = raw_statistics(config.channels)
+    statistics = raw_statistics(channels)
     if statistics is None:
-        if "preprocessor" in config.channels:
+        if "preprocessor" in channels:
             log.warning("the preprocessor carries no raw statistics: baseline of the features")
         statistics = table_statistics(X_train, tuple(X_train.columns), ())
-    held_out = _held_out_features(config.channels, X_train, schema)
+    held_out = _held_out_features(channels, X_train, schema)
     predictions = model.predict(held_out.to_numpy())
     statistics = with_predictions(statistics, predictions, schema.is_classification)
     split = next(s for s in ("test", "validation", "train") if s in evaluation)
     constraints = constraints_for(statistics, schema.task, evaluation[split], split)
-    write_baseline(config.model_dir, statistics, constraints)
+    write_baseline(model_dir, statistics, constraints)
     log.info(
         "wrote monitoring baseline",
         extra={"columns": len(statistics["features"]) - 1, "quality_split": split},

@@ -197,7 +197,7 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
 
     if config.resources.is_leader:
         _write_model(config, model, names, X_train.to_numpy(dtype=np.float64), schema)
-        write_model_baseline(config, model, schema, X_train, evaluation)
+        write_model_baseline(config.channels, config.model_dir, model, schema, X_train, evaluation)
         report: dict[str, Any] = {
             "task": schema.task,
             "metrics": evaluation,

@@ -92,10 +92,8 @@ def level_text(values: pd.Series) -> pd.Series:
         numbers = pd.to_numeric(as_text, errors="coerce").astype("float64")
         if numbers.notna().sum() != as_text.notna().sum() or not as_text.notna().any():
             return as_text.astype(object).where(as_text.notna(), np.nan)
-    whole = numbers.notna() & (numbers % 1 == 0)
-    text = pd.Series([repr(float(v)) for v in numbers], index=values.index, dtype=object)
-    text[whole] = [str(int(v)) for v in numbers[whole]]
-    return text.where(numbers.notna(), np.nan)
+    text = [str(int(v)) if v % 1 == 0 else repr(float(v)) for v in numbers.fillna(0.0)]
+    return pd.Series(text, index=values.index, dtype=object).where(numbers.notna(), np.nan)
 
 
 def level_counts(values: pd.Series) -> tuple[pd.Series, int]:

@@ -24,11 +24,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mpg_core.errors import MpgError
 from mpg_core.exits import failure_reported, raise_on_stop_signals
 from mpg_core.logs import configure_logging
 from mpg_core.platform import FAILURE_FILE, MESSAGE_FILE, OUTPUT_DIR, PROCESSING_DIR, ml_root
+
+if TYPE_CHECKING:
+    from mpg_preprocessing.monitor.job import MonitorConfig
 
 log = logging.getLogger("mpg_preprocessing.monitor")
 # Threshold flags and the constraints-file keys they override.
@@ -75,7 +79,7 @@ def parse_args(argv: Sequence[str], root: Path) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def config_from(args: argparse.Namespace, root: Path):  # type: ignore[no-untyped-def]
+def config_from(args: argparse.Namespace, root: Path) -> MonitorConfig:
     from mpg_preprocessing.monitor.capture import Window
     from mpg_preprocessing.monitor.job import MonitorConfig, parse_time
 

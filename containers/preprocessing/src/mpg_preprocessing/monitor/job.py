@@ -237,7 +237,7 @@ def run(config: MonitorConfig, cloudwatch_client: Any = None) -> MonitorResult:
     quality: dict[str, float] = {}
     if config.ground_truth_dir is not None and len(traffic.inputs):
         truth = _ground_truth(config.ground_truth_dir, model.target)
-        labelled = pd.Series(traffic.inference_ids).isin(truth.index).to_numpy()
+        labelled = pd.Series(traffic.inference_ids).isin(truth.index).to_numpy().copy()
         labelled &= traffic.predictions.notna().to_numpy()
         if labelled.any():
             y_true = truth.loc[traffic.inference_ids[labelled]].reset_index(drop=True)
