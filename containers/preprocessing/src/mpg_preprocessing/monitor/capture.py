@@ -22,6 +22,7 @@ not the window.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import logging
@@ -125,8 +126,18 @@ def _body(part: dict[str, Any]) -> str:
     return str(data)
 
 
+@functools.cache
+def _media_type(header: str) -> str:
+    return header.split(";", 1)[0].strip().lower()
+
+
 def _media(part: dict[str, Any]) -> str:
-    return str(part.get("observedContentType", "")).split(";", 1)[0].strip().lower()
+    return _media_type(str(part.get("observedContentType", "")))
+
+
+def _bodies(parts: list[dict[str, Any]]) -> list[str]:
+    """Each part's text; only BASE64 parts cost a call."""
+    return [_body(p) if p.get("encoding") == "BASE64" else str(p.get("data", "")) for p in parts]
 
 
 def _rows_of_csv(bodies: Sequence[str], columns: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -246,7 +257,7 @@ def _chunk_traffic(
     inputs = [c.get("endpointInput") or {} for c in capture]
     outputs = [c.get("endpointOutput") or {} for c in capture]
     in_media = [_media(p) for p in inputs]
-    in_bodies = [_body(p) for p in inputs]
+    in_bodies = _bodies(inputs)
     if all(m == "text/csv" for m in in_media):
         frame, rows = _rows_of_csv(in_bodies, columns)
     elif not any(m == "text/csv" for m in in_media):
@@ -265,7 +276,7 @@ def _chunk_traffic(
         frame = frame.reset_index(drop=True)
         rows = np.empty(len(order), np.int64)
         rows[order] = np.concatenate([ra, rb])
-    answers, answer_rows = _answers([_body(p) for p in outputs], [_media(p) for p in outputs])
+    answers, answer_rows = _answers(_bodies(outputs), [_media(p) for p in outputs])
     if len(answers) != len(frame) or not np.array_equal(answer_rows, rows):
         log.warning(
             "answers do not line up with the rows: predictions of this chunk are skipped",
