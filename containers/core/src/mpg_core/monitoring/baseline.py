@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from mpg_core.errors import ConfigError
+from mpg_core.monitoring.names import HIGHER_IS_BETTER
 
 STATISTICS_FILE: Final = "statistics.json"
 CONSTRAINTS_FILE: Final = "constraints.json"
@@ -75,8 +76,6 @@ DEFAULT_THRESHOLDS: Final = {
     "domain_content_threshold": 0.05,  # largest share of values in levels never seen
     "quality_tolerance": 0.2,  # relative loss of a quality metric before it is a violation
 }
-# Quality metrics where higher is better; the others (errors) must not grow.
-HIGHER_IS_BETTER: Final = frozenset({"r2", "accuracy", "balanced_accuracy", "f1_macro", "roc_auc"})
 
 
 def level_text(values: pd.Series) -> pd.Series:

@@ -13,29 +13,15 @@ from datetime import datetime
 from typing import Any, Final
 
 from mpg_core.monitoring.drift import ColumnDrift
+from mpg_core.monitoring.names import (
+    NAMESPACE,
+    dimensions,
+    drift_metric_name,
+    quality_metric_name,
+)
 
-NAMESPACE: Final = "mpg/ModelMonitor"
-DRIFT_PREFIX: Final = "feature_baseline_drift_"
-QUALITY_PREFIX: Final = "model_quality_"
-ENDPOINT_DIMENSION: Final = "Endpoint"
-MONITOR_DIMENSION: Final = "MonitoringSchedule"
 # PutMetricData takes up to 1,000 entries a call; small batches keep each request small.
 BATCH: Final = 20
-
-
-def drift_metric_name(column: str) -> str:
-    return f"{DRIFT_PREFIX}{column}"
-
-
-def quality_metric_name(metric: str) -> str:
-    return f"{QUALITY_PREFIX}{metric}"
-
-
-def dimensions(endpoint: str, monitor: str) -> list[dict[str, str]]:
-    return [
-        {"Name": ENDPOINT_DIMENSION, "Value": endpoint},
-        {"Name": MONITOR_DIMENSION, "Value": monitor},
-    ]
 
 
 def metric_data(

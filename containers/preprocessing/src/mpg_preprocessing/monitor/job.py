@@ -25,7 +25,6 @@ import pandas as pd
 from mpg_core.artifact.files import MODEL_TARBALL, read_manifest, unpack_model_tarball
 from mpg_core.errors import ConfigError, DataError
 from mpg_core.monitoring.baseline import (
-    HIGHER_IS_BETTER,
     Baseline,
     parse_baseline,
     read_baseline,
@@ -33,14 +32,18 @@ from mpg_core.monitoring.baseline import (
     with_predictions,
 )
 from mpg_core.monitoring.drift import ColumnDrift, column_drift
+from mpg_core.monitoring.names import (
+    HIGHER_IS_BETTER,
+    METRICS_FILE,
+    REPORT_FILE,
+    STATISTICS_FILE,
+    VIOLATIONS_FILE,
+)
 from mpg_preprocessing.monitor import cloudwatch, report
 from mpg_preprocessing.monitor.capture import Window, capture_files, read_traffic
 
 log = logging.getLogger(__name__)
 
-VIOLATIONS_FILE = "constraint_violations.json"
-STATISTICS_FILE = "statistics.json"
-REPORT_FILE = "report.html"
 INFERENCE_ID = "inference_id"
 
 
@@ -281,14 +284,16 @@ def run(config: MonitorConfig, cloudwatch_client: Any = None) -> MonitorResult:
     )
     (config.output_dir / REPORT_FILE).write_text(page, "utf-8")
 
+    quality_sent = {k: v for k, v in quality.items() if k != "labelled_rows" and math.isfinite(v)}
+    entries = cloudwatch.metric_data(
+        drift, quality_sent, config.endpoint or "-", config.monitor, datetime.now(UTC)
+    )
+    # What was (or, without an endpoint or with --no-metrics, would have been) sent.
+    (config.output_dir / METRICS_FILE).write_text(
+        json.dumps({"Namespace": cloudwatch.NAMESPACE, "MetricData": entries}, default=str)
+    )
     sent = 0
     if config.emit_metrics and config.endpoint:
-        quality_sent = {
-            k: v for k, v in quality.items() if k != "labelled_rows" and math.isfinite(v)
-        }
-        entries = cloudwatch.metric_data(
-            drift, quality_sent, config.endpoint, config.monitor, datetime.now(UTC)
-        )
         sent = cloudwatch.put_metrics(entries, cloudwatch_client)
     log.info(
         "monitoring complete",
