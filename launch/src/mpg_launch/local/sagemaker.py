@@ -25,6 +25,7 @@ from mpg_launch.docker import ensure_engine, image_exists
 from mpg_launch.endpoint_options import SERVERLESS_MAX_PAYLOAD_MB, SERVERLESS_STARTUP_SECONDS
 from mpg_launch.errors import ConfigError, JobFailed, LaunchError
 from mpg_launch.local import async_inference, containers, serving, tuning
+from mpg_launch.local import capture as local_capture
 from mpg_launch.local import rollout as local_rollout
 from mpg_launch.local.cloudwatch import LocalCloudWatch
 from mpg_launch.local.jobs import LocalContext, run_processing, run_training
@@ -448,6 +449,8 @@ class LocalRuntime:
             )
         serving.check_body(Body, record.get("MaxBodyBytes", serving.MAX_BODY_BYTES))
         reply = local_rollout.invoke(self.state, record, Body, ContentType, Accept)
+        # Issue 26: what SageMaker's data capture writes, for `monitor run --local`.
+        local_capture.capture(self.state, self.s3, record, Body, ContentType, reply, _)
         return {
             "Body": io.BytesIO(reply.body),
             "ContentType": reply.content_type,
