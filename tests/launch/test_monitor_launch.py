@@ -247,3 +247,12 @@ def test_job_metrics_reach_cloudwatch_and_alarms_are_evaluated(aws_env: dict[str
     }
     after = cloudwatch.describe_alarms(StateValue="ALARM")["MetricAlarms"]
     assert [a["AlarmName"] for a in after] == ["mpg-monitor-ep-feature_baseline_drift_acceleration"]
+
+
+def test_readme_lists_every_setting() -> None:
+    from pathlib import Path
+
+    from mpg_launch.monitor.settings import readme_table
+
+    readme = (Path(__file__).resolve().parents[2] / "launch" / "README.md").read_text()
+    assert readme_table() in readme
