@@ -22,7 +22,7 @@ from mpg_core.monitoring.names import METRICS_FILE, VIOLATIONS_FILE
 from mpg_core.table_schema import default_schema, load_schema
 from mpg_launch import layout
 from mpg_launch.aws import Clients, session
-from mpg_launch.commands import Runner, Submission
+from mpg_launch.commands import Runner, Submission, dry_run_text
 from mpg_launch.config import LaunchConfig
 from mpg_launch.errors import ConfigError
 from mpg_launch.monitor import checks, requests
@@ -130,8 +130,7 @@ def run(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: O
     cloudwatch = _client(args, config, "cloudwatch")
     if args.dry_run:
         runner.submit(Submission("CreateProcessingJob", job))
-        for alarm in alarms:
-            out(json.dumps({"operation": "PutMetricAlarm", "request": alarm}, sort_keys=True))
+        out(dry_run_text([Submission("PutMetricAlarm", a, "cloudwatch") for a in alarms]))
         return 0
     _apply_alarms(cloudwatch, alarms, out)
     runner.submit(Submission("CreateProcessingJob", job))
@@ -170,10 +169,8 @@ def schedule(args: argparse.Namespace, config: LaunchConfig, connect: Connect, o
     checks.check_schedule(request)
     checks.check_alarms(alarms)
     if args.dry_run:
-        for operation, item in [("CreateSchedule", request)] + [
-            ("PutMetricAlarm", a) for a in alarms
-        ]:
-            out(json.dumps({"operation": operation, "request": item}, indent=2, sort_keys=True))
+        plan = [Submission("CreateSchedule", request, "scheduler")]
+        out(dry_run_text(plan + [Submission("PutMetricAlarm", a, "cloudwatch") for a in alarms]))
         return 0
     _apply_alarms(_client(args, config, "cloudwatch"), alarms, out)
     arn = _client(args, config, "scheduler").create_schedule(**request)["ScheduleArn"]

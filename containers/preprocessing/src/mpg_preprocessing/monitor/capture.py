@@ -308,7 +308,7 @@ def read_traffic(
                 chunk = _chunk_traffic(records, columns, window, keep_ids, path.name)
             except (KeyError, TypeError, ValueError, pd.errors.ParserError) as exc:
                 log.warning(
-                    "skipped a chunk that is not data capture",
+                    "skipped a chunk of capture lines it could not read",
                     extra={"file": path.name, "lines": len(lines), "error": str(exc)[:200]},
                 )
                 skipped += len(lines)
