@@ -30,6 +30,7 @@ from tests.helpers.launch import REGION
 EXECUTION = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/mpg-pipeline/execution/abc123def456"
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mpg-models/1"
 FAST = ["--poll-seconds", "0"]
+MODEL = "s3://my-bucket/mpg/training/t1/output/model.tar.gz"
 
 
 def minimal(shape: Shape | None, overrides: dict[str, Any] | None = None) -> Any:
@@ -230,6 +231,19 @@ FAILS: dict[str, tuple[list[str], Callable[[Stubs], None]] | None] = {
         [PACKAGE, "--endpoint", "e1"],
         lambda s: s.answer("describe_model_package", ModelApprovalStatus="Rejected"),
     ),
+    # The monitor (issue 26); its alarms and schedules go to the moto server.
+    "monitor run": (
+        ["--endpoint", "e1", "--model-data", MODEL, "--job-name", "j1"],
+        failed_job("processing_job", "ProcessingJobName", "ProcessingJobStatus"),
+    ),
+    "monitor schedule": (
+        ["--endpoint", "e1", "--schedule-role", "arn:aws:iam::123456789012:role/S"],
+        lambda s: s.refuse("describe_endpoint", "ValidationException"),
+    ),
+    # moto answers ListSchedules, DescribeAlarms and DeleteSchedule (a missing schedule is
+    # reported, not an error); AWS's refusals of them exit 1 as every ClientError does.
+    "monitor list": None,
+    "monitor delete": None,
 }
 # What the one line says for each.
 FAIL_MESSAGES = {
@@ -251,6 +265,8 @@ FAIL_MESSAGES = {
     "registry approve": "AWS refused UpdateModelPackage",
     "registry reject": "AWS refused UpdateModelPackage",
     "registry deploy": "is Rejected, not Approved",
+    "monitor run": "processing job j1 Failed: AlgorithmError: boom",
+    "monitor schedule": "AWS refused DescribeEndpoint",
 }
 # command key -> argv refused before anything is sent (exit 2).
 REFUSED: dict[str, list[str]] = {
@@ -274,6 +290,10 @@ REFUSED: dict[str, list[str]] = {
     "registry approve": ["latest"],
     "registry reject": ["v1"],
     "registry deploy": [PACKAGE, "--endpoint", "e" * 48],
+    "monitor run": ["--endpoint", "e1", "--model-data", "http://not-s3/model.tar.gz"],
+    "monitor schedule": ["--schedule", "every hour"],
+    "monitor list": ["--monitor-name", "not a name"],
+    "monitor delete": ["--endpoint", "e" * 64],
 }
 # command key -> argv whose dry run prints something (interrupted there: exit 130).
 PRINTS: dict[str, list[str]] = {
@@ -297,6 +317,17 @@ PRINTS: dict[str, list[str]] = {
     "registry approve": [PACKAGE],
     "registry reject": [PACKAGE],
     "registry deploy": [PACKAGE],
+    "monitor run": ["--endpoint", "e1", "--model-data", MODEL],
+    "monitor schedule": [
+        "--endpoint",
+        "e1",
+        "--model-data",
+        MODEL,
+        "--schedule-role",
+        "arn:aws:iam::123456789012:role/S",
+    ],
+    "monitor list": [],
+    "monitor delete": ["--endpoint", "e1"],
 }
 ENV = {**dict_env(), "MPG_BUCKET": "my-bucket"}
 

@@ -374,6 +374,35 @@ CASES: dict[str, Case] = {
         [*TRAIN, "-H", "random_state=99999999999999999999999"], "random_state"
     ),
     "start-n-estimators-huge": Case([*START, "-P", "NEstimators=1000000000"], "n_estimators"),
+    # The monitor (issue 26): its flags and [monitor] table, refused before anything is sent.
+    "monitor-run-model-data": Case(
+        ["monitor", "run", "--model-data", "http://x/model.tar.gz", "--dry-run"],
+        "model_data 'http://x/model.tar.gz' must be an s3:// URI",
+    ),
+    "monitor-run-threshold-text": Case(
+        ["monitor", "run", "--psi-threshold", "high", "--dry-run"],
+        "--psi-threshold: psi_threshold = 'high' is not a number",
+    ),
+    "monitor-schedule-expression": Case(
+        ["monitor", "schedule", "--schedule", "every hour", "--dry-run"],
+        "is not an EventBridge Scheduler expression",
+    ),
+    "monitor-schedule-role": Case(
+        ["monitor", "schedule", "--schedule-role", "admin", "--dry-run"],
+        "schedule_role 'admin' is not an IAM role ARN",
+    ),
+    "monitor-list-name": Case(["monitor", "list", "--monitor-name", "m" * 41], "monitor_name"),
+    "monitor-delete-endpoint": Case(
+        ["monitor", "delete", "--endpoint", "e" * 64], "is not a SageMaker name (1-63 letters"
+    ),
+    "monitor-window-negative": toml(
+        ["monitor", "run", "--dry-run"],
+        "[monitor]\nwindow_hours = -1\n",
+        "window_hours = -1.0 must be from 0.0 to 720.0",
+    ),
+    "monitor-unknown-key": toml(
+        ["monitor", "list"], "[monitor]\nwindow = 1\n", "unknown key(s) ['window'] in [monitor]"
+    ),
 }
 PARAMS = [pytest.param(case, id=name) for name, case in CASES.items()]
 

@@ -29,6 +29,8 @@ ENV = {
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mpg-models/1"
 EXECUTION = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/mpg-pipeline/execution/abc123def456"
 ROWS = "8,307,130,3504,12,70,1\n"
+MODEL = "s3://my-bucket/mpg/training/t1/output/model.tar.gz"
+SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/Scheduler"
 
 # command key -> (argv after the command words, the operations printed, in order).
 CASES: dict[str, list[tuple[list[str], list[str]]]] = {
@@ -93,6 +95,26 @@ CASES: dict[str, list[tuple[list[str], list[str]]]] = {
     "registry deploy": [
         ([PACKAGE, "--endpoint", "e1"], ["CreateModel", "CreateEndpointConfig", "CreateEndpoint"])
     ],
+    # The monitor (issue 26): an alarm per Auto MPG column and the predictions.
+    "monitor run": [
+        (
+            ["--endpoint", "e1", "--model-data", MODEL],
+            ["CreateProcessingJob"] + ["PutMetricAlarm"] * 8,
+        ),
+        (
+            ["--endpoint", "e1", "--model-data", MODEL, "--local"],
+            ["CreateProcessingJob"] + ["PutMetricAlarm"] * 8,
+        ),
+        (["--endpoint", "e1"], ["DescribeEndpoint"]),  # its model holds the baseline
+    ],
+    "monitor schedule": [
+        (
+            ["--endpoint", "e1", "--model-data", MODEL, "--schedule-role", SCHEDULER_ROLE],
+            ["CreateSchedule"] + ["PutMetricAlarm"] * 8,
+        )
+    ],
+    "monitor list": [([], ["ListSchedules"])],
+    "monitor delete": [(["--endpoint", "e1"], ["DescribeAlarms"])],
 }
 PARAMS = [
     pytest.param(key, argv, operations, id=f"{key}-{i}")

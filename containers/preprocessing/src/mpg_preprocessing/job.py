@@ -27,6 +27,7 @@ from mpg_core.features import (
     target_values,
     text_categories,
 )
+from mpg_core.monitoring.baseline import RAW_STATISTICS_KEY, table_statistics
 from mpg_core.platform import Resources
 from mpg_core.table_schema import TableSchema, default_schema, write_features_schema
 
@@ -214,7 +215,14 @@ def run(config: PreprocessConfig) -> PreprocessResult:
                     estimator=preprocessor,
                     input_columns=schema.feature_columns,
                     output_columns=names,
-                    info={"fitted_on_rows": len(X_fit), "schema": schema.as_dict()},
+                    info={
+                        "fitted_on_rows": len(X_fit),
+                        "schema": schema.as_dict(),
+                        # The monitoring baseline's raw columns; training carries them on.
+                        RAW_STATISTICS_KEY: table_statistics(
+                            X_fit, schema.feature_columns, schema.names("categorical")
+                        ),
+                    },
                 ),
                 sample,
             )

@@ -42,6 +42,7 @@ from mpg_core.table_schema import (
     features_schema,
     schema_from_manifest,
 )
+from mpg_training.baseline import write_model_baseline
 from mpg_training.estimators import build_estimator
 
 log = logging.getLogger("mpg_training")
@@ -196,6 +197,7 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
 
     if config.resources.is_leader:
         _write_model(config, model, names, X_train.to_numpy(dtype=np.float64), schema)
+        write_model_baseline(config.channels, config.model_dir, model, schema, X_train, evaluation)
         report: dict[str, Any] = {
             "task": schema.task,
             "metrics": evaluation,

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 # Commands that submit jobs or models, so need the execution role.
 _SUBMITS: tuple[str, ...] = ("preprocess", "train", "tune", "deploy", "transform")
 _SUBMITS += ("pipeline definition", "pipeline upsert", "registry deploy")
+_SUBMITS += ("monitor run", "monitor schedule")  # mpg_launch.monitor
 ClientsFactory = Callable[[LaunchConfig, Callable[[str], None]], "Clients"]
 # --help's text: plain words (the module docstring is for readers of the code).
 DESCRIPTION = (
@@ -190,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("delete", "delete an endpoint, its endpoint config and its models")
     p.add_argument("--endpoint")
     _pipeline_commands(sub, common)
+    from mpg_launch.monitor.commands import add_commands as add_monitor_commands
+
+    add_monitor_commands(sub, common)
     return parser
 
 
@@ -311,6 +315,7 @@ def subcommand_table() -> dict[str, Subcommand]:
     """The function each subcommand runs."""
     # Imported here, not at the top: it loads boto3 and botocore, which --help does not need.
     from mpg_launch.cli import verbs as run
+    from mpg_launch.monitor.commands import table as monitor_table
 
     return {
         "push": run.push,
@@ -333,6 +338,7 @@ def subcommand_table() -> dict[str, Subcommand]:
         "registry approve": run.registry_approve,
         "registry reject": run.registry_reject,
         "registry deploy": run.registry_deploy,
+        **monitor_table(),
     }
 
 

@@ -89,7 +89,7 @@ def deploy_notes(config: DeployConfig) -> list[str]:
     if config.local:
         for on, what in (
             (config.autoscaling, "autoscaling is not emulated: the instances stay as started"),
-            (config.data_capture, "data capture is not emulated: nothing is written to S3"),
+            (config.data_capture, "data capture writes one S3 object per captured inference"),
             (
                 config.serverless,
                 "serverless runs as one always-on container: no cold starts, no memory size",

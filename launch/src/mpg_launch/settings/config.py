@@ -21,6 +21,8 @@ from mpg_launch.endpoint.async_settings import AsyncInference
 from mpg_launch.endpoint.rollout_settings import Rollout
 from mpg_launch.endpoint.settings import Autoscaling, DataCapture, Serverless
 from mpg_launch.errors import ConfigError
+from mpg_launch.monitor.settings import MonitorSettings
+from mpg_launch.monitor.settings import parse_table as parse_monitor_table
 from mpg_launch.settings import declared, preflight
 from mpg_launch.settings import values as coerce
 
@@ -99,6 +101,7 @@ class LaunchConfig:
     schema: str | None = None
     # --verbose: a local pipeline also prints its containers' log lines, under their step.
     verbose: bool = False
+    monitor: MonitorSettings | None = None  # [monitor] (mpg_launch.monitor.settings)
 
     # Where each setting came from ("--region", "MPG_REGION", "config file mpg.toml"), so an
     # error blames the right one; not a setting itself.
@@ -243,6 +246,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             return _instances(value, where)
         if name == "rollout":
             return rollout_options.parse(value, where)
+        if name == "monitor":
+            return parse_monitor_table(value, where)
         if name in endpoint_options.SECTIONS:
             return endpoint_options.parse_section(name, value, where)
         if name in ("images", "tags", "hyperparameters"):

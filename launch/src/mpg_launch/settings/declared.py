@@ -110,6 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data_capture", TABLE),
     Setting("rollout", TABLE),
     Setting("async_inference", TABLE),
+    Setting("monitor", TABLE),
     Setting("pipeline_name", flag="--pipeline-name"),
     Setting("model_package_group", flag="--model-package-group"),
     Setting("local", BOOLEAN, flag="--local", switch=True),

@@ -24,6 +24,7 @@ from mpg_launch.images.docker import ensure_engine, image_exists
 from mpg_launch.local.clients import async_inference
 from mpg_launch.local.clients.model_registry import expand_packages
 from mpg_launch.local.clients.pipelines import PipelineCalls
+from mpg_launch.local.engine import capture as local_capture
 from mpg_launch.local.engine import containers, serving, tuning
 from mpg_launch.local.engine import rollout as local_rollout
 from mpg_launch.local.engine.jobs import LocalContext, run_processing, run_training
@@ -450,6 +451,8 @@ class LocalRuntime:
             )
         serving.check_body(Body, record.get("MaxBodyBytes", serving.MAX_BODY_BYTES))
         reply = local_rollout.invoke(self.state, record, Body, ContentType, Accept)
+        # Issue 26: what SageMaker's data capture writes, for `monitor run --local`.
+        local_capture.capture(self.state, self.s3, record, Body, ContentType, reply, _)
         return {
             "Body": io.BytesIO(reply.body),
             "ContentType": reply.content_type,

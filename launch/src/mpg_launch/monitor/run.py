@@ -1,0 +1,220 @@
+"""The monitor commands: observe (the endpoint's model, its capture), plan (the requests,
+pure, checked) and apply. ``--dry-run`` prints the plan: its clients refuse every call.
+
+``--local`` runs the same job request on the local engine over the local endpoint's capture
+(written by the local endpoint when deployed with data capture). Metrics and alarms stay
+with the CloudWatch the AWS settings reach (a moto server in the tests): the job's container
+cannot reach a server on this machine's loopback, so with ``--local`` the job writes its
+metrics to ``metrics.json`` and this command sends them, then evaluates the alarms once
+(CloudWatch evaluates them itself; a local double does not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from mpg_core.monitoring.names import METRICS_FILE, VIOLATIONS_FILE
+from mpg_core.table_schema import default_schema, load_schema
+from mpg_launch.aws import names
+from mpg_launch.aws.clients import Clients, session
+from mpg_launch.aws.s3 import split_s3_uri
+from mpg_launch.aws.submit import Runner, Submission, dry_run_text
+from mpg_launch.errors import ConfigError
+from mpg_launch.monitor import checks, requests
+from mpg_launch.monitor.settings import MonitorSettings, with_flags
+from mpg_launch.settings.config import LaunchConfig
+
+Connect = Callable[[], Clients]
+Out = Callable[[str], None]
+
+
+def _settings(args: argparse.Namespace, config: LaunchConfig) -> MonitorSettings:
+    return with_flags(getattr(config, "monitor", None), args)
+
+
+def _endpoint(args: argparse.Namespace, config: LaunchConfig) -> str:
+    return names.checked_name(args.endpoint or config.endpoint_name)
+
+
+def _client(args: argparse.Namespace, config: LaunchConfig, service: str) -> Any:
+    if args.dry_run:
+        from mpg_launch.aws.dry_run import RefusingClient
+
+        return RefusingClient(service)
+    client: Any = session(config).client(service)  # type: ignore[call-overload]
+    return client
+
+
+def model_data(sagemaker: Any, endpoint: str) -> str:
+    """The model.tar.gz the endpoint serves (its last container's: the model, after any
+    preprocessor), which holds the baseline."""
+    config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    model = sagemaker.describe_model(ModelName=variants["ProductionVariants"][0]["ModelName"])
+    containers = model.get("Containers") or [model.get("PrimaryContainer", {})]
+    uri = containers[-1].get("ModelDataUrl")
+    if not uri:
+        raise ConfigError(f"endpoint {endpoint}'s model has no ModelDataUrl; pass --model-data")
+    return str(uri)
+
+
+def monitored_columns(config: LaunchConfig) -> tuple[str, ...]:
+    schema = load_schema(Path(config.schema)) if config.schema else default_schema()
+    return schema.feature_columns
+
+
+def _apply_alarms(cloudwatch: Any, alarms: list[dict[str, Any]], out: Out) -> None:
+    for alarm in alarms:
+        cloudwatch.put_metric_alarm(**alarm)
+    out(f"alarms: {len(alarms)} on {requests.NAMESPACE}, e.g. {alarms[0]['AlarmName']}")
+
+
+def _read_report(s3: Any, uri: str, name: str) -> dict[str, Any] | None:
+    bucket, prefix = split_s3_uri(uri)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/{name}")["Body"].read()
+    except Exception:  # a job that failed early wrote nothing
+        return None
+    found: dict[str, Any] = json.loads(body)
+    return found
+
+
+def evaluate_alarms(cloudwatch: Any, alarms: list[dict[str, Any]], now: datetime) -> dict[str, str]:
+    """Each alarm's state from the metric's latest period, set on ``cloudwatch``: what
+    CloudWatch does by itself, done once for a server that does not (moto)."""
+    states = {}
+    for alarm in alarms:
+        found = cloudwatch.get_metric_statistics(
+            Namespace=alarm["Namespace"],
+            MetricName=alarm["MetricName"],
+            Dimensions=alarm["Dimensions"],
+            StartTime=now - timedelta(seconds=alarm["Period"]),
+            EndTime=now + timedelta(minutes=5),
+            Period=alarm["Period"],
+            Statistics=[alarm["Statistic"]],
+        )["Datapoints"]
+        if not found:
+            state = "OK"  # TreatMissingData notBreaching
+        else:
+            value = max(p[alarm["Statistic"]] for p in found)
+            above = value > alarm["Threshold"]
+            breach = above if alarm["ComparisonOperator"] == "GreaterThanThreshold" else not above
+            state = "ALARM" if breach else "OK"
+        cloudwatch.set_alarm_state(
+            AlarmName=alarm["AlarmName"],
+            StateValue=state,
+            StateReason=f"evaluated by mpg-launch monitor run --local at {now.isoformat()}",
+        )
+        states[alarm["AlarmName"]] = state
+    return states
+
+
+def run(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    settings = _settings(args, config)
+    endpoint = _endpoint(args, config)
+    clients = connect()
+    uri = settings.model_data or model_data(clients.sagemaker, endpoint)
+    job_name = args.job_name or names.job_name("monitor")
+    # Local: the container cannot reach the caller's CloudWatch; this command sends for it.
+    job = requests.processing_request(
+        config, settings, job_name, endpoint, uri, emit_metrics=not config.local
+    )
+    alarms = requests.alarm_requests(settings, endpoint, monitored_columns(config))
+    checks.check_job(job)
+    checks.check_alarms(alarms)
+    runner = Runner(config, clients, out, args.dry_run, args.poll_seconds)
+    cloudwatch = _client(args, config, "cloudwatch")
+    if args.dry_run:
+        runner.submit(Submission("CreateProcessingJob", job))
+        out(dry_run_text([Submission("PutMetricAlarm", a, "cloudwatch") for a in alarms]))
+        return 0
+    _apply_alarms(cloudwatch, alarms, out)
+    runner.submit(Submission("CreateProcessingJob", job))
+    out(
+        f"monitoring job {job_name} started over {requests.capture_uri(config, settings, endpoint)}"
+    )
+    runner.wait_job("processing", job_name)  # JobFailed (exit 1) when the job fails
+    report = requests.report_uri(config, settings, job_name)
+    violations = _read_report(clients.s3, report, VIOLATIONS_FILE) or {"violations": []}
+    if config.local:
+        metrics = _read_report(clients.s3, report, METRICS_FILE) or {}
+        for request in requests.put_metric_data_requests(metrics):
+            cloudwatch.put_metric_data(**request)
+        states = evaluate_alarms(cloudwatch, alarms, datetime.now(UTC))
+        firing = sorted(n for n, s in states.items() if s == "ALARM")
+        out(f"alarms in ALARM: {', '.join(firing) or 'none'}")
+    found = violations["violations"]
+    out(f"report: {report}report.html ({len(found)} violation(s))")
+    for v in found:
+        out(
+            f"  {v.get('feature_name') or v.get('metric_name')}: {v['constraint_check_type']}: "
+            f"{v['description']}"
+        )
+    return 0
+
+
+def schedule(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    settings = _settings(args, config)
+    if config.local:
+        raise ConfigError("monitor schedule takes no --local: EventBridge Scheduler is AWS's")
+    endpoint = _endpoint(args, config)
+    role = checks.schedule_role(settings.schedule_role)
+    uri = settings.model_data or model_data(connect().sagemaker, endpoint)
+    request = requests.schedule_request(config, settings, endpoint, uri, role)
+    alarms = requests.alarm_requests(settings, endpoint, monitored_columns(config))
+    checks.check_schedule(request)
+    checks.check_alarms(alarms)
+    if args.dry_run:
+        plan = [Submission("CreateSchedule", request, "scheduler")]
+        out(dry_run_text(plan + [Submission("PutMetricAlarm", a, "cloudwatch") for a in alarms]))
+        return 0
+    _apply_alarms(_client(args, config, "cloudwatch"), alarms, out)
+    arn = _client(args, config, "scheduler").create_schedule(**request)["ScheduleArn"]
+    out(f"schedule {request['Name']} ({settings.schedule}): {arn}")
+    return 0
+
+
+def list_monitors(
+    args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
+) -> int:
+    settings = _settings(args, config)
+    scheduler = _client(args, config, "scheduler")
+    cloudwatch = _client(args, config, "cloudwatch")
+    schedules = scheduler.list_schedules(NamePrefix=settings.monitor_name).get("Schedules", [])
+    for s in schedules:
+        out(f"schedule {s['Name']}: {s.get('State', '?')}")
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=settings.monitor_name)["MetricAlarms"]
+    for a in alarms:
+        out(
+            f"alarm {a['AlarmName']}: {a['StateValue']} ({a['MetricName']} "
+            f"{a['ComparisonOperator']} {a['Threshold']})"
+        )
+    if not schedules and not alarms:
+        out(f"no schedules or alarms named {settings.monitor_name}-*")
+    return 0
+
+
+def delete(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    settings = _settings(args, config)
+    endpoint = _endpoint(args, config)
+    name = requests.schedule_name(settings, endpoint)
+    scheduler = _client(args, config, "scheduler")
+    cloudwatch = _client(args, config, "cloudwatch")
+    prefix = requests.alarm_name(settings, endpoint, "")
+    alarms = [
+        a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    ]
+    if alarms:
+        cloudwatch.delete_alarms(AlarmNames=alarms)
+    try:
+        scheduler.delete_schedule(Name=name)
+        out(f"deleted schedule {name}")
+    except scheduler.exceptions.ResourceNotFoundException:
+        out(f"no schedule {name}")
+    out(f"deleted {len(alarms)} alarm(s)")
+    return 0
