@@ -36,12 +36,17 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from mpg_core.artifact.files import MODEL_TARBALL, read_manifest, unpack_model_tarball
+from mpg_core.artifact.files import (
+    DECISION_THRESHOLD_KEY,
+    MODEL_TARBALL,
+    read_manifest,
+    unpack_model_tarball,
+)
 from mpg_core.artifact.reader import OpenedArtifact, load_artifact, open_artifact
 from mpg_core.channels import read_raw_dir
 from mpg_core.errors import ConfigError, DataError
 from mpg_core.features import coerce_numeric, raw_features, target_values
-from mpg_core.metrics import classification_metrics, regression_metrics
+from mpg_core.metrics import classification_metrics, predicted_labels, regression_metrics
 from mpg_core.table_schema import TableSchema, schema_from_manifest
 from mpg_training.evaluate_settings import EvaluateConfig
 
@@ -204,11 +209,13 @@ MULTICLASS_METRICS = (
 )
 
 
-def _classification_values(actual: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> Any:
+def _classification_values(
+    actual: np.ndarray, proba: np.ndarray, classes: np.ndarray, threshold: float | None = None
+) -> Any:
     from sklearn.metrics import fbeta_score, precision_score, recall_score
 
-    values = classification_metrics(actual, proba, classes)
-    predicted = classes[np.argmax(proba, axis=1)]
+    values = classification_metrics(actual, proba, classes, threshold)
+    predicted = predicted_labels(proba, classes, threshold)
     if len(classes) == 2:
         positive = classes[1]
         truth, guess = actual == positive, predicted == positive
@@ -249,21 +256,24 @@ def confusion(actual: np.ndarray, predicted: np.ndarray, classes: np.ndarray) ->
 
 
 def classification_report(
-    actual: np.ndarray, proba: np.ndarray, classes: np.ndarray
+    actual: np.ndarray, proba: np.ndarray, classes: np.ndarray, threshold: float | None = None
 ) -> tuple[str, dict[str, Any]]:
-    """(top-level key, metrics) in Model Monitor's classification format."""
+    """(top-level key, metrics) in Model Monitor's classification format; labels through a
+    binary classifier's decision ``threshold`` when it has one (as serving answers)."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     binary = len(classes) == 2
     names = BINARY_METRICS if binary else MULTICLASS_METRICS
     metrics: dict[str, Any] = {}
-    counts = confusion(actual, classes[np.argmax(proba, axis=1)], classes)
+    counts = confusion(actual, predicted_labels(proba, classes, threshold), classes)
     metrics["confusion_matrix"] = {
         _key(a): {_key(p): int(counts[i, j]) for j, p in enumerate(classes)}
         for i, a in enumerate(classes)
     }
     metrics.update(
-        _with_spread(actual, proba, lambda a, p: _classification_values(a, p, classes), names)
+        _with_spread(
+            actual, proba, lambda a, p: _classification_values(a, p, classes, threshold), names
+        )
     )
     if binary:
         truth = actual == classes[1]
@@ -432,8 +442,9 @@ def _classification(
             f"test: class(es) {unseen[:10]} of {schema.target!r} are not among the model's "
             f"classes {classes.tolist()[:10]}"
         )
-    key, metrics = classification_report(actual, proba, classes)
-    counts = confusion(actual, classes[np.argmax(proba, axis=1)], classes)
+    threshold = manifest.get(DECISION_THRESHOLD_KEY)
+    key, metrics = classification_report(actual, proba, classes, threshold)
+    counts = confusion(actual, predicted_labels(proba, classes, threshold), classes)
     plot_confusion_matrix(
         counts,
         classes,
