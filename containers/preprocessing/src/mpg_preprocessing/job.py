@@ -27,6 +27,7 @@ from mpg_core.features import (
     target_values,
     text_categories,
 )
+from mpg_core.leakage import check_leakage
 from mpg_core.platform import Resources
 from mpg_core.table_schema import TableSchema, default_schema, write_features_schema
 
@@ -158,8 +159,22 @@ def _host_split(
     return X, _required_target(y, split, schema) if split == "train" else y
 
 
+def _check_target_leakage(
+    config: PreprocessConfig, X_fit: pd.DataFrame, y_fit: pd.Series, schema: TableSchema
+) -> None:
+    """Stop (TargetLeakError, naming the column and its score) when a column alone predicts
+    the target almost perfectly on held-out train and validation rows (mpg_core.leakage)."""
+    X_valid = y_valid = None
+    if config.validation_dir is not None:
+        found = _host_split("validation", config.validation_dir, config, schema)
+        if found is not None:
+            X_valid, y_valid = found
+    check_leakage(schema.task, X_fit, y_fit, schema.leak_checked_columns, X_valid, y_valid)
+
+
 def run(config: PreprocessConfig) -> PreprocessResult:
     X_fit, y_fit, fit_name, schema = _fit_split(config)
+    _check_target_leakage(config, X_fit, y_fit, schema)
     preprocessor = build_preprocessor(schema).fit(X_fit)
     fingerprint = estimator_sha256(preprocessor)
     log.info(
