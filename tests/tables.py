@@ -158,7 +158,7 @@ def imbalanced_wine() -> Table:
     rng = np.random.default_rng(3)
     rare = frame.index[frame["target"] == 2]
     others = frame.index[frame["target"] != 2]
-    keep = rng.choice(rare, size=int(round(0.08 / 0.92 * len(others))), replace=False)
+    keep = rng.choice(rare, size=round(0.08 / 0.92 * len(others)), replace=False)
     frame = frame.loc[sorted([*others, *keep])].reset_index(drop=True)
     frame["label"] = np.where(frame.pop("target") == 2, "rare", "common")
     return Table("imbalanced_wine", "label", "classification", frame)
