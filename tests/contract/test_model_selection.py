@@ -209,3 +209,21 @@ def test_a_leak_stops_preprocessing_naming_the_column(tmp_path: Path) -> None:
     )
     prepared = preprocessed(table, tmp_path / "accepted", accepted)
     assert (prepared.root / "preprocessor" / "model.tar.gz").is_file()
+
+
+def test_the_evaluate_report_shows_the_importance_and_the_gate(binary, tmp_path: Path) -> None:
+    from mpg_training.evaluate_settings import EvaluateConfig
+    from mpg_training.model_quality import PERMUTATION_IMPORTANCE_PLOT, REPORT_FILE
+    from mpg_training.model_quality import run as evaluate
+
+    prepared, training, _ = binary
+    evaluate(EvaluateConfig(prepared.root / "model", prepared.root / "bronze/test", tmp_path))
+    report = json.loads((tmp_path / REPORT_FILE).read_text())
+    importance = report["permutation_importance"]
+    assert importance["measured_on"] == "validation"
+    assert importance["columns"] == training["permutation_importance"]
+    assert (tmp_path / PERMUTATION_IMPORTANCE_PLOT).read_bytes().startswith(b"\x89PNG")
+    gate = report["gate"]
+    assert gate["passed"] and gate["metric"] == "log_loss"
+    assert gate["checks"][0]["check"] == "baseline"
+    assert gate["checks"][0]["value"] < gate["baseline"]["test"]["log_loss"]

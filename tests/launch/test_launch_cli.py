@@ -118,7 +118,10 @@ def test_errors_are_one_line_and_non_zero(
         ),
         (["-H", "max_features=2"], "max_features=2 must be a number in (0, 1]"),
         (["-H", "depth=3"], "unknown hyperparameter(s) ['depth']; known: ["),
-        (["-H", "learning_rate=0.1"], "learning_rate does not apply to algorithm=random_forest"),
+        (
+            ["-H", "algorithm=random_forest", "-H", "learning_rate=0.1"],
+            "learning_rate does not apply to algorithm=random_forest",
+        ),
         (["-H", "n_estimators=1e9"], "n_estimators=1000000000.0 must be an integer in [1, 10000]"),
     ],
 )

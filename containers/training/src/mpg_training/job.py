@@ -349,7 +349,15 @@ def _train(
 
     importances = _permutation_importances(config, model, names, held, schema, hp.random_state)
     if config.resources.is_leader:
-        _write_model(config, model, names, X_train.to_numpy(dtype=np.float64), schema, threshold)
+        baseline = baseline_block(schema, y_train, held, evaluation)
+        # What the evaluate job adds to its report: the importances (it never sees the
+        # validation rows) and the baseline's test metrics, for the gate's verdict.
+        info = {"permutation_importance": importances} if importances else {}
+        if "test" in baseline["metrics"]:
+            info["baseline"] = {"kind": baseline["kind"], "test": baseline["metrics"]["test"]}
+        _write_model(
+            config, model, names, X_train.to_numpy(dtype=np.float64), schema, threshold, info
+        )
         report: dict[str, Any] = {
             "task": schema.task,
             "metrics": evaluation,
@@ -357,7 +365,7 @@ def _train(
             "hyperparameters": fitted.hyperparameters.as_dict(),
             "feature_importances": _importances(model, names),
             "permutation_importance": importances,
-            "baseline": baseline_block(schema, y_train, held, evaluation),
+            "baseline": baseline,
         }
         if fitted.selection is not None:
             report["selection"] = _selection_report(fitted)
@@ -430,10 +438,11 @@ def _write_model(
     train_features: np.ndarray,
     schema: TableSchema,
     threshold: float | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     # What serving and batch transform need to answer: the task, the class order, the schema,
-    # and a binary classifier's decision threshold (labels only).
-    info: dict[str, Any] = {"task": schema.task, "schema": schema.as_dict()}
+    # and a binary classifier's decision threshold (labels only); then what reports read.
+    info: dict[str, Any] = {"task": schema.task, "schema": schema.as_dict(), **(extra or {})}
     if schema.is_classification:
         info["classes"] = [_json_label(c) for c in model.classes_]
     if threshold is not None:
