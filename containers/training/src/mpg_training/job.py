@@ -238,7 +238,7 @@ def fit_model(
             y_valid,
             budget,
         )
-        print(f"leaderboard ({split} rows, chosen by {selection.metric}):", flush=True)
+        print(f"leaderboard (chosen by {selection.metric} on {selection.judged_on}):", flush=True)
         print(selection.table(), flush=True)
         fitted = Fitted(selection.chosen.model, hp, selection, selection_split=split)
     else:
@@ -386,7 +386,8 @@ def _selection_report(fitted: Fitted) -> dict[str, Any]:
     assert selection is not None
     return {
         "metric": selection.metric,
-        "judged_on": fitted.selection_split,
+        "judged_on": selection.judged_on,
+        "validation_split": fitted.selection_split,
         "chosen": selection.chosen.name,
         "leaderboard": [
             c.row()

@@ -56,6 +56,9 @@ SECONDS_PER_CELL_TREE = {
 # Below this many training rows the job runs OpenMP (the histogram family's fit and predict)
 # on one thread: its threads cost more to start and synchronise than the work they share.
 SMALL_TABLE_ROWS = 10_000
+# Tables with at most this many train + validation rows are judged by cross-validation.
+CV_ROWS = 3_000
+CV_FOLDS = 5
 # Serving cost: one row through the compiled walk, the median of this many calls.
 TIMING_CALLS = 200
 
@@ -83,18 +86,20 @@ class Candidate:
 
     name: str
     model: Any
-    validation: np.ndarray  # predictions (1-D) or class probabilities on the validation rows
-    metrics: dict[str, float]
+    judged: np.ndarray  # predictions (1-D) or class probabilities on the judging rows
+    metrics: dict[str, float]  # on the judging rows (see Judging): what the choice reads
     fit_seconds: float
     size_bytes: int = 0
     serve_us_per_row: float = math.nan
     note: str = ""
     weights: dict[str, float] = field(default_factory=dict)
+    validation_metrics: dict[str, float] = field(default_factory=dict)  # the model's own
 
     def row(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "model": self.name,
-            "validation": self.metrics,
+            "judged": self.metrics,
+            "validation": self.validation_metrics,
             "fit_seconds": round(self.fit_seconds, 4),
             "size_bytes": self.size_bytes,
             "serve_us_per_row": round(self.serve_us_per_row, 2),
@@ -208,6 +213,67 @@ def serve_us_per_row(model: Any, row: np.ndarray) -> float:
     return float(np.median(times) * 1e6)
 
 
+@dataclass(frozen=True)
+class Judging:
+    """The rows the candidates are compared on: the validation rows, or for a small table
+    every train and validation row, each predicted by a model fitted on the other folds
+    (out-of-fold): a 40-row validation split cannot tell families apart, 300 rows can."""
+
+    X: np.ndarray
+    y: np.ndarray
+    folds: np.ndarray | None  # fold of each row (cross-validation), None: the validation rows
+    how: str
+
+    @classmethod
+    def for_rows(
+        cls,
+        task: Task,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_valid: np.ndarray,
+        y_valid: np.ndarray,
+        seed: int,
+    ) -> Judging:
+        validation = cls(X_valid, y_valid, None, "validation rows")
+        if len(X) + len(X_valid) > CV_ROWS:
+            return validation
+        X_all, y_all = np.vstack([X, X_valid]), np.concatenate([y, y_valid])
+        splits = CV_FOLDS
+        if task == "classification":
+            splits = min(splits, int(np.unique(y_all, return_counts=True)[1].min()))
+        if splits < 2:
+            return validation
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        splitter = (
+            StratifiedKFold(splits, shuffle=True, random_state=seed)
+            if task == "classification"
+            else KFold(splits, shuffle=True, random_state=seed)
+        )
+        folds = np.zeros(len(y_all), dtype=np.intp)
+        for k, (_, held) in enumerate(splitter.split(X_all, y_all)):
+            folds[held] = k
+        how = f"{splits}-fold cross-validation over the train and validation rows"
+        return cls(X_all, y_all, folds, how)
+
+    def predictions(self, estimator: Any, task: Task, hp: Hyperparameters) -> np.ndarray:
+        """Out-of-fold predictions of clones of ``estimator`` (unfitted)."""
+        from sklearn.base import clone
+
+        assert self.folds is not None
+        out: np.ndarray | None = None
+        for k in range(int(self.folds.max()) + 1):
+            fit, held = self.folds != k, self.folds == k
+            weights = sample_weights(task, hp.class_weight, self.y[fit])
+            model = clone(estimator).fit(self.X[fit], self.y[fit], sample_weight=weights)
+            part = answers(model, self.X[held], task)
+            if out is None:
+                out = np.zeros((len(self.y), *part.shape[1:]))
+            out[held] = part
+        assert out is not None
+        return out
+
+
 def fit_candidates(
     task: Task,
     hp: Hyperparameters,
@@ -217,11 +283,15 @@ def fit_candidates(
     y_valid: np.ndarray,
     budget: Budget,
     families: Sequence[str] | None = None,
+    judging: Judging | None = None,
 ) -> list[Candidate]:
-    """Fit each candidate family (cheapest first) while the budget lasts; each one's
-    validation predictions and metrics."""
+    """Fit each candidate family (cheapest first) on the train rows while the budget lasts;
+    each one's predictions and metrics on the ``judging`` rows (default: validation) and the
+    fitted model's on the validation rows."""
     started = time.perf_counter()
     rows, features = X.shape
+    judging = judging or Judging(X_valid, y_valid, None, "validation rows")
+    folds = 1 if judging.folds is None else int(judging.folds.max()) + 2
     weights = sample_weights(task, hp.class_weight, y)
     candidates: list[Candidate] = []
     classes = np.unique(y) if task == "classification" else None
@@ -232,7 +302,7 @@ def fit_candidates(
         note = _with_early_stopping(estimator, family, hp, rows)
         trees = int(getattr(estimator, "max_iter", 0) or getattr(estimator, "n_estimators", 100))
         left = budget.seconds - (time.perf_counter() - started)
-        need = _estimated_seconds(family, rows, features, budget.cores, trees)
+        need = folds * _estimated_seconds(family, rows, features, budget.cores, trees)
         if need > left:
             log.warning(
                 "skipping a candidate: over the time budget",
@@ -246,9 +316,12 @@ def fit_candidates(
             log.warning("skipping a candidate: over the memory budget", extra={"family": family})
             continue
         start = time.perf_counter()
+        judged = None if judging.folds is None else judging.predictions(estimator, task, hp)
         estimator.fit(X, y, sample_weight=weights)
         seconds = time.perf_counter() - start
         predicted = answers(estimator, X_valid, task)
+        if judged is None:
+            judged = predicted
         if hasattr(estimator, "n_iter_") and note:
             note += f": {int(estimator.n_iter_)} trees"
         elif hasattr(estimator, "n_estimators_") and note:
@@ -257,12 +330,13 @@ def fit_candidates(
             Candidate(
                 family,
                 estimator,
-                predicted,
-                task_metrics(task, y_valid, predicted, classes),
+                judged,
+                task_metrics(task, judging.y, judged, classes),
                 seconds,
                 size_bytes(estimator),
                 serve_us_per_row(estimator, X_valid[0]),
                 note,
+                validation_metrics=task_metrics(task, y_valid, predicted, classes),
             )
         )
     if not candidates:
@@ -321,17 +395,20 @@ class Selection:
     leaderboard: list[Candidate]
     metric: str
     ensemble_check: dict[str, float] = field(default_factory=dict)
+    judged_on: str = "validation rows"
 
     def table(self) -> str:
         """The leaderboard as text, best first, for the log."""
         metric = self.metric
         lines = [
-            f"{'model':<24}{'valid ' + metric:>16}{'fit s':>9}{'size KB':>10}{'µs/row':>9}",
+            f"{'model':<24}{'judged ' + metric:>16}{'valid ' + metric:>16}{'fit s':>9}"
+            f"{'size KB':>10}{'µs/row':>9}",
         ]
         for c in sorted(self.leaderboard, key=lambda c: c.metrics[metric]):
             mark = " *" if c is self.chosen else ""
             lines.append(
-                f"{c.name:<24}{c.metrics[metric]:>16.6f}{c.fit_seconds:>9.2f}"
+                f"{c.name:<24}{c.metrics[metric]:>16.6f}"
+                f"{c.validation_metrics.get(metric, math.nan):>16.6f}{c.fit_seconds:>9.2f}"
                 f"{c.size_bytes / 1024:>10.0f}{c.serve_us_per_row:>9.1f}{mark}"
             )
         return "\n".join(lines)
@@ -349,7 +426,8 @@ def select(
 ) -> Selection:
     """The best of the candidate families on validation, or their weighted ensemble when it
     beats the best one (cross-fitted, see the module docstring)."""
-    candidates = fit_candidates(task, hp, X, y, X_valid, y_valid, budget, families)
+    judging = Judging.for_rows(task, X, y, X_valid, y_valid, hp.random_state)
+    candidates = fit_candidates(task, hp, X, y, X_valid, y_valid, budget, families, judging)
     metric_name = selection_metric(task)
     classes = np.unique(y) if task == "classification" else None
 
@@ -357,14 +435,14 @@ def select(
         return score(task, truth, predicted, classes)
 
     best = min(candidates, key=lambda c: c.metrics[metric_name])
-    selection = Selection(best, list(candidates), metric_name)
-    if len(candidates) < 2 or len(y_valid) < 20:
+    selection = Selection(best, list(candidates), metric_name, judged_on=judging.how)
+    if len(candidates) < 2 or len(judging.y) < 20:
         return selection
-    predictions = [c.validation for c in candidates]
+    predictions = [c.judged for c in candidates]
     crossed_ensemble, crossed_single = cross_fitted_gain(
-        predictions, y_valid, metric, hp.random_state
+        predictions, judging.y, metric, hp.random_state
     )
-    weights = ensemble_selection(predictions, lambda p: metric(y_valid, p))
+    weights = ensemble_selection(predictions, lambda p: metric(judging.y, p))
     used = [i for i, w in enumerate(weights) if w > 0]
     selection.ensemble_check = {
         "cross_fitted_ensemble": crossed_ensemble,
@@ -379,17 +457,19 @@ def select(
         if task == "classification"
         else BlendedRegressor(members, member_weights)
     )
-    predicted = _weighted([predictions[i] for i in used], member_weights)
+    judged = _weighted([predictions[i] for i in used], member_weights)
+    on_validation = answers(blended, X_valid, task)
     ensemble = Candidate(
         ENSEMBLE,
         blended,
-        predicted,
-        task_metrics(task, y_valid, predicted, classes),
+        judged,
+        task_metrics(task, judging.y, judged, classes),
         sum(candidates[i].fit_seconds for i in used),
         size_bytes(blended),
         serve_us_per_row(blended, X_valid[0]),
-        "weights chosen on validation; judged cross-fitted on its halves",
+        "weights chosen on the judging rows; judged cross-fitted on their halves",
         {candidates[i].name: float(weights[i]) for i in used},
+        task_metrics(task, y_valid, on_validation, classes),
     )
     selection.leaderboard.append(ensemble)
     if crossed_ensemble < crossed_single:
