@@ -148,7 +148,7 @@ def test_config_file_hyperparameters_are_checked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "mpg.toml"
-    config.write_text('[hyperparameters]\nmin_samples_split = "1"\n')
+    config.write_text('[hyperparameters]\nalgorithm = "random_forest"\nmin_samples_split = "1"\n')
     code = main(
         ["tune", "--preprocessing-job", "p1", "--dry-run", "--config", str(config)],
         env=ENV,
