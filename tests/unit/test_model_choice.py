@@ -173,3 +173,16 @@ def test_class_weight_and_the_decision_settings_are_checked() -> None:
     assert parse_hyperparameters({"algorithm": "random_forest"}).decision_metric == "none"
     with pytest.raises(ConfigError, match="class_weight='some' must be one of"):
         parse_hyperparameters({"class_weight": "some"})
+
+
+def test_an_empty_value_is_not_given_so_a_pipeline_trains_what_train_trains() -> None:
+    # A pipeline sends every hyperparameter parameter; "" must resolve as leaving it out.
+    rows = 1_000_000
+    as_train = for_table_rows(parse_hyperparameters({"algorithm": "random_forest"}), rows)
+    as_pipeline = for_table_rows(
+        parse_hyperparameters({"algorithm": "random_forest", "max_depth": ""}), rows
+    )
+    assert as_pipeline == as_train and as_pipeline.max_leaf_nodes is not None
+    # "None" stays an explicit choice of unbounded trees, which the size rule respects.
+    explicit = parse_hyperparameters({"algorithm": "random_forest", "max_depth": "None"})
+    assert for_table_rows(explicit, rows).max_leaf_nodes is None

@@ -426,9 +426,12 @@ def _decode(value: Any) -> Any:
 
 def parse_hyperparameters(raw: Mapping[str, Any]) -> Hyperparameters:
     """Validate a hyperparameters map; SageMaker's reserved keys (``sagemaker_*``, and
-    ``_tuning_objective_metric`` from tuning jobs) are ignored."""
+    ``_tuning_objective_metric`` from tuning jobs) are ignored, and so is an empty value (the
+    name is then not given: its default, and the size rule, apply)."""
     values = {k: _decode(v) for k, v in raw.items() if not k.startswith(_RESERVED_PREFIXES)}
-    return Hyperparameters(**values)
+    # An empty value is no value: a pipeline cannot leave a hyperparameter out per execution,
+    # so it sends "" for "not set", and the job resolves the default as `train` does.
+    return Hyperparameters(**{k: v for k, v in values.items() if v != ""})
 
 
 def parameter_ranges(algorithm: str | None = None) -> dict[str, list[dict[str, Any]]]:
