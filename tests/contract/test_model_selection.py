@@ -233,3 +233,20 @@ def test_the_evaluate_report_shows_the_importance_and_the_gate(binary, tmp_path:
     assert gate["passed"] and gate["metric"] == "log_loss"
     assert gate["checks"][0]["check"] == "baseline"
     assert gate["checks"][0]["value"] < gate["baseline"]["test"]["log_loss"]
+
+
+def test_without_a_validation_channel_auto_judges_on_a_held_out_fifth(
+    trained, tmp_path: Path
+) -> None:
+    evaluation = train(
+        TrainConfig(
+            {"train": trained.features / "train"},
+            tmp_path / "m",
+            tmp_path / "o",
+            Hyperparameters(n_estimators=20),
+        )
+    )
+    report = json.loads((tmp_path / "o/evaluation.json").read_text())
+    assert report["selection"]["validation_split"] == "train holdout"
+    assert set(evaluation) == {"train"} and report["permutation_importance"] == {}
+    assert open_artifact(tmp_path / "m").engine == "compiled"
