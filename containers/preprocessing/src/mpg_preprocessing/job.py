@@ -166,9 +166,11 @@ def _check_target_leakage(
     the target almost perfectly on held-out train and validation rows (mpg_core.leakage)."""
     X_valid = y_valid = None
     if config.validation_dir is not None:
-        found = _host_split("validation", config.validation_dir, config, schema)
-        if found is not None:
-            X_valid, y_valid = found
+        frame = read_raw_dir(
+            config.validation_dir, "validation", required=schema.feature_columns, allow_empty=True
+        )
+        if not frame.empty:  # this host's shard; empty on a host without files
+            X_valid, y_valid = _labelled(frame, "validation", schema)
     check_leakage(schema.task, X_fit, y_fit, schema.leak_checked_columns, X_valid, y_valid)
 
 
@@ -206,7 +208,11 @@ def run(config: PreprocessConfig) -> PreprocessResult:
             features.insert(0, schema.target, label)
         path = config.features_dir / split / _output_name(split, config)
         path.parent.mkdir(parents=True, exist_ok=True)
-        features.to_csv(path, index=False, float_format="%.10g")
+        # Every digit (the shortest text that reads back as the same float64): the histogram
+        # family bins on exact values, so a feature rounded here can fall on the other side of
+        # a bin edge than the same row transformed at serving time, and the training job's
+        # test metrics would then differ from the evaluate job's on the same rows.
+        features.to_csv(path, index=False)
         # The schema beside the features: a training job without the preprocessor channel
         # still knows the target and the task.
         write_features_schema(schema, path.parent)
