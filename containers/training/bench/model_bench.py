@@ -274,52 +274,55 @@ def main(argv: list[str] | None = None) -> int:
     chosen = tables()
     if args.tables:
         chosen = {k: v for k, v in chosen.items() if k in args.tables.split(",")}
-    devnull = Path(os.devnull).open("w")  # noqa: SIM115 (the jobs print metric lines)
-    for name, table in chosen.items():
-        runs = []
-        for seed in range(args.seeds):
-            saved, sys.stdout = sys.stdout, devnull
-            try:
-                result = run_table(name, table, 42 + seed, args.http and seed == 0)
-            finally:
-                sys.stdout = saved
-            if args.autogluon:
-                result["autogluon_medium"] = autogluon(args.autogluon, table, 42 + seed)
-            runs.append(result)
-        task = table.task
-        keys = (
-            ["roc_auc", "log_loss", "balanced_accuracy"]
-            if task == "classification"
-            else ["rmse", "r2"]
-        )
-        chosen_models = ", ".join(str(r["default"].get("chosen")) for r in runs)
-        print(f"\n== {name} ({task}, {len(table.frame)} rows; auto chose: {chosen_models})")
-        models = [
-            "default",
-            "plain_hgb",
-            "random_forest",
-            "extra_trees",
-            "gradient_boosting",
-            "hist_gradient_boosting",
-            "weighted_ensemble",
-        ]
-        if args.autogluon:
-            models.append("autogluon_medium")
-        print(f"{'model':<24}" + "".join(f"{k:>32}" for k in keys))
-        for model in models:
-            if not any(model in r for r in runs):
-                continue
-            print(f"{model:<24}" + "".join(f"{summarise(runs, model, k):>32}" for k in keys))
-        print(f"default vs plain HGB: {verdict(runs, task)}")
-        train_s = [r["default"]["train_s"] for r in runs]
-        print(f"default training seconds (in process): {min(train_s):.1f}-{max(train_s):.1f}")
-        if args.http:
-            d = runs[0]["default"]
-            print(
-                f"one row through HTTP: median {d['http_ms_median']:.3f} ms, "
-                f"p95 {d['http_ms_p95']:.3f} ms"
-            )
+    with Path(os.devnull).open("w") as devnull:  # the jobs print metric lines
+        for name, table in chosen.items():
+            report(name, table, args, devnull)
     return 0
+
+
+def report(name: str, table: Any, args: argparse.Namespace, devnull: Any) -> None:
+    """Train and measure ``table`` over the seeds; print its rows."""
+    runs = []
+    for seed in range(args.seeds):
+        saved, sys.stdout = sys.stdout, devnull
+        try:
+            result = run_table(name, table, 42 + seed, args.http and seed == 0)
+        finally:
+            sys.stdout = saved
+        if args.autogluon:
+            result["autogluon_medium"] = autogluon(args.autogluon, table, 42 + seed)
+        runs.append(result)
+    task = table.task
+    keys = (
+        ["roc_auc", "log_loss", "balanced_accuracy"] if task == "classification" else ["rmse", "r2"]
+    )
+    chosen_models = ", ".join(str(r["default"].get("chosen")) for r in runs)
+    print(f"\n== {name} ({task}, {len(table.frame)} rows; auto chose: {chosen_models})")
+    models = [
+        "default",
+        "plain_hgb",
+        "random_forest",
+        "extra_trees",
+        "gradient_boosting",
+        "hist_gradient_boosting",
+        "weighted_ensemble",
+    ]
+    if args.autogluon:
+        models.append("autogluon_medium")
+    print(f"{'model':<24}" + "".join(f"{k:>32}" for k in keys))
+    for model in models:
+        if not any(model in r for r in runs):
+            continue
+        print(f"{model:<24}" + "".join(f"{summarise(runs, model, k):>32}" for k in keys))
+    print(f"default vs plain HGB: {verdict(runs, task)}")
+    train_s = [r["default"]["train_s"] for r in runs]
+    print(f"default training seconds (in process): {min(train_s):.1f}-{max(train_s):.1f}")
+    if args.http:
+        d = runs[0]["default"]
+        print(
+            f"one row through HTTP: median {d['http_ms_median']:.3f} ms, "
+            f"p95 {d['http_ms_p95']:.3f} ms"
+        )
 
 
 if __name__ == "__main__":
