@@ -68,7 +68,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     )
     assert result.preprocessor_tarball is not None
     channels = {s: root / "features" / s for s in ("train", "validation", "test")}
-    hp = Hyperparameters(n_estimators=30)
+    hp = Hyperparameters("random_forest", n_estimators=30)
     train(
         TrainConfig(
             channels={**channels, "preprocessor": root / "preprocessor"},

@@ -120,3 +120,45 @@ def write_table(name: str, folder: Path) -> tuple[Path, str]:
     target."""
     table = PLAIN[name]
     return table.write(folder), table.target
+
+
+# --- issue 22's tables: leaks and an imbalanced target ------------------------------------------
+
+
+def diabetes_with_leak() -> Table:
+    """Diabetes (regression) with ``log_progression``, the log of the target: a leak (as the
+    wage table that trained to R² 0.99997 held the log of the wage)."""
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True, scaled=False).frame.rename(
+        columns={"target": "progression"}
+    )
+    frame["log_progression"] = np.log(frame["progression"]).round(6)
+    return Table("diabetes_leak", "progression", "regression", frame)
+
+
+def breast_cancer_with_leak() -> Table:
+    """Breast cancer (binary, text labels) with ``followup_code``, a field filled in after
+    the diagnosis: 1.0/0.0 by the outcome, noisy on 0.5% of rows."""
+    table = breast_cancer()
+    frame = table.frame.copy()
+    rng = np.random.default_rng(5)
+    flip = rng.random(len(frame)) < 0.005
+    code = (frame["diagnosis"] == "malignant").to_numpy() ^ flip
+    frame["followup_code"] = code.astype(float) + rng.normal(scale=0.01, size=len(frame))
+    return Table("breast_cancer_leak", "diagnosis", "classification", frame)
+
+
+def imbalanced_wine() -> Table:
+    """Binary and imbalanced, made from wine: is the cultivar 2 (kept at 8% of the rows:
+    the other cultivars whole, cultivar 2 subsampled)?"""
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    rng = np.random.default_rng(3)
+    rare = frame.index[frame["target"] == 2]
+    others = frame.index[frame["target"] != 2]
+    keep = rng.choice(rare, size=round(0.08 / 0.92 * len(others)), replace=False)
+    frame = frame.loc[sorted([*others, *keep])].reset_index(drop=True)
+    frame["label"] = np.where(frame.pop("target") == 2, "rare", "common")
+    return Table("imbalanced_wine", "label", "classification", frame)

@@ -200,7 +200,7 @@ CASES: dict[str, Case] = {
     ),
     "train-h-unknown": Case([*TRAIN, "-H", "learnin_rate=0.1"], "unknown hyperparameter(s)"),
     "train-h-other-family": Case(
-        [*TRAIN, "-H", "learning_rate=0.1"],
+        [*TRAIN, "-H", "algorithm=random_forest", "-H", "learning_rate=0.1"],
         "learning_rate does not apply to algorithm=random_forest",
     ),
     "train-h-unknown-family": Case(

@@ -20,7 +20,11 @@ from tests.helpers.jobs import CHANNELS, TRAIN, make_tree, run_train
 
 
 def test_trains_evaluates_and_writes_a_servable_model(tmp_path: Path, trained) -> None:
-    root = make_tree(tmp_path, trained, {"n_estimators": "40", "max_depth": '"None"'})
+    root = make_tree(
+        tmp_path,
+        trained,
+        {"algorithm": "random_forest", "n_estimators": "40", "max_depth": '"None"'},
+    )
     result = run_train(root)
     assert result.returncode == 0, result.stdout + result.stderr
     logs = result.stdout + result.stderr
@@ -85,7 +89,9 @@ def test_bad_feature_file_fails_with_data_error(tmp_path: Path, trained) -> None
 
 def test_sigterm_stops_cleanly_with_a_reason(tmp_path: Path, trained) -> None:
     # Enough trees on one core that the job is still fitting when SIGTERM arrives.
-    root = make_tree(tmp_path, trained, {"n_estimators": "10000", "n_jobs": "1"})
+    root = make_tree(
+        tmp_path, trained, {"algorithm": "random_forest", "n_estimators": "10000", "n_jobs": "1"}
+    )
     env = {
         **os.environ,
         "SAGEMAKER_BASE_DIR": str(root),

@@ -78,7 +78,8 @@ def test_failing_training_job_leaves_the_failure_file(images, trained, tmp_path:
 def test_docker_stop_stops_training_cleanly(
     images, trained, tmp_path: Path, containers: list[str]
 ) -> None:
-    root = make_tree(tmp_path, trained, {"n_estimators": "10000", "n_jobs": "1"})
+    hyperparameters = {"algorithm": "random_forest", "n_estimators": "10000", "n_jobs": "1"}
+    root = make_tree(tmp_path, trained, hyperparameters)
     name = f"mpg-test-stop-{free_port()}"
     containers.append(name)
     assert run_training(images, root, name=name, detach=True).returncode == 0

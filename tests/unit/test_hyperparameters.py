@@ -6,6 +6,7 @@ from mpg_core.hyperparameters import (
     FOREST_LEAVES,
     FOREST_SAMPLE_ROWS,
     FOREST_SIZE_RULE_ROWS,
+    JOB_PARAMETERS,
     SCHEMA,
     SPECS,
     TUNED,
@@ -21,9 +22,9 @@ from mpg_core.hyperparameters import (
 )
 
 
-def test_defaults_are_todays_random_forest() -> None:
-    hp = parse_hyperparameters({})
-    assert hp == Hyperparameters()
+def test_the_random_forest_keeps_its_defaults() -> None:
+    hp = parse_hyperparameters({"algorithm": "random_forest"})
+    assert hp == Hyperparameters("random_forest")
     assert hp.algorithm == "random_forest"
     assert hp.sklearn_params() == {
         "n_estimators": 100,
@@ -41,6 +42,7 @@ def test_defaults_are_todays_random_forest() -> None:
 def test_strings_and_json_quoted_strings_are_parsed() -> None:
     hp = parse_hyperparameters(
         {
+            "algorithm": "random_forest",
             "n_estimators": "250",
             "max_depth": '"12"',
             "max_features": "0.5",
@@ -50,6 +52,7 @@ def test_strings_and_json_quoted_strings_are_parsed() -> None:
         }
     )
     assert hp == Hyperparameters(
+        "random_forest",
         n_estimators=250,
         max_depth=12,
         max_features=0.5,
@@ -66,7 +69,8 @@ def test_max_depth_none_words(value: object) -> None:
 
 
 def test_max_features_words() -> None:
-    assert parse_hyperparameters({"max_features": "SQRT"}).max_features == "sqrt"
+    hp = parse_hyperparameters({"algorithm": "random_forest", "max_features": "SQRT"})
+    assert hp.max_features == "sqrt"
 
 
 def test_reserved_keys_are_ignored() -> None:
@@ -97,8 +101,11 @@ def test_reserved_keys_are_ignored() -> None:
 def test_each_family_has_its_own_defaults(algorithm: str, defaults: dict[str, object]) -> None:
     params = parse_hyperparameters({"algorithm": algorithm}).sklearn_params()
     assert params.items() >= defaults.items()
+    # The job's own parameters (sample weights, calibration, threshold) are no estimator's.
     assert set(params) == {
-        (SPECS[n].sklearn_name or {}).get(algorithm, n) for n in family_names(algorithm)[1:]
+        (SPECS[n].sklearn_name or {}).get(algorithm, n)
+        for n in family_names(algorithm)[1:]
+        if n not in JOB_PARAMETERS
     }
 
 
@@ -120,16 +127,16 @@ def test_n_estimators_is_max_iter_for_the_histogram_family() -> None:
         ({"random_state": "-1"}, "must be an integer in [0, 4294967295]"),
         ({"max_depth": "0"}, "max_depth=0 must be an integer in [1, 1000]"),
         ({"max_depth": "100000"}, "must be an integer in [1, 1000]"),
-        ({"min_samples_split": "1"}, "must be an integer in [2, "),
+        ({"algorithm": "random_forest", "min_samples_split": "1"}, "must be an integer in [2, "),
         ({"max_features": "1.5"}, "must be a number in (0, 1] or one of ['sqrt', 'log2']"),
         ({"max_features": "all"}, "must be a number in (0, 1]"),
         ({"max_features": "nan"}, "must be a number in (0, 1]"),
-        ({"n_jobs": "0"}, "n_jobs=0 is not allowed"),
-        ({"n_jobs": "5000"}, "must be an integer in [-1, 1024]"),
-        ({"algorithm": "xgboost"}, "algorithm='xgboost' must be one of ['random_forest'"),
+        ({"algorithm": "random_forest", "n_jobs": "0"}, "n_jobs=0 is not allowed"),
+        ({"algorithm": "random_forest", "n_jobs": "5000"}, "must be an integer in [-1, 1024]"),
+        ({"algorithm": "xgboost"}, "algorithm='xgboost' must be one of ['auto', 'random_forest'"),
         ({"colour": "red"}, "unknown hyperparameter(s) ['colour']"),
         (
-            {"learning_rate": "0.1"},
+            {"algorithm": "random_forest", "learning_rate": "0.1"},
             "learning_rate does not apply to algorithm=random_forest; it is a parameter of "
             "['gradient_boosting', 'hist_gradient_boosting']",
         ),
@@ -171,7 +178,7 @@ def test_every_parameter_has_both_bounds() -> None:
 @pytest.mark.parametrize("spec", SCHEMA[1:], ids=lambda s: s.name)
 def test_every_default_is_a_valid_value(spec: Spec) -> None:
     for algorithm, default in spec.defaults.items():
-        assert spec.validator(algorithm).parse(spec.name, default) == default
+        assert Hyperparameters(algorithm, **{spec.name: default}).as_dict()[spec.name] == default
 
 
 @pytest.mark.parametrize("spec", [s for s in SCHEMA if s.tuned], ids=lambda s: s.name)
@@ -237,13 +244,13 @@ def test_reported_error_does_not_depend_on_key_order() -> None:
 
 
 def test_small_tables_keep_todays_defaults() -> None:
-    hp = Hyperparameters()
+    hp = Hyperparameters("random_forest")
     assert for_table_rows(hp, 278) is hp
     assert for_table_rows(hp, FOREST_SIZE_RULE_ROWS) is hp
 
 
 def test_large_tables_bound_the_forests_trees() -> None:
-    hp = parse_hyperparameters({"n_estimators": "50", "n_jobs": "2"})
+    hp = parse_hyperparameters({"algorithm": "random_forest", "n_estimators": "50", "n_jobs": "2"})
     adapted = for_table_rows(hp, 1_000_000)
     assert adapted.max_leaf_nodes == FOREST_LEAVES
     assert adapted.max_samples == FOREST_SAMPLE_ROWS / 1_000_000
@@ -257,7 +264,7 @@ def test_large_tables_bound_the_forests_trees() -> None:
     [
         {"max_depth": "30"},
         {"max_leaf_nodes": "None"},
-        {"max_samples": "0.9"},
+        {"algorithm": "random_forest", "max_samples": "0.9"},
         {"algorithm": "hist_gradient_boosting"},
         {"algorithm": "gradient_boosting"},
     ],

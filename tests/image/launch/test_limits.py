@@ -74,6 +74,8 @@ def test_max_runtime_stops_the_job_with_sigterm(
             "--config",
             config_file(tmp_path, "max_runtime_seconds = 4"),
             "-H",
+            "algorithm=random_forest",
+            "-H",
             "n_estimators=10000",
             "-H",
             "n_jobs=1",

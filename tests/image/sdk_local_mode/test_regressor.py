@@ -66,7 +66,9 @@ pytestmark = [
 ]
 
 # Strings, as SageMaker passes them (typed for Estimator's dict[str, str | PipelineVariable]).
-HYPERPARAMETERS: dict[str, Any] = {"n_estimators": "30", "max_depth": "8"}
+# The random forest, named: the test reads its parameters back from the pickled estimator.
+FOREST_PARAMETERS: dict[str, Any] = {"n_estimators": "30", "max_depth": "8"}
+HYPERPARAMETERS: dict[str, Any] = {"algorithm": "random_forest", **FOREST_PARAMETERS}
 
 
 def _tar_names(path: Path) -> set[str]:
@@ -203,7 +205,7 @@ def test_training_job_writes_model_tarball_and_metrics(training_run: TrainingRun
     assert "data/evaluation.json" in _tar_names(training_run.output_tarball)
     assert training_run.channels_untouched
     # hyperparameters.json reached the job, which parsed the strings.
-    assert {k: str(training_run.forest[k]) for k in HYPERPARAMETERS} == HYPERPARAMETERS
+    assert {k: str(training_run.forest[k]) for k in FOREST_PARAMETERS} == FOREST_PARAMETERS
 
     # Local mode does not parse MetricDefinitions; the documented regexes must find every
     # train and validation metric in the container's log, as they would in CloudWatch.

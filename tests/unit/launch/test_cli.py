@@ -118,7 +118,10 @@ def test_errors_are_one_line_and_non_zero(
         ),
         (["-H", "max_features=2"], "max_features=2 must be a number in (0, 1]"),
         (["-H", "depth=3"], "unknown hyperparameter(s) ['depth']; known: ["),
-        (["-H", "learning_rate=0.1"], "learning_rate does not apply to algorithm=random_forest"),
+        (
+            ["-H", "algorithm=random_forest", "-H", "learning_rate=0.1"],
+            "learning_rate does not apply to algorithm=random_forest",
+        ),
         (["-H", "n_estimators=1e9"], "n_estimators=1000000000.0 must be an integer in [1, 10000]"),
     ],
 )
@@ -145,7 +148,7 @@ def test_config_file_hyperparameters_are_checked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "mpg.toml"
-    config.write_text('[hyperparameters]\nmin_samples_split = "1"\n')
+    config.write_text('[hyperparameters]\nalgorithm = "random_forest"\nmin_samples_split = "1"\n')
     code = main(
         ["tune", "--preprocessing-job", "p1", "--dry-run", "--config", str(config)],
         env=ENV,

@@ -149,9 +149,14 @@ def test_registry_override_changes_only_the_push_target() -> None:
 
 
 def test_config_hyperparameters_are_checked_by_the_images_parser(tmp_path: Path) -> None:
-    good = write_toml(tmp_path, '[hyperparameters]\nn_estimators = 200\nmax_features = "sqrt"\n')
+    good = write_toml(
+        tmp_path,
+        '[hyperparameters]\nalgorithm = "random_forest"\nn_estimators = 200\n'
+        'max_features = "sqrt"\n',
+    )
     # Unchanged, as strings: the wire format; the image parses them again.
     assert load_config(good, BASE_ENV).hyperparameters == {
+        "algorithm": "random_forest",
         "n_estimators": "200",
         "max_features": "sqrt",
     }
@@ -163,6 +168,8 @@ def test_config_hyperparameters_are_checked_by_the_images_parser(tmp_path: Path)
         "hyperparameter n_estimators='many' must be an integer"
     )
     assert err.value.exit_code == 2
-    unknown = write_toml(tmp_path, "[hyperparameters]\nlearning_rate = 0.1\n")
+    unknown = write_toml(
+        tmp_path, '[hyperparameters]\nalgorithm = "random_forest"\nlearning_rate = 0.1\n'
+    )
     with pytest.raises(ConfigError, match=r"learning_rate does not apply to algorithm=random_f"):
         load_config(unknown, BASE_ENV)

@@ -35,7 +35,11 @@ ALGORITHMS: tuple[Algorithm, ...] = (
     "gradient_boosting",
     "hist_gradient_boosting",
 )
-DEFAULT_ALGORITHM: Algorithm = "random_forest"
+# "auto" (the default) is no family of its own: the training job fits the candidate families,
+# keeps the best on validation (or a weighted ensemble of them) and reports a leaderboard.
+AUTO = "auto"
+CHOICES: tuple[str, ...] = (AUTO, *ALGORITHMS)
+DEFAULT_ALGORITHM = AUTO
 FORESTS: tuple[Algorithm, ...] = ("random_forest", "extra_trees")
 BOOSTED: tuple[Algorithm, ...] = ("gradient_boosting", "hist_gradient_boosting")
 # The most trees a model may have: the compiled form indexes nodes with int32, and a 10,000-tree
@@ -160,33 +164,38 @@ class Spec:
 
     @property
     def default(self) -> Any:
-        """The default in the default family (what a request without the name trains)."""
+        """The default in the default family (what a request without the name trains); for
+        ``auto``, the value that means every candidate family's own default."""
         return self.defaults.get(DEFAULT_ALGORITHM)
 
     @property
     def shared(self) -> bool:
-        return set(self.defaults) == set(ALGORITHMS)
+        return set(ALGORITHMS) <= set(self.defaults)
 
     def validator(self, algorithm: str) -> Valid:
         return (self.valid_in or {}).get(algorithm, self.valid)
 
 
-def _every(value: Any) -> dict[str, Any]:
-    return dict.fromkeys(ALGORITHMS, value)
+def _every(value: Any, auto: Any = None) -> dict[str, Any]:
+    """``value`` in every family, and ``auto`` (a value that leaves each family its own
+    default) for the ``auto`` choice."""
+    return {AUTO: auto, **dict.fromkeys(ALGORITHMS, value)}
 
 
 _FRACTION = Real(0.0, 1.0)
-_ALGORITHM = Choice(ALGORITHMS)
+_ALGORITHM = Choice(CHOICES)
+_FAMILY = Choice(ALGORITHMS)
 SCHEMA: tuple[Spec, ...] = (
     Spec(
         "algorithm",
         _every(None),  # placeholder: the family itself, see Hyperparameters
         _ALGORITHM,
+        # The tuner picks among the families: "auto" already compares them on validation.
         TuningRange("Categorical", values=ALGORITHMS),
     ),
     Spec(
         "n_estimators",
-        _every(100),
+        _every(100, auto=100),  # 100 is every family's default
         Integer(1, MAX_TREES),
         TuningRange("Integer", 50, 400),
         sklearn_name={"hist_gradient_boosting": "max_iter"},
@@ -196,6 +205,7 @@ SCHEMA: tuple[Spec, ...] = (
         {**_every(None), "gradient_boosting": 3},
         Integer(1, 1000, none_allowed=True),
         TuningRange("Integer", 3, 20),
+        # auto: None leaves each family its own (gradient boosting 3, the others unbounded).
     ),
     Spec(
         "min_samples_split",
@@ -230,7 +240,28 @@ SCHEMA: tuple[Spec, ...] = (
     Spec("subsample", {"gradient_boosting": 1.0}, _FRACTION),
     Spec("l2_regularization", {"hist_gradient_boosting": 0.0}, Real(0.0, 1e6, low_inclusive=True)),
     Spec("max_bins", {"hist_gradient_boosting": 255}, Integer(2, 255)),
-    Spec("random_state", _every(42), Integer(0, MAX_SEED)),
+    Spec("random_state", _every(42, auto=42), Integer(0, MAX_SEED)),
+    # Classifiers: "balanced" weighs each class by n_rows / (n_classes * its rows), as
+    # scikit-learn's class_weight does; applied as fit's sample weights in every family (so
+    # gradient boosting takes it too). Regressors ignore it.
+    Spec("class_weight", _every("none", auto="none"), Choice(("none", "balanced"))),
+    # Binary classifiers: calibrate the probabilities on validation ("auto": the better of
+    # sigmoid and isotonic when it helps, judged cross-fitted; see mpg_training.calibration).
+    Spec(
+        "calibration",
+        _every("none", auto="auto"),
+        Choice(("none", "auto", "sigmoid", "isotonic")),
+    ),
+    # Binary classifiers: the label's decision threshold, chosen on validation for this metric
+    # (stored in artifact.json as decision_threshold); "none": the most probable class.
+    Spec(
+        "decision_metric",
+        _every("none", auto="balanced_accuracy"),
+        Choice(("none", "balanced_accuracy", "accuracy", "f1")),
+    ),
+    # auto: the seconds the candidate families may take together (None: from the instance's
+    # cores and the table's size, see mpg_training.selection).
+    Spec("time_limit", {AUTO: None}, Integer(1, 7 * 24 * 3600, none_allowed=True)),
     Spec(
         "n_jobs",
         dict.fromkeys(FORESTS, -1),
@@ -238,6 +269,20 @@ SCHEMA: tuple[Spec, ...] = (
     ),
 )
 SPECS: Mapping[str, Spec] = {s.name: s for s in SCHEMA}
+# What the training job applies around the estimator (fit's sample weights, calibration, the
+# decision threshold, auto's budget), never an estimator's keyword argument.
+JOB_PARAMETERS = frozenset({"class_weight", "calibration", "decision_metric", "time_limit"})
+
+
+def _parse(spec: Spec, family: str, value: Any) -> Any:
+    """``value`` checked for ``family``; for auto, None (each family's own default) or a
+    value that every family taking the parameter accepts (the first refusal is raised)."""
+    if family != AUTO:
+        return spec.validator(family).parse(spec.name, value)
+    if spec.defaults[AUTO] is None and _is_none(value):
+        return None
+    parsed = [spec.validator(f).parse(spec.name, value) for f in ALGORITHMS if f in spec.defaults]
+    return parsed[0] if parsed else spec.valid.parse(spec.name, value)
 
 
 def family_names(algorithm: str) -> tuple[str, ...]:
@@ -248,7 +293,7 @@ def family_names(algorithm: str) -> tuple[str, ...]:
 def tuned_names(algorithm: str | None = None) -> frozenset[str]:
     """What the tuner sets: for one family its tuned parameters; with the family left to the
     tuner (None), ``algorithm`` and the tuned parameters every family shares."""
-    if algorithm is None:
+    if algorithm is None or algorithm == AUTO:
         return frozenset(s.name for s in SCHEMA if s.tuned and s.shared)
     return frozenset(s.name for s in SCHEMA if s.tuned and algorithm in s.defaults) - {"algorithm"}
 
@@ -258,13 +303,16 @@ TUNED: frozenset[str] = tuned_names(None)
 
 @dataclass(frozen=True, init=False)
 class Hyperparameters:
-    """One family's settings, every one of its parameters resolved (given or default).
+    """One family's settings, every one of its parameters resolved (given or default), or
+    ``auto``'s: the parameters every family takes, each None (every family's own default) or
+    a value every family accepts, which :meth:`for_family` hands to each candidate.
 
-    ``Hyperparameters(n_estimators=50)`` is the random forest with 50 trees;
+    ``Hyperparameters()`` is auto; ``Hyperparameters("random_forest", n_estimators=50)`` the
+    random forest with 50 trees;
     ``Hyperparameters(algorithm="gradient_boosting", learning_rate=0.05)`` a boosted model. A
     parameter of another family is refused by name, values are checked against the table."""
 
-    algorithm: Algorithm
+    algorithm: str  # an Algorithm, or AUTO
     values: tuple[tuple[str, Any], ...]
     # The names set explicitly (the rest took the family's defaults): the size rule
     # (:func:`for_table_rows`) changes only defaults.
@@ -287,9 +335,7 @@ class Hyperparameters:
         values = tuple(
             (
                 s.name,
-                s.validator(family).parse(s.name, given[s.name])
-                if s.name in given
-                else s.defaults[family],
+                _parse(s, family, given[s.name]) if s.name in given else s.defaults[family],
             )
             for s in SCHEMA
             if family in s.defaults and s.name != "algorithm"
@@ -309,10 +355,29 @@ class Hyperparameters:
         """``algorithm`` and the family's parameters, with this table's names."""
         return {"algorithm": self.algorithm, **dict(self.values)}
 
+    @property
+    def is_auto(self) -> bool:
+        return self.algorithm == AUTO
+
+    def for_family(self, family: str) -> Hyperparameters:
+        """auto's settings as one candidate family's: the values given (not None), the rest
+        the family's defaults; ``given`` keeps only those, so the size rule still applies."""
+        if not self.is_auto:
+            raise ValueError(f"for_family on algorithm={self.algorithm}; only auto has families")
+        values = {
+            name: value
+            for name, value in self.values
+            if name in self.given and value is not None and family in SPECS[name].defaults
+        }
+        return Hyperparameters(family, **values)
+
     def sklearn_params(self) -> dict[str, Any]:
-        """The family's parameters as its scikit-learn estimator's keyword arguments."""
+        """The family's parameters as its scikit-learn estimator's keyword arguments (without
+        :data:`JOB_PARAMETERS`, which the training job applies itself)."""
+        if self.is_auto:
+            raise ValueError("auto is no estimator; use for_family")
         renamed = {s.name: (s.sklearn_name or {}).get(self.algorithm, s.name) for s in SCHEMA}
-        return {renamed[name]: value for name, value in self.values}
+        return {renamed[name]: value for name, value in self.values if name not in JOB_PARAMETERS}
 
 
 # The size rule for forests (see for_table_rows): above this many training rows, unbounded
@@ -361,9 +426,12 @@ def _decode(value: Any) -> Any:
 
 def parse_hyperparameters(raw: Mapping[str, Any]) -> Hyperparameters:
     """Validate a hyperparameters map; SageMaker's reserved keys (``sagemaker_*``, and
-    ``_tuning_objective_metric`` from tuning jobs) are ignored."""
+    ``_tuning_objective_metric`` from tuning jobs) are ignored, and so is an empty value (the
+    name is then not given: its default, and the size rule, apply)."""
     values = {k: _decode(v) for k, v in raw.items() if not k.startswith(_RESERVED_PREFIXES)}
-    return Hyperparameters(**values)
+    # An empty value is no value: a pipeline cannot leave a hyperparameter out per execution,
+    # so it sends "" for "not set", and the job resolves the default as `train` does.
+    return Hyperparameters(**{k: v for k, v in values.items() if v != ""})
 
 
 def parameter_ranges(algorithm: str | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -393,7 +461,9 @@ def tuning_plan(
     algorithm = decoded.get("algorithm")
     if algorithm is not None:
         algorithm = _ALGORITHM.parse("algorithm", algorithm)
-    parse_hyperparameters(configured)
+    if algorithm == AUTO:  # the tuner's own search over the families replaces auto's
+        algorithm = None
+        configured = {k: v for k, v in configured.items() if k != "algorithm"}
     tuned = tuned_names(algorithm)
     static = {k: str(v) for k, v in configured.items() if k not in tuned}
     if algorithm is None:
@@ -403,4 +473,7 @@ def tuning_plan(
                 f"hyperparameter(s) {narrow} do not apply to every algorithm the tuner may "
                 "choose; set algorithm in the hyperparameters to tune one family, or remove them"
             )
+    # What every training job of the tuning job is given must parse for any family it picks.
+    for family in ALGORITHMS if algorithm is None else (algorithm,):
+        parse_hyperparameters({**configured, "algorithm": family})
     return parameter_ranges(algorithm), static

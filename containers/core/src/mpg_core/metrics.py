@@ -54,13 +54,14 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 
 
 def classification_metrics(
-    y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray
+    y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray, threshold: float | None = None
 ) -> dict[str, float]:
     """Accuracy, balanced accuracy, macro F1, log loss and ROC AUC (binary: of the second
     class; multiclass: one-vs-rest, macro over the classes present in ``y_true`` with both
     positives and negatives) of class probabilities ``proba`` (columns in ``classes`` order).
-    The predicted label is ``classes[argmax]``, scikit-learn's ``predict``. NaN for what one
-    split cannot define (ROC AUC of a single class)."""
+    The predicted label is ``classes[argmax]``, scikit-learn's ``predict``, or for a binary
+    classifier with a decision ``threshold`` the second class when its probability is at or
+    above it. NaN for what one split cannot define (ROC AUC of a single class)."""
     import numpy as np
     from sklearn.metrics import (
         accuracy_score,
@@ -70,7 +71,7 @@ def classification_metrics(
         roc_auc_score,
     )
 
-    predicted = classes[np.argmax(proba, axis=1)]
+    predicted = predicted_labels(proba, classes, threshold)
     # Binary: the second class's curve (the first's has the same area); else one per class.
     columns = [1] if len(classes) == 2 else range(len(classes))
     aucs = []
@@ -85,6 +86,18 @@ def classification_metrics(
         "log_loss": float(log_loss(y_true, proba, labels=classes)),
         "roc_auc": float(np.mean(aucs)) if aucs else math.nan,
     }
+
+
+def predicted_labels(
+    proba: np.ndarray, classes: np.ndarray, threshold: float | None = None
+) -> np.ndarray:
+    """Labels from class probabilities: the first most probable class, or for a binary
+    classifier with a ``threshold`` the second class where its probability is >= it."""
+    import numpy as np
+
+    if threshold is not None and len(classes) == 2:
+        return classes[(proba[:, 1] >= threshold).astype(np.intp)]
+    return classes[np.argmax(proba, axis=1)]
 
 
 def metric_lines(split: str, values: dict[str, float]) -> list[str]:

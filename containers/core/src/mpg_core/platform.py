@@ -7,8 +7,9 @@ local runs build a fake tree in a temporary folder. Only entry points call :func
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -69,12 +70,30 @@ def read_json(path: Path, default: Any = None) -> Any:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
 
 
+def instance_cores() -> int:
+    """The cores this process may run on (the instance's, unless pinned)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def instance_memory_bytes() -> int:
+    """The instance's physical memory."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 4 * 1024**3
+
+
 @dataclass(frozen=True)
 class Resources:
-    """Who this container is in a (possibly multi-instance) job, from resourceconfig.json."""
+    """Who this container is in a (possibly multi-instance) job, from resourceconfig.json,
+    and what the instance has (cores, memory: read once, where the settings are built)."""
 
     current_host: str = "algo-1"
     hosts: tuple[str, ...] = ("algo-1",)
+    cores: int = field(default_factory=instance_cores)
+    memory_bytes: int = field(default_factory=instance_memory_bytes)
 
     @property
     def is_leader(self) -> bool:

@@ -54,7 +54,7 @@ FEATURES_SCHEMA_FILE: Final = "schema.json"
 AUTO_MPG_RESOURCE: Final = "data/auto-mpg.schema.toml"
 
 _TOP_KEYS = {"target", "task", "max_categorical_levels", "column", "name"}
-_COLUMN_KEYS = {"name", "role", "reference_year", "age_column", "text"}
+_COLUMN_KEYS = {"name", "role", "reference_year", "age_column", "text", "leakage", "accept_leakage"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ class Column:
     reference_year: int | None = None  # age_from_year only
     age_column: str | None = None  # age_from_year only: the derived feature's name
     text: bool = False  # categorical only
+    # Target leakage (mpg_core.leakage): why init found the column leaks (it is then ignored),
+    # and the user's acknowledgement that it does not (the preprocessing job skips the check).
+    leakage: str | None = None
+    accept_leakage: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "role": self.role}
@@ -77,6 +81,10 @@ class Column:
             out["age_column"] = self.age_column
         if self.text:
             out["text"] = True
+        if self.leakage:
+            out["leakage"] = self.leakage
+        if self.accept_leakage:
+            out["accept_leakage"] = True
         return out
 
 
@@ -100,6 +108,11 @@ class TableSchema:
 
     def names(self, role: Role) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.role == role)
+
+    @property
+    def leak_checked_columns(self) -> tuple[str, ...]:
+        """The feature columns the target-leak check judges (all but accepted ones)."""
+        return tuple(c.name for c in self.columns if c.role != "ignored" and not c.accept_leakage)
 
     @property
     def age_columns(self) -> tuple[Column, ...]:
@@ -165,14 +178,27 @@ def _column(item: Any, where: str) -> Column:
     text = item.get("text", False)
     if not isinstance(text, bool) or (text and role != "categorical"):
         raise ConfigError(f"{where}: text = {text!r}; only a categorical column may be text")
+    leakage = item.get("leakage")
+    if leakage is not None:
+        leakage = _text(leakage, f"{where}.leakage")
+    accept = item.get("accept_leakage", False)
+    if not isinstance(accept, bool):
+        raise ConfigError(f"{where}: accept_leakage = {accept!r}; write true or false")
     if role == "age_from_year":
         year = _year(item.get("reference_year"), f"{where}.reference_year")
         age = canonical_name(_text(item.get("age_column", f"{name}_age"), f"{where}.age_column"))
-        return Column(name, role, reference_year=year, age_column=age)
+        return Column(
+            name,
+            role,
+            reference_year=year,
+            age_column=age,
+            leakage=leakage,
+            accept_leakage=accept,
+        )
     extra = sorted({"reference_year", "age_column"} & set(item))
     if extra:
         raise ConfigError(f"{where}: {extra} only apply to role 'age_from_year', not {role!r}")
-    return Column(name, role, text=text)
+    return Column(name, role, text=text, leakage=leakage, accept_leakage=accept)
 
 
 def _parse(data: Mapping[str, Any], where: str) -> TableSchema:
@@ -333,6 +359,10 @@ def render_schema(schema: TableSchema, reasons: Mapping[str, str] | None = None)
             lines.append(f"age_column = {_toml_string(str(column.age_column))}")
         if column.text:
             lines.append("text = true")
+        if column.leakage:
+            lines.append(f"leakage = {_toml_string(column.leakage)}")
+        if column.accept_leakage:
+            lines.append("accept_leakage = true")
     return "\n".join(lines) + "\n"
 
 
@@ -449,6 +479,9 @@ def infer_schema(
             frame[column], column, len(frame), max_categorical_levels
         )
         columns.append(Column(column, role, text=text))
+    columns = _mark_leaks(frame, target, task, columns, reasons)
+    if task == "classification":
+        _propose_class_weight(labels, reasons)
     if all(c.role == "ignored" for c in columns):
         raise DataError(
             "no usable feature: every column besides the target is ignored "
@@ -456,6 +489,44 @@ def infer_schema(
         )
     data = TableSchema(target, task, tuple(columns), max_categorical_levels, name).as_dict()
     return TableSchema.from_dict(data, "inferred schema"), reasons
+
+
+# init proposes class_weight = "balanced" when the smallest class is under this share of rows.
+IMBALANCED_SHARE: Final = 0.10
+
+
+def _propose_class_weight(labels: pd.Series, reasons: dict[str, str]) -> None:
+    shares = labels.astype(str).value_counts(normalize=True)
+    if shares.min() < IMBALANCED_SHARE:
+        reasons["task"] += (
+            f"\nimbalanced: the smallest class {shares.idxmin()!r} is {shares.min():.1%} of the "
+            f"rows (< {IMBALANCED_SHARE:.0%}); train with -H class_weight=balanced"
+        )
+
+
+def _mark_leaks(
+    frame: pd.DataFrame, target: str, task: Task, columns: list[Column], reasons: dict[str, str]
+) -> list[Column]:
+    """``columns`` with those that leak the target (mpg_core.leakage) ignored and marked
+    ``leakage = "<reason>"``, the reason said in ``reasons``."""
+    from mpg_core.leakage import find_leaks
+
+    used = [c.name for c in columns if c.role != "ignored"]
+    labels = frame[target]
+    numbers = _as_numbers(labels) if task == "regression" else None
+    if numbers is not None:
+        labels = numbers
+    leaks = {leak.column: leak.reason for leak in find_leaks(task, frame[used], labels, used)}
+    out = []
+    for column in columns:
+        if column.name in leaks:
+            reasons[column.name] = (
+                f"target leak: {leaks[column.name]}; ignored. If it will be known when the "
+                "model is used, give it a role and set accept_leakage = true"
+            )
+            column = Column(column.name, "ignored", leakage=leaks[column.name])
+        out.append(column)
+    return out
 
 
 def check_levels(schema: TableSchema, column: str, levels: int, where: str) -> None:

@@ -27,6 +27,7 @@ from mpg_core.features import (
     target_values,
     text_categories,
 )
+from mpg_core.leakage import check_leakage
 from mpg_core.monitoring.baseline import RAW_STATISTICS_KEY, table_statistics
 from mpg_core.platform import Resources
 from mpg_core.table_schema import TableSchema, default_schema, write_features_schema
@@ -159,8 +160,24 @@ def _host_split(
     return X, _required_target(y, split, schema) if split == "train" else y
 
 
+def _check_target_leakage(
+    config: PreprocessConfig, X_fit: pd.DataFrame, y_fit: pd.Series, schema: TableSchema
+) -> None:
+    """Stop (TargetLeakError, naming the column and its score) when a column alone predicts
+    the target almost perfectly on held-out train and validation rows (mpg_core.leakage)."""
+    X_valid = y_valid = None
+    if config.validation_dir is not None:
+        frame = read_raw_dir(
+            config.validation_dir, "validation", required=schema.feature_columns, allow_empty=True
+        )
+        if not frame.empty:  # this host's shard; empty on a host without files
+            X_valid, y_valid = _labelled(frame, "validation", schema)
+    check_leakage(schema.task, X_fit, y_fit, schema.leak_checked_columns, X_valid, y_valid)
+
+
 def run(config: PreprocessConfig) -> PreprocessResult:
     X_fit, y_fit, fit_name, schema = _fit_split(config)
+    _check_target_leakage(config, X_fit, y_fit, schema)
     preprocessor = build_preprocessor(schema).fit(X_fit)
     fingerprint = estimator_sha256(preprocessor)
     log.info(
@@ -192,7 +209,11 @@ def run(config: PreprocessConfig) -> PreprocessResult:
             features.insert(0, schema.target, label)
         path = config.features_dir / split / _output_name(split, config)
         path.parent.mkdir(parents=True, exist_ok=True)
-        features.to_csv(path, index=False, float_format="%.10g")
+        # Every digit (the shortest text that reads back as the same float64): the histogram
+        # family bins on exact values, so a feature rounded here can fall on the other side of
+        # a bin edge than the same row transformed at serving time, and the training job's
+        # test metrics would then differ from the evaluate job's on the same rows.
+        features.to_csv(path, index=False)
         # The schema beside the features: a training job without the preprocessor channel
         # still knows the target and the task.
         write_features_schema(schema, path.parent)

@@ -6,9 +6,12 @@
 - ``application/json``: ``{"predictions": [{"label": L, "probabilities": {C1: p1, ...}}, ...]}``
 - ``application/jsonlines``: one ``{"label": L, "probabilities": {C1: p1, ...}}`` per line.
 
-The label is ``classes[argmax]``, the first maximum winning (scikit-learn's ``predict``). A
-label keeps its JSON type (integer classes answer integers); probability keys are JSON object
-keys, so always text (``"0"``, ``"1"``). Regressors and preprocessors never come here: their
+The label is ``classes[argmax]``, the first maximum winning (scikit-learn's ``predict``), or
+for a binary classifier whose artifact.json holds a ``decision_threshold`` (chosen on
+validation by the training job) the second class when its probability is at or above it; the
+probabilities are answered as they are either way. A label keeps its JSON type (integer
+classes answer integers); probability keys are JSON object keys, so always text (``"0"``,
+``"1"``). Regressors and preprocessors never come here: their
 answers are :func:`mpg_serving.codecs.encode`'s, unchanged.
 """
 
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from mpg_core.artifact.files import DECISION_THRESHOLD_KEY
 from mpg_core.errors import ConfigError
 from mpg_serving.codecs import CSV, JSON
 
@@ -34,21 +38,27 @@ def _csv_field(label: Label) -> str:
 
 
 class ClassAnswers:
-    """How a classifier with these ``classes`` (the model's column order) answers."""
+    """How a classifier with these ``classes`` (the model's column order) answers, labels
+    through ``threshold`` when it is a binary classifier with one."""
 
-    def __init__(self, classes: Sequence[Label]) -> None:
+    def __init__(self, classes: Sequence[Label], threshold: float | None = None) -> None:
         self.classes = tuple(classes)
+        self.threshold = threshold if len(self.classes) == 2 else None
         # Computed once: what every answer is pasted from.
         self._keys = tuple(str(c) for c in self.classes)
         self._csv = tuple((_csv_field(c) + "\n").encode() for c in self.classes)
 
+    def _indexes(self, probabilities: np.ndarray) -> list[int]:
+        if self.threshold is not None:
+            return (probabilities[:, 1] >= self.threshold).astype(np.intp).tolist()
+        return np.argmax(probabilities, axis=1).tolist()
+
     def labels(self, probabilities: np.ndarray) -> list[Label]:
-        indexes = np.argmax(probabilities, axis=1).tolist()
-        return [self.classes[i] for i in indexes]
+        return [self.classes[i] for i in self._indexes(probabilities)]
 
     def _records(self, probabilities: np.ndarray) -> list[dict[str, Any]]:
         keys = self._keys
-        indexes = np.argmax(probabilities, axis=1).tolist()
+        indexes = self._indexes(probabilities)
         return [
             {"label": self.classes[i], "probabilities": dict(zip(keys, row, strict=True))}
             for i, row in zip(indexes, probabilities.tolist(), strict=True)
@@ -61,7 +71,7 @@ class ClassAnswers:
                 f"a classifier of {len(self.classes)} classes answered shape {probabilities.shape}"
             )
         if accept == CSV:
-            return b"".join(self._csv[i] for i in np.argmax(probabilities, axis=1).tolist())
+            return b"".join(self._csv[i] for i in self._indexes(probabilities))
         records = self._records(probabilities)
         if accept == JSON:
             return orjson.dumps({"predictions": records})
@@ -85,7 +95,17 @@ def class_answers(manifest: Mapping[str, Any]) -> ClassAnswers | None:
             f"artifact.json: a classifier needs 'classes', a list of at least two distinct "
             f"strings or integers in the model's column order; found {str(classes)[:200]}"
         )
-    return ClassAnswers(classes)
+    threshold = manifest.get(DECISION_THRESHOLD_KEY)
+    if threshold is not None and not (
+        isinstance(threshold, (int, float))
+        and not isinstance(threshold, bool)
+        and 0.0 <= threshold <= 1.0
+    ):
+        raise ConfigError(
+            f"artifact.json: decision_threshold must be a probability in [0, 1]; "
+            f"found {str(threshold)[:50]}"
+        )
+    return ClassAnswers(classes, None if threshold is None else float(threshold))
 
 
 def _valid_classes(classes: list[Any]) -> bool:

@@ -45,3 +45,14 @@ def build_estimator(task: Task, hp: Hyperparameters) -> Any:
     if hp.algorithm == "random_forest" and params.get("max_samples") is not None:
         params["bootstrap"] = True  # already the default; max_samples needs it
     return cls(**params)
+
+
+def sample_weights(task: Task, class_weight: str, y: Any) -> Any:
+    """Fit's sample weights for ``class_weight`` (``balanced``: scikit-learn's
+    ``n_rows / (n_classes * rows of the class)``); None (unweighted) otherwise and for a
+    regressor."""
+    if task != "classification" or class_weight != "balanced":
+        return None
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    return compute_sample_weight("balanced", y)

@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from mpg_core.artifact.files import (
+    DECISION_THRESHOLD_KEY,
     MODEL_TARBALL,
     Artifact,
     read_manifest,
@@ -35,6 +37,7 @@ from mpg_core.features import coerce_numeric
 from mpg_core.hyperparameters import Hyperparameters, for_table_rows, parse_hyperparameters
 from mpg_core.logs import configure_logging
 from mpg_core.metrics import classification_metrics, metric_lines, regression_metrics
+from mpg_core.models import BlendedClassifier
 from mpg_core.platform import Resources
 from mpg_core.table_schema import (
     TableSchema,
@@ -42,8 +45,20 @@ from mpg_core.table_schema import (
     features_schema,
     schema_from_manifest,
 )
-from mpg_training.baseline import write_model_baseline
-from mpg_training.estimators import build_estimator
+from mpg_training.calibration import CalibrationChoice, choose_calibration, choose_threshold
+from mpg_training.estimators import Task, build_estimator, sample_weights
+from mpg_training.importance import importance_lines, permutation_importance, raw_column_groups
+from mpg_training.monitor_baseline import write_model_baseline
+from mpg_training.selection import (
+    SMALL_TABLE_ROWS,
+    Budget,
+    Selection,
+    fast_answers,
+    score,
+    select,
+    selection_metric,
+)
+from mpg_training.trivial_baseline import baseline_block
 
 log = logging.getLogger("mpg_training")
 
@@ -145,12 +160,135 @@ def _check_known_classes(y: np.ndarray, classes: np.ndarray, split: str) -> None
 
 
 def _split_metrics(
-    model: Any, X: pd.DataFrame, y: np.ndarray, split: str, schema: TableSchema
+    model: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    split: str,
+    schema: TableSchema,
+    threshold: float | None = None,
 ) -> dict[str, float]:
     if not schema.is_classification:
         return regression_metrics(y, model.predict(X.to_numpy()))
     _check_known_classes(y, model.classes_, split)
-    return classification_metrics(y, model.predict_proba(X.to_numpy()), model.classes_)
+    return classification_metrics(y, model.predict_proba(X.to_numpy()), model.classes_, threshold)
+
+
+@dataclass
+class Fitted:
+    """The model the job keeps and what it learnt choosing it."""
+
+    model: Any
+    hyperparameters: Hyperparameters
+    selection: Selection | None = None
+    calibration: CalibrationChoice | None = None
+    decision_threshold: float | None = None
+    selection_split: str = "validation"
+
+
+def _selection_rows(
+    config: TrainConfig,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    names: tuple[str, ...],
+    schema: TableSchema,
+    seed: int,
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, str]:
+    """(fit rows, their labels, judging rows, their labels, the judging split's name): the
+    validation channel when there is one, else a held-out fifth of train (stratified)."""
+    if "validation" in config.channels:
+        X_valid, y_valid = _labelled_features(
+            config.channels["validation"], "validation", names, schema
+        )
+        return X, y, X_valid[list(names)], y_valid, "validation"
+    from sklearn.model_selection import train_test_split
+
+    smallest = np.unique(y, return_counts=True)[1].min() if schema.is_classification else 0
+    stratify = y if smallest > 1 else None
+    X_fit, X_held, y_fit, y_held = train_test_split(
+        X, y, test_size=0.2, random_state=seed, stratify=stratify
+    )
+    log.warning("no validation channel: choosing on a held-out fifth of train")
+    return X_fit, y_fit, X_held, y_held, "train holdout"
+
+
+def fit_model(
+    config: TrainConfig, X_train: pd.DataFrame, y_train: np.ndarray, schema: TableSchema
+) -> Fitted:
+    """The model for ``config``'s hyperparameters: the named family, or auto's choice; for a
+    binary classifier with the settings asking for them, calibrated and with a threshold."""
+    hp = config.hyperparameters
+    task: Task = schema.task
+    names = tuple(str(c) for c in X_train.columns)
+    needs_rows = hp.is_auto or hp.calibration != "none" or hp.decision_metric != "none"
+    fitted: Fitted
+    if hp.is_auto:
+        X_fit, y_fit, X_valid, y_valid, split = _selection_rows(
+            config, X_train, y_train, names, schema, hp.random_state
+        )
+        if schema.is_classification:
+            _check_known_classes(y_valid, np.unique(y_fit), split)
+        budget = Budget.for_instance(
+            config.resources.cores, config.resources.memory_bytes, len(X_fit), hp.time_limit
+        )
+        selection = select(
+            task,
+            hp,
+            X_fit.to_numpy(),
+            y_fit,
+            X_valid.to_numpy(),
+            y_valid,
+            budget,
+        )
+        print(f"leaderboard (chosen by {selection.metric} on {selection.judged_on}):", flush=True)
+        print(selection.table(), flush=True)
+        fitted = Fitted(selection.chosen.model, hp, selection, selection_split=split)
+    else:
+        sized = for_table_rows(hp, len(X_train))
+        weights = sample_weights(task, hp.class_weight, y_train)
+        model = build_estimator(task, sized).fit(X_train.to_numpy(), y_train, sample_weight=weights)
+        fitted = Fitted(model, sized)
+        if needs_rows and "validation" in config.channels:
+            X_valid, y_valid = _labelled_features(
+                config.channels["validation"], "validation", names, schema
+            )
+            X_valid = X_valid[list(names)]
+        elif needs_rows:
+            log.warning("calibration and decision threshold need a validation channel; skipped")
+            return fitted
+    binary = schema.is_classification and len(fitted.model.classes_) == 2
+    if not binary or not needs_rows:
+        return fitted
+    _check_known_classes(y_valid, fitted.model.classes_, fitted.selection_split)
+    positive = y_valid == fitted.model.classes_[1]
+    proba = fitted.model.predict_proba(X_valid.to_numpy())[:, 1]
+    if hp.calibration != "none":
+        methods = ("sigmoid", "isotonic") if hp.calibration == "auto" else (hp.calibration,)
+        choice = choose_calibration(proba, positive, hp.random_state, methods)
+        fitted.calibration = choice
+        if choice.calibration is not None:
+            fitted.model = _calibrated(fitted.model, choice.calibration)
+            proba = fitted.model.predict_proba(X_valid.to_numpy())[:, 1]
+        log.info("calibration", extra=choice.as_json())
+    if hp.decision_metric != "none":
+        fitted.decision_threshold = choose_threshold(proba, positive, hp.decision_metric)
+        log.info(
+            "decision threshold",
+            extra={"threshold": fitted.decision_threshold, "metric": hp.decision_metric},
+        )
+    return fitted
+
+
+def _calibrated(model: Any, calibration: Any) -> BlendedClassifier:
+    if isinstance(model, BlendedClassifier):
+        return BlendedClassifier(model.members, model.weights, calibration)
+    return BlendedClassifier([model], [1.0], calibration)
+
+
+def _importance_groups(config: TrainConfig, names: tuple[str, ...]) -> dict[str, list[int]]:
+    if "preprocessor" not in config.channels:
+        return {name: [i] for i, name in enumerate(names)}
+    preprocessor = _preprocessor_artifact(config.channels["preprocessor"], names)
+    return raw_column_groups(preprocessor.estimator, names)
 
 
 def run(config: TrainConfig) -> dict[str, dict[str, float]]:
@@ -166,8 +304,7 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
     names = tuple(str(c) for c in X_train.columns)
     if schema.is_classification and len(np.unique(y_train)) < 2:
         raise DataError(f"train: the target {schema.target!r} has a single class")
-    # Defaults adapt to the table's size (bounded forests above 2,000 rows; see the rule).
-    hp = for_table_rows(config.hyperparameters, len(X_train))
+    hp = config.hyperparameters
     log.info(
         f"training {hp.algorithm.replace('_', ' ')}",
         extra={
@@ -178,10 +315,25 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
             "hyperparameters": hp.as_dict(),
         },
     )
-    model = build_estimator(schema.task, hp).fit(X_train.to_numpy(), y_train)
+    openmp = 1 if len(X_train) < SMALL_TABLE_ROWS else None
+    with threadpool_limits(openmp, user_api="openmp"):
+        return _train(config, schema, X_train, y_train, names)
+
+
+def _train(
+    config: TrainConfig,
+    schema: TableSchema,
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    names: tuple[str, ...],
+) -> dict[str, dict[str, float]]:
+    hp = config.hyperparameters
+    fitted = fit_model(config, X_train, y_train, schema)
+    model, threshold = fitted.model, fitted.decision_threshold
 
     evaluation: dict[str, dict[str, float]] = {}
     rows = {"train": len(X_train)}
+    held: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
     for split in ("train", "validation", "test"):
         if split == "train":
             X, y = X_train, y_train
@@ -189,22 +341,41 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
             X, y = _labelled_features(config.channels[split], split, names, schema)
             X = X[list(names)]
             rows[split] = len(X)
+            held[split] = (X, y)
         else:
             continue
-        evaluation[split] = _split_metrics(model, X, y, split, schema)
+        evaluation[split] = _split_metrics(model, X, y, split, schema, threshold)
         for line in metric_lines(split, evaluation[split]):
             print(line, flush=True)  # read by the job's MetricDefinitions regexes
 
+    importances = _permutation_importances(config, model, names, held, schema, hp.random_state)
     if config.resources.is_leader:
-        _write_model(config, model, names, X_train.to_numpy(dtype=np.float64), schema)
+        baseline = baseline_block(schema, y_train, held, evaluation)
+        # What the evaluate job adds to its report: the importances (it never sees the
+        # validation rows) and the baseline's test metrics, for the gate's verdict.
+        info = {"permutation_importance": importances} if importances else {}
+        if "test" in baseline["metrics"]:
+            info["baseline"] = {"kind": baseline["kind"], "test": baseline["metrics"]["test"]}
+        _write_model(
+            config, model, names, X_train.to_numpy(dtype=np.float64), schema, threshold, info
+        )
         write_model_baseline(config.channels, config.model_dir, model, schema, X_train, evaluation)
         report: dict[str, Any] = {
             "task": schema.task,
             "metrics": evaluation,
             "rows": rows,
-            "hyperparameters": hp.as_dict(),
+            "hyperparameters": fitted.hyperparameters.as_dict(),
             "feature_importances": _importances(model, names),
+            "permutation_importance": importances,
+            "baseline": baseline,
         }
+        if fitted.selection is not None:
+            report["selection"] = _selection_report(fitted)
+        if fitted.calibration is not None:
+            report["calibration"] = fitted.calibration.as_json()
+        if threshold is not None:
+            report["decision_threshold"] = threshold
+            report["decision_metric"] = hp.decision_metric
         if schema.is_classification:
             report["classes"] = [_json_label(c) for c in model.classes_]
         config.output_data_dir.mkdir(parents=True, exist_ok=True)
@@ -212,8 +383,53 @@ def run(config: TrainConfig) -> dict[str, dict[str, float]]:
     return evaluation
 
 
+def _selection_report(fitted: Fitted) -> dict[str, Any]:
+    selection = fitted.selection
+    assert selection is not None
+    return {
+        "metric": selection.metric,
+        "judged_on": selection.judged_on,
+        "validation_split": fitted.selection_split,
+        "chosen": selection.chosen.name,
+        "leaderboard": [
+            c.row()
+            for c in sorted(selection.leaderboard, key=lambda c: c.metrics[selection.metric])
+        ],
+        "ensemble_check": selection.ensemble_check,
+    }
+
+
+def _permutation_importances(
+    config: TrainConfig,
+    model: Any,
+    names: tuple[str, ...],
+    held: Mapping[str, tuple[pd.DataFrame, np.ndarray]],
+    schema: TableSchema,
+    seed: int,
+) -> dict[str, dict[str, float]]:
+    """Permutation importance on the validation rows, by raw column, printed; empty without a
+    validation channel."""
+    if "validation" not in held:
+        return {}
+    X, y = held["validation"]
+    task: Task = schema.task
+    classes = model.classes_ if schema.is_classification else None
+
+    predict = fast_answers(model, task)
+
+    def metric(truth: np.ndarray, predicted: np.ndarray) -> float:
+        return score(task, truth, predicted, classes)
+
+    groups = _importance_groups(config, names)
+    importances = permutation_importance(predict, X.to_numpy(), y, groups, metric, seed)
+    print("permutation importance on the validation rows, by column:", flush=True)
+    for line in importance_lines(importances, selection_metric(task)):
+        print(line, flush=True)
+    return importances
+
+
 def _importances(model: Any, names: tuple[str, ...]) -> dict[str, float]:
-    """Impurity-based importances; the histogram family has none (an empty map)."""
+    """Impurity-based importances; the histogram family and blends have none (an empty map)."""
     values = getattr(model, "feature_importances_", None)
     return {} if values is None else dict(zip(names, values.tolist(), strict=True))
 
@@ -224,11 +440,16 @@ def _write_model(
     names: tuple[str, ...],
     train_features: np.ndarray,
     schema: TableSchema,
+    threshold: float | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
-    # What serving and batch transform need to answer: the task, the class order, the schema.
-    info: dict[str, Any] = {"task": schema.task, "schema": schema.as_dict()}
+    # What serving and batch transform need to answer: the task, the class order, the schema,
+    # and a binary classifier's decision threshold (labels only); then what reports read.
+    info: dict[str, Any] = {"task": schema.task, "schema": schema.as_dict(), **(extra or {})}
     if schema.is_classification:
         info["classes"] = [_json_label(c) for c in model.classes_]
+    if threshold is not None:
+        info[DECISION_THRESHOLD_KEY] = threshold
     if "preprocessor" in config.channels:
         preprocessor = _preprocessor_artifact(config.channels["preprocessor"], names)
         pipeline = Pipeline([("preprocess", preprocessor.estimator), ("model", model)])

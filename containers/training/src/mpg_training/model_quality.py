@@ -29,19 +29,25 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from mpg_core.artifact.files import MODEL_TARBALL, read_manifest, unpack_model_tarball
+from mpg_core.artifact.files import (
+    DECISION_THRESHOLD_KEY,
+    MODEL_TARBALL,
+    read_manifest,
+    unpack_model_tarball,
+)
 from mpg_core.artifact.reader import OpenedArtifact, load_artifact, open_artifact
 from mpg_core.channels import read_raw_dir
 from mpg_core.errors import ConfigError, DataError
 from mpg_core.features import coerce_numeric, raw_features, target_values
-from mpg_core.metrics import classification_metrics, regression_metrics
+from mpg_core.gate import gate_verdict
+from mpg_core.metrics import classification_metrics, predicted_labels, regression_metrics
 from mpg_core.table_schema import TableSchema, schema_from_manifest
 from mpg_training.evaluate_settings import EvaluateConfig
 
@@ -52,6 +58,7 @@ PREDICTED_VS_ACTUAL_PLOT = "predicted-vs-actual.png"
 RESIDUALS_PLOT = "residuals.png"
 CONFUSION_MATRIX_PLOT = "confusion-matrix.png"
 ROC_CURVE_PLOT = "roc-curve.png"
+PERMUTATION_IMPORTANCE_PLOT = "permutation-importance.png"
 METRICS = ("mae", "mse", "rmse", "r2")
 SAMPLES = 5
 SAMPLE_FRACTION = 0.8
@@ -67,13 +74,16 @@ class Report:
     rows: int
     key: str  # regression_metrics, binary_ or multiclass_classification_metrics
     metrics: dict[str, Any]
+    # Beside Model Monitor's keys: the training job's permutation importance (by column, on
+    # the validation rows) and the gate's verdict against the trivial baseline.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def regression_metrics(self) -> dict[str, Any]:
         return self.metrics if self.key == "regression_metrics" else {}
 
     def as_json(self) -> dict[str, Any]:
-        report = {self.key: self.metrics}
+        report = {self.key: self.metrics, **self.extras}
         if self.key != "regression_metrics":
             # One path for the pipeline's gate (mpg_launch.tasks) whatever the class count.
             report[GATE_KEY] = {m: self.metrics[m] for m in GATE_METRICS if m in self.metrics}
@@ -204,11 +214,13 @@ MULTICLASS_METRICS = (
 )
 
 
-def _classification_values(actual: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> Any:
+def _classification_values(
+    actual: np.ndarray, proba: np.ndarray, classes: np.ndarray, threshold: float | None = None
+) -> Any:
     from sklearn.metrics import fbeta_score, precision_score, recall_score
 
-    values = classification_metrics(actual, proba, classes)
-    predicted = classes[np.argmax(proba, axis=1)]
+    values = classification_metrics(actual, proba, classes, threshold)
+    predicted = predicted_labels(proba, classes, threshold)
     if len(classes) == 2:
         positive = classes[1]
         truth, guess = actual == positive, predicted == positive
@@ -249,21 +261,24 @@ def confusion(actual: np.ndarray, predicted: np.ndarray, classes: np.ndarray) ->
 
 
 def classification_report(
-    actual: np.ndarray, proba: np.ndarray, classes: np.ndarray
+    actual: np.ndarray, proba: np.ndarray, classes: np.ndarray, threshold: float | None = None
 ) -> tuple[str, dict[str, Any]]:
-    """(top-level key, metrics) in Model Monitor's classification format."""
+    """(top-level key, metrics) in Model Monitor's classification format; labels through a
+    binary classifier's decision ``threshold`` when it has one (as serving answers)."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     binary = len(classes) == 2
     names = BINARY_METRICS if binary else MULTICLASS_METRICS
     metrics: dict[str, Any] = {}
-    counts = confusion(actual, classes[np.argmax(proba, axis=1)], classes)
+    counts = confusion(actual, predicted_labels(proba, classes, threshold), classes)
     metrics["confusion_matrix"] = {
         _key(a): {_key(p): int(counts[i, j]) for j, p in enumerate(classes)}
         for i, a in enumerate(classes)
     }
     metrics.update(
-        _with_spread(actual, proba, lambda a, p: _classification_values(a, p, classes), names)
+        _with_spread(
+            actual, proba, lambda a, p: _classification_values(a, p, classes, threshold), names
+        )
     )
     if binary:
         truth = actual == classes[1]
@@ -404,11 +419,46 @@ def run(config: EvaluateConfig) -> Report:
             schema.target,
         )
         plot_residuals(actual, predicted, config.report_dir / RESIDUALS_PLOT, schema.target)
+    report = _with_extras(config, manifest, report)
     (config.report_dir / REPORT_FILE).write_text(
         json.dumps(report.as_json(), indent=2) + "\n", encoding="utf-8"
     )
     log.info("wrote report", extra={"dir": str(config.report_dir), "task": schema.task})
     return report
+
+
+def _with_extras(config: EvaluateConfig, manifest: dict[str, Any], report: Report) -> Report:
+    """``report`` with what artifact.json brings from training: the permutation importance
+    (and its plot), and the gate's verdict of these test metrics against the baseline's."""
+    extras: dict[str, Any] = {}
+    importance = manifest.get("permutation_importance")
+    if isinstance(importance, dict) and importance:
+        extras["permutation_importance"] = {"measured_on": "validation", "columns": importance}
+        plot_permutation_importance(importance, config.report_dir / PERMUTATION_IMPORTANCE_PLOT)
+    baseline = manifest.get("baseline")
+    if isinstance(baseline, dict) and isinstance(baseline.get("test"), dict):
+        values = {
+            m: v["value"] for m, v in report.metrics.items() if isinstance(v, dict) and "value" in v
+        }
+        verdict = gate_verdict(manifest.get("task", "regression"), values, baseline["test"])
+        extras["gate"] = {"baseline": baseline, **verdict.as_json()}
+    return replace(report, extras=extras) if extras else report
+
+
+def plot_permutation_importance(importance: dict[str, dict[str, float]], path: Path) -> None:
+    """Each column's mean increase of the error when shuffled, largest on top, with its
+    standard deviation over the shuffles."""
+    names = list(importance)[::-1]
+    means = [importance[n]["mean"] for n in names]
+    spreads = [importance[n].get("std", 0.0) for n in names]
+    figure = Figure(figsize=(7, max(2.5, 0.35 * len(names) + 1)))
+    axes = figure.subplots()
+    axes.barh(names, means, xerr=spreads, color="tab:blue", alpha=0.8)
+    axes.axvline(0.0, color="grey", linewidth=0.8)
+    axes.set_xlabel("increase of the validation error when the column is shuffled")
+    axes.set_title("Permutation importance by column (validation rows)")
+    axes.grid(alpha=0.3, axis="x")
+    _save(figure, path)
 
 
 def _classification(
@@ -432,8 +482,9 @@ def _classification(
             f"test: class(es) {unseen[:10]} of {schema.target!r} are not among the model's "
             f"classes {classes.tolist()[:10]}"
         )
-    key, metrics = classification_report(actual, proba, classes)
-    counts = confusion(actual, classes[np.argmax(proba, axis=1)], classes)
+    threshold = manifest.get(DECISION_THRESHOLD_KEY)
+    key, metrics = classification_report(actual, proba, classes, threshold)
+    counts = confusion(actual, predicted_labels(proba, classes, threshold), classes)
     plot_confusion_matrix(
         counts,
         classes,

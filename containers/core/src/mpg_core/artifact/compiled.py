@@ -14,6 +14,7 @@ gradient boosting; regressors with one output and classifiers), and a pipeline o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -334,12 +335,30 @@ class Forest:
         return e / e.sum(axis=1, keepdims=True)
 
 
+class ModelHead(Protocol):
+    """What answers feature rows: a :class:`Forest`, or a
+    :class:`~mpg_core.artifact.blend.Blend` of forests (which imports this module, hence a
+    protocol here rather than the union)."""
+
+    @property
+    def n_features(self) -> int: ...
+
+    @property
+    def is_classifier(self) -> bool: ...
+
+    @property
+    def n_outputs(self) -> int: ...
+
+    def predict(self, features: np.ndarray) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class CompiledModel:
-    """The compiled form of one artifact: a preprocessor, a forest, or both (a pipeline)."""
+    """The compiled form of one artifact: a preprocessor, a model head (a forest, or a blend
+    of forests: :mod:`mpg_core.artifact.blend`), or both (a pipeline)."""
 
     preprocessor: Preprocessor | None
-    forest: Forest | None
+    forest: ModelHead | None
 
     @property
     def n_inputs(self) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from mpg_core.artifact.blend import Blend
 from mpg_core.artifact.compiled import (
     Block,
     CompiledModel,
@@ -310,11 +311,29 @@ _FAMILIES = {
 }
 
 
-def compile_forest(model: Any) -> Forest:
+_BLENDS = ("BlendedRegressor", "BlendedClassifier")
+
+
+def _blend(model: Any) -> Blend:
+    """A :mod:`mpg_core.models` blend: each member compiled as a forest, the weights and the
+    calibration as they are."""
+    members = []
+    for member in model.members:
+        forest = compile_forest(member)
+        if not isinstance(forest, Forest):
+            raise NotCompilable("a blend of blends")
+        members.append(forest)
+    calibration = getattr(model, "calibration", None)
+    return Blend(tuple(members), np.asarray(model.weights, dtype=np.float64), calibration)
+
+
+def compile_forest(model: Any) -> Forest | Blend:
     """The compiled form of a fitted tree ensemble of any of scikit-learn's four families, or
-    :class:`NotCompilable` (another model, several outputs, a loss without a plain link,
-    categorical splits)."""
+    of a blend of them (:mod:`mpg_core.models`), or :class:`NotCompilable` (another model,
+    several outputs, a loss without a plain link, categorical splits)."""
     name = type(model).__name__
+    if name in _BLENDS and type(model).__module__ == "mpg_core.models":
+        return _blend(model)
     if name not in _FAMILIES or not type(model).__module__.startswith("sklearn."):
         raise NotCompilable(f"{name} is not a tree ensemble the compiled walk serves")
     if getattr(model, "n_outputs_", 1) != 1:

@@ -21,6 +21,9 @@ MODEL_TARBALL = "model.tar.gz"
 # artifact.json keys: the estimator's sha256, and the compiled form's description (or null).
 ESTIMATOR_SHA256_KEY = "estimator_sha256"
 COMPILED_KEY = "compiled"
+# A binary classifier's decision threshold (the training job writes it; serving's label answers
+# read it): the second class when its probability is at or above it.
+DECISION_THRESHOLD_KEY = "decision_threshold"
 Kind = Literal["preprocessor", "model", "pipeline"]
 KINDS: tuple[Kind, ...] = ("preprocessor", "model", "pipeline")
 _VERSIONED = ("scikit-learn", "numpy", "pandas", "mpg-core")

@@ -8,13 +8,18 @@ from typing import Any
 
 import numpy as np
 
+from mpg_core.artifact.blend import Blend, Calibration
 from mpg_core.artifact.compiled import Block, CompiledModel, Forest, NotCompilable, Preprocessor
 
 # Bump when the arrays' meaning changes; a reader refuses formats it does not know. Format 2
 # adds every tree-ensemble family (per-tree output columns, a baseline, sums or means, NaN
 # directions, float64 comparisons, a link); a format 1 file is a regression forest.
-COMPILED_FORMAT = 2
-READABLE_FORMATS = (1, 2)
+COMPILED_FORMAT = 3
+READABLE_FORMATS = (1, 2, 3)
+# Format 3 adds the blend (mpg_core.artifact.blend): "blend_weights" (float64 per member),
+# "blend_calibration" ("none", "sigmoid" or "isotonic"), "blend_sigmoid" ([a, b]),
+# "blend_knots_x" / "blend_knots_y" (isotonic), and member k's forest arrays under
+# "blend<k>_<name>" with the names a lone forest has under "forest_<name>".
 
 
 def _arrays(model: CompiledModel) -> dict[str, np.ndarray]:
@@ -35,23 +40,41 @@ def _arrays(model: CompiledModel) -> dict[str, np.ndarray]:
             else:
                 out[f"pre{i}_categories"] = np.concatenate(b.categories)
                 out[f"pre{i}_lengths"] = np.array([len(c) for c in b.categories])
-    forest = model.forest
-    if forest is not None:
-        # Narrow integers on disk: node indices fit int32 (Forest checks), NaN directions uint8.
-        out["forest_feature"] = forest.feature.astype(np.int32)
-        out["forest_left"] = forest.left.astype(np.int32)
-        out["forest_threshold"] = forest.threshold
-        out["forest_value"] = forest.value
-        out["forest_roots"] = forest.roots.astype(np.int32)
-        out["forest_depth"] = np.array(forest.depth)
-        out["forest_n_features"] = np.array(forest.n_features)
-        out["forest_column"] = forest.columns32
-        out["forest_baseline"] = forest.starts
-        out["forest_average"] = np.array(forest.average)
-        out["forest_nan_left"] = forest.nan_left8
-        out["forest_float32"] = np.array(forest.float32)
-        out["forest_link"] = np.array(forest.link)
+    head = model.forest
+    if isinstance(head, Blend):
+        out["blend_weights"] = np.asarray(head.weights, dtype=np.float64)
+        calibration = head.calibration
+        out["blend_calibration"] = np.array("none" if calibration is None else calibration.method)
+        if calibration is not None:
+            out["blend_sigmoid"] = np.array([calibration.a, calibration.b], dtype=np.float64)
+            out["blend_knots_x"] = np.asarray(calibration.x, dtype=np.float64)
+            out["blend_knots_y"] = np.asarray(calibration.y, dtype=np.float64)
+        for k, member in enumerate(head.members):
+            out.update(_forest_arrays(member, f"blend{k}_"))
+    elif isinstance(head, Forest):
+        out.update(_forest_arrays(head, "forest_"))
+    elif head is not None:
+        raise NotCompilable(f"no file format for a {type(head).__name__}")
     return out
+
+
+def _forest_arrays(forest: Forest, prefix: str) -> dict[str, np.ndarray]:
+    # Narrow integers on disk: node indices fit int32 (Forest checks), NaN directions uint8.
+    return {
+        f"{prefix}feature": forest.feature.astype(np.int32),
+        f"{prefix}left": forest.left.astype(np.int32),
+        f"{prefix}threshold": forest.threshold,
+        f"{prefix}value": forest.value,
+        f"{prefix}roots": forest.roots.astype(np.int32),
+        f"{prefix}depth": np.array(forest.depth),
+        f"{prefix}n_features": np.array(forest.n_features),
+        f"{prefix}column": forest.columns32,
+        f"{prefix}baseline": forest.starts,
+        f"{prefix}average": np.array(forest.average),
+        f"{prefix}nan_left": forest.nan_left8,
+        f"{prefix}float32": np.array(forest.float32),
+        f"{prefix}link": np.array(forest.link),
+    }
 
 
 def save_compiled(path: Path, model: CompiledModel) -> None:
@@ -85,27 +108,44 @@ def _age_steps(data: Any) -> dict[str, tuple[Any, ...]]:
     return {"year_columns": columns, "reference_years": references}
 
 
-def _forest(data: Any, found: int) -> Forest:
+def _forest(data: Any, found: int, prefix: str = "forest_") -> Forest:
     arrays = {
-        "feature": data["forest_feature"].astype(np.intp),
-        "threshold": data["forest_threshold"].astype(np.float64),
-        "left": data["forest_left"].astype(np.intp),
-        "value": data["forest_value"].astype(np.float64),
-        "roots": data["forest_roots"].astype(np.intp),
-        "depth": int(data["forest_depth"]),
-        "n_features": int(data["forest_n_features"]),
+        "feature": data[f"{prefix}feature"].astype(np.intp),
+        "threshold": data[f"{prefix}threshold"].astype(np.float64),
+        "left": data[f"{prefix}left"].astype(np.intp),
+        "value": data[f"{prefix}value"].astype(np.float64),
+        "roots": data[f"{prefix}roots"].astype(np.intp),
+        "depth": int(data[f"{prefix}depth"]),
+        "n_features": int(data[f"{prefix}n_features"]),
     }
     if found == 1:
         return Forest(**arrays)
     return Forest(
         **arrays,
-        column=data["forest_column"].astype(np.intp),
-        baseline=data["forest_baseline"].astype(np.float64),
-        average=bool(data["forest_average"]),
-        nan_left=data["forest_nan_left"].astype(np.uint8),
-        float32=bool(data["forest_float32"]),
-        link=str(data["forest_link"]),
+        column=data[f"{prefix}column"].astype(np.intp),
+        baseline=data[f"{prefix}baseline"].astype(np.float64),
+        average=bool(data[f"{prefix}average"]),
+        nan_left=data[f"{prefix}nan_left"].astype(np.uint8),
+        float32=bool(data[f"{prefix}float32"]),
+        link=str(data[f"{prefix}link"]),
     )
+
+
+def _blend(data: Any, found: int) -> Blend:
+    weights = data["blend_weights"].astype(np.float64)
+    members = tuple(_forest(data, found, f"blend{k}_") for k in range(len(weights)))
+    method = str(data["blend_calibration"])
+    calibration = None
+    if method != "none":
+        a, b = (float(v) for v in data["blend_sigmoid"])
+        calibration = Calibration(
+            method,
+            a,
+            b,
+            data["blend_knots_x"].astype(np.float64),
+            data["blend_knots_y"].astype(np.float64),
+        )
+    return Blend(members, weights, calibration)
 
 
 def load_compiled(path: Path) -> CompiledModel:
@@ -115,7 +155,8 @@ def load_compiled(path: Path) -> CompiledModel:
         found = int(data["format"]) if "format" in data else None
         if found not in READABLE_FORMATS:
             raise NotCompilable(f"compiled format {found}; this code reads {READABLE_FORMATS}")
-        pre = forest = None
+        pre = None
+        forest: Forest | Blend | None = None
         if "pre_blocks" in data:
             kinds = [str(k) for k in data["pre_blocks"]]
             pre = Preprocessor(
@@ -126,6 +167,8 @@ def load_compiled(path: Path) -> CompiledModel:
             )
         if "forest_roots" in data:
             forest = _forest(data, found)
+        elif "blend_weights" in data:
+            forest = _blend(data, found)
     if pre is None and forest is None:
         raise NotCompilable(f"{path} holds neither a preprocessor nor a forest")
     return CompiledModel(pre, forest)

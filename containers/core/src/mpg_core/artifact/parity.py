@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from mpg_core.artifact.compiled import CompiledModel, NotCompilable
+from mpg_core.artifact.blend import Blend
+from mpg_core.artifact.compiled import CompiledModel, Forest, NotCompilable
 from mpg_core.artifact.compiler import compile_estimator
 from mpg_core.artifact.estimator import EstimatorModel
 from mpg_core.artifact.files import Kind
@@ -36,11 +37,17 @@ def random_rows(model: CompiledModel, n: int = RANDOM_ROWS, seed: int = 20240601
     pre = model.preprocessor
     if pre is None:
         assert model.forest is not None
-        forest = model.forest
-        internal = forest.left != np.arange(len(forest.left))
-        rows = np.empty((n, forest.n_features))
-        for j in range(forest.n_features):
-            cuts = forest.threshold[internal & (forest.feature == j)]
+        head = model.forest
+        if isinstance(head, Blend):
+            forests = head.members
+        elif isinstance(head, Forest):
+            forests = (head,)
+        else:
+            raise NotCompilable(f"no random rows for a {type(head).__name__}")
+        rows = np.empty((n, head.n_features))
+        for j in range(head.n_features):
+            inner = [(f.left != np.arange(len(f.left))) & (f.feature == j) for f in forests]
+            cuts = np.concatenate([f.threshold[i] for f, i in zip(forests, inner, strict=True)])
             # The histogram family's "everything but missing values" split sits at 1e300.
             cuts = cuts[np.abs(cuts) < 1e30]
             if len(cuts) == 0:
