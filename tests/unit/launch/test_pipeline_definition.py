@@ -135,7 +135,7 @@ def test_parameters_are_declared_with_config_defaults(config: LaunchConfig) -> N
         "ProcessingInstanceCount": ("Integer", 2),
         "TrainingInstanceType": ("String", "ml.m5.large"),
         "NEstimators": ("String", "250"),
-        "MaxDepth": ("String", "None"),
+        "MaxDepth": ("String", ""),  # not configured: the image's own default
         "RmseThreshold": ("Float", 4.0),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
         "TransformInstanceType": ("String", "ml.m5.xlarge"),
@@ -173,7 +173,8 @@ def test_job_steps_are_the_single_stage_requests(
     assert arguments("Preprocess") == without(
         build.processing_request(config, EXECUTION), "ProcessingJobName"
     )
-    hyperparameters = {"n_estimators": "100", "max_depth": "None"}
+    # Not configured: empty, which the image reads as not given (what `train` sends).
+    hyperparameters = {"n_estimators": "", "max_depth": ""}
     assert arguments("Train") == without(
         build.training_request(config, EXECUTION, EXECUTION, True, hyperparameters),
         "TrainingJobName",
@@ -302,3 +303,24 @@ def test_bad_overrides_name_the_fix(pair: str, message: str) -> None:
     with pytest.raises(ConfigError, match=None) as raised:
         parse_overrides([pair], DECLARED)
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("configured", [{}, {"algorithm": "random_forest"}, {"max_depth": "6"}])
+def test_an_execution_without_overrides_trains_what_train_trains(
+    config: LaunchConfig, configured: dict[str, str]
+) -> None:
+    """One resolution of hyperparameters and defaults: the training image resolves the Train
+    step's HyperParameters (the parameters' defaults filled in) to the very settings it
+    resolves `train`'s request to, given to every family's size rule unchanged."""
+    from mpg_core.hyperparameters import for_table_rows, parse_hyperparameters
+
+    config = replace(config, hyperparameters=configured)
+    definition = build_definition(config)
+    steps = steps_by_name(definition)
+    sent = resolve(steps["Train"]["Arguments"], definition, config)["HyperParameters"]
+    train = build.training_request(config, EXECUTION, EXECUTION, True).get("HyperParameters", {})
+    from_pipeline, from_train = parse_hyperparameters(sent), parse_hyperparameters(train)
+    assert from_pipeline == from_train
+    assert from_pipeline.given == from_train.given
+    for rows in (300, 100_000):  # the size rule sees the same settings as given
+        assert for_table_rows(from_pipeline, rows) == for_table_rows(from_train, rows)

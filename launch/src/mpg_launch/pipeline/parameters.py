@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mpg_core.hyperparameters import SCHEMA
 from mpg_launch.aws import names
 from mpg_launch.errors import ConfigError
 from mpg_launch.pipeline.format import Expression, parameter
@@ -52,10 +51,10 @@ class Parameter:
 
 
 def _hyperparameter_default(config: LaunchConfig, name: str) -> str:
-    if name in config.hyperparameters:
-        return str(config.hyperparameters[name])
-    (spec,) = (s for s in SCHEMA if s.name == name)
-    return str(spec.default)
+    """The configured value, else "" (the training image reads an empty value as not given), so
+    an execution without overrides trains what ``train`` trains: the defaults resolved once, in
+    the image (its size rule and early stopping apply only to what was not given)."""
+    return str(config.hyperparameters[name]) if name in config.hyperparameters else ""
 
 
 def pipeline_parameters(config: LaunchConfig) -> tuple[Parameter, ...]:
