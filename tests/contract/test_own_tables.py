@@ -199,24 +199,25 @@ def test_a_table_of_your_own_from_csv_to_report(name: str, tmp_path: Path) -> No
     )
 
 
-def test_text_categories_are_served_by_scikit_learn_numeric_ones_compiled(tmp_path: Path) -> None:
-    """Rows reach the compiled form as float64: a preprocessor with text categories has none
-    and is served by scikit-learn; one with numbers only is compiled and checked."""
-    for name, compiled in (("iris", False), ("wine", True)):
+def test_text_and_numeric_categories_are_both_compiled(tmp_path: Path) -> None:
+    """A preprocessor with text categories (iris' garden) is compiled like one with numbers
+    only (wine): its levels travel in the compiled form, and serving never loads the
+    estimator."""
+    from mpg_core.artifact.files import unpack_model_tarball
+
+    for name, text in (("iris", ["garden"]), ("wine", [])):
         processed = processing_root(TABLES[name], tmp_path / name)
         assert preprocess(processed) == 0
         folder = tmp_path / name / "artifact"
-        from mpg_core.artifact.files import unpack_model_tarball
-
         unpack_model_tarball(processed / "processing/output/preprocessor" / MODEL_TARBALL, folder)
         manifest = read_manifest(folder)
-        assert (manifest["compiled"] is not None) is compiled
+        assert manifest["compiled"] is not None
         assert manifest["schema"]["task"] == "classification"
-        if compiled:
-            assert open_artifact(folder).engine == "compiled"
-        else:
-            text = [c["name"] for c in manifest["schema"]["column"] if c.get("text")]
-            assert text == ["garden"]
+        assert [c["name"] for c in manifest["schema"]["column"] if c.get("text")] == text
+        opened = open_artifact(folder)
+        assert opened.engine == "compiled"
+        levels = {c: k for c, k in zip(opened.input_columns, opened.input_levels, strict=True) if k}
+        assert levels == ({"garden": ("edinburgh", "kew", "wisley")} if text else {})
 
 
 def _failure(root: Path) -> str:

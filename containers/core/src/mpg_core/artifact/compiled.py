@@ -3,8 +3,8 @@ and a small C tree walk (:mod:`mpg_core._forest`). Importing it costs numpy only
 scikit-learn, pandas or scipy, which is most of the serving image's cold start.
 
 What it reproduces: the preprocessor :func:`mpg_core.features.build_preprocessor` fits from a
-schema (year columns to ages; numeric columns median-imputed and standard-scaled; numeric
-categorical columns imputed and one-hot encoded, unknown values all zero), a tree ensemble of
+schema (year columns to ages; numeric columns median-imputed and standard-scaled; categorical
+columns, numbers or text, imputed and one-hot encoded, unknown values all zero), a tree ensemble of
 any of scikit-learn's four families (forests, extra trees, gradient boosting, histogram
 gradient boosting; regressors with one output and classifiers), and a pipeline of the two.
 :mod:`mpg_core.artifact.compiler` builds it from a fitted estimator,
@@ -69,9 +69,21 @@ class Block:
         )
 
 
+# A text cell's code when its value is none of the column's known levels: it equals no
+# category, so a one-hot block answers all zeros, as scikit-learn's handle_unknown="ignore".
+UNSEEN_CODE = -1.0
+
+Levels = tuple[tuple[str, ...] | None, ...]
+
+
 @dataclass(frozen=True)
 class Preprocessor:
     """Raw rows (float64, NaN = missing, input column order) -> feature matrix.
+
+    A text column's cells arrive as *codes*: the index of the value in ``levels[column]``
+    (the encoder's fitted categories, as strings), :data:`UNSEEN_CODE` for any other value,
+    NaN when missing; its block compares codes with ``0 .. len(levels) - 1``. ``levels`` has
+    one entry per input column (None: a number column), or is empty when no column is text.
 
     Age steps first, in order: each drops the year column at ``year_columns[k]`` (an index
     into the frame as the earlier age steps left it) and appends ``reference_years[k]`` minus
@@ -82,6 +94,12 @@ class Preprocessor:
     reference_years: tuple[float, ...]
     blocks: tuple[Block, ...]
     n_outputs: int
+    levels: Levels = ()
+
+    @property
+    def input_levels(self) -> Levels:
+        """``levels``, one entry per input column (None for every number column)."""
+        return self.levels or (None,) * self.n_inputs
 
     def raw_positions(self) -> list[int]:
         """For each column of the frame after the age steps, its raw input column."""
@@ -347,6 +365,13 @@ class CompiledModel:
             return self.preprocessor.n_inputs
         assert self.forest is not None
         return self.forest.n_features
+
+    @property
+    def input_levels(self) -> Levels:
+        """Per input column, its text levels (cells arrive as codes), or None (numbers)."""
+        if self.preprocessor is not None:
+            return self.preprocessor.input_levels
+        return (None,) * self.n_inputs
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Predictions (1-D), or for a preprocessor the feature matrix (2-D), for float64

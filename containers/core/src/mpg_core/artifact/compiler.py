@@ -26,14 +26,21 @@ def _expect(estimator: Any, cls_name: str) -> Any:
     return estimator
 
 
-def _imputer_fill(imputer: Any) -> np.ndarray:
+def _imputer_statistics(imputer: Any) -> np.ndarray:
     _expect(imputer, "SimpleImputer")
     missing = imputer.missing_values
     if not (isinstance(missing, float) and np.isnan(missing)):
         raise NotCompilable("SimpleImputer with missing_values other than NaN")
     if getattr(imputer, "add_indicator", False):
         raise NotCompilable("SimpleImputer with add_indicator")
-    fill = np.asarray(imputer.statistics_, dtype=np.float64)
+    return np.asarray(imputer.statistics_)
+
+
+def _imputer_fill(imputer: Any) -> np.ndarray:
+    try:
+        fill = _imputer_statistics(imputer).astype(np.float64)
+    except (TypeError, ValueError):
+        raise NotCompilable("SimpleImputer filling text into a number column") from None
     if not np.isfinite(fill).all():
         # scikit-learn drops a column that had no values at fit time; not worth reproducing.
         raise NotCompilable("SimpleImputer with a column that had no values at fit time")
@@ -54,14 +61,29 @@ def _numeric_block(steps: list[Any], columns: np.ndarray) -> Block:
     return Block("numeric", columns, fill, mean, scale)
 
 
-def _onehot_block(steps: list[Any], columns: np.ndarray) -> Block:
+def text_levels(categories: Any) -> tuple[str, ...] | None:
+    """A fitted encoder column's categories as text levels, or None when they are numbers.
+    Text columns reach the encoder as Python strings (mpg_core.features.raw_features)."""
+    values = list(np.asarray(categories, dtype=object))
+    if all(isinstance(v, str) for v in values):
+        return tuple(values)
+    if any(isinstance(v, str) for v in values) or not all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        for v in values
+    ):
+        raise NotCompilable("an encoder column whose categories mix text and numbers")
+    return None
+
+
+def _onehot_block(
+    steps: list[Any], columns: np.ndarray
+) -> tuple[Block, list[tuple[str, ...] | None]]:
+    """The block and, per column, its text levels (None: numbers). A text column's cells
+    arrive as codes (indices into its levels), so its categories are ``0 .. k - 1`` and its
+    imputed value the code of the most frequent level."""
     if len(steps) != 2:
         raise NotCompilable("categorical pipeline other than imputer + one-hot encoder")
     encoder = _expect(steps[1], "OneHotEncoder")
-    if any(np.asarray(c).dtype.kind not in "iuf" for c in encoder.categories_):
-        # Rows reach the compiled form as float64: text categories are served by scikit-learn.
-        raise NotCompilable("OneHotEncoder with non-numeric (text) categories")
-    fill = _imputer_fill(steps[0])
     if (
         encoder.handle_unknown != "ignore"
         or encoder.drop is not None
@@ -73,10 +95,22 @@ def _onehot_block(steps: list[Any], columns: np.ndarray) -> Block:
             "OneHotEncoder options other than handle_unknown='ignore', no drop, no infrequent "
             "categories, dense float64 output"
         )
-    categories = tuple(np.asarray(c) for c in encoder.categories_)
-    return Block(
-        "onehot", columns, fill, categories=tuple(c.astype(np.float64) for c in categories)
-    )
+    statistics = _imputer_statistics(steps[0])
+    levels = [text_levels(c) for c in encoder.categories_]
+    fill = np.empty(len(columns))
+    categories = []
+    for j, (known, cats) in enumerate(zip(levels, encoder.categories_, strict=True)):
+        if known is None:
+            categories.append(np.asarray(cats, dtype=np.float64))
+            fill[j] = float(statistics[j])
+            continue
+        if statistics[j] not in known:
+            raise NotCompilable("an imputed text value that is not one of the levels")
+        categories.append(np.arange(len(known), dtype=np.float64))
+        fill[j] = float(known.index(statistics[j]))
+    if not np.isfinite(fill).all():
+        raise NotCompilable("SimpleImputer with a column that had no values at fit time")
+    return Block("onehot", columns, fill, categories=tuple(categories)), levels
 
 
 _AGE_STEPS = ("AgeFromYear", "AgeFromModelYear")
@@ -110,6 +144,7 @@ def compile_preprocessor(estimator: Any, input_columns: Sequence[str]) -> Prepro
     if columns.remainder != "drop" or getattr(columns, "sparse_output_", False):
         raise NotCompilable("ColumnTransformer with a remainder or sparse output")
     blocks = []
+    levels: list[tuple[str, ...] | None] = [None] * len(input_columns)
     for name, transformer, selected in columns.transformers_:
         if isinstance(transformer, str) and transformer == "drop":
             continue
@@ -118,7 +153,13 @@ def compile_preprocessor(estimator: Any, input_columns: Sequence[str]) -> Prepro
         positions = np.asarray([frame.index(s) for s in selected], dtype=np.intp)
         steps = [step for _, step in _expect(transformer, "Pipeline").steps]
         if type(steps[-1]).__name__ == "OneHotEncoder":
-            blocks.append(_onehot_block(steps, positions))
+            block, known = _onehot_block(steps, positions)
+            blocks.append(block)
+            for column, column_levels in zip(selected, known, strict=True):
+                if column_levels is not None:
+                    if column not in input_columns:
+                        raise NotCompilable(f"text column {column!r} is not a raw input")
+                    levels[list(input_columns).index(column)] = column_levels
         else:
             blocks.append(_numeric_block(steps, positions))
     if not blocks:
@@ -129,6 +170,7 @@ def compile_preprocessor(estimator: Any, input_columns: Sequence[str]) -> Prepro
         reference_years=tuple(reference_years),
         blocks=tuple(blocks),
         n_outputs=len(columns.get_feature_names_out()),
+        levels=tuple(levels) if any(k is not None for k in levels) else (),
     )
 
 

@@ -12,9 +12,12 @@ from mpg_core.artifact.compiled import Block, CompiledModel, Forest, NotCompilab
 
 # Bump when the arrays' meaning changes; a reader refuses formats it does not know. Format 2
 # adds every tree-ensemble family (per-tree output columns, a baseline, sums or means, NaN
-# directions, float64 comparisons, a link); a format 1 file is a regression forest.
-COMPILED_FORMAT = 2
-READABLE_FORMATS = (1, 2)
+# directions, float64 comparisons, a link); a format 1 file is a regression forest. Format 3
+# adds text levels ("pre_level_inputs", "pre_levels", "pre_level_counts": the input columns
+# whose cells are text, and their levels as one unicode array cut by the counts), which a
+# reader of format 2 would silently miss (it would read codes as numbers).
+COMPILED_FORMAT = 3
+READABLE_FORMATS = (1, 2, 3)
 
 
 def _arrays(model: CompiledModel) -> dict[str, np.ndarray]:
@@ -26,6 +29,11 @@ def _arrays(model: CompiledModel) -> dict[str, np.ndarray]:
         out["pre_reference_years"] = np.array(pre.reference_years, dtype=np.float64)
         out["pre_n_outputs"] = np.array(pre.n_outputs)
         out["pre_blocks"] = np.array([b.kind for b in pre.blocks])
+        text = [(i, k) for i, k in enumerate(pre.input_levels) if k is not None]
+        if text:
+            out["pre_level_inputs"] = np.array([i for i, _ in text], dtype=np.int64)
+            out["pre_level_counts"] = np.array([len(k) for _, k in text], dtype=np.int64)
+            out["pre_levels"] = np.array([v for _, k in text for v in k], dtype=np.str_)
         for i, b in enumerate(pre.blocks):
             out[f"pre{i}_columns"] = b.columns
             out[f"pre{i}_fill"] = b.fill
@@ -85,6 +93,24 @@ def _age_steps(data: Any) -> dict[str, tuple[Any, ...]]:
     return {"year_columns": columns, "reference_years": references}
 
 
+def _levels(data: Any, n_inputs: int) -> tuple[tuple[str, ...] | None, ...]:
+    """Each input column's text levels (None: numbers); () when no column is text."""
+    if "pre_level_inputs" not in data:
+        return ()
+    inputs = [int(i) for i in data["pre_level_inputs"]]
+    counts = data["pre_level_counts"].astype(np.int64)
+    values = [str(v) for v in data["pre_levels"]]
+    if len(inputs) != len(counts) or int(counts.sum()) != len(values) or (counts < 1).any():
+        raise NotCompilable("text levels: inputs, counts and levels differ in number")
+    if not all(0 <= i < n_inputs for i in inputs) or len(set(inputs)) != len(inputs):
+        raise NotCompilable("text levels name an input column the preprocessor does not have")
+    levels: list[tuple[str, ...] | None] = [None] * n_inputs
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    for k, i in enumerate(inputs):
+        levels[i] = tuple(values[bounds[k] : bounds[k + 1]])
+    return tuple(levels)
+
+
 def _forest(data: Any, found: int) -> Forest:
     arrays = {
         "feature": data["forest_feature"].astype(np.intp),
@@ -118,11 +144,13 @@ def load_compiled(path: Path) -> CompiledModel:
         pre = forest = None
         if "pre_blocks" in data:
             kinds = [str(k) for k in data["pre_blocks"]]
+            n_inputs = int(data["pre_n_inputs"])
             pre = Preprocessor(
-                n_inputs=int(data["pre_n_inputs"]),
+                n_inputs=n_inputs,
                 **_age_steps(data),
                 blocks=tuple(_block(data, i, k) for i, k in enumerate(kinds)),
                 n_outputs=int(data["pre_n_outputs"]),
+                levels=_levels(data, n_inputs),
             )
         if "forest_roots" in data:
             forest = _forest(data, found)
