@@ -63,7 +63,13 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
     manifest = read_manifest(settings.model_dir)
     classifier = class_answers(manifest)
     # Rows as the model takes them: text cells as codes of their levels, a CSV header read.
-    reader = row_reader(model.input_columns, model.input_levels, model.allows_missing, manifest)
+    reader = row_reader(
+        model.input_columns,
+        model.input_levels,
+        model.allows_missing,
+        manifest,
+        settings.csv_header,
+    )
     # Bodies over the limit get 413 before they are read into memory.
     app.config["MAX_CONTENT_LENGTH"] = settings.body_limit_bytes
 

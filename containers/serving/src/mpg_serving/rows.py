@@ -9,7 +9,9 @@ CSV comes in two layouts, told apart by the body's first line:
   cells names a column of the table (in any spelling :func:`~mpg_core.schema.canonical_name`
   reads) and none of them is a number; a header without one of the model's columns is a 400
   naming it. Each body is judged on its own: a streamed body keeps its header's layout for
-  every slice, but batch transform's mini-batches are separate bodies (see the README).
+  every slice, but batch transform's mini-batches are separate bodies: only the first holds
+  the file's header, so a transform of a file whose columns differ from the model's gives the
+  header in ``MPG_CSV_HEADER`` and every body is read in its layout.
 
 JSON and JSON Lines: records as lists in input order or objects keyed by column name.
 
@@ -34,7 +36,7 @@ import numpy as np
 from mpg_core._table_csv import TableCsv
 from mpg_core.artifact.compiled import UNSEEN_CODE, Levels
 from mpg_core.artifact.levels import TEXT_MISSING, is_missing_text
-from mpg_core.errors import RequestError
+from mpg_core.errors import ConfigError, RequestError
 from mpg_core.schema import canonical_name, canonical_names
 from mpg_serving import codecs
 
@@ -72,6 +74,7 @@ class RowReader:
         levels: Levels,
         allow_missing: bool,
         table_columns: Sequence[str] = (),
+        file_header: str | None = None,
     ) -> None:
         self.columns = tuple(columns)
         self.levels = tuple(levels) or (None,) * len(self.columns)
@@ -86,6 +89,14 @@ class RowReader:
             for k in self.levels
         )
         self._tables: dict[tuple[int, ...], TableCsv] = {}
+        # A batch transform's file header (MPG_CSV_HEADER): every body is in its layout.
+        self.file_layout: Layout = None
+        if file_header is not None:
+            self.file_layout = self.header_layout(file_header.encode())
+            if self.file_layout is None:
+                raise ConfigError(
+                    f"MPG_CSV_HEADER={file_header[:200]!r} is not a header line of the table"
+                )
 
     # --- CSV --------------------------------------------------------------------------------
 
@@ -123,6 +134,8 @@ class RowReader:
                 first_line = 2
                 if not body.strip(b"\r\n"):
                     raise RequestError("the body has a header line but no rows")
+        if layout is None:
+            layout = self.file_layout
         if layout is None and not self.has_text:
             return Rows(codecs.decode_csv(body, self.columns, self.allow_missing, first_line), None)
         targets = layout if layout is not None else tuple(range(len(self.columns)))
@@ -276,7 +289,11 @@ def _is_number(cell: str) -> bool:
 
 
 def row_reader(
-    columns: Sequence[str], levels: Levels, allow_missing: bool, manifest: Mapping[str, Any]
+    columns: Sequence[str],
+    levels: Levels,
+    allow_missing: bool,
+    manifest: Mapping[str, Any],
+    file_header: str | None = None,
 ) -> RowReader:
     """The reader for an artifact: its input columns and levels, and the table's other column
     names from the schema artifact.json records (none for artifacts written before)."""
@@ -285,4 +302,4 @@ def row_reader(
     if isinstance(schema, dict):
         names = [str(c.get("name")) for c in schema.get("column", []) if isinstance(c, dict)]
         names.append(str(schema.get("target", "")))
-    return RowReader(columns, levels, allow_missing, [n for n in names if n])
+    return RowReader(columns, levels, allow_missing, [n for n in names if n], file_header)
