@@ -242,18 +242,28 @@ def test_schema_columns_absent_from_the_table_are_named(tmp_path: Path) -> None:
     assert "missing column(s) ['garden'] in train.csv" in _failure(processed)
 
 
-def test_a_categorical_column_with_too_many_levels_is_named(tmp_path: Path) -> None:
+def test_a_categorical_column_with_more_levels_than_the_limit_is_kept_grouped(
+    tmp_path: Path,
+) -> None:
+    """Above max_categorical_levels a column is kept: its rarer levels share one column (and
+    so does a level unseen in training), and the preprocessor is still compiled."""
+    from mpg_core.artifact.files import unpack_model_tarball
+
     processed = processing_root(TABLES["iris"], tmp_path)
     schema_file = next((processed / "processing/input/schema").glob("*.toml"))
     text = schema_file.read_text().replace(
         "max_categorical_levels = 50", "max_categorical_levels = 2"
     )
     schema_file.write_text(text)
-    assert preprocess(processed) == 3
-    assert (
-        "categorical column 'garden' has 3 distinct values, more than max_categorical_levels = 2"
-        in _failure(processed)
-    )
+    assert preprocess(processed) == 0
+    folder = tmp_path / "artifact"
+    unpack_model_tarball(processed / "processing/output/preprocessor" / MODEL_TARBALL, folder)
+    garden = [c for c in read_manifest(folder)["output_columns"] if c.startswith("garden")]
+    assert len(garden) == 2 and garden[-1] == "garden_infrequent_sklearn"
+    opened = open_artifact(folder)
+    assert opened.engine == "compiled"
+    (block,) = [b for b in opened.model.preprocessor.blocks if b.slots]
+    assert block.widths == (2,) and block.unknown == (1,)
 
 
 def test_a_bad_schema_file_is_a_config_error(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 """Parity, end to end, over generated tables: a CSV table with text categories (levels with
-spaces, commas and capitals; missing cells) goes through init's inference, the preprocessing
-job's reader and a pipeline of any of the four families; a request body of raw rows (unseen
-levels, missing cells, stray spaces; headerless or with the table's own header in another
-order) read by the serving row reader and answered by the compiled form (through
-compiled.npz) equals scikit-learn's own pipeline on the same rows, read as the job reads a
-table, within 1e-6, probabilities included."""
+spaces, commas and capitals; missing cells; an ordered column, which init makes ordinal;
+more levels than max_categorical_levels, so rare ones are grouped) goes through init's
+inference, the preprocessing job's reader and a pipeline of any of the four families; a
+request body of raw rows (unseen levels, missing cells, stray spaces; headerless or with the
+table's own header in another order) read by the serving row reader and answered by the
+compiled form (through compiled.npz) equals scikit-learn's own pipeline on the same rows,
+read as the job reads a table, within 1e-6, probabilities included."""
 
 from __future__ import annotations
 
@@ -69,6 +70,9 @@ def tables(draw: st.DrawFn) -> dict:
             st.lists(st.lists(level, min_size=2, max_size=8, unique=True), min_size=1, max_size=3)
         ),
         "missing": draw(st.sampled_from([0.0, 0.1, 0.3])),
+        # An ordered column (init proposes ordinal), and a level limit that groups rare ones.
+        "scale": draw(st.sampled_from([(), ("low", "medium", "high"), ("S", "M", "L", "XL")])),
+        "max_levels": draw(st.sampled_from([3, 4, 50])),
         "task": draw(st.sampled_from(["regression", "binary", "multiclass"])),
         "family": draw(st.sampled_from(sorted(FAMILIES))),
     }
@@ -84,6 +88,9 @@ def _frame(spec: dict, rows: int, rng: np.random.Generator, unseen: bool) -> pd.
         spaced = rng.random(rows) < 0.15
         values[spaced] = [f"  {v} " for v in values[spaced]]
         data[f"Text {j}"] = values
+    if spec["scale"]:
+        pool = [*spec["scale"], "off the scale"] if unseen else list(spec["scale"])
+        data["Scale"] = rng.choice(pool, rows).astype(object)
     frame = pd.DataFrame(data)
     for name in frame.columns:
         frame[name] = frame[name].astype(object).where(rng.random(rows) >= spec["missing"], None)
@@ -111,7 +118,7 @@ def _fit(spec: dict, tmp: Path) -> tuple[Pipeline, TableSchema] | None:
     if table["target"].nunique() < 2:
         return None
     try:
-        schema, _ = infer_schema(table, "target")
+        schema, _ = infer_schema(table, "target", max_categorical_levels=spec["max_levels"])
     except Exception:  # a draw where every column is constant: nothing to learn
         return None
     schema = schema.with_text_columns(text_categories(table, schema, "t"))
@@ -137,6 +144,8 @@ def test_the_walk_answers_as_the_pipeline_on_raw_rows(
         return
     pipeline, schema = fitted
     columns = schema.feature_columns
+    if spec["scale"] and "scale" in columns:
+        assert [c.order for c in schema.ordinal_columns] == [spec["scale"]]
     levels = estimator_levels("pipeline", pipeline, columns)
     X = raw_features(read_table(tmp_path / "table.csv"), "t", schema)
     checked = compile_checked("pipeline", pipeline, columns, encoded_rows(X, columns, levels))

@@ -21,6 +21,9 @@ from mpg_core import _forest
 from mpg_core.errors import RequestError
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# An ordinal column's value outside its order (mpg_core.table_schema.ORDINAL_UNKNOWN; this
+# module imports numpy only).
+ORDINAL_UNKNOWN = -1.0
 # Big batches go through in slices of this many rows: each slice's temporaries (~1 MB each)
 # are reused from the heap, where one pass over a 5 MB body would page-fault in a dozen fresh
 # 10-20 MB arrays, and glibc would keep the heap they grew.
@@ -47,8 +50,11 @@ def check_model_range(features: np.ndarray) -> None:
 @dataclass(frozen=True)
 class Block:
     """One column-transformer step on the frame after the age step: ``numeric`` (impute NaN,
-    subtract ``mean``, divide by ``scale``) or ``onehot`` (impute NaN, one column per known
-    category; unknown values are all zero)."""
+    subtract ``mean``, divide by ``scale``), ``onehot`` (impute NaN, then per column one
+    output per known category; with ``slots``, category ``i`` sets output ``slots[j][i]`` of
+    the column's ``widths[j]``, so rare levels share one, and an unknown value sets
+    ``unknown[j]``, or nothing when -1) or ``ordinal`` (impute NaN, then category ``i`` is
+    the number ``i`` and any other value ``ORDINAL_UNKNOWN``)."""
 
     kind: str
     columns: np.ndarray  # intp indices into the frame after the age step
@@ -56,6 +62,9 @@ class Block:
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
     categories: tuple[np.ndarray, ...] = ()
+    slots: tuple[np.ndarray, ...] = ()  # onehot: intp per category; () = one output each
+    widths: tuple[int, ...] = ()
+    unknown: tuple[int, ...] = ()
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         block = frame[:, self.columns]  # fancy indexing copies: safe to write in place
@@ -64,9 +73,31 @@ class Block:
             block -= self.mean
             block /= self.scale
             return block
-        return np.hstack([block[:, [j]] == cats for j, cats in enumerate(self.categories)]).astype(
-            np.float64
-        )
+        if self.kind == "ordinal":
+            return np.column_stack(
+                [_ordinal(block[:, j], cats) for j, cats in enumerate(self.categories)]
+            )
+        if not self.slots:
+            return np.hstack(
+                [block[:, [j]] == cats for j, cats in enumerate(self.categories)]
+            ).astype(np.float64)
+        return np.hstack([self._grouped(block[:, j], j) for j in range(len(self.categories))])
+
+    def _grouped(self, values: np.ndarray, j: int) -> np.ndarray:
+        cats = self.categories[j]
+        match = values[:, None] == cats[None, :]
+        found = match.any(axis=1)
+        slot = np.where(found, self.slots[j][match.argmax(axis=1)], self.unknown[j])
+        out = np.zeros((len(values), self.widths[j]))
+        hit = slot >= 0
+        out[np.flatnonzero(hit), slot[hit]] = 1.0
+        return out
+
+
+def _ordinal(values: np.ndarray, cats: np.ndarray) -> np.ndarray:
+    """Each value's index among ``cats``, or ORDINAL_UNKNOWN when it is none of them."""
+    match = values[:, None] == cats[None, :]
+    return np.where(match.any(axis=1), match.argmax(axis=1), ORDINAL_UNKNOWN).astype(np.float64)
 
 
 # A text cell's code when its value is none of the column's known levels: it equals no

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from mpg_core.artifact.compiled import (
+    ORDINAL_UNKNOWN,
+    UNSEEN_CODE,
     Block,
     CompiledModel,
     Forest,
@@ -75,27 +77,12 @@ def text_levels(categories: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _onehot_block(
-    steps: list[Any], columns: np.ndarray
-) -> tuple[Block, list[tuple[str, ...] | None]]:
-    """The block and, per column, its text levels (None: numbers). A text column's cells
-    arrive as codes (indices into its levels), so its categories are ``0 .. k - 1`` and its
-    imputed value the code of the most frequent level."""
-    if len(steps) != 2:
-        raise NotCompilable("categorical pipeline other than imputer + one-hot encoder")
-    encoder = _expect(steps[1], "OneHotEncoder")
-    if (
-        encoder.handle_unknown != "ignore"
-        or encoder.drop is not None
-        or getattr(encoder, "_infrequent_enabled", False)
-        or np.dtype(encoder.dtype) != np.float64
-        or getattr(encoder, "sparse_output", False)
-    ):
-        raise NotCompilable(
-            "OneHotEncoder options other than handle_unknown='ignore', no drop, no infrequent "
-            "categories, dense float64 output"
-        )
-    statistics = _imputer_statistics(steps[0])
+def _encoded_categories(
+    statistics: np.ndarray, encoder: Any, columns: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray], list[tuple[str, ...] | None]]:
+    """(fill, categories, levels) of an imputer + encoder pair: a text column's cells arrive
+    as codes (indices into its levels), so its categories are ``0 .. k - 1`` and its fill the
+    code of the imputed level (the unseen code when the order does not hold it)."""
     levels = [text_levels(c) for c in encoder.categories_]
     fill = np.empty(len(columns))
     categories = []
@@ -104,13 +91,83 @@ def _onehot_block(
             categories.append(np.asarray(cats, dtype=np.float64))
             fill[j] = float(statistics[j])
             continue
-        if statistics[j] not in known:
-            raise NotCompilable("an imputed text value that is not one of the levels")
         categories.append(np.arange(len(known), dtype=np.float64))
-        fill[j] = float(known.index(statistics[j]))
+        fill[j] = float(known.index(statistics[j])) if statistics[j] in known else UNSEEN_CODE
     if not np.isfinite(fill).all():
         raise NotCompilable("SimpleImputer with a column that had no values at fit time")
-    return Block("onehot", columns, fill, categories=tuple(categories)), levels
+    return fill, categories, levels
+
+
+def _onehot_block(
+    steps: list[Any], columns: np.ndarray
+) -> tuple[Block, list[tuple[str, ...] | None]]:
+    """The block and, per column, its text levels (None: numbers). With rare levels grouped
+    (``max_categories``/``min_frequency``), each category's output column is the encoder's
+    own mapping, and an unknown value goes where ``handle_unknown`` sends it."""
+    if len(steps) != 2:
+        raise NotCompilable("categorical pipeline other than imputer + one-hot encoder")
+    encoder = _expect(steps[1], "OneHotEncoder")
+    grouped = bool(getattr(encoder, "_infrequent_enabled", False))
+    if (
+        encoder.handle_unknown not in ("ignore", "infrequent_if_exist")
+        or encoder.drop is not None
+        or np.dtype(encoder.dtype) != np.float64
+        or getattr(encoder, "sparse_output", False)
+    ):
+        raise NotCompilable(
+            "OneHotEncoder options other than handle_unknown='ignore' or "
+            "'infrequent_if_exist', no drop, dense float64 output"
+        )
+    fill, categories, levels = _encoded_categories(_imputer_statistics(steps[0]), encoder, columns)
+    if not grouped:
+        return Block("onehot", columns, fill, categories=tuple(categories)), levels
+    slots, widths, unknown = [], [], []
+    mappings = encoder._default_to_infrequent_mappings
+    for j, cats in enumerate(categories):
+        mapping = mappings[j]
+        if mapping is None:
+            slots.append(np.arange(len(cats), dtype=np.intp))
+            widths.append(len(cats))
+            unknown.append(-1)
+            continue
+        slot = np.asarray(mapping, dtype=np.intp)
+        slots.append(slot)
+        widths.append(int(slot.max()) + 1)
+        rare = encoder.handle_unknown == "infrequent_if_exist"
+        unknown.append(int(slot.max()) if rare else -1)
+    block = Block(
+        "onehot",
+        columns,
+        fill,
+        categories=tuple(categories),
+        slots=tuple(slots),
+        widths=tuple(widths),
+        unknown=tuple(unknown),
+    )
+    return block, levels
+
+
+def _ordinal_block(
+    steps: list[Any], columns: np.ndarray
+) -> tuple[Block, list[tuple[str, ...] | None]]:
+    if len(steps) != 2:
+        raise NotCompilable("ordinal pipeline other than imputer + ordinal encoder")
+    encoder = _expect(steps[1], "OrdinalEncoder")
+    if (
+        encoder.handle_unknown != "use_encoded_value"
+        or encoder.unknown_value != ORDINAL_UNKNOWN
+        or np.dtype(encoder.dtype) != np.float64
+        or getattr(encoder, "_infrequent_enabled", False)
+    ):
+        raise NotCompilable(
+            "OrdinalEncoder options other than unknown values encoded as "
+            f"{ORDINAL_UNKNOWN}, float64 output, no infrequent categories"
+        )
+    fill, categories, levels = _encoded_categories(_imputer_statistics(steps[0]), encoder, columns)
+    return Block("ordinal", columns, fill, categories=tuple(categories)), levels
+
+
+_ENCODERS = {"OneHotEncoder": _onehot_block, "OrdinalEncoder": _ordinal_block}
 
 
 _AGE_STEPS = ("AgeFromYear", "AgeFromModelYear")
@@ -152,8 +209,9 @@ def compile_preprocessor(estimator: Any, input_columns: Sequence[str]) -> Prepro
             raise NotCompilable(f"column transformer step {name!r} is not a fitted pipeline")
         positions = np.asarray([frame.index(s) for s in selected], dtype=np.intp)
         steps = [step for _, step in _expect(transformer, "Pipeline").steps]
-        if type(steps[-1]).__name__ == "OneHotEncoder":
-            block, known = _onehot_block(steps, positions)
+        encode = _ENCODERS.get(type(steps[-1]).__name__)
+        if encode is not None:
+            block, known = encode(steps, positions)
             blocks.append(block)
             for column, column_levels in zip(selected, known, strict=True):
                 if column_levels is not None:

@@ -15,7 +15,10 @@ from mpg_core.artifact.compiled import Block, CompiledModel, Forest, NotCompilab
 # directions, float64 comparisons, a link); a format 1 file is a regression forest. Format 3
 # adds text levels ("pre_level_inputs", "pre_levels", "pre_level_counts": the input columns
 # whose cells are text, and their levels as one unicode array cut by the counts), which a
-# reader of format 2 would silently miss (it would read codes as numbers).
+# reader of format 2 would silently miss (it would read codes as numbers); one-hot blocks with
+# rare levels grouped ("pre{i}_slots", "_widths", "_unknown": each category's output column
+# within its column's outputs, their number, an unknown value's output or -1) and "ordinal"
+# blocks (category i -> the number i, any other value -1).
 COMPILED_FORMAT = 3
 READABLE_FORMATS = (1, 2, 3)
 
@@ -43,6 +46,10 @@ def _arrays(model: CompiledModel) -> dict[str, np.ndarray]:
             else:
                 out[f"pre{i}_categories"] = np.concatenate(b.categories)
                 out[f"pre{i}_lengths"] = np.array([len(c) for c in b.categories])
+                if b.slots:  # rare levels grouped: each category's output, per column
+                    out[f"pre{i}_slots"] = np.concatenate(b.slots).astype(np.int64)
+                    out[f"pre{i}_widths"] = np.array(b.widths, dtype=np.int64)
+                    out[f"pre{i}_unknown"] = np.array(b.unknown, dtype=np.int64)
     forest = model.forest
     if forest is not None:
         # Narrow integers on disk: node indices fit int32 (Forest checks), NaN directions uint8.
@@ -72,11 +79,28 @@ def _block(data: Any, i: int, kind: str) -> Block:
     fill = data[f"pre{i}_fill"].astype(np.float64)
     if kind == "numeric":
         return Block(kind, columns, fill, data[f"pre{i}_mean"], data[f"pre{i}_scale"])
-    if kind != "onehot":
+    if kind not in ("onehot", "ordinal"):
         raise NotCompilable(f"unknown preprocessor block {kind!r}")
-    bounds = np.cumsum(data[f"pre{i}_lengths"])[:-1]
+    lengths = data[f"pre{i}_lengths"].astype(np.int64)
+    bounds = np.cumsum(lengths)[:-1]
     categories = tuple(np.split(data[f"pre{i}_categories"].astype(np.float64), bounds))
-    return Block(kind, columns, fill, categories=categories)
+    if f"pre{i}_slots" not in data:
+        return Block(kind, columns, fill, categories=categories)
+    slots = tuple(np.split(data[f"pre{i}_slots"].astype(np.intp), bounds))
+    widths = tuple(int(w) for w in data[f"pre{i}_widths"])
+    unknown = tuple(int(u) for u in data[f"pre{i}_unknown"])
+    if not (
+        len(slots) == len(widths) == len(unknown) == len(categories)
+        and all(len(s) == len(c) for s, c in zip(slots, categories, strict=True))
+        and all(
+            ((s >= 0) & (s < w)).all() and -1 <= u < w
+            for s, w, u in zip(slots, widths, unknown, strict=True)
+        )
+    ):
+        raise NotCompilable("grouped one-hot block: slots outside the columns' widths")
+    return Block(
+        kind, columns, fill, categories=categories, slots=slots, widths=widths, unknown=unknown
+    )
 
 
 def _age_steps(data: Any) -> dict[str, tuple[Any, ...]]:

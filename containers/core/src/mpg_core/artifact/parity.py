@@ -57,7 +57,7 @@ def random_rows(model: CompiledModel, n: int = RANDOM_ROWS, seed: int = 20240601
     for block in pre.blocks:
         for k, col in enumerate(block.columns):
             raw = raw_of[col]
-            if block.kind == "onehot":
+            if block.kind in ("onehot", "ordinal"):
                 cats = block.categories[k]
                 rows[:, raw] = rng.choice(np.concatenate([cats, cats[:1] + 0.5, [-1.0]]), n)
             else:
