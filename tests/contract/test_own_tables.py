@@ -218,6 +218,8 @@ def test_text_and_numeric_categories_are_both_compiled(tmp_path: Path) -> None:
         assert opened.engine == "compiled"
         levels = {c: k for c, k in zip(opened.input_columns, opened.input_levels, strict=True) if k}
         assert levels == ({"garden": ("edinburgh", "kew", "wisley")} if text else {})
+        # Under the level limit, no column has rare levels: the plain one-hot comparison.
+        assert not any(b.slots for b in opened.model.preprocessor.blocks)
 
 
 def _failure(root: Path) -> str:

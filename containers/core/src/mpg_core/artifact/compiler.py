@@ -119,10 +119,11 @@ def _onehot_block(
             "'infrequent_if_exist', no drop, dense float64 output"
         )
     fill, categories, levels = _encoded_categories(_imputer_statistics(steps[0]), encoder, columns)
-    if not grouped:
+    mappings = encoder._default_to_infrequent_mappings if grouped else None
+    if mappings is None or all(m is None for m in mappings):
+        # No column has rare levels: one output per category, unknown values all zeros.
         return Block("onehot", columns, fill, categories=tuple(categories)), levels
     slots, widths, unknown = [], [], []
-    mappings = encoder._default_to_infrequent_mappings
     for j, cats in enumerate(categories):
         mapping = mappings[j]
         if mapping is None:
