@@ -84,20 +84,29 @@ class Block:
         return np.hstack([self._grouped(block[:, j], j) for j in range(len(self.categories))])
 
     def _grouped(self, values: np.ndarray, j: int) -> np.ndarray:
-        cats = self.categories[j]
-        match = values[:, None] == cats[None, :]
-        found = match.any(axis=1)
-        slot = np.where(found, self.slots[j][match.argmax(axis=1)], self.unknown[j])
+        index, found = _category_index(values, self.categories[j])
+        slot = np.where(found, self.slots[j][index], self.unknown[j])
         out = np.zeros((len(values), self.widths[j]))
         hit = slot >= 0
         out[np.flatnonzero(hit), slot[hit]] = 1.0
         return out
 
 
+def _category_index(values: np.ndarray, cats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's index among ``cats`` (0 where it is none of them) and whether it is one.
+    A text column's categories are its codes ``0 .. k - 1``: then the value is the index."""
+    k = len(cats)
+    if np.array_equal(cats, np.arange(k)):
+        found = (values >= 0) & (values < k) & (values == np.floor(values))
+        return np.where(found, values, 0).astype(np.intp), found
+    match = values[:, None] == cats[None, :]
+    return match.argmax(axis=1), match.any(axis=1)
+
+
 def _ordinal(values: np.ndarray, cats: np.ndarray) -> np.ndarray:
     """Each value's index among ``cats``, or ORDINAL_UNKNOWN when it is none of them."""
-    match = values[:, None] == cats[None, :]
-    return np.where(match.any(axis=1), match.argmax(axis=1), ORDINAL_UNKNOWN).astype(np.float64)
+    index, found = _category_index(values, cats)
+    return np.where(found, index, ORDINAL_UNKNOWN).astype(np.float64)
 
 
 # A text cell's code when its value is none of the column's known levels: it equals no
