@@ -102,6 +102,11 @@ class RowReader:
 
     def header_layout(self, line: bytes) -> tuple[int, ...] | None:
         """The layout a header ``line`` gives, or None when the line is not a header."""
+        try:  # the common case, a row starting with a number, at the cost of one float()
+            float(line.split(b",", 1)[0])
+            return None
+        except ValueError:
+            pass
         try:
             text = line.decode("utf-8").strip("\r\n")
             cells = next(csv.reader([text], strict=True), [])
