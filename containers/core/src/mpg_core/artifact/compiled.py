@@ -65,6 +65,17 @@ class Block:
     slots: tuple[np.ndarray, ...] = ()  # onehot: intp per category; () = one output each
     widths: tuple[int, ...] = ()
     unknown: tuple[int, ...] = ()
+    # Derived: every column's categories are the codes 0 .. k - 1 (text columns), and each k.
+    coded: bool = field(init=False, repr=False)
+    counts: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        counts = np.array([len(c) for c in self.categories], dtype=np.float64)
+        coded = bool(self.categories) and all(
+            np.array_equal(c, np.arange(len(c))) for c in self.categories
+        )
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "coded", coded)
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         block = frame[:, self.columns]  # fancy indexing copies: safe to write in place
@@ -74,6 +85,9 @@ class Block:
             block /= self.scale
             return block
         if self.kind == "ordinal":
+            if self.coded:  # a code is its rank: one pass over the whole block
+                known = (block >= 0) & (block < self.counts) & (block == np.floor(block))
+                return np.where(known, block, ORDINAL_UNKNOWN)
             return np.column_stack(
                 [_ordinal(block[:, j], cats) for j, cats in enumerate(self.categories)]
             )
@@ -84,7 +98,7 @@ class Block:
         return np.hstack([self._grouped(block[:, j], j) for j in range(len(self.categories))])
 
     def _grouped(self, values: np.ndarray, j: int) -> np.ndarray:
-        index, found = _category_index(values, self.categories[j])
+        index, found = _category_index(values, self.categories[j], self.coded)
         slot = np.where(found, self.slots[j][index], self.unknown[j])
         out = np.zeros((len(values), self.widths[j]))
         hit = slot >= 0
@@ -92,11 +106,14 @@ class Block:
         return out
 
 
-def _category_index(values: np.ndarray, cats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _category_index(
+    values: np.ndarray, cats: np.ndarray, coded: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Each value's index among ``cats`` (0 where it is none of them) and whether it is one.
-    A text column's categories are its codes ``0 .. k - 1``: then the value is the index."""
+    A text column's categories are its codes ``0 .. k - 1`` (``coded``): the value is the
+    index."""
     k = len(cats)
-    if np.array_equal(cats, np.arange(k)):
+    if coded:
         found = (values >= 0) & (values < k) & (values == np.floor(values))
         return np.where(found, values, 0).astype(np.intp), found
     match = values[:, None] == cats[None, :]
