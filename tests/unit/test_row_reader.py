@@ -68,7 +68,7 @@ def _job_reads(body: bytes) -> np.ndarray:
 def test_the_c_reader_the_python_path_and_the_job_agree(lines) -> None:
     reader = RowReader(COLUMNS, READER_LEVELS, allow_missing=True)
     body = _body(lines)
-    slow = reader.read_csv(body).matrix
+    slow = reader._strict_csv(body, (0, 1, 2), 1)
     fast = reader._fast_csv(body, (0, 1, 2))
     assert fast is not None
     np.testing.assert_array_equal(fast, slow)

@@ -15,9 +15,9 @@ CSV comes in two layouts, told apart by the body's first line:
 
 JSON and JSON Lines: records as lists in input order or objects keyed by column name.
 
-Big CSV bodies are read in C (:class:`mpg_core._table_csv.TableCsv`: no pandas and no Python
-object per cell); the per-cell Python path reads small bodies, and any body the C reader does
-not take, with errors that name the line and column. Models whose inputs are all numbers and
+CSV bodies are read in C (:class:`mpg_core._table_csv.TableCsv`: no pandas and no Python
+object per cell; its tables are built once per layout); the per-cell Python path reads any
+body the C reader does not take, with errors that name the line and column. Models whose inputs are all numbers and
 bodies without a header keep :mod:`mpg_serving.codecs`' float readers unchanged.
 """
 
@@ -40,8 +40,6 @@ from mpg_core.errors import ConfigError, RequestError
 from mpg_core.schema import canonical_name, canonical_names
 from mpg_serving import codecs
 
-# Below this size, Python's per-cell loop costs less than building the C reader's tables.
-LARGE_BODY_BYTES = 8 * 1024
 # A number column's spellings of a missing value (codecs._MISSING), in every letter case.
 NUMBER_MISSING = frozenset(
     "".join(letters)
@@ -144,7 +142,8 @@ class RowReader:
         if layout is None and not self.has_text:
             return Rows(codecs.decode_csv(body, self.columns, self.allow_missing, first_line), None)
         targets = layout if layout is not None else tuple(range(len(self.columns)))
-        matrix = self._fast_csv(body, targets) if len(body) >= LARGE_BODY_BYTES else None
+        # The C reader's tables are built once per layout, so it reads even one row faster.
+        matrix = self._fast_csv(body, targets)
         if matrix is None:
             matrix = self._strict_csv(body, targets, first_line)
         return Rows(matrix, layout)
