@@ -17,8 +17,9 @@ JSON and JSON Lines: records as lists in input order or objects keyed by column 
 
 CSV bodies are read in C (:class:`mpg_core._table_csv.TableCsv`: no pandas and no Python
 object per cell; its tables are built once per layout); the per-cell Python path reads any
-body the C reader does not take, with errors that name the line and column. Models whose inputs are all numbers and
-bodies without a header keep :mod:`mpg_serving.codecs`' float readers unchanged.
+body the C reader does not take, with errors that name the line and column. Models whose
+inputs are all numbers and bodies without a header keep :mod:`mpg_serving.codecs`' float
+readers unchanged.
 """
 
 from __future__ import annotations
