@@ -94,6 +94,11 @@ bench: images ## benchmark the serving image with wrk: req/s, rows/s, latency, C
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(UV) run python containers/serving/bench/bench.py --image mpg-serving:$(IMAGE_TAG) $(BENCH_ARGS)
 
+.PHONY: bench-tables
+bench-tables: images ## the serving image on a table with text, ordinal and ~60-level categories (four families, both tasks) against Auto MPG: ratios
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(UV) run python containers/serving/bench/tables_bench.py --image mpg-serving:$(IMAGE_TAG) $(BENCH_TABLES_ARGS)
+
 .PHONY: bench-transform
 bench-transform: images ## time a whole local batch transform (1.5 M rows in 6 objects, moto S3) at 1, 2 and 3 instances: rows/s
 	$(UV) run python launch/bench/transform_bench.py --image-tag $(IMAGE_TAG) $(BENCH_TRANSFORM_ARGS)

@@ -162,3 +162,78 @@ def imbalanced_wine() -> Table:
     frame = frame.loc[sorted([*others, *keep])].reset_index(drop=True)
     frame["label"] = np.where(frame.pop("target") == 2, "rare", "common")
     return Table("imbalanced_wine", "label", "classification", frame)
+
+
+# --- generated tables with text categories (issue 21) -------------------------------------------
+
+GRADES = ("low", "medium", "high")
+SIZES = ("S", "M", "L", "XL")
+
+
+def city_names(count: int) -> list[str]:
+    """``count`` made-up city names, some with spaces and capitals: a many-level category."""
+    stems = ("North", "South", "East", "West", "Port", "Lake", "New", "Old")
+    return [f"{stems[i % len(stems)]} town {i:02d}" for i in range(count)]
+
+
+def shop(rows: int = 2000, task: str = "regression", seed: int = 0, cities: int = 60) -> Table:
+    """A generated table of orders: an id (ignored), two numbers (``weight`` with missing
+    values), a text category (``colour``, missing values and stray spaces), an ordered one
+    (``grade``: low/medium/high), sizes (S/M/L/XL), a ~60-level ``city``, and a target that
+    depends on all of them: ``price`` (regression) or ``returned`` (yes/no, classification)."""
+    rng = np.random.default_rng(seed)
+    colour = rng.choice(["red", "green", "blue", "black", "white"], rows)
+    grade = rng.choice(GRADES, rows, p=[0.5, 0.3, 0.2])
+    size = rng.choice(SIZES, rows)
+    city = rng.choice(city_names(cities), rows, p=_zipf(cities))
+    weight = rng.gamma(2.0, 3.0, rows).round(2)
+    age = rng.integers(18, 90, rows)
+    score = (
+        0.3 * weight
+        + np.select([colour == "red", colour == "black"], [2.0, -1.5], 0.0)
+        + 1.5 * np.searchsorted(GRADES, grade, sorter=np.argsort(GRADES))
+        + 0.8 * np.array([SIZES.index(s) for s in size])
+        + 0.05 * np.array([int(c[-2:]) for c in city])
+        - 0.02 * age
+        + rng.normal(0, 1.0, rows)
+    )
+    frame = pd.DataFrame(
+        {
+            "order_id": np.arange(100_000, 100_000 + rows),
+            "weight": weight,
+            "age": age,
+            "colour": [f" {c}" if i % 17 == 0 else c for i, c in enumerate(colour)],
+            "grade": grade,
+            "size": size,
+            "city": city,
+        }
+    )
+    if task == "regression":
+        frame["price"] = (10 + 3 * score).round(2)
+        target = "price"
+    else:
+        frame["returned"] = np.where(score > np.median(score), "yes", "no")
+        target = "returned"
+    frame = _missing(frame, ["weight", "colour"], 0.08, seed + 1)
+    return Table(f"shop_{task}", target, task, frame)
+
+
+def _zipf(count: int) -> np.ndarray:
+    weights = 1.0 / np.arange(1, count + 1)
+    return weights / weights.sum()
+
+
+def wine_text() -> Table:
+    """scikit-learn's wine (multiclass) with text categories made from its columns: the
+    colour intensity as ``pale``/``medium``/``deep`` and the alcohol as ``light``/``strong``,
+    missing values in both."""
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+    frame["intensity"] = pd.cut(
+        frame.pop("color_intensity"), [0, 3.5, 6.5, 99], labels=["pale", "medium", "deep"]
+    ).astype(str)
+    frame["body"] = np.where(frame.pop("alcohol") > 13.0, "strong", "light")
+    return Table(
+        "wine_text", "cultivar", "classification", _missing(frame, ["intensity", "body"], 0.05, 5)
+    )

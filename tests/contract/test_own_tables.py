@@ -141,24 +141,27 @@ def test_a_table_of_your_own_from_csv_to_report(name: str, tmp_path: Path) -> No
     )
 
 
-def test_text_categories_are_served_by_scikit_learn_numeric_ones_compiled(tmp_path: Path) -> None:
-    """Rows reach the compiled form as float64: a preprocessor with text categories has none
-    and is served by scikit-learn; one with numbers only is compiled and checked."""
-    for name, compiled in (("iris", False), ("wine", True)):
+def test_text_and_numeric_categories_are_both_compiled(tmp_path: Path) -> None:
+    """A preprocessor with text categories (iris' garden) is compiled like one with numbers
+    only (wine): its levels travel in the compiled form, and serving never loads the
+    estimator."""
+    from mpg_core.artifact.files import unpack_model_tarball
+
+    for name, text in (("iris", ["garden"]), ("wine", [])):
         processed = processing_root(TABLES[name], tmp_path / name)
         assert preprocess(processed) == 0
         folder = tmp_path / name / "artifact"
-        from mpg_core.artifact.files import unpack_model_tarball
-
         unpack_model_tarball(processed / "processing/output/preprocessor" / MODEL_TARBALL, folder)
         manifest = read_manifest(folder)
-        assert (manifest["compiled"] is not None) is compiled
+        assert manifest["compiled"] is not None
         assert manifest["schema"]["task"] == "classification"
-        if compiled:
-            assert open_artifact(folder).engine == "compiled"
-        else:
-            text = [c["name"] for c in manifest["schema"]["column"] if c.get("text")]
-            assert text == ["garden"]
+        assert [c["name"] for c in manifest["schema"]["column"] if c.get("text")] == text
+        opened = open_artifact(folder)
+        assert opened.engine == "compiled"
+        levels = {c: k for c, k in zip(opened.input_columns, opened.input_levels, strict=True) if k}
+        assert levels == ({"garden": ("edinburgh", "kew", "wisley")} if text else {})
+        # Under the level limit, no column has rare levels: the plain one-hot comparison.
+        assert not any(b.slots for b in opened.model.preprocessor.blocks)
 
 
 def _failure(root: Path) -> str:
@@ -183,18 +186,28 @@ def test_schema_columns_absent_from_the_table_are_named(tmp_path: Path) -> None:
     assert "missing column(s) ['garden'] in train.csv" in _failure(processed)
 
 
-def test_a_categorical_column_with_too_many_levels_is_named(tmp_path: Path) -> None:
+def test_a_categorical_column_with_more_levels_than_the_limit_is_kept_grouped(
+    tmp_path: Path,
+) -> None:
+    """Above max_categorical_levels a column is kept: its rarer levels share one column (and
+    so does a level unseen in training), and the preprocessor is still compiled."""
+    from mpg_core.artifact.files import unpack_model_tarball
+
     processed = processing_root(TABLES["iris"], tmp_path)
     schema_file = next((processed / "processing/input/schema").glob("*.toml"))
     text = schema_file.read_text().replace(
         "max_categorical_levels = 50", "max_categorical_levels = 2"
     )
     schema_file.write_text(text)
-    assert preprocess(processed) == 3
-    assert (
-        "categorical column 'garden' has 3 distinct values, more than max_categorical_levels = 2"
-        in _failure(processed)
-    )
+    assert preprocess(processed) == 0
+    folder = tmp_path / "artifact"
+    unpack_model_tarball(processed / "processing/output/preprocessor" / MODEL_TARBALL, folder)
+    garden = [c for c in read_manifest(folder)["output_columns"] if c.startswith("garden")]
+    assert len(garden) == 2 and garden[-1] == "garden_infrequent_sklearn"
+    opened = open_artifact(folder)
+    assert opened.engine == "compiled"
+    (block,) = [b for b in opened.model.preprocessor.blocks if b.slots]
+    assert block.widths == (2,) and block.unknown == (1,)
 
 
 def test_a_bad_schema_file_is_a_config_error(tmp_path: Path) -> None:

@@ -50,6 +50,56 @@ def test_csv_predictions_match_the_pipeline_row_for_row(client: FlaskClient, tra
     np.testing.assert_allclose(got, expected, rtol=1e-9)
 
 
+def test_rows_as_they_stand_in_the_table_file(client: FlaskClient, trained) -> None:
+    """The table's own file: header first, its own column order, the target and the car's
+    name beside the features; the answers are those of the headerless rows."""
+    test = pd.read_csv(trained.bronze / "test" / "test.csv")
+    assert {"mpg", "car_name"} <= set(test.columns)
+    own = test[list(reversed(test.columns))].rename(columns=lambda c: c.replace("_", " ").title())
+    response = client.post("/invocations", data=own.to_csv(index=False), content_type="text/csv")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    plain = test[list(FEATURES)].to_csv(header=False, index=False, na_rep="?")
+    expected = client.post("/invocations", data=plain, content_type="text/csv").get_data()
+    assert response.get_data() == expected
+
+
+def test_a_header_without_a_feature_is_a_400_naming_it(client: FlaskClient) -> None:
+    header = ",".join(c for c in FEATURES if c != "weight")
+    response = client.post(
+        "/invocations", data=f"{header}\n8,307,130,12,70,1", content_type="text/csv"
+    )
+    assert response.status_code == 400
+    assert "header without the model's column(s) ['weight']" in response.get_json()["error"]
+
+
+def test_batch_mini_batches_of_one_file_are_read_in_its_header_layout(trained) -> None:
+    """SplitType=Line, MultiRecord: only the first mini-batch holds the file's header; with
+    MPG_CSV_HEADER every mini-batch is read in the file's layout, the header line skipped."""
+    test = pd.read_csv(trained.bronze / "test" / "test.csv")
+    own = test[["car_name", *reversed(FEATURES), "mpg"]]
+    header = ",".join(own.columns)
+    client = client_for(trained.pipeline_dir, SAGEMAKER_BATCH="true", MPG_CSV_HEADER=header)
+    lines = own.to_csv(index=False, na_rep="?").splitlines()
+    first, rest = "\n".join(lines[:20]), "\n".join(lines[20:])
+    answers = [
+        client.post("/invocations", data=body, content_type="text/csv").get_data(as_text=True)
+        for body in (first, rest)
+    ]
+    plain = test[list(FEATURES)].to_csv(header=False, index=False, na_rep="?")
+    expected = client_for(trained.pipeline_dir).post(
+        "/invocations", data=plain, content_type="text/csv"
+    )
+    assert "\n".join(answers).splitlines() == expected.get_data(as_text=True).splitlines()
+    assert len("\n".join(answers).splitlines()) == len(lines) - 1  # no answer for the header
+
+
+def test_a_file_header_that_names_no_column_stops_the_server(trained) -> None:
+    from mpg_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="MPG_CSV_HEADER"):
+        client_for(trained.pipeline_dir, MPG_CSV_HEADER="a,b,c")
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [

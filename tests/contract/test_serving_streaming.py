@@ -79,13 +79,29 @@ def test_trailing_line_ends_are_allowed_as_in_a_whole_body(
     )
 
 
+def test_a_header_in_the_first_slice_holds_for_every_slice(
+    streamed: FlaskClient, whole: FlaskClient, rows: pd.DataFrame
+) -> None:
+    """The table's own header, columns reordered and an extra one: every slice after the
+    first (which has no header line of its own) is read in the header's layout."""
+    shuffled = rows[list(reversed(rows.columns))].assign(car_name="a car")
+    body = shuffled.to_csv(index=False, na_rep="?").encode()
+    assert len(body) > 3 * SLICE
+    got = streamed.post("/invocations", data=body, content_type="text/csv")
+    assert got.status_code == 200, got.get_data(as_text=True)
+    plain = rows.to_csv(header=False, index=False, na_rep="?").encode()
+    assert (
+        got.get_data() == whole.post("/invocations", data=plain, content_type="text/csv").get_data()
+    )
+
+
 def test_a_bad_first_slice_is_a_4xx_naming_the_line(streamed: FlaskClient) -> None:
-    body = b"cylinders,displacement,horsepower,weight,acceleration,model_year,origin\n"
+    body = b"8,307,130,3504,12,70\n"
     response = streamed.post(
         "/invocations", data=body + b"8,307,130,3504,12,70,1\n" * 10, content_type="text/csv"
     )
     assert response.status_code == 400
-    assert "line 1 is a header" in response.get_json()["error"]
+    assert "line 1: 6 values; expected 7" in response.get_json()["error"]
     assert streamed.post("/invocations", data=b"\n\n", content_type="text/csv").status_code == 400
 
 

@@ -86,7 +86,7 @@ def test_json_objects_with_text_and_unseen_categories(served) -> None:
         (
             "five,3.5,1.4,0.2,kew\n",
             "text/csv",
-            "'sepal_length_(cm)' has non-numeric values ['five']",
+            "column sepal_length_(cm): 'five' is not a number",
         ),
         ("5.1,3.5,1.4,kew\n", "text/csv", "line 1: 4 values; expected 5"),
         (json.dumps({"sepal_length": 5.1}), "application/json", "missing key(s)"),
@@ -100,3 +100,10 @@ def test_bad_rows_are_a_400_naming_the_problem(
     response = client.post("/invocations", data=body, content_type=content_type)
     assert response.status_code == 400
     assert named in response.get_json()["error"]
+
+
+def test_the_model_with_text_inputs_is_served_by_the_compiled_walk(served) -> None:
+    _, model_dir, _ = served
+    opened = open_artifact(model_dir)
+    assert opened.engine == "compiled"
+    assert opened.input_levels[-1] == ("edinburgh", "kew", "wisley")

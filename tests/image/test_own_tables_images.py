@@ -13,7 +13,7 @@ import pytest
 from mpg_core.artifact.files import MODEL_TARBALL, pack_model_tarball, read_manifest
 from mpg_core.metrics import metric_definitions
 from mpg_training.model_quality import CONFUSION_MATRIX_PLOT, REPORT_FILE
-from tests.helpers.images import run_evaluate, run_processing, run_training
+from tests.helpers.images import docker, run_evaluate, run_processing, run_training, start_serving
 from tests.helpers.jobs import PNG_SIGNATURE, processing_root, training_tree
 from tests.tables import TABLES
 
@@ -57,3 +57,44 @@ def test_preprocess_train_evaluate_in_the_images(
     assert report[metric]["value"] == pytest.approx(printed[metric], abs=1e-6)
     if task == "classification":
         assert (out / CONFUSION_MATRIX_PLOT).read_bytes().startswith(PNG_SIGNATURE)
+    served_from_the_table_file(images, root / "model", processed, table.target)
+
+
+def served_from_the_table_file(images, model_dir: Path, processed: Path, target: str) -> None:
+    """The serving image answers the test split's file as it stands (its header, the target
+    beside the features, text categories) through the compiled walk, as the pipeline does."""
+    import numpy as np
+    import requests
+
+    from mpg_core.artifact.reader import load_artifact
+    from mpg_core.dataset import read_table
+    from mpg_core.features import raw_features
+    from mpg_core.table_schema import TableSchema
+
+    started: list[str] = []
+    try:
+        port = start_serving(images, model_dir, started)
+        body = (processed / "processing/input/test/test.csv").read_bytes()
+        assert target in body.decode().splitlines()[0]  # the file's own header, target included
+        response = requests.post(
+            f"http://127.0.0.1:{port}/invocations",
+            data=body,
+            headers={"Content-Type": "text/csv", "Accept": "application/json"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        logs = docker("logs", started[0]).stdout + docker("logs", started[0]).stderr
+        assert '"engine": "compiled"' in logs
+    finally:
+        for name in started:
+            docker("rm", "-f", name)
+    artifact = load_artifact(model_dir)
+    schema = TableSchema.from_dict(read_manifest(model_dir)["schema"])
+    rows = raw_features(read_table(processed / "processing/input/test/test.csv"), "t", schema)
+    answers = response.json()["predictions"]
+    if schema.is_classification:
+        got = np.array([list(a["probabilities"].values()) for a in answers])
+        expected = artifact.estimator.predict_proba(rows)
+    else:
+        got, expected = np.array(answers, dtype=float), artifact.estimator.predict(rows)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mpg_core.artifact.compiled import NotCompilable
+from mpg_core.artifact.compiled import UNSEEN_CODE, NotCompilable
+from mpg_core.artifact.levels import encoded_rows, estimator_levels
 from mpg_core.artifact.npz import load_compiled, save_compiled
 from mpg_core.artifact.parity import compile_checked
 from mpg_core.features import build_preprocessor, raw_features
@@ -63,12 +64,30 @@ def test_compiled_form_equals_the_fitted_preprocessor(columns: list[dict], tmp_p
         assert names[:3] == ["size", "built_age", "r"]  # numerics, then ages in schema order
 
 
-def test_text_categories_are_one_hot_encoded_but_not_compiled() -> None:
+def test_text_categories_are_compiled_with_their_levels(tmp_path: Path) -> None:
     schema = _schema(
         [{"name": "size", "role": "numeric"}, {"name": "colour", "role": "categorical"}]
     ).with_text_columns({"colour"})
     X = raw_features(_frame(), "t", schema)
     pre = build_preprocessor(schema).fit(X)
     assert list(pre.get_feature_names_out()) == ["size", "colour_blue", "colour_red"]
-    with pytest.raises(NotCompilable, match="text"):
-        compile_checked("preprocessor", pre, schema.feature_columns)
+    levels = estimator_levels("preprocessor", pre, schema.feature_columns)
+    assert levels == (None, ("blue", "red"))
+    rows = encoded_rows(X, schema.feature_columns, levels)
+    checked = compile_checked("preprocessor", pre, schema.feature_columns, rows)
+    assert checked.max_relative_error <= 1e-6
+    save_compiled(tmp_path / "c.npz", checked.model)
+    again = load_compiled(tmp_path / "c.npz")
+    assert again.input_levels == levels
+    # An unseen level and a missing one, as codes: all zeros, and the most frequent level.
+    odd = np.array([[50.0, UNSEEN_CODE], [50.0, np.nan]])
+    frame = pd.DataFrame({"size": [50.0, 50.0], "colour": ["green", np.nan]}, dtype=object)
+    np.testing.assert_array_equal(again.predict(odd), pre.transform(frame))
+    assert again.predict(odd)[0, 1:].tolist() == [0.0, 0.0]
+
+
+def test_an_encoder_mixing_text_and_numbers_is_not_compiled() -> None:
+    from mpg_core.artifact.compiler import text_levels
+
+    with pytest.raises(NotCompilable, match="mix"):
+        text_levels(np.array(["a", 1.0], dtype=object))

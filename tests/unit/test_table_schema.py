@@ -133,3 +133,68 @@ def test_infer_names_bad_tables() -> None:
     many = table.assign(colour=[f"c{i % 55}" for i in range(len(table))])
     _, reasons = infer_schema(many, "price", max_categorical_levels=50)
     assert "more than max_categorical_levels" in reasons["colour"]
+
+
+@pytest.mark.parametrize(
+    ("values", "order"),
+    [
+        (["high", "low", "medium", "low"], ("low", "medium", "high")),
+        (["XL", "S", "M", "L"], ("S", "M", "L", "XL")),
+        (["B", "A", "C", "F"], ("A", "B", "C", "F")),
+        (["Good", "Poor", "Excellent"], ("Poor", "Good", "Excellent")),
+        (["5 stars", "1 star", "3 stars"], ("1 star", "3 stars", "5 stars")),
+    ],
+)
+def test_init_proposes_ordinal_for_ordered_levels_and_says_why(values, order) -> None:
+    frame = pd.DataFrame({"level": values * 10, "y": np.arange(len(values) * 10, dtype=float)})
+    schema, reasons = infer_schema(frame, "y")
+    (column,) = schema.columns
+    assert column.role == "ordinal" and column.order == order
+    assert "look ordered" in reasons["level"]
+    again = parse_schema(render_schema(schema, reasons))
+    assert again == schema
+
+
+@pytest.mark.parametrize("values", [["red", "green", "blue"], ["low", "high"], ["S", "s", "M"]])
+def test_unordered_or_ambiguous_levels_stay_categorical(values) -> None:
+    frame = pd.DataFrame({"level": values * 10, "y": np.arange(len(values) * 10, dtype=float)})
+    schema, _ = infer_schema(frame, "y")
+    assert schema.columns[0].role == "categorical"
+
+
+def test_an_ordinal_column_needs_its_order_and_only_it_has_one() -> None:
+    base = {"target": "y", "task": "regression"}
+    with pytest.raises(ConfigError, match="needs order"):
+        TableSchema.from_dict({**base, "column": [{"name": "g", "role": "ordinal"}]})
+    with pytest.raises(ConfigError, match="needs order"):
+        TableSchema.from_dict(
+            {**base, "column": [{"name": "g", "role": "categorical", "order": ["a", "b"]}]}
+        )
+    with pytest.raises(ConfigError, match="distinct"):
+        TableSchema.from_dict(
+            {**base, "column": [{"name": "g", "role": "ordinal", "order": ["a", "a"]}]}
+        )
+    schema = TableSchema.from_dict(
+        {**base, "column": [{"name": "g", "role": "ordinal", "order": [1, 2, "3 "]}]}
+    )
+    assert schema.columns[0].order == ("1", "2", "3") and schema.text_columns == ("g",)
+
+
+def test_many_levels_are_kept_and_init_says_rare_ones_are_grouped() -> None:
+    frame = pd.DataFrame(
+        {"city": [f"town {i % 60}" for i in range(600)], "y": np.arange(600, dtype=float)}
+    )
+    schema, reasons = infer_schema(frame, "y", max_categorical_levels=20)
+    assert schema.columns[0].role == "categorical" and schema.columns[0].text
+    assert "the 19 most frequent get a column each" in reasons["city"]
+
+
+def test_init_says_which_column_names_it_changes(tmp_path) -> None:
+    from mpg_core.dataset import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_text("Contract Type,Monthly-Charge,y\nmonthly,1.5,1\nyearly,2.5,2\nmonthly,3,3\n")
+    schema, reasons = infer_schema(read_table(path), "y", task="regression")
+    assert [c.name for c in schema.columns] == ["contract_type", "monthly_charge"]
+    assert "read from the table's column 'Contract Type'" in reasons["contract_type"]
+    assert "read from the table's column" in reasons["monthly_charge"]

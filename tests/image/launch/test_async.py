@@ -76,20 +76,21 @@ def test_local_async_endpoint_answers_a_50_mb_body_from_s3_and_records_failures(
         "output: "
     )
 
-    # A header line: the container refuses the body (400); the failure object says why.
-    header = b"cylinders,displacement,horsepower,weight,acceleration,model_year,origin\n"
+    # A header line without one of the model's columns: the container refuses the body
+    # (400); the failure object says why.
+    header = b"cylinders,displacement,horsepower,weight,acceleration,model_year\n"
     s3.put_object(Bucket=bucket, Key="in/header.csv", Body=header + block * 10)
     capsys.readouterr()
     predict = ["predict", *argv, "--async", "--input", f"s3://{bucket}/in/header.csv", "--wait"]
     assert main(predict, env=env, out=lambda s: None) == 1
     assert "Received client error (400)" in (err := capsys.readouterr().err)
-    assert "line 1 is a header" in err
+    assert "line 1 is a header without the model's column(s) ['origin']" in err
     failed = next(
         json.loads(p.read_text())
         for p in (Path(env["MPG_LOCAL_STATE_DIR"]) / "async-invocations").glob("*.json")
         if json.loads(p.read_text())["Status"] == "Failed"
     )
-    assert "line 1 is a header" in failed["FailureReason"]
+    assert "line 1 is a header without the model's column(s)" in failed["FailureReason"]
     bucket_name, _, key = failed["OutputLocation"].removeprefix("s3://").partition("/")
     assert s3.list_objects_v2(Bucket=bucket_name, Prefix=key)["KeyCount"] == 0  # no answer
 

@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 
 from mpg_core.errors import DataError
 from mpg_core.schema import CAR_NAME, UCI_COLUMNS, canonical_names
-from mpg_core.table_schema import TableSchema, load_schema
+from mpg_core.table_schema import ORIGINAL_NAMES_ATTR, TableSchema, load_schema
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,10 @@ def read_table(path: Path) -> pd.DataFrame:
         names = canonical_names(h if h.strip() else f"unnamed {i}" for i, h in enumerate(header))
     except ValueError as exc:
         raise DataError(f"{path.name}: {exc}") from None
-    return pd.read_csv(path, header=0, names=names, encoding="utf-8-sig")
+    frame = pd.read_csv(path, header=0, names=names, encoding="utf-8-sig")
+    # The header's own spellings, for init to say which names it changes.
+    frame.attrs[ORIGINAL_NAMES_ATTR] = {n: h.strip() for n, h in zip(names, header, strict=True)}
+    return frame
 
 
 def load_auto_mpg(source: str | None = None, timeout: float = 30.0) -> pd.DataFrame:

@@ -16,11 +16,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from mpg_core.errors import DataError
 from mpg_core.schema import AGE, MODEL_YEAR, REFERENCE_YEAR
-from mpg_core.table_schema import TableSchema, check_levels, default_schema
+from mpg_core.table_schema import ORDINAL_UNKNOWN, TableSchema, default_schema
 
 
 class AgeFromModelYear(TransformerMixin, BaseEstimator):
@@ -77,9 +77,13 @@ def build_preprocessor(schema: TableSchema | None = None) -> Pipeline:
     """Unfitted preprocessor for ``schema`` (default: Auto MPG): each ``age_from_year`` column
     replaced by its age (appended last, in schema order); numeric columns and ages
     median-imputed and standard-scaled; categorical columns imputed with their most frequent
-    value and one-hot encoded (numbers or strings), unknown categories at inference encoded as
-    all zeros; ignored columns dropped. Feature order: numerics, ages, then the one-hot
-    columns; for Auto MPG exactly the preprocessor before schemas travelled."""
+    value and one-hot encoded (numbers or strings), at most ``max_categorical_levels`` columns
+    each: the rarer levels share one column (scikit-learn's ``max_categories``), which a level
+    unseen in training joins, else (no rare levels) it encodes as all zeros; ordinal columns
+    imputed with their most frequent value and encoded as their rank in ``order`` (0 the
+    lowest; any other value :data:`~mpg_core.table_schema.ORDINAL_UNKNOWN`); ignored columns
+    dropped. Feature order: numerics, ages, the one-hot columns, then the ordinal ones; for
+    Auto MPG exactly the preprocessor before schemas travelled."""
     schema = schema or default_schema()
     steps: list[tuple[str, Any]] = [
         (
@@ -99,7 +103,14 @@ def build_preprocessor(schema: TableSchema | None = None) -> Pipeline:
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="most_frequent")),
-            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            (
+                "onehot",
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist",
+                    max_categories=schema.max_categorical_levels,
+                    sparse_output=False,
+                ),
+            ),
         ]
     )
     transformers: list[tuple[str, Any, list[str]]] = []
@@ -107,6 +118,21 @@ def build_preprocessor(schema: TableSchema | None = None) -> Pipeline:
         transformers.append(("numeric", numeric, numeric_columns))
     if categorical_columns:
         transformers.append(("categorical", categorical, categorical_columns))
+    if schema.ordinal_columns:
+        ordinal = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="most_frequent")),
+                (
+                    "ordinal",
+                    OrdinalEncoder(
+                        categories=[list(c.order) for c in schema.ordinal_columns],
+                        handle_unknown="use_encoded_value",
+                        unknown_value=int(ORDINAL_UNKNOWN),
+                    ),
+                ),
+            ]
+        )
+        transformers.append(("ordinal", ordinal, [c.name for c in schema.ordinal_columns]))
     columns = ColumnTransformer(transformers, verbose_feature_names_out=False)
     return Pipeline([*steps, ("columns", columns)])
 
@@ -178,14 +204,13 @@ def raw_features(
 
 def text_categories(frame: pd.DataFrame, schema: TableSchema, where: str) -> set[str]:
     """The schema's categorical columns of ``frame`` that hold text (some value is not a
-    number); each categorical column is checked against max_categorical_levels."""
+    number). A column with more levels than max_categorical_levels is kept: its rarer levels
+    share one column (:func:`build_preprocessor`)."""
     found = set()
     for name in schema.names("categorical"):
         if name not in frame.columns:
             continue  # raw_features names it
         values = frame[name]
-        levels = int(_text_values(frame, name).nunique())
-        check_levels(schema, name, levels, where)
         if values.dtype.kind in "biuf":
             continue
         present = _text_values(frame, name).dropna()

@@ -50,6 +50,9 @@ REALTIME_MAX_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
 # Asynchronous endpoints: SageMaker has no variable for the body limit (bodies come from S3,
 # up to 1 GB), so the launcher sets this project one on an async model's container.
 ASYNC_MAX_PAYLOAD_ENV: Final = "MPG_ASYNC_MAX_PAYLOAD_MB"
+# The header line of the file a batch transform reads: its mini-batches after the first have
+# no header of their own, so every CSV body is read in this layout (mpg_serving.rows).
+CSV_HEADER_ENV: Final = "MPG_CSV_HEADER"
 ASYNC_MAX_PAYLOAD_MB: Final = 1024
 
 

@@ -30,8 +30,9 @@ start-up paths.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -45,16 +46,30 @@ if TYPE_CHECKING:
 
 Task = Literal["regression", "classification"]
 TASKS: Final[tuple[Task, ...]] = ("regression", "classification")
-Role = Literal["numeric", "categorical", "ignored", "age_from_year"]
-ROLES: Final[tuple[Role, ...]] = ("numeric", "categorical", "ignored", "age_from_year")
+Role = Literal["numeric", "categorical", "ordinal", "ignored", "age_from_year"]
+ROLES: Final[tuple[Role, ...]] = ("numeric", "categorical", "ordinal", "ignored", "age_from_year")
 DEFAULT_MAX_LEVELS: Final = 50
+# What an ordinal column's value outside its order (or never seen) encodes as: below the
+# lowest level (0), so trees can tell it apart from every level.
+ORDINAL_UNKNOWN: Final = -1.0
 SCHEMA_SUFFIX: Final = ".toml"
 # The copy of the schema the preprocessing job writes beside each split's features.
 FEATURES_SCHEMA_FILE: Final = "schema.json"
 AUTO_MPG_RESOURCE: Final = "data/auto-mpg.schema.toml"
+# Where mpg_core.dataset.read_table keeps the header's own spellings (canonical -> original).
+ORIGINAL_NAMES_ATTR: Final = "original_names"
 
 _TOP_KEYS = {"target", "task", "max_categorical_levels", "column", "name"}
-_COLUMN_KEYS = {"name", "role", "reference_year", "age_column", "text", "leakage", "accept_leakage"}
+_COLUMN_KEYS = {
+    "name",
+    "role",
+    "reference_year",
+    "age_column",
+    "text",
+    "order",
+    "leakage",
+    "accept_leakage",
+}
 
 
 @dataclass(frozen=True)
@@ -62,13 +77,16 @@ class Column:
     """One column of the raw table and what the model does with it.
 
     ``text``: a categorical column whose values are strings (found by the preprocessing job
-    and recorded in the schema it passes on); numeric categories are read as numbers."""
+    and recorded in the schema it passes on); numeric categories are read as numbers.
+    ``order``: an ordinal column's levels, lowest first (its values are read as text, spaces
+    around them dropped; a value not in the order encodes as :data:`ORDINAL_UNKNOWN`)."""
 
     name: str
     role: Role
     reference_year: int | None = None  # age_from_year only
     age_column: str | None = None  # age_from_year only: the derived feature's name
     text: bool = False  # categorical only
+    order: tuple[str, ...] = ()  # ordinal only
     # Target leakage (mpg_core.leakage): why init found the column leaks (it is then ignored),
     # and the user's acknowledgement that it does not (the preprocessing job skips the check).
     leakage: str | None = None
@@ -81,6 +99,8 @@ class Column:
             out["age_column"] = self.age_column
         if self.text:
             out["text"] = True
+        if self.order:
+            out["order"] = list(self.order)
         if self.leakage:
             out["leakage"] = self.leakage
         if self.accept_leakage:
@@ -120,7 +140,12 @@ class TableSchema:
 
     @property
     def text_columns(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if c.text)
+        """Columns read as text: categorical ones holding strings, and every ordinal one."""
+        return tuple(c.name for c in self.columns if c.text or c.role == "ordinal")
+
+    @property
+    def ordinal_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.role == "ordinal")
 
     @property
     def is_classification(self) -> bool:
@@ -184,6 +209,20 @@ def _column(item: Any, where: str) -> Column:
     accept = item.get("accept_leakage", False)
     if not isinstance(accept, bool):
         raise ConfigError(f"{where}: accept_leakage = {accept!r}; write true or false")
+    order = item.get("order")
+    if (order is not None) != (role == "ordinal"):
+        raise ConfigError(
+            f"{where}: an ordinal column needs order = [...] (its levels, lowest first), and "
+            f"only an ordinal column has one (role {role!r})"
+        )
+    if role == "ordinal":
+        return Column(
+            name,
+            role,
+            order=_order(order, f"{where}.order"),
+            leakage=leakage,
+            accept_leakage=accept,
+        )
     if role == "age_from_year":
         year = _year(item.get("reference_year"), f"{where}.reference_year")
         age = canonical_name(_text(item.get("age_column", f"{name}_age"), f"{where}.age_column"))
@@ -199,6 +238,19 @@ def _column(item: Any, where: str) -> Column:
     if extra:
         raise ConfigError(f"{where}: {extra} only apply to role 'age_from_year', not {role!r}")
     return Column(name, role, text=text, leakage=leakage, accept_leakage=accept)
+
+
+def _order(value: Any, where: str) -> tuple[str, ...]:
+    """An ordinal column's levels: at least two distinct non-empty values (numbers are read
+    as the text a table holds), spaces around them dropped."""
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) for v in value
+    ):
+        raise ConfigError(f"{where} must be a list of levels, lowest first, not {value!r}")
+    levels = tuple(str(v).strip() for v in value)
+    if len(levels) < 2 or "" in levels or len(set(levels)) != len(levels):
+        raise ConfigError(f"{where} needs two or more distinct non-empty levels, not {value!r}")
+    return levels
 
 
 def _parse(data: Mapping[str, Any], where: str) -> TableSchema:
@@ -339,14 +391,20 @@ def render_schema(schema: TableSchema, reasons: Mapping[str, str] | None = None)
         "# Table schema: the target, the task and each column's role. Review it, edit it, and",
         "# give it to every command (--schema); the jobs read it, no code is edited.",
     ]
-    lines.append("# Roles: numeric | categorical | ignored | age_from_year (+ reference_year).")
+    lines.append(
+        "# Roles: numeric | categorical | ordinal (+ order, lowest first) | ignored | "
+        "age_from_year (+ reference_year)."
+    )
     lines.append("")
     if schema.name:
         lines.append(f"name = {_toml_string(schema.name)}")
     lines.append(f"target = {_toml_string(schema.target)}")
     lines.extend(_comment(reasons.get("task")))
     lines.append(f"task = {_toml_string(schema.task)}")
-    lines.append("# A categorical column with more distinct values than this is an error.")
+    lines.append(
+        "# A categorical column keeps its most frequent levels up to this many one-hot columns;"
+    )
+    lines.append("# the rarer ones share one column (and so does a level never seen in training).")
     lines.append(f"max_categorical_levels = {schema.max_categorical_levels}")
     for column in schema.columns:
         lines.append("")
@@ -359,6 +417,8 @@ def render_schema(schema: TableSchema, reasons: Mapping[str, str] | None = None)
             lines.append(f"age_column = {_toml_string(str(column.age_column))}")
         if column.text:
             lines.append("text = true")
+        if column.order:
+            lines.append(f"order = [{', '.join(_toml_string(v) for v in column.order)}]")
         if column.leakage:
             lines.append(f"leakage = {_toml_string(column.leakage)}")
         if column.accept_leakage:
@@ -401,39 +461,87 @@ def _infer_task(target: pd.Series, name: str) -> tuple[Task, str]:
     return "regression", f"the target {name!r} is numeric with {distinct} distinct values"
 
 
-def _infer_column(
-    values: pd.Series, name: str, rows: int, max_levels: int
-) -> tuple[Role, bool, str]:
-    """(role, text, reason) for one feature column."""
+# Scales whose levels are ordered: a text column whose values (letter case aside) are three or
+# more levels of one of them is proposed as ordinal, in the scale's order.
+ORDERED_SCALES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("a rating", ("very low", "low", "medium", "high", "very high")),
+    ("a rating", ("low", "moderate", "high")),
+    ("a size scale", ("xxs", "xs", "s", "m", "l", "xl", "xxl", "xxxl")),
+    ("a size scale", ("extra small", "small", "medium", "large", "extra large")),
+    ("a grade scale", ("a", "b", "c", "d", "e", "f")),
+    ("a quality scale", ("poor", "fair", "good", "very good", "excellent")),
+    ("a frequency scale", ("never", "rarely", "sometimes", "often", "always")),
+    (
+        "an agreement scale",
+        ("strongly disagree", "disagree", "neutral", "agree", "strongly agree"),
+    ),
+)
+_STARS = re.compile(r"^(\d{1,2})\s*stars?$")
+
+
+def ordered_levels(values: Sequence[str]) -> tuple[tuple[str, ...], str] | None:
+    """(the levels in order, the scale's name) when the distinct ``values`` look ordered: 3+
+    levels of one of :data:`ORDERED_SCALES` (letter case aside) or star ratings (``1 star``,
+    ``4 stars``); None otherwise, or when two values differ only in case."""
+    distinct = sorted(set(values))
+    folded = {v.casefold(): v for v in distinct}
+    if len(distinct) < 3 or len(folded) != len(distinct):
+        return None
+    stars = [_STARS.match(v) for v in folded]
+    if all(stars):
+        ranks = {folded[m.string]: int(m.group(1)) for m in stars if m}
+        return tuple(sorted(ranks, key=ranks.__getitem__)), "star ratings"
+    for name, scale in ORDERED_SCALES:
+        if set(folded) <= set(scale):
+            return tuple(folded[level] for level in scale if level in folded), name
+    return None
+
+
+def _infer_column(values: pd.Series, name: str, rows: int, max_levels: int) -> tuple[Column, str]:
+    """The column and the reason for its role."""
     present = values.dropna()
     distinct = int(present.nunique())
     missing = rows - len(present)
     note = f"; {missing} missing value(s), imputed" if missing else ""
     if distinct <= 1:
-        return "ignored", False, f"constant ({distinct} distinct value): carries no information"
+        return Column(name, "ignored"), (
+            f"constant ({distinct} distinct value): carries no information"
+        )
     numbers = _as_numbers(values)
     if numbers is not None:
         whole = bool(((numbers.dropna() % 1) == 0).all())
         if whole and distinct == rows and rows > max_levels:
-            return "ignored", False, "identifier-like: a distinct whole number on every row"
+            return Column(name, "ignored"), "identifier-like: a distinct whole number on every row"
         if whole and distinct <= min(10, max_levels):
-            return "categorical", False, f"{distinct} distinct whole numbers: categories{note}"
-        return "numeric", False, f"numbers, {distinct} distinct values{note}"
-    text = present.astype(str)
+            return Column(name, "categorical"), (
+                f"{distinct} distinct whole numbers: categories{note}"
+            )
+        return Column(name, "numeric"), f"numbers, {distinct} distinct values{note}"
+    text = present.astype(str).str.strip()
     if distinct == len(present) and rows > max_levels:
-        return "ignored", False, "identifier-like: a distinct value on every row"
-    if distinct > max_levels:
-        mean_length = float(text.str.len().mean())
-        kind = "free text" if mean_length > FREE_TEXT_MEAN_LENGTH else "too many levels"
-        return (
-            "ignored",
-            False,
-            (
-                f"{kind}: {distinct} distinct strings (more than max_categorical_levels = "
-                f"{max_levels}); make it categorical and raise the limit to use it"
-            ),
+        return Column(name, "ignored"), "identifier-like: a distinct value on every row"
+    mean_length = float(text.str.len().mean())
+    if distinct > max_levels and mean_length > FREE_TEXT_MEAN_LENGTH:
+        return Column(name, "ignored"), (
+            f"free text: {distinct} distinct strings, {mean_length:.0f} characters on average"
         )
-    return "categorical", True, f"text with {distinct} distinct values: categories{note}"
+    ordered = ordered_levels(list(text.unique()))
+    if ordered is not None:
+        order, scale = ordered
+        return Column(name, "ordinal", order=order), (
+            f"text whose levels look ordered ({scale}): ordinal, encoded as the rank in this "
+            f"order (a value outside it as {ORDINAL_UNKNOWN:g}); make it categorical if the "
+            f"order means nothing{note}"
+        )
+    if distinct > max_levels:
+        return Column(name, "categorical", text=True), (
+            f"text with {distinct} distinct values, more than max_categorical_levels = "
+            f"{max_levels}: the {max_levels - 1} most frequent get a column each, the rarer "
+            f"ones (and any value unseen in training) share one{note}"
+        )
+    return Column(name, "categorical", text=True), (
+        f"text with {distinct} distinct values: categories{note}"
+    )
 
 
 def infer_schema(
@@ -472,13 +580,21 @@ def infer_schema(
     if task == "regression" and _as_numbers(labels) is None:
         raise DataError(f"task regression needs a numeric target; {target!r} holds text")
     columns = []
+    # The table's own header spellings, when read_table kept them (frame.attrs).
+    originals = dict(frame.attrs.get(ORIGINAL_NAMES_ATTR, {}))
     for column in frame.columns:
         if column == target:
             continue
-        role, text, reasons[column] = _infer_column(
+        inferred, reasons[column] = _infer_column(
             frame[column], column, len(frame), max_categorical_levels
         )
-        columns.append(Column(column, role, text=text))
+        original = originals.get(column, column)
+        if original != column:
+            reasons[column] += (
+                f"\nread from the table's column {original!r}: names are lower-cased, spaces "
+                "and hyphens as _, here, at the endpoint and in JSON keys (any spelling works)"
+            )
+        columns.append(inferred)
     columns = _mark_leaks(frame, target, task, columns, reasons)
     if task == "classification":
         _propose_class_weight(labels, reasons)
@@ -527,16 +643,6 @@ def _mark_leaks(
             column = Column(column.name, "ignored", leakage=leaks[column.name])
         out.append(column)
     return out
-
-
-def check_levels(schema: TableSchema, column: str, levels: int, where: str) -> None:
-    """DataError when a categorical column has more levels than the schema allows."""
-    if levels > schema.max_categorical_levels:
-        raise DataError(
-            f"{where}: categorical column {column!r} has {levels} distinct values, more than "
-            f"max_categorical_levels = {schema.max_categorical_levels}; raise the limit in the "
-            "schema, or make the column numeric or ignored"
-        )
 
 
 __all__ = [

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mpg_core.artifact.files import MODEL_TARBALL, Artifact, pack_model_tarball
+from mpg_core.artifact.levels import encoded_rows, estimator_levels
 from mpg_core.artifact.writer import estimator_sha256, write_artifact
 from mpg_core.channels import read_raw_dir
 from mpg_core.errors import DataError
@@ -222,11 +223,10 @@ def run(config: PreprocessConfig) -> PreprocessResult:
 
     tarball = None
     if config.resources.is_leader:
-        # Text categories cannot be float64 sample rows; the random rows still check the rest.
-        sample = (
-            None
-            if schema.text_columns
-            else X_fit[list(schema.feature_columns)].to_numpy(dtype=np.float64)
+        # The compiled form is checked on the fitted rows, text cells as their codes.
+        columns = schema.feature_columns
+        sample = encoded_rows(
+            X_fit, columns, estimator_levels("preprocessor", preprocessor, columns)
         )
         with tempfile.TemporaryDirectory() as tmp:
             write_artifact(

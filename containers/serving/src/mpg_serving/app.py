@@ -14,8 +14,8 @@ from mpg_core.artifact.reader import OpenedArtifact
 from mpg_core.errors import RequestError
 from mpg_serving import codecs, streaming
 from mpg_serving.answers import class_answers
+from mpg_serving.rows import Layout, row_reader
 from mpg_serving.settings import BATCH_PAYLOAD_BUDGET_MB, ServeSettings
-from mpg_serving.text_rows import text_rows
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,14 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
     app = Flask("mpg_serving")
     manifest = read_manifest(settings.model_dir)
     classifier = class_answers(manifest)
-    # Raw rows with text cells (categorical columns of strings) are read as cells, not floats.
-    text = text_rows(manifest, model)
+    # Rows as the model takes them: text cells as codes of their levels, a CSV header read.
+    reader = row_reader(
+        model.input_columns,
+        model.input_levels,
+        model.allows_missing,
+        manifest,
+        settings.csv_header,
+    )
     # Bodies over the limit get 413 before they are read into memory.
     app.config["MAX_CONTENT_LENGTH"] = settings.body_limit_bytes
 
@@ -111,19 +117,7 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
         return Response(answer, mimetype=accept)
 
     def predict_body(body: bytes, content_type: str) -> np.ndarray:
-        if text is not None:
-            return text.predict(body, content_type)
-        rows = codecs.decode(body, content_type, model.input_columns, model.allows_missing)
-        return model.predict(rows)
-
-    def predict_slice(piece: bytes, content_type: str, first_line: int) -> np.ndarray:
-        """One slice of a big body (its lines numbered from ``first_line`` in errors)."""
-        if text is not None:
-            return text.predict(piece, content_type)
-        decode = streaming.LINE_DECODERS[content_type]
-        return model.predict(
-            decode(piece, model.input_columns, model.allows_missing, first_line=first_line)
-        )
+        return model.predict(reader.read(body, content_type).matrix)
 
     def encode(result: np.ndarray, accept: str) -> bytes:
         if classifier is not None:
@@ -144,12 +138,14 @@ def create_app(model: OpenedArtifact, settings: ServeSettings) -> Flask:
             body = request.get_data(cache=False)
             return Response(encode(predict_body(body, content_type), accept), mimetype=accept)
         pieces = streaming.line_slices(request.stream, settings.slice_bytes)
-        answer = streaming.answer_slices(
-            pieces,
-            accept,
-            lambda piece, line: predict_slice(piece, content_type, line),
-            encode,
-        )
+        layout: list[Layout] = [None]  # the first slice's header, if any, holds for the rest
+
+        def predict_slice(piece: bytes, first_line: int) -> np.ndarray:
+            rows = reader.read(piece, content_type, first_line, layout[0])
+            layout[0] = rows.layout
+            return model.predict(rows.matrix)
+
+        answer = streaming.answer_slices(pieces, accept, predict_slice, encode)
         spool = streaming.AnswerSpool()
         try:
             for encoded in answer:

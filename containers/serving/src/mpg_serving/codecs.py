@@ -218,6 +218,12 @@ def _may_hold_booleans(text: str) -> bool:
 
 def decode_json(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.ndarray:
     text = _text(body)
+    booleans = _may_hold_booleans(text)
+    return _records_matrix(json_records(text), "record", 0, columns, allow_missing, booleans)
+
+
+def json_records(text: str) -> list[Any]:
+    """A JSON body's records: ``{"instances": [...]}``, a list of records, or one record."""
     try:
         payload = json.loads(text)
     except (ValueError, RecursionError) as exc:  # also too-deep nesting, 4300+ digit ints
@@ -234,8 +240,7 @@ def decode_json(body: bytes, columns: Sequence[str], allow_missing: bool) -> np.
         records = payload
     else:
         raise RequestError('expected {"instances": [...]}, a list of records or one record')
-    booleans = _may_hold_booleans(text)
-    return _records_matrix(records, "record", 0, columns, allow_missing, booleans)
+    return records
 
 
 def decode_jsonlines(

@@ -14,6 +14,7 @@ from mpg_core.platform import (
     BATCH_ENV,
     BATCH_STRATEGY_ENV,
     BIND_TO_PORT_ENV,
+    CSV_HEADER_ENV,
     DEFAULT_ACCEPT_ENV,
     DEFAULT_PORT,
     MAX_CONCURRENT_TRANSFORMS_ENV,
@@ -55,6 +56,9 @@ class ServeSettings:
     # this many MiB, CSV and JSON Lines read and answered in slices of ``slice_bytes``.
     async_max_payload_mb: int | None = None
     slice_bytes: int = SLICE_BYTES
+    # Set (MPG_CSV_HEADER) to the header line of the file a batch transform reads: every CSV
+    # body is then read in its layout, and a body starting with it skips it.
+    csv_header: str | None = None
 
     @property
     def max_payload_bytes(self) -> int:
@@ -106,4 +110,5 @@ class ServeSettings:
             ),
             log_level=env.get("MPG_LOG_LEVEL", "INFO"),
             async_max_payload_mb=async_mb,
+            csv_header=env.get(CSV_HEADER_ENV, "").strip() or None,
         )

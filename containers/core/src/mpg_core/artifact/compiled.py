@@ -3,8 +3,8 @@ and a small C tree walk (:mod:`mpg_core._forest`). Importing it costs numpy only
 scikit-learn, pandas or scipy, which is most of the serving image's cold start.
 
 What it reproduces: the preprocessor :func:`mpg_core.features.build_preprocessor` fits from a
-schema (year columns to ages; numeric columns median-imputed and standard-scaled; numeric
-categorical columns imputed and one-hot encoded, unknown values all zero), a tree ensemble of
+schema (year columns to ages; numeric columns median-imputed and standard-scaled; categorical
+columns, numbers or text, imputed and one-hot encoded, unknown values all zero), a tree ensemble of
 any of scikit-learn's four families (forests, extra trees, gradient boosting, histogram
 gradient boosting; regressors with one output and classifiers), and a pipeline of the two.
 :mod:`mpg_core.artifact.compiler` builds it from a fitted estimator,
@@ -22,6 +22,9 @@ from mpg_core import _forest
 from mpg_core.errors import RequestError
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# An ordinal column's value outside its order (mpg_core.table_schema.ORDINAL_UNKNOWN; this
+# module imports numpy only).
+ORDINAL_UNKNOWN = -1.0
 # Big batches go through in slices of this many rows: each slice's temporaries (~1 MB each)
 # are reused from the heap, where one pass over a 5 MB body would page-fault in a dozen fresh
 # 10-20 MB arrays, and glibc would keep the heap they grew.
@@ -48,8 +51,11 @@ def check_model_range(features: np.ndarray) -> None:
 @dataclass(frozen=True)
 class Block:
     """One column-transformer step on the frame after the age step: ``numeric`` (impute NaN,
-    subtract ``mean``, divide by ``scale``) or ``onehot`` (impute NaN, one column per known
-    category; unknown values are all zero)."""
+    subtract ``mean``, divide by ``scale``), ``onehot`` (impute NaN, then per column one
+    output per known category; with ``slots``, category ``i`` sets output ``slots[j][i]`` of
+    the column's ``widths[j]``, so rare levels share one, and an unknown value sets
+    ``unknown[j]``, or nothing when -1) or ``ordinal`` (impute NaN, then category ``i`` is
+    the number ``i`` and any other value ``ORDINAL_UNKNOWN``)."""
 
     kind: str
     columns: np.ndarray  # intp indices into the frame after the age step
@@ -57,6 +63,20 @@ class Block:
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
     categories: tuple[np.ndarray, ...] = ()
+    slots: tuple[np.ndarray, ...] = ()  # onehot: intp per category; () = one output each
+    widths: tuple[int, ...] = ()
+    unknown: tuple[int, ...] = ()
+    # Derived: every column's categories are the codes 0 .. k - 1 (text columns), and each k.
+    coded: bool = field(init=False, repr=False)
+    counts: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        counts = np.array([len(c) for c in self.categories], dtype=np.float64)
+        coded = bool(self.categories) and all(
+            np.array_equal(c, np.arange(len(c))) for c in self.categories
+        )
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "coded", coded)
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         block = frame[:, self.columns]  # fancy indexing copies: safe to write in place
@@ -65,14 +85,63 @@ class Block:
             block -= self.mean
             block /= self.scale
             return block
-        return np.hstack([block[:, [j]] == cats for j, cats in enumerate(self.categories)]).astype(
-            np.float64
-        )
+        if self.kind == "ordinal":
+            if self.coded:  # a code is its rank: one pass over the whole block
+                known = (block >= 0) & (block < self.counts) & (block == np.floor(block))
+                return np.where(known, block, ORDINAL_UNKNOWN)
+            return np.column_stack(
+                [_ordinal(block[:, j], cats) for j, cats in enumerate(self.categories)]
+            )
+        if not self.slots:
+            return np.hstack(
+                [block[:, [j]] == cats for j, cats in enumerate(self.categories)]
+            ).astype(np.float64)
+        return np.hstack([self._grouped(block[:, j], j) for j in range(len(self.categories))])
+
+    def _grouped(self, values: np.ndarray, j: int) -> np.ndarray:
+        index, found = _category_index(values, self.categories[j], self.coded)
+        slot = np.where(found, self.slots[j][index], self.unknown[j])
+        out = np.zeros((len(values), self.widths[j]))
+        hit = slot >= 0
+        out[np.flatnonzero(hit), slot[hit]] = 1.0
+        return out
+
+
+def _category_index(
+    values: np.ndarray, cats: np.ndarray, coded: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's index among ``cats`` (0 where it is none of them) and whether it is one.
+    A text column's categories are its codes ``0 .. k - 1`` (``coded``): the value is the
+    index."""
+    k = len(cats)
+    if coded:
+        found = (values >= 0) & (values < k) & (values == np.floor(values))
+        return np.where(found, values, 0).astype(np.intp), found
+    match = values[:, None] == cats[None, :]
+    return match.argmax(axis=1), match.any(axis=1)
+
+
+def _ordinal(values: np.ndarray, cats: np.ndarray) -> np.ndarray:
+    """Each value's index among ``cats``, or ORDINAL_UNKNOWN when it is none of them."""
+    index, found = _category_index(values, cats)
+    return np.where(found, index, ORDINAL_UNKNOWN).astype(np.float64)
+
+
+# A text cell's code when its value is none of the column's known levels: it equals no
+# category, so a one-hot block answers all zeros, as scikit-learn's handle_unknown="ignore".
+UNSEEN_CODE = -1.0
+
+Levels = tuple[tuple[str, ...] | None, ...]
 
 
 @dataclass(frozen=True)
 class Preprocessor:
     """Raw rows (float64, NaN = missing, input column order) -> feature matrix.
+
+    A text column's cells arrive as *codes*: the index of the value in ``levels[column]``
+    (the encoder's fitted categories, as strings), :data:`UNSEEN_CODE` for any other value,
+    NaN when missing; its block compares codes with ``0 .. len(levels) - 1``. ``levels`` has
+    one entry per input column (None: a number column), or is empty when no column is text.
 
     Age steps first, in order: each drops the year column at ``year_columns[k]`` (an index
     into the frame as the earlier age steps left it) and appends ``reference_years[k]`` minus
@@ -83,6 +152,12 @@ class Preprocessor:
     reference_years: tuple[float, ...]
     blocks: tuple[Block, ...]
     n_outputs: int
+    levels: Levels = ()
+
+    @property
+    def input_levels(self) -> Levels:
+        """``levels``, one entry per input column (None for every number column)."""
+        return self.levels or (None,) * self.n_inputs
 
     def raw_positions(self) -> list[int]:
         """For each column of the frame after the age steps, its raw input column."""
@@ -366,6 +441,13 @@ class CompiledModel:
             return self.preprocessor.n_inputs
         assert self.forest is not None
         return self.forest.n_features
+
+    @property
+    def input_levels(self) -> Levels:
+        """Per input column, its text levels (cells arrive as codes), or None (numbers)."""
+        if self.preprocessor is not None:
+            return self.preprocessor.input_levels
+        return (None,) * self.n_inputs
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Predictions (1-D), or for a preprocessor the feature matrix (2-D), for float64

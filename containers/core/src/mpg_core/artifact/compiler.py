@@ -12,6 +12,8 @@ import numpy as np
 
 from mpg_core.artifact.blend import Blend
 from mpg_core.artifact.compiled import (
+    ORDINAL_UNKNOWN,
+    UNSEEN_CODE,
     Block,
     CompiledModel,
     Forest,
@@ -27,14 +29,21 @@ def _expect(estimator: Any, cls_name: str) -> Any:
     return estimator
 
 
-def _imputer_fill(imputer: Any) -> np.ndarray:
+def _imputer_statistics(imputer: Any) -> np.ndarray:
     _expect(imputer, "SimpleImputer")
     missing = imputer.missing_values
     if not (isinstance(missing, float) and np.isnan(missing)):
         raise NotCompilable("SimpleImputer with missing_values other than NaN")
     if getattr(imputer, "add_indicator", False):
         raise NotCompilable("SimpleImputer with add_indicator")
-    fill = np.asarray(imputer.statistics_, dtype=np.float64)
+    return np.asarray(imputer.statistics_)
+
+
+def _imputer_fill(imputer: Any) -> np.ndarray:
+    try:
+        fill = _imputer_statistics(imputer).astype(np.float64)
+    except (TypeError, ValueError):
+        raise NotCompilable("SimpleImputer filling text into a number column") from None
     if not np.isfinite(fill).all():
         # scikit-learn drops a column that had no values at fit time; not worth reproducing.
         raise NotCompilable("SimpleImputer with a column that had no values at fit time")
@@ -55,29 +64,112 @@ def _numeric_block(steps: list[Any], columns: np.ndarray) -> Block:
     return Block("numeric", columns, fill, mean, scale)
 
 
-def _onehot_block(steps: list[Any], columns: np.ndarray) -> Block:
+def text_levels(categories: Any) -> tuple[str, ...] | None:
+    """A fitted encoder column's categories as text levels, or None when they are numbers.
+    Text columns reach the encoder as Python strings (mpg_core.features.raw_features)."""
+    values = list(np.asarray(categories, dtype=object))
+    if all(isinstance(v, str) for v in values):
+        return tuple(values)
+    if any(isinstance(v, str) for v in values) or not all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        for v in values
+    ):
+        raise NotCompilable("an encoder column whose categories mix text and numbers")
+    return None
+
+
+def _encoded_categories(
+    statistics: np.ndarray, encoder: Any, columns: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray], list[tuple[str, ...] | None]]:
+    """(fill, categories, levels) of an imputer + encoder pair: a text column's cells arrive
+    as codes (indices into its levels), so its categories are ``0 .. k - 1`` and its fill the
+    code of the imputed level (the unseen code when the order does not hold it)."""
+    levels = [text_levels(c) for c in encoder.categories_]
+    fill = np.empty(len(columns))
+    categories = []
+    for j, (known, cats) in enumerate(zip(levels, encoder.categories_, strict=True)):
+        if known is None:
+            categories.append(np.asarray(cats, dtype=np.float64))
+            fill[j] = float(statistics[j])
+            continue
+        categories.append(np.arange(len(known), dtype=np.float64))
+        fill[j] = float(known.index(statistics[j])) if statistics[j] in known else UNSEEN_CODE
+    if not np.isfinite(fill).all():
+        raise NotCompilable("SimpleImputer with a column that had no values at fit time")
+    return fill, categories, levels
+
+
+def _onehot_block(
+    steps: list[Any], columns: np.ndarray
+) -> tuple[Block, list[tuple[str, ...] | None]]:
+    """The block and, per column, its text levels (None: numbers). With rare levels grouped
+    (``max_categories``/``min_frequency``), each category's output column is the encoder's
+    own mapping, and an unknown value goes where ``handle_unknown`` sends it."""
     if len(steps) != 2:
         raise NotCompilable("categorical pipeline other than imputer + one-hot encoder")
     encoder = _expect(steps[1], "OneHotEncoder")
-    if any(np.asarray(c).dtype.kind not in "iuf" for c in encoder.categories_):
-        # Rows reach the compiled form as float64: text categories are served by scikit-learn.
-        raise NotCompilable("OneHotEncoder with non-numeric (text) categories")
-    fill = _imputer_fill(steps[0])
+    grouped = bool(getattr(encoder, "_infrequent_enabled", False))
     if (
-        encoder.handle_unknown != "ignore"
+        encoder.handle_unknown not in ("ignore", "infrequent_if_exist")
         or encoder.drop is not None
-        or getattr(encoder, "_infrequent_enabled", False)
         or np.dtype(encoder.dtype) != np.float64
         or getattr(encoder, "sparse_output", False)
     ):
         raise NotCompilable(
-            "OneHotEncoder options other than handle_unknown='ignore', no drop, no infrequent "
-            "categories, dense float64 output"
+            "OneHotEncoder options other than handle_unknown='ignore' or "
+            "'infrequent_if_exist', no drop, dense float64 output"
         )
-    categories = tuple(np.asarray(c) for c in encoder.categories_)
-    return Block(
-        "onehot", columns, fill, categories=tuple(c.astype(np.float64) for c in categories)
+    fill, categories, levels = _encoded_categories(_imputer_statistics(steps[0]), encoder, columns)
+    mappings = encoder._default_to_infrequent_mappings if grouped else None
+    if mappings is None or all(m is None for m in mappings):
+        # No column has rare levels: one output per category, unknown values all zeros.
+        return Block("onehot", columns, fill, categories=tuple(categories)), levels
+    slots, widths, unknown = [], [], []
+    for j, cats in enumerate(categories):
+        mapping = mappings[j]
+        if mapping is None:
+            slots.append(np.arange(len(cats), dtype=np.intp))
+            widths.append(len(cats))
+            unknown.append(-1)
+            continue
+        slot = np.asarray(mapping, dtype=np.intp)
+        slots.append(slot)
+        widths.append(int(slot.max()) + 1)
+        rare = encoder.handle_unknown == "infrequent_if_exist"
+        unknown.append(int(slot.max()) if rare else -1)
+    block = Block(
+        "onehot",
+        columns,
+        fill,
+        categories=tuple(categories),
+        slots=tuple(slots),
+        widths=tuple(widths),
+        unknown=tuple(unknown),
     )
+    return block, levels
+
+
+def _ordinal_block(
+    steps: list[Any], columns: np.ndarray
+) -> tuple[Block, list[tuple[str, ...] | None]]:
+    if len(steps) != 2:
+        raise NotCompilable("ordinal pipeline other than imputer + ordinal encoder")
+    encoder = _expect(steps[1], "OrdinalEncoder")
+    if (
+        encoder.handle_unknown != "use_encoded_value"
+        or encoder.unknown_value != ORDINAL_UNKNOWN
+        or np.dtype(encoder.dtype) != np.float64
+        or getattr(encoder, "_infrequent_enabled", False)
+    ):
+        raise NotCompilable(
+            "OrdinalEncoder options other than unknown values encoded as "
+            f"{ORDINAL_UNKNOWN}, float64 output, no infrequent categories"
+        )
+    fill, categories, levels = _encoded_categories(_imputer_statistics(steps[0]), encoder, columns)
+    return Block("ordinal", columns, fill, categories=tuple(categories)), levels
+
+
+_ENCODERS = {"OneHotEncoder": _onehot_block, "OrdinalEncoder": _ordinal_block}
 
 
 _AGE_STEPS = ("AgeFromYear", "AgeFromModelYear")
@@ -111,6 +203,7 @@ def compile_preprocessor(estimator: Any, input_columns: Sequence[str]) -> Prepro
     if columns.remainder != "drop" or getattr(columns, "sparse_output_", False):
         raise NotCompilable("ColumnTransformer with a remainder or sparse output")
     blocks = []
+    levels: list[tuple[str, ...] | None] = [None] * len(input_columns)
     for name, transformer, selected in columns.transformers_:
         if isinstance(transformer, str) and transformer == "drop":
             continue
@@ -118,8 +211,15 @@ def compile_preprocessor(estimator: Any, input_columns: Sequence[str]) -> Prepro
             raise NotCompilable(f"column transformer step {name!r} is not a fitted pipeline")
         positions = np.asarray([frame.index(s) for s in selected], dtype=np.intp)
         steps = [step for _, step in _expect(transformer, "Pipeline").steps]
-        if type(steps[-1]).__name__ == "OneHotEncoder":
-            blocks.append(_onehot_block(steps, positions))
+        encode = _ENCODERS.get(type(steps[-1]).__name__)
+        if encode is not None:
+            block, known = encode(steps, positions)
+            blocks.append(block)
+            for column, column_levels in zip(selected, known, strict=True):
+                if column_levels is not None:
+                    if column not in input_columns:
+                        raise NotCompilable(f"text column {column!r} is not a raw input")
+                    levels[list(input_columns).index(column)] = column_levels
         else:
             blocks.append(_numeric_block(steps, positions))
     if not blocks:
@@ -130,6 +230,7 @@ def compile_preprocessor(estimator: Any, input_columns: Sequence[str]) -> Prepro
         reference_years=tuple(reference_years),
         blocks=tuple(blocks),
         n_outputs=len(columns.get_feature_names_out()),
+        levels=tuple(levels) if any(k is not None for k in levels) else (),
     )
 
 

@@ -13,10 +13,16 @@ from mpg_core.artifact.compiled import Block, CompiledModel, Forest, NotCompilab
 
 # Bump when the arrays' meaning changes; a reader refuses formats it does not know. Format 2
 # adds every tree-ensemble family (per-tree output columns, a baseline, sums or means, NaN
-# directions, float64 comparisons, a link); a format 1 file is a regression forest.
+# directions, float64 comparisons, a link); a format 1 file is a regression forest. Format 3
+# adds text levels ("pre_level_inputs", "pre_levels", "pre_level_counts": the input columns
+# whose cells are text, and their levels as one unicode array cut by the counts), which a
+# reader of format 2 would silently miss (it would read codes as numbers); one-hot blocks with
+# rare levels grouped ("pre{i}_slots", "_widths", "_unknown": each category's output column
+# within its column's outputs, their number, an unknown value's output or -1) and "ordinal"
+# blocks (category i -> the number i, any other value -1).
 COMPILED_FORMAT = 3
 READABLE_FORMATS = (1, 2, 3)
-# Format 3 adds the blend (mpg_core.artifact.blend): "blend_weights" (float64 per member),
+# Format 3 also adds the blend (mpg_core.artifact.blend): "blend_weights" (float64 per member),
 # "blend_calibration" ("none", "sigmoid" or "isotonic"), "blend_sigmoid" ([a, b]),
 # "blend_knots_x" / "blend_knots_y" (isotonic), and member k's forest arrays under
 # "blend<k>_<name>" with the names a lone forest has under "forest_<name>".
@@ -31,6 +37,11 @@ def _arrays(model: CompiledModel) -> dict[str, np.ndarray]:
         out["pre_reference_years"] = np.array(pre.reference_years, dtype=np.float64)
         out["pre_n_outputs"] = np.array(pre.n_outputs)
         out["pre_blocks"] = np.array([b.kind for b in pre.blocks])
+        text = [(i, k) for i, k in enumerate(pre.input_levels) if k is not None]
+        if text:
+            out["pre_level_inputs"] = np.array([i for i, _ in text], dtype=np.int64)
+            out["pre_level_counts"] = np.array([len(k) for _, k in text], dtype=np.int64)
+            out["pre_levels"] = np.array([v for _, k in text for v in k], dtype=np.str_)
         for i, b in enumerate(pre.blocks):
             out[f"pre{i}_columns"] = b.columns
             out[f"pre{i}_fill"] = b.fill
@@ -40,6 +51,10 @@ def _arrays(model: CompiledModel) -> dict[str, np.ndarray]:
             else:
                 out[f"pre{i}_categories"] = np.concatenate(b.categories)
                 out[f"pre{i}_lengths"] = np.array([len(c) for c in b.categories])
+                if b.slots:  # rare levels grouped: each category's output, per column
+                    out[f"pre{i}_slots"] = np.concatenate(b.slots).astype(np.int64)
+                    out[f"pre{i}_widths"] = np.array(b.widths, dtype=np.int64)
+                    out[f"pre{i}_unknown"] = np.array(b.unknown, dtype=np.int64)
     head = model.forest
     if isinstance(head, Blend):
         out["blend_weights"] = np.asarray(head.weights, dtype=np.float64)
@@ -87,11 +102,28 @@ def _block(data: Any, i: int, kind: str) -> Block:
     fill = data[f"pre{i}_fill"].astype(np.float64)
     if kind == "numeric":
         return Block(kind, columns, fill, data[f"pre{i}_mean"], data[f"pre{i}_scale"])
-    if kind != "onehot":
+    if kind not in ("onehot", "ordinal"):
         raise NotCompilable(f"unknown preprocessor block {kind!r}")
-    bounds = np.cumsum(data[f"pre{i}_lengths"])[:-1]
+    lengths = data[f"pre{i}_lengths"].astype(np.int64)
+    bounds = np.cumsum(lengths)[:-1]
     categories = tuple(np.split(data[f"pre{i}_categories"].astype(np.float64), bounds))
-    return Block(kind, columns, fill, categories=categories)
+    if f"pre{i}_slots" not in data:
+        return Block(kind, columns, fill, categories=categories)
+    slots = tuple(np.split(data[f"pre{i}_slots"].astype(np.intp), bounds))
+    widths = tuple(int(w) for w in data[f"pre{i}_widths"])
+    unknown = tuple(int(u) for u in data[f"pre{i}_unknown"])
+    if not (
+        len(slots) == len(widths) == len(unknown) == len(categories)
+        and all(len(s) == len(c) for s, c in zip(slots, categories, strict=True))
+        and all(
+            ((s >= 0) & (s < w)).all() and -1 <= u < w
+            for s, w, u in zip(slots, widths, unknown, strict=True)
+        )
+    ):
+        raise NotCompilable("grouped one-hot block: slots outside the columns' widths")
+    return Block(
+        kind, columns, fill, categories=categories, slots=slots, widths=widths, unknown=unknown
+    )
 
 
 def _age_steps(data: Any) -> dict[str, tuple[Any, ...]]:
@@ -106,6 +138,24 @@ def _age_steps(data: Any) -> dict[str, tuple[Any, ...]]:
     if len(columns) != len(references):
         raise NotCompilable("age steps: year columns and reference years differ in number")
     return {"year_columns": columns, "reference_years": references}
+
+
+def _levels(data: Any, n_inputs: int) -> tuple[tuple[str, ...] | None, ...]:
+    """Each input column's text levels (None: numbers); () when no column is text."""
+    if "pre_level_inputs" not in data:
+        return ()
+    inputs = [int(i) for i in data["pre_level_inputs"]]
+    counts = data["pre_level_counts"].astype(np.int64)
+    values = [str(v) for v in data["pre_levels"]]
+    if len(inputs) != len(counts) or int(counts.sum()) != len(values) or (counts < 1).any():
+        raise NotCompilable("text levels: inputs, counts and levels differ in number")
+    if not all(0 <= i < n_inputs for i in inputs) or len(set(inputs)) != len(inputs):
+        raise NotCompilable("text levels name an input column the preprocessor does not have")
+    levels: list[tuple[str, ...] | None] = [None] * n_inputs
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    for k, i in enumerate(inputs):
+        levels[i] = tuple(values[bounds[k] : bounds[k + 1]])
+    return tuple(levels)
 
 
 def _forest(data: Any, found: int, prefix: str = "forest_") -> Forest:
@@ -159,11 +209,13 @@ def load_compiled(path: Path) -> CompiledModel:
         forest: Forest | Blend | None = None
         if "pre_blocks" in data:
             kinds = [str(k) for k in data["pre_blocks"]]
+            n_inputs = int(data["pre_n_inputs"])
             pre = Preprocessor(
-                n_inputs=int(data["pre_n_inputs"]),
+                n_inputs=n_inputs,
                 **_age_steps(data),
                 blocks=tuple(_block(data, i, k) for i, k in enumerate(kinds)),
                 n_outputs=int(data["pre_n_outputs"]),
+                levels=_levels(data, n_inputs),
             )
         if "forest_roots" in data:
             forest = _forest(data, found)

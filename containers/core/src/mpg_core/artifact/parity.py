@@ -31,8 +31,9 @@ def random_rows(model: CompiledModel, n: int = RANDOM_ROWS, seed: int = 20240601
     """Rows in the artifact's input space that exercise every branch of the compiled form.
 
     Raw rows (a preprocessor in front): values around each fitted mean, every known category
-    plus unknown ones, 2- and 4-digit model years and ~10% missing values. Feature rows (a
-    forest alone): every split threshold's neighbourhood, so every node is visited both ways."""
+    (a text column's codes) plus unknown ones, 2- and 4-digit model years and ~10% missing
+    values. Feature rows (a forest alone): every split threshold's neighbourhood, so every
+    node is visited both ways."""
     rng = np.random.default_rng(seed)
     pre = model.preprocessor
     if pre is None:
@@ -63,7 +64,7 @@ def random_rows(model: CompiledModel, n: int = RANDOM_ROWS, seed: int = 20240601
     for block in pre.blocks:
         for k, col in enumerate(block.columns):
             raw = raw_of[col]
-            if block.kind == "onehot":
+            if block.kind in ("onehot", "ordinal"):
                 cats = block.categories[k]
                 rows[:, raw] = rng.choice(np.concatenate([cats, cats[:1] + 0.5, [-1.0]]), n)
             else:
@@ -122,7 +123,12 @@ def compile_checked(
     if sample_rows is not None and len(sample_rows):
         checks.insert(0, np.asarray(sample_rows, dtype=np.float64))
     rows = np.concatenate(checks)
-    reference = EstimatorModel(kind, estimator, tuple(input_columns))
+    reference = EstimatorModel(
+        kind,
+        estimator,
+        tuple(input_columns),
+        model.preprocessor.levels if model.preprocessor else (),
+    )
     got, expected = model.predict(rows), reference.predict(rows)
     if model.forest is not None and model.forest.is_classifier:
         error, tolerance = proba_error(got, expected), PARITY_ATOL_PROBA

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mpg_core.artifact.compiled import CompiledModel, NotCompilable
+from mpg_core.artifact.compiled import CompiledModel, Levels, NotCompilable
 from mpg_core.artifact.estimator import EstimatorModel
 from mpg_core.artifact.files import (
     COMPILED_FILE,
@@ -35,6 +35,7 @@ from mpg_core.artifact.files import (
     read_manifest,
     sha256_file,
 )
+from mpg_core.artifact.levels import estimator_levels
 from mpg_core.artifact.npz import load_compiled
 from mpg_core.artifact.parity import compile_checked
 
@@ -54,6 +55,11 @@ class OpenedArtifact:
     output_columns: tuple[str, ...]
     engine: Engine
     model: CompiledModel | EstimatorModel
+
+    @property
+    def input_levels(self) -> Levels:
+        """Per input column, its text levels (its cells arrive as codes), or None (numbers)."""
+        return self.model.input_levels
 
     @property
     def allows_missing(self) -> bool:
@@ -117,7 +123,8 @@ def _from_estimator(artifact: Artifact, fast_path: bool) -> OpenedArtifact:
     """Compile the estimator and check it against itself; fall back to the estimator (logged
     once) when it does not compile or does not agree."""
     _serial_forest(artifact.estimator)
-    estimator = EstimatorModel(artifact.kind, artifact.estimator, artifact.input_columns)
+    levels = estimator_levels(artifact.kind, artifact.estimator, artifact.input_columns)
+    estimator = EstimatorModel(artifact.kind, artifact.estimator, artifact.input_columns, levels)
     model: CompiledModel | EstimatorModel = estimator
     engine: Engine = "sklearn"
     if not fast_path:
