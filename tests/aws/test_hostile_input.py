@@ -183,7 +183,7 @@ CASES: dict[str, Case] = {
         ["data", "--dry-run", "--source", "{garbage}"], "is not auto-mpg.data: line 1 has 3 fields"
     ),
     "data-source-binary": Case(["data", "--dry-run", "--source", "{binary}"], "is not UTF-8 text"),
-    "data-local": Case(["data", "--local"], "data takes no --local"),
+    "data-local": Case(["data", "--local"], "data takes no --local", env={"MPG_LOCAL_S3": "aws"}),
     "data-no-bucket": Case(
         ["data", "--bucket", "no-such-bucket-here"],
         "bucket no-such-bucket-here does not exist; create it",

@@ -99,7 +99,8 @@ def push(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 
 
 def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
-    _no_local(args, "S3 (or the moto server AWS_ENDPOINT_URL names) is the same either way")
+    if config.local_s3 == "aws":  # with a folder for S3, --local writes the splits there
+        _no_local(args, "S3 (or the moto server AWS_ENDPOINT_URL names) is the same either way")
     preflight.seed(args.seed)
     preflight.data_source(args.source)
     schema = table.config_schema(config)  # checked before any client
