@@ -185,6 +185,8 @@ def bucket(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
     name = f"mpg-test-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=name)
     monkeypatch.setenv("MPG_BUCKET", name)
+    # --local runs in these tests keep their objects in this (moto) bucket, not a folder.
+    monkeypatch.setenv("MPG_LOCAL_S3", "aws")
     return name
 
 

@@ -166,6 +166,7 @@ def dict_env() -> dict[str, str]:
 # fail after sending anything: it sends nothing, or needs Docker images to get that far).
 FAILS: dict[str, tuple[list[str], Callable[[Stubs], None]] | None] = {
     "push": None,
+    "quickstart": None,  # always local: it sends nothing to AWS, and needs the images
     "data": (["--bucket", "no-such-bucket-here"], lambda s: None),
     "preprocess": (
         ["--job-name", "j1"],
@@ -271,6 +272,7 @@ FAIL_MESSAGES = {
 # command key -> argv refused before anything is sent (exit 2).
 REFUSED: dict[str, list[str]] = {
     "push": ["--tag", "not a tag"],
+    "quickstart": ["--table", "/no/such.csv", "--target", "y"],
     "data": ["--shards", "0"],
     "preprocess": ["--job-name", "x" * 64],
     "train": ["--preprocessing-job", "p1", "-H", "max_depth=0"],
@@ -298,6 +300,7 @@ REFUSED: dict[str, list[str]] = {
 # command key -> argv whose dry run prints something (interrupted there: exit 130).
 PRINTS: dict[str, list[str]] = {
     "push": ["--tag", "git-1"],
+    "quickstart": ["--table", "{table}", "--target", "y"],
     "data": [],
     "preprocess": [],
     "train": ["--preprocessing-job", "p1"],
@@ -340,11 +343,15 @@ def no_clients(config: object, out: object) -> object:
 def rows(tmp_path: Path) -> str:
     path = tmp_path / "rows.csv"
     path.write_text("8,307,130,3504,12,70,1\n")
+    # Beside it, a headered table of the user's (quickstart's {table}).
+    table = "x,y\n" + "".join(f"{i},{i * 1.5 + i % 7}\n" for i in range(40))
+    path.with_name("table.csv").write_text(table)
     return str(path)
 
 
 def argv_of(key: str, argv: list[str], rows: str) -> list[str]:
-    return [*key.split(), *(rows if a == "{rows}" else a for a in argv)]
+    files = {"{rows}": rows, "{table}": str(Path(rows).with_name("table.csv"))}
+    return [*key.split(), *(files.get(a, a) for a in argv)]
 
 
 def test_every_subcommand_has_its_exit_codes() -> None:

@@ -183,7 +183,21 @@ CASES: dict[str, Case] = {
         ["data", "--dry-run", "--source", "{garbage}"], "is not auto-mpg.data: line 1 has 3 fields"
     ),
     "data-source-binary": Case(["data", "--dry-run", "--source", "{binary}"], "is not UTF-8 text"),
-    "data-local": Case(["data", "--local"], "data takes no --local"),
+    "data-table-without-schema": Case(
+        ["data", "--dry-run", "--source", "{table}"],
+        "schema.toml; run `mpg-launch quickstart --table",
+        env={"MPG_LOCAL_STATE_DIR": "/no/such/state"},
+    ),
+    # quickstart (a headered table and its target)
+    "quickstart-no-table": Case(
+        ["quickstart", "--table", "/no/such.csv", "--target", "y"],
+        "--table '/no/such.csv': no such file",
+    ),
+    "quickstart-no-target": Case(
+        ["quickstart", "--dry-run", "--table", "{table}", "--target", "nope"],
+        "quickstart --table ",
+    ),
+    "data-local": Case(["data", "--local"], "data takes no --local", env={"MPG_LOCAL_S3": "aws"}),
     "data-no-bucket": Case(
         ["data", "--bucket", "no-such-bucket-here"],
         "bucket no-such-bucket-here does not exist; create it",
@@ -423,6 +437,9 @@ def files(tmp_path: Path) -> dict[str, str]:
     for name, data in made.items():
         (tmp_path / name).write_bytes(data)
         paths[name] = str(tmp_path / name)
+    table = tmp_path / "table.csv"  # headered: a table of the user's
+    table.write_text("a,b\n1,2\n3,4\n")
+    paths["table"] = str(table)
     return paths
 
 

@@ -34,6 +34,10 @@ SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/Scheduler"
 
 # command key -> (argv after the command words, the operations printed, in order).
 CASES: dict[str, list[tuple[list[str], list[str]]]] = {
+    # The schema inferred (printed), the splits' uploads, then the first job; it stops there.
+    "quickstart": [
+        (["--table", "{table}", "--target", "y"], ["PutObject"] * 5 + ["CreateProcessingJob"])
+    ],
     "push": [(["--tag", "git-1"], [])],  # prints the push targets; ECR calls need docker first
     "data": [(["--shards", "2"], ["PutObject"] * 9)],
     "preprocess": [([], ["CreateProcessingJob"])],
@@ -153,7 +157,10 @@ def test_every_subcommand_dry_runs_without_reaching_aws(
 ) -> None:
     rows = tmp_path / "rows.csv"
     rows.write_text(ROWS)
-    argv = [str(rows) if a == "{rows}" else a for a in argv]
+    table = tmp_path / "table.csv"  # a headered table of the user's (quickstart)
+    table.write_text("x,y\n" + "".join(f"{i},{i * 1.5 + i % 7}\n" for i in range(40)))
+    files = {"{rows}": str(rows), "{table}": str(table)}
+    argv = [files.get(a, a) for a in argv]
     lines: list[str] = []
     env = {**ENV, "MPG_LOCAL_STATE_DIR": str(tmp_path / "state")}
     code = main([*key.split(), *argv, "--dry-run"], env=env, factory=no_clients, out=lines.append)

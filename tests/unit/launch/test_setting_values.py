@@ -120,6 +120,7 @@ SAMPLES = {
     "local_image_tag": "dev",
     "registry_override": "127.0.0.1:5000",
     "local_state_dir": "/tmp/state",
+    "local_s3": "aws",
     "schema": "table.toml",
 }
 
@@ -158,3 +159,9 @@ def test_the_readmes_settings_table_matches_the_declarations() -> None:
             assert f"`{setting.flag}" in cells[1], (setting.key, cells[1])
         for var in setting.env:
             assert f"`{var}`" in cells[2], (setting.key, var)
+
+
+def test_local_s3_takes_a_folder_or_aws_only() -> None:
+    assert load_config(None, ENV).local_s3 == "folder"
+    with pytest.raises(ConfigError, match="local_s3 'moto': give one of folder, aws; fix MPG_"):
+        load_config(None, {**ENV, "MPG_LOCAL_S3": "moto"})

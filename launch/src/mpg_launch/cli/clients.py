@@ -27,18 +27,28 @@ def default_clients(config: LaunchConfig, out: Out = print) -> Clients:
     return aws_clients(config)
 
 
+def state_root(config: LaunchConfig) -> Path:
+    """The local state folder: ``local_state_dir``, else the double's default."""
+    from mpg_launch.local.state import DEFAULT_STATE_DIR
+
+    return Path(config.local_state_dir) if config.local_state_dir else DEFAULT_STATE_DIR
+
+
 def local_clients(config: LaunchConfig, out: Out = print) -> Clients:
-    """The local double's clients; S3 stays real (AWS, or moto in the tests)."""
+    """The local double's clients. S3 is a folder under the state folder (``local_s3 =
+    "folder"``, the default: nothing outside this machine is reached), or S3 itself (``aws``:
+    AWS, or the moto server the tests of the AWS path run)."""
     from mpg_launch.aws.clients import Clients, session
     from mpg_launch.images.docker import ensure_engine
     from mpg_launch.local.clients.cloudwatch import LocalCloudWatch
+    from mpg_launch.local.clients.s3 import LocalS3
     from mpg_launch.local.clients.sagemaker import LocalRuntime, LocalSageMaker
-    from mpg_launch.local.state import DEFAULT_STATE_DIR, LocalState
+    from mpg_launch.local.state import LocalState
 
     ensure_engine()
-    root = Path(config.local_state_dir) if config.local_state_dir else DEFAULT_STATE_DIR
+    root = state_root(config)
     state = LocalState(root)
-    s3 = session(config).client("s3")
+    s3 = session(config).client("s3") if config.local_s3 == "aws" else LocalS3(root / "s3")
     return Clients(
         sagemaker=LocalSageMaker(s3, state, config.region, config.account, out, config.verbose),
         runtime=LocalRuntime(state, s3),

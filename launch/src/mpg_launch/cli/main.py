@@ -99,9 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common], help=help_text, description=help_text)
 
-    from mpg_launch.table.init_schema import add_init_command
+    from mpg_launch.table.init_schema import TASK_CHOICES, add_init_command
 
     add_init_command(sub)
+
+    help_text = (
+        "a headered CSV and its target column to a local endpoint in one command: schema, "
+        "splits, preprocess, train, evaluate, deploy (steps whose inputs are unchanged are reused)"
+    )
+    p = command("quickstart", help_text)
+    p.add_argument("--table", type=Path, required=True, help="headered CSV file")
+    p.add_argument("--target", required=True, help="the column to predict")
+    p.add_argument("--task", choices=TASK_CHOICES, help="default: inferred from the target column")
+    p.add_argument("--seed", type=int, default=42, help="the splits' seed (default 42)")
 
     p = command("push", "create the ECR repositories if missing, log in, tag and push")
     p.add_argument("--tag", help="tag to push (default: git-<sha> of this checkout)")
@@ -298,7 +308,8 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Launch
     overrides: dict[str, Any] = {
         field: getattr(args, flag, None) for flag, field in _SETTINGS.items()
     }
-    overrides["local"] = args.local or None
+    # quickstart always runs locally: it deploys a local endpoint.
+    overrides["local"] = args.local or args.command == "quickstart" or None
     overrides["verbose"] = args.verbose or None
     if args.no_network_isolation:
         overrides["network_isolation"] = False
@@ -318,6 +329,7 @@ def subcommand_table() -> dict[str, Subcommand]:
     from mpg_launch.monitor.commands import table as monitor_table
 
     return {
+        "quickstart": run.quickstart,
         "push": run.push,
         "data": run.data,
         "preprocess": run.preprocess,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from mpg_launch.aws import names
 from mpg_launch.aws.clients import Clients, session
 from mpg_launch.aws.submit import Runner
 from mpg_launch.aws.waiting import JOB_KINDS, LogTailer, Out
+from mpg_launch.cli.clients import state_root
 from mpg_launch.endpoint import async_invoke
 from mpg_launch.endpoint import checks as endpoint_checks
 from mpg_launch.endpoint import rollout_settings as rollout_options
@@ -41,6 +43,7 @@ from mpg_launch.pipeline.definition import build_definition
 from mpg_launch.pipeline.outcome import execution_outcome
 from mpg_launch.settings import preflight
 from mpg_launch.settings.config import LaunchConfig, checked_hyperparameters, training_instances
+from mpg_launch.table import remembered
 from mpg_launch.table import schema as table
 
 Connect = Callable[[], Clients]
@@ -99,9 +102,11 @@ def push(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 
 
 def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
-    _no_local(args, "S3 (or the moto server AWS_ENDPOINT_URL names) is the same either way")
+    if config.local_s3 == "aws":  # with a folder for S3, --local writes the splits there
+        _no_local(args, "S3 (or the moto server AWS_ENDPOINT_URL names) is the same either way")
     preflight.seed(args.seed)
     preflight.data_source(args.source)
+    config = _with_remembered_schema(config, args.source, out)
     schema = table.config_schema(config)  # checked before any client
     # pandas loads only here: no other subcommand needs it.
     from mpg_launch.table.data import checked_splits, upload_splits
@@ -114,6 +119,46 @@ def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
     if not args.dry_run:  # a dry run printed each upload's request instead
         for split, uris in uploaded.items():
             out(f"{split}: {', '.join(uris)}")
+    return 0
+
+
+def _with_remembered_schema(config: LaunchConfig, source: str | None, out: Out) -> LaunchConfig:
+    """A headered ``.csv`` given without a schema: the one quickstart remembered for it, or
+    an error naming where it looked (Auto MPG's reader would only say line 1 is wrong)."""
+    if config.schema or not source or not source.lower().endswith(".csv"):
+        return config
+    table_path = Path(source)
+    if not table_path.is_file():
+        return config  # preflight and the reader name the missing file
+    found = remembered.remembered_schema(state_root(config), table_path)
+    if found is None:
+        raise remembered.no_schema_error(state_root(config), table_path)
+    out(f"schema: {found} (remembered for {source})")
+    return replace(config, schema=str(found))
+
+
+def quickstart(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    """A CSV and its target to a local endpoint (:mod:`mpg_launch.quickstart.run`)."""
+    preflight.seed(args.seed)
+    table_path = preflight.readable_file(args.table, "--table")
+    from mpg_launch.quickstart import run as quick
+    from mpg_launch.quickstart.steps import metric_lines
+
+    started = time.monotonic()
+    runner = _runner(args, config, connect, out)
+    if args.dry_run:
+        quick.plan(runner, table_path, args.target, args.task, args.seed)
+        return 0
+    done = quick.quickstart(
+        runner, state_root(config), table_path, args.target, args.task, args.seed
+    )
+    out("")
+    for line in metric_lines(done.metrics):
+        out(line)
+    out(f"report: {done.report}")
+    out(f"endpoint {done.endpoint} answers {done.answer} for the table's row {done.row}")
+    out(f"predict: {quick.predict_command(done)}")
+    out(f"quickstart: done in {time.monotonic() - started:.0f} s")
     return 0
 
 

@@ -30,6 +30,9 @@ STAGES = ("processing", "training", "serving", "transform")
 IMAGES = ("preprocessing", "training", "serving")
 # Placeholder role for --local runs: the request must still carry one to be valid.
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/mpg-local"
+LOCAL_S3_CHOICES = ("folder", "aws")
+# What a --local run with its S3 in a folder takes when no region or bucket is given.
+LOCAL_REGION, LOCAL_BUCKET = "us-east-1", "mpg-local"
 _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::(\d{12}):role/[\w+=,.@/-]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
@@ -97,6 +100,9 @@ class LaunchConfig:
     model_package_group: str = "mpg-models"
     local: bool = False
     local_state_dir: str | None = None
+    # "folder": --local's S3 is a folder under the state folder (no AWS, no credentials);
+    # "aws": real S3, or the moto server AWS_ENDPOINT_URL names (the tests of the AWS path).
+    local_s3: str = "folder"
     # The table schema file (mpg-launch init writes one); None: Auto MPG's, shipped in mpg_core.
     schema: str | None = None
     # --verbose: a local pipeline also prints its containers' log lines, under their step.
@@ -342,6 +348,11 @@ def _checked(
         return f"fix {sources[key]}" if key in sources else f"set {key}"
 
     local = bool(values.get("local")) or not need_role
+    if values.get("local") and values.get("local_s3", "folder") == "folder":
+        # Nothing of a local run reaches AWS: the region only spells ARNs, and the bucket is
+        # a folder under the state folder.
+        values.setdefault("region", LOCAL_REGION)
+        values.setdefault("bucket", LOCAL_BUCKET)
     if not values.get("region"):
         raise ConfigError(
             "no AWS region: pass --region, set MPG_REGION (or AWS_REGION) or "
@@ -393,6 +404,11 @@ def _checked(
     if values.get("registry_override") is not None:
         preflight.registry(
             values["registry_override"], sources.get("registry_override", "registry")
+        )
+    if values.get("local_s3", "folder") not in LOCAL_S3_CHOICES:
+        raise ConfigError(
+            f"local_s3 {values['local_s3']!r}: give one of {', '.join(LOCAL_S3_CHOICES)}; "
+            f"{fix('local_s3')}"
         )
     values["prefix"] = str(values.get("prefix", LaunchConfig.prefix)).strip("/")
     config = LaunchConfig(**values, sources=sources)

@@ -115,6 +115,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model_package_group", flag="--model-package-group"),
     Setting("local", BOOLEAN, flag="--local", switch=True),
     Setting("local_state_dir", env=("MPG_LOCAL_STATE_DIR",)),
+    # Where --local keeps its S3 objects: "folder" (<state>/s3/<bucket>/<key>) or "aws".
+    Setting("local_s3", env=("MPG_LOCAL_S3",)),
     Setting(
         "schema",
         flag="--schema",

@@ -42,7 +42,10 @@ def _load(source: str | None) -> Any:
     try:
         return load_auto_mpg(source)
     except DataError as exc:
-        raise ConfigError(f"--source {source!r} is not auto-mpg.data: {exc}") from None
+        raise ConfigError(
+            f"--source {source!r} is not auto-mpg.data: {exc}; for a table of your own, give "
+            "its schema (--schema) or run `mpg-launch quickstart --table FILE --target COLUMN`"
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"--source {source!r} is not UTF-8 text; give auto-mpg.data") from None
     except OSError as exc:  # urllib's URLError and HTTPError are OSErrors

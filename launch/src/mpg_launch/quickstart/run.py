@@ -1,0 +1,251 @@
+"""What ``quickstart`` does, step by step, each step skipped when a finished job of the same
+inputs exists (its name carries their fingerprint, :mod:`.steps`):
+
+1. the schema: the one remembered for the table (<state>/tables/<name>/schema.toml), or
+   inferred as ``init`` infers it and printed;
+2. the splits, written to the table's prefix (<bucket>/<prefix>/<name>/data/...);
+3. preprocessing, 4. training (the image's default family), 5. evaluation on the test split;
+6. a local endpoint named after the table, asked for a real row of the table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from mpg_launch.aws import names
+from mpg_launch.aws.s3 import list_objects, split_s3_uri
+from mpg_launch.aws.submit import Runner, Submission
+from mpg_launch.endpoint import run as endpoint_run
+from mpg_launch.errors import ConfigError
+from mpg_launch.jobs import requests as build
+from mpg_launch.jobs import run as jobs_run
+from mpg_launch.quickstart import steps
+from mpg_launch.settings.config import LaunchConfig
+from mpg_launch.table import remembered
+from mpg_launch.table import schema as table_schema
+
+Out = Callable[[str], None]
+RECORD = "quickstart.json"  # beside the remembered schema: what was deployed, from what
+
+
+@dataclass(frozen=True)
+class Outcome:
+    endpoint: str
+    report: str  # the evaluation report's path (a file under the state folder) or URI
+    metrics: dict[str, float]
+    row: str  # a real row of the table, as the endpoint takes it
+    answer: str
+
+
+def _inferred(table: Path, target: str, task: str | None, path: Path) -> str:
+    """``init``'s inference and text, written to ``path``; one line naming the table when the
+    table is not one a model can learn from."""
+    from mpg_core.errors import MpgError
+    from mpg_launch.table.init_schema import write_schema
+
+    try:
+        return write_schema(table, target, task, path, force=True)
+    except (MpgError, OSError, ValueError) as exc:
+        raise ConfigError(f"quickstart --table {table}: {' '.join(str(exc).split())}") from None
+
+
+def schema_for(state_root: Path, table: Path, target: str, task: str | None, out: Out) -> Path:
+    """The table's remembered schema when it has this target (and task, if given), else a
+    new one inferred from the table, printed as ``init`` prints it."""
+    path = remembered.schema_path(state_root, table)
+    if path.is_file():
+        known = table_schema.load_checked_schema(path)
+        if known.target == target and task in (None, known.task):
+            out(f"schema: {path} (remembered: target {target}, {known.task}; edit it to change)")
+            return path
+    out(_inferred(table, target, task, path).rstrip("\n"))
+    out(f"schema: wrote {path} (inferred; edit it and run again to change a column's role)")
+    return path
+
+
+def _completed(runner: Runner, kind: str, name: str) -> bool:
+    """A finished job of these inputs already exists (so its outputs do too)."""
+    assert runner.clients is not None
+    describe = {"processing": "describe_processing_job", "training": "describe_training_job"}
+    key = {"processing": "ProcessingJobName", "training": "TrainingJobName"}[kind]
+    try:
+        job = getattr(runner.clients.sagemaker, describe[kind])(**{key: name})
+    except Exception:  # not found: never run here
+        return False
+    status = job.get("ProcessingJobStatus") or job.get("TrainingJobStatus")
+    return bool(status == "Completed")
+
+
+def _read_json(s3: Any, uri: str) -> dict[str, Any]:
+    bucket, key = split_s3_uri(uri)
+    found: dict[str, Any] = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return found
+
+
+def sample_row(s3: Any, config: LaunchConfig, features: tuple[str, ...]) -> str:
+    """The first row of the test split, features only, as the endpoint takes it."""
+    import pandas as pd
+
+    (_, first), *_ = list_objects(s3, names.raw_uri(config, "test"))
+    with tempfile.TemporaryDirectory() as tmp:
+        bucket, key = split_s3_uri(first)
+        local = Path(tmp) / "test.csv"
+        s3.download_file(bucket, key, str(local))
+        frame = pd.read_csv(local, nrows=1)
+    values = [
+        None if isinstance(v, float) and math.isnan(v) else v
+        for v in frame[list(features)].iloc[0].tolist()
+    ]
+    return steps.csv_row(values)
+
+
+def quickstart(
+    runner: Runner,
+    state_root: Path,
+    table: Path,
+    target: str,
+    task: str | None,
+    seed: int,
+) -> Outcome:
+    """The steps, on ``runner``'s local clients; ``runner.config`` is the user's, which this
+    narrows to the table (its schema, prefix and endpoint)."""
+    from mpg_launch.table.data import checked_splits, upload_splits
+
+    out = runner.out
+    assert runner.clients is not None
+    s3 = runner.clients.s3
+    name = remembered.table_name(table)
+    schema = schema_for(state_root, table, target, task, out)
+    base = runner.config
+    config = replace(
+        base,
+        schema=str(schema),
+        prefix=f"{base.prefix}/{name}",
+        endpoint_name=name,
+        local=True,
+    )
+    runner = replace(runner, config=config)
+    features = table_schema.load_checked_schema(schema).feature_columns
+    images = {image: config.image_uri(image) for image in ("preprocessing", "training")}
+    keys = steps.step_keys(
+        table.read_bytes(), schema.read_bytes(), seed, images, config.hyperparameters
+    )
+    record_path = schema.parent / RECORD
+    record = json.loads(record_path.read_text("utf-8")) if record_path.is_file() else {}
+
+    if record.get("data") == keys.data and list_objects(s3, names.raw_uri(config, "test")):
+        out(f"data: unchanged, reusing {names.s3_uri(config, config.raw_prefix)}/")
+    else:
+        splits = checked_splits(str(table), seed, 1, table_schema.config_schema(config))
+        uploaded = upload_splits(config, s3, splits, out=out)
+        table_schema.upload_schema(config, s3, out)
+        for split, frame in splits.items():
+            out(f"{split}: {len(frame)} rows, {', '.join(uploaded[split])}")
+        record["data"] = keys.data
+        _save(record_path, record)
+
+    prep = keys.job(name, "prep")
+    if _completed(runner, "processing", prep):
+        out(f"preprocess: unchanged, reusing {prep}")
+    else:
+        table_schema.upload_schema(config, s3)  # where the job reads it (data may be reused)
+        jobs_run.preprocess(runner, prep)
+
+    train = keys.job(name, "train")
+    if _completed(runner, "training", train):
+        out(f"train: unchanged, reusing {train}")
+    else:
+        jobs_run.train(runner, train, prep, True, config.hyperparameters)
+
+    evaluation = keys.job(name, "eval")
+    report_uri = names.s3_uri(config, f"evaluate/{evaluation}/evaluation/evaluation.json")
+    model = names.trained_model_uri(config, train)
+    if _completed(runner, "processing", evaluation):
+        out(f"evaluate: unchanged, reusing {evaluation}")
+    else:
+        request = build.evaluation_request(config, evaluation, model, names.raw_uri(config, "test"))
+        runner.submit(Submission("CreateProcessingJob", request))
+        runner.wait_job("processing", evaluation)
+    metrics = steps.report_metrics(_read_json(s3, report_uri))
+
+    row = sample_row(s3, config, features)
+    endpoint = config.endpoint_name
+    answer = _serving(runner, record, endpoint, train, row)
+    if answer is None:
+        from datetime import UTC, datetime
+
+        endpoint_run.deploy(
+            runner, endpoint, datetime.now(UTC).strftime("%Y%m%d-%H%M%S"), training_job=train
+        )
+        answer = _ask(runner, endpoint, row)
+        record["deployed"] = train
+        _save(record_path, record)
+    else:
+        out(f"deploy: unchanged, endpoint {endpoint} already serves {train}")
+    return Outcome(endpoint, _report_path(config, state_root, report_uri), metrics, row, answer)
+
+
+def plan(runner: Runner, table: Path, target: str, task: str | None, seed: int) -> None:
+    """``--dry-run``: the schema as it would be inferred (written to a temporary folder, the
+    state untouched), the splits' uploads and the preprocessing job's request, printed; it
+    stops there, as the jobs after it need that job's outputs."""
+    from mpg_launch.table.data import checked_splits, upload_splits
+
+    name = remembered.table_name(table)
+    with tempfile.TemporaryDirectory() as tmp:
+        schema = Path(tmp) / "schema.toml"
+        runner.out(_inferred(table, target, task, schema).rstrip("\n"))
+        base = runner.config
+        config = replace(base, schema=str(schema), prefix=f"{base.prefix}/{name}", local=True)
+        runner = replace(runner, config=config)
+        assert runner.clients is not None
+        splits = checked_splits(str(table), seed, 1, table_schema.config_schema(config))
+        upload_splits(config, runner.clients.s3, splits, out=runner.out, dry_run=True)
+        jobs_run.preprocess(runner, f"{name}-prep-dry-run")
+
+
+def _ask(runner: Runner, endpoint: str, row: str) -> str:
+    assert runner.clients is not None
+    _, body = endpoint_run.predict(
+        runner.clients, endpoint, (row + "\n").encode(), "text/csv", "text/csv"
+    )
+    return body.decode("utf-8").strip()
+
+
+def _serving(
+    runner: Runner, record: dict[str, Any], endpoint: str, train: str, row: str
+) -> str | None:
+    """The endpoint's answer to ``row`` when it already serves ``train``'s model (and still
+    answers: containers do not outlive a restart of the engine); None when it must deploy."""
+    if record.get("deployed") != train:
+        return None
+    try:
+        return _ask(runner, endpoint, row)
+    except Exception:  # gone or not answering: deploy again
+        return None
+
+
+def _report_path(config: LaunchConfig, state_root: Path, uri: str) -> str:
+    """The report as a file a user can open, where --local keeps S3 in a folder."""
+    if config.local_s3 != "folder":
+        return uri
+    bucket, key = split_s3_uri(uri)
+    return str(state_root / "s3" / bucket / key)
+
+
+def _save(path: Path, record: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def predict_command(outcome: Outcome) -> str:
+    command = f"mpg-launch predict --local --endpoint {outcome.endpoint}"
+    return f"echo {shlex.quote(outcome.row)} | {command}"
