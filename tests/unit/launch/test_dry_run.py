@@ -216,6 +216,6 @@ def test_refusing_client_escapes_broad_except() -> None:
     client = RefusingClient("s3")
     with pytest.raises(DryRunStop):
         try:
-            client.get_object(Bucket="b", Key="k")
+            client.get_object(Bucket="bkt", Key="k")
         except Exception:
             pytest.fail("the dry-run stop was caught as an Exception")
