@@ -168,6 +168,41 @@ CASES: dict[str, Case] = {
         "max_latency_p99_ms=nan",
         '[rollout]\nmode = "canary"\nmax_latency_p99_ms = nan\n',
     ),
+    # environment: one rule for MPG_* variables, and flags that need their switch
+    "env-dry-run": Case(
+        "environment",
+        ["preprocess"],
+        "unknown environment variable(s) MPG_DRY_RUN",
+        env={"MPG_DRY_RUN": "1"},
+    ),
+    "env-typo": Case(
+        "environment", PREP, "unknown environment variable(s) MPG_BUCKETT", env={"MPG_BUCKETT": "b"}
+    ),
+    "env-invocation-timeout-alone": Case(
+        "environment", [*DEPLOY, "--invocation-timeout", "60"], "--invocation-timeout needs --async"
+    ),
+    "env-capture-percent-alone": Case(
+        "environment", [*DEPLOY, "--capture-percent", "5"], "--capture-percent needs --data-capture"
+    ),
+    "env-capture-uri-alone": Case(
+        "environment",
+        [*DEPLOY, "--capture-uri", "s3://my-bucket/c/"],
+        "--capture-uri needs --data-capture",
+    ),
+    "argparse-unknown-flag": Case(
+        "environment", ["deploy", "--bogus"], "unrecognized arguments: --bogus"
+    ),
+    "argparse-no-command": Case("environment", [], "the following arguments are required"),
+    "argparse-bad-int": Case(
+        "environment", ["tune", "--max-jobs", "x"], "tune: argument --max-jobs"
+    ),
+    "argparse-bad-choice": Case("environment", ["status", "foo", "x"], "status: argument kind"),
+    "argparse-missing-arg": Case(
+        "environment", ["registry", "approve"], "the following arguments are required"
+    ),
+    "argparse-nested": Case(
+        "environment", ["pipeline", "start", "--nope"], "unrecognized arguments: --nope"
+    ),
     # files
     "config-dev-zero": Case("files", [*PREP, "--config", "/dev/zero"], "is not a regular file"),
     "config-env-dev-zero": Case(
@@ -240,4 +275,4 @@ def test_round_two_counts_per_class() -> None:
     counts = Counter(case.kind for case in CASES.values())
     print("hostile input, round two:", dict(sorted(counts.items())))
     assert counts["names"] >= 20 and counts["uris"] >= 8
-    assert counts["numbers"] >= 5 and counts["files"] >= 5
+    assert counts["numbers"] >= 5 and counts["files"] >= 5 and counts["environment"] >= 10

@@ -370,7 +370,7 @@ def test_dry_run_local_leaves_autoscaling_out_and_says_so() -> None:
         (["--serverless", "--max-instances", "2", "--target-invocations", "5"], "autoscaling"),
         (["--serverless", "--data-capture"], "data capture"),
         (["--max-instances", "2"], "autoscaling needs target_invocations_per_instance"),
-        (["--capture-percent", "-1"], "sampling_percentage=-1 must be 0 to 100"),
+        (["--data-capture", "--capture-percent", "-1"], "sampling_percentage=-1 must be 0 to 100"),
         (["--no-serverless", "--max-concurrency", "3"], "--no-serverless contradicts"),
     ],
 )

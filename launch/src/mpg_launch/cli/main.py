@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mpg_launch.cli.clients import default_clients
 from mpg_launch.endpoint.rollout_settings import add_flags as add_rollout_flags
@@ -89,12 +89,23 @@ def _poll_seconds(text: str) -> float:
     return seconds
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the launcher's error contract: a usage error is one ``mpg-launch:
+    error:`` line naming the command (and where its help is), exit 2, like every other error.
+    Subcommands' parsers are of this class too (add_subparsers uses the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("mpg-launch").strip()
+        where = f"{command}: " if command else ""
+        self.exit(
+            2, f"mpg-launch: error: {where}{' '.join(message.split())} (see {self.prog} --help)\n"
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(
-        prog="mpg-launch", description=DESCRIPTION, epilog=EXIT_CODES_HELP
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = OneLineParser(prog="mpg-launch", description=DESCRIPTION, epilog=EXIT_CODES_HELP)
+    sub: Any = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common], help=help_text, description=help_text)

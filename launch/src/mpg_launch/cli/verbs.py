@@ -186,7 +186,7 @@ def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
         preflight.s3_uri(args.model_data, "--model-data")
     preflight.needs("--preprocessing-job", args.preprocessing_job, "--pipeline", args.pipeline)
     preflight.needs("--pipeline", args.pipeline, "--preprocessing-job", args.preprocessing_job)
-    _serverless_values_need_serverless(args, config)
+    _values_need_their_switch(args, config)
     endpoint = _endpoint(args, config)
     # Flags over the config file's tables, checked before any client is made.
     config = endpoint_options.with_flags(config, vars(args))
@@ -204,15 +204,21 @@ def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
     return 0
 
 
-def _serverless_values_need_serverless(args: argparse.Namespace, config: LaunchConfig) -> None:
-    """--memory-mb and the like would silently turn an instance endpoint serverless: they
-    need --serverless (or a [serverless] table). Autoscaling's values turn autoscaling on,
-    as documented: they cannot be meant otherwise."""
-    if args.serverless is not None or config.serverless:
-        return  # on: values apply; --no-serverless with values: with_flags names the clash
-    for flag in endpoint_options.FLAGS["serverless"]:
-        if getattr(args, flag.field, None) is not None:
-            preflight.needs(flag.flag, True, "--serverless", False)
+# Sections whose values alone would silently switch them on: each value needs its switch.
+_SWITCHED_SECTIONS = ("serverless", "data_capture", "async_inference")
+
+
+def _values_need_their_switch(args: argparse.Namespace, config: LaunchConfig) -> None:
+    """--memory-mb would silently make an endpoint serverless, --invocation-timeout
+    asynchronous, --capture-percent capturing: each needs its switch (--serverless, --async,
+    --data-capture) or its config table. Autoscaling's values turn autoscaling on, as
+    documented: they cannot be meant otherwise."""
+    for section in _SWITCHED_SECTIONS:
+        if getattr(args, section, None) is not None or getattr(config, section):
+            continue  # on: values apply; --no-<switch> with values: with_flags names the clash
+        for flag in endpoint_options.FLAGS[section]:
+            if getattr(args, flag.field, None) is not None:
+                preflight.needs(flag.flag, True, f"--{endpoint_options.option(section)}", False)
 
 
 def _endpoint_source(args: argparse.Namespace, config: LaunchConfig) -> str:

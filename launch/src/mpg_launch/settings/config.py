@@ -286,6 +286,22 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         raise ConfigError(f"{where}: '{name}' has a bad value {value!r}") from None
 
 
+# Every MPG_* variable the launcher reads: the declared settings' and the config file's.
+KNOWN_ENV = frozenset({*(v for v in ENV_KEYS if v.startswith("MPG_")), "MPG_CONFIG"})
+
+
+def check_environment(env: Mapping[str, str]) -> None:
+    """One rule: an ``MPG_*`` variable the launcher does not read is refused, never ignored
+    (``MPG_DRY_RUN=1`` would otherwise run for real)."""
+    unknown = sorted(v for v in env if v.startswith("MPG_") and v not in KNOWN_ENV)
+    if unknown:
+        hint = "; pass --dry-run instead" if "MPG_DRY_RUN" in unknown else ""
+        raise ConfigError(
+            f"unknown environment variable(s) {', '.join(unknown)}: the launcher reads only "
+            f"{', '.join(sorted(KNOWN_ENV))} (launch/README.md, Settings); unset it{hint}"
+        )
+
+
 def load_config(
     path: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -296,6 +312,7 @@ def load_config(
     """Merge file, environment and flag overrides (``None`` values mean "not given").
     ``need_role=False`` for commands that submit no job (data, push, predict, delete...)."""
     env = env or {}
+    check_environment(env)
     known = {f.name for f in fields(LaunchConfig)} - {"sources"}
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
