@@ -18,6 +18,7 @@ from typing import Any
 
 from mpg_launch.aws import identifiers
 from mpg_launch.aws.clients import Clients, error_code
+from mpg_launch.aws.dry_run import RefusingClient
 from mpg_launch.aws.validation import validate_request, value_errors
 from mpg_launch.endpoint import async_requests
 from mpg_launch.endpoint.async_settings import INLINE_BODY_BYTES, predict_timeout
@@ -84,6 +85,10 @@ def request_input(
         return None, path.read_bytes()
     uri = f"{async_requests.input_prefix(config)}{uuid.uuid4().hex}-{path.name}"
     bucket, key = split_s3(uri)
+    if isinstance(s3, RefusingClient):
+        # A dry run has no upload_file (boto3's transfer manager is no API call): it stops at
+        # the PutObject the upload amounts to, with the size instead of the body.
+        s3.put_object(Bucket=bucket, Key=key, ContentLength=path.stat().st_size)
     s3.upload_file(str(path), bucket, key)  # multipart for big files, as the CLI does
     out(f"uploaded {path} to {uri}")
     return uri, None
