@@ -216,6 +216,11 @@ CASES: dict[str, Case] = {
         ["init", "--table", "/dev/zero", "--target", "mpg", "--out", "{tmp}/schema.toml"],
         "--table /dev/zero is not a regular file",
     ),
+    "data-csv-without-schema": Case(
+        "files",
+        ["data", "--dry-run", "--source", "{tmp}/cars.csv"],
+        "is a comma-separated table, not auto-mpg.data: pass its schema with --schema FILE",
+    ),
     "json-duplicate-key": Case(
         "files",
         PREP,
@@ -247,6 +252,7 @@ def uncallable(config: object, out: object) -> object:
 def test_round_two_input_is_refused_in_one_line(
     case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    (tmp_path / "cars.csv").write_text("a,b,c,d,mpg\n1,2,3,4,5\n6,7,8,9,10\n")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in case.argv]
     if case.config is not None:
         config = tmp_path / ("mpg.json" if case.json else "mpg.toml")
