@@ -7,6 +7,9 @@ import multiprocessing
 import stat
 from pathlib import Path
 
+import pytest
+
+from mpg_launch.local.clients.sagemaker import LocalSageMaker
 from mpg_launch.local.state import LocalState
 
 
@@ -51,3 +54,22 @@ def test_two_commands_creating_one_record_one_wins(tmp_path: Path) -> None:
     winners = [worker for worker, created in outcomes if created]
     assert len(winners) == 1
     assert LocalState(tmp_path).get("endpoints", "e1", "DescribeEndpoint") == {"Worker": winners[0]}
+
+
+def test_an_interrupted_local_deploy_leaves_nothing_creating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C or SIGTERM while the endpoint's containers start: the record ends Failed (with
+    the reason), never Creating, and the interrupt goes on up to the CLI."""
+    local = LocalSageMaker(None, LocalState(tmp_path), "eu-west-1", "123456789012", print)
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(local, "_max_body_bytes", lambda name: 1024)
+    monkeypatch.setattr(local, "_start_endpoint", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        local.create_endpoint(EndpointName="e1", EndpointConfigName="c1")
+    record = local.state.get("endpoints", "e1", "DescribeEndpoint")
+    assert record["EndpointStatus"] == "Failed"
+    assert record["FailureReason"] == "stopped while it was created"

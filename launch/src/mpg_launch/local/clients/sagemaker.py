@@ -368,6 +368,10 @@ class LocalSageMaker(PipelineCalls):
             record["EndpointStatus"] = "InService"
         except (JobFailed, LaunchError) as exc:
             record.update(EndpointStatus="Failed", FailureReason=str(exc)[:1024])
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: never left Creating
+            record.update(EndpointStatus="Failed", FailureReason="stopped while it was created")
+            self.state.put("endpoints", EndpointName, record)
+            raise
         self.state.put("endpoints", EndpointName, record)
         return {"EndpointArn": record["EndpointArn"]}
 
