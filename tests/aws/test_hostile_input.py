@@ -115,7 +115,7 @@ CASES: dict[str, Case] = {
         "max_runtime_seconds = 3600\nmax_wait_seconds = 60\n",
         "max_wait_seconds=60 must be at least max_runtime_seconds=3600",
     ),
-    "vpc-half": toml(PREP, 'subnets = ["subnet-1"]\n', "a VPC needs both 'subnets'"),
+    "vpc-half": toml(PREP, 'subnets = ["subnet-0123abcd"]\n', "a VPC needs both 'subnets'"),
     "endpoint-name-file": toml(
         ["predict", "--file", "{rows}", "--dry-run"],
         'endpoint_name = "my_endpoint"\n',

@@ -209,3 +209,23 @@ def test_delete_removes_only_the_alarms_rollouts_made_for_the_endpoint(
     assert left == sorted(
         ["mpg-moto-team-alarm", *rollout.alarm_names("mpg-moto-2-20250101-000000")]
     )
+
+
+def test_a_canary_onto_a_new_endpoint_is_refused_before_anything_is_created(
+    config: LaunchConfig,
+) -> None:
+    """A new endpoint has no old fleet to shift traffic from: the real run used to accept it
+    with a note while the dry run printed an UpdateEndpoint. Refused after the one Describe,
+    before CreateModel (the Stubber has no other response to give)."""
+    sm = boto3.client("sagemaker", region_name=REGION)
+    with Stubber(sm) as stub:
+        stub.add_client_error(
+            "describe_endpoint",
+            "ValidationException",
+            'Could not find endpoint "mpg-new".',
+            expected_params={"EndpointName": "mpg-new"},
+        )
+        runner = Runner(config, Clients(sm, None, None, None), lambda line: None, poll_seconds=0)
+        with pytest.raises(ConfigError, match="endpoint mpg-new does not exist, so there is no"):
+            endpoint_run.deploy(runner, "mpg-new", "20250101-000000", training_job="t1")
+        stub.assert_no_pending_responses()

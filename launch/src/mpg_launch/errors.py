@@ -3,7 +3,7 @@ the error's code, so every message names what is wrong *and* the fix.
 
 Exit codes (launch/README.md, "Exit codes"): 0 done; 1 a job, execution or endpoint failed or
 was stopped, AWS refused a request, or a tool failed; 2 a usage or validation error, nothing
-sent; 130 interrupted."""
+sent; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM; SIGHUP 129), cleaned up as Ctrl-C."""
 
 from __future__ import annotations
 

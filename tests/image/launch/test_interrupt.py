@@ -85,12 +85,23 @@ def env(bucket: str, tmp_path: Path, trained: Trained, images: dict[str, str]) -
     return values
 
 
-@pytest.mark.parametrize("after", [0.0, 1.5, 4.0], ids=["created", "booting", "serving"])
+@pytest.mark.parametrize(
+    ("after", "signum", "code"),
+    [
+        (0.0, signal.SIGINT, 130),
+        (1.5, signal.SIGINT, 130),
+        (4.0, signal.SIGINT, 130),
+        (1.5, signal.SIGTERM, 143),  # CI runners, `timeout`, systemd
+        (1.5, signal.SIGHUP, 129),  # the terminal closed
+    ],
+    ids=["created", "booting", "serving", "sigterm", "sighup"],
+)
 def test_ctrl_c_stops_the_batch_step_within_5_s_and_records_stopped(
-    env: dict[str, str], after: float
+    env: dict[str, str], after: float, signum: signal.Signals, code: int
 ) -> None:
     """``after``: seconds from the serving container's creation to Ctrl-C (it is being
-    created, its server is starting, or it is up or nearly so)."""
+    created, its server is starting, or it is up or nearly so). SIGTERM and SIGHUP are
+    handled as Ctrl-C is, and exit 128 + the signal."""
     state = Path(env["MPG_LOCAL_STATE_DIR"])
     process = subprocess.Popen(
         [sys.executable, "-m", "mpg_launch.cli.main", "pipeline", "start", "--local"],
@@ -107,7 +118,7 @@ def test_ctrl_c_stops_the_batch_step_within_5_s_and_records_stopped(
             time.sleep(0.1)
         time.sleep(after)
         interrupted = time.monotonic()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         lines = []
         assert process.stdout is not None
         for line in process.stdout:  # each line with when it came, for the report
@@ -119,7 +130,7 @@ def test_ctrl_c_stops_the_batch_step_within_5_s_and_records_stopped(
         if process.poll() is None:
             process.kill()
     print(f"Ctrl-C to exit: {took:.2f} s\n{output}")  # the figure, with -s
-    assert process.returncode == 130, output
+    assert process.returncode == code, output
     assert took < 5, f"{took:.1f} s\n{output}"
     assert containers_of(state) == []
     # It says what it stopped.

@@ -100,7 +100,7 @@ def test_dry_run_prints_the_async_config_scaling_and_the_wake_alarm() -> None:
 
 @pytest.fixture
 def async_config(config: LaunchConfig) -> LaunchConfig:
-    return replace(config, async_inference=AsyncInference(max_capacity=2), kms_key_id="k-1")
+    return replace(config, async_inference=AsyncInference(max_capacity=2), kms_key_id="alias/k-1")
 
 
 def test_every_async_request_is_valid_for_botocore(async_config: LaunchConfig) -> None:
@@ -115,7 +115,10 @@ def test_every_async_request_is_valid_for_botocore(async_config: LaunchConfig) -
         assert request_errors("application-autoscaling", operation, request) == []
     alarm = async_requests.wake_alarm_request(async_config, "mpg", arn)
     assert request_errors("cloudwatch", "PutMetricAlarm", alarm) == []
-    assert async_requests.async_inference_config(async_config)["OutputConfig"]["KmsKeyId"] == "k-1"
+    assert (
+        async_requests.async_inference_config(async_config)["OutputConfig"]["KmsKeyId"]
+        == "alias/k-1"
+    )
 
 
 def test_an_inline_body_over_128000_bytes_is_refused() -> None:

@@ -72,13 +72,13 @@ def test_json_config_file(tmp_path: Path) -> None:
                 "region": "us-east-1",
                 "role_arn": ROLE,
                 "bucket": "b-json",
-                "subnets": ["subnet-1"],
-                "security_group_ids": ["sg-1"],
+                "subnets": ["subnet-0123abcd"],
+                "security_group_ids": ["sg-0123abcd"],
             }
         )
     )
     config = load_config(path, {})
-    assert config.subnets == ("subnet-1",)
+    assert config.subnets == ("subnet-0123abcd",)
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_spot_defaults_max_wait_and_checks_it(tmp_path: Path) -> None:
 
 def test_vpc_needs_subnets_and_security_groups() -> None:
     with pytest.raises(ConfigError, match="security_group_ids"):
-        load_config(env=BASE_ENV, overrides={"subnets": "subnet-1"})
+        load_config(env=BASE_ENV, overrides={"subnets": "subnet-0123abcd"})
 
 
 def test_registry_override_changes_only_the_push_target() -> None:

@@ -207,6 +207,20 @@ def test_predict_dry_run_prints_the_body_as_sent(tmp_path: Path) -> None:
     }
 
 
+def test_async_dry_run_with_a_big_input_file_stops_at_its_upload(tmp_path: Path) -> None:
+    """Over 128,000 bytes the body is uploaded first: the dry run used to exit 1 on
+    upload_file (no API call); it prints the PutObject the upload amounts to and exits 0."""
+    body = tmp_path / "big.csv"
+    body.write_text(ROWS * (128_001 // len(ROWS) + 1))
+    lines: list[str] = []
+    argv = ["predict", "--endpoint", "e1", "--async", "--input", str(body), "--dry-run"]
+    assert main(argv, env=ENV, factory=no_clients, out=lines.append) == 0
+    (request,) = printed_requests(lines)
+    assert request["operation"] == "PutObject"
+    assert request["request"]["ContentLength"] == body.stat().st_size > 128_000
+    assert request["request"]["Key"].endswith("-big.csv")
+
+
 def test_refusing_client_validates_then_stops() -> None:
     client = RefusingClient("sagemaker")
     with pytest.raises(DryRunStop) as stopped:
@@ -223,6 +237,6 @@ def test_refusing_client_escapes_broad_except() -> None:
     client = RefusingClient("s3")
     with pytest.raises(DryRunStop):
         try:
-            client.get_object(Bucket="b", Key="k")
+            client.get_object(Bucket="bkt", Key="k")
         except Exception:
             pytest.fail("the dry-run stop was caught as an Exception")

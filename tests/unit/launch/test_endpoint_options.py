@@ -144,7 +144,7 @@ def serverless(config: LaunchConfig) -> LaunchConfig:
         ({"autoscaling": AUTOSCALING}, False, "do not support instance autoscaling"),
         ({"data_capture": DataCapture()}, False, "do not support data capture"),
         (
-            {"subnets": ("subnet-1",), "security_group_ids": ("sg-1",)},
+            {"subnets": ("subnet-0123abcd",), "security_group_ids": ("sg-0123abcd",)},
             False,
             "do not support a VPC (subnets)",
         ),
@@ -162,7 +162,7 @@ def test_serverless_refuses_what_the_docs_exclude(
     with pytest.raises(ConfigError):
         if pipeline:
             endpoint_requests.pipeline_model_request(
-                refused, "m", "s3://b/p.tar.gz", "s3://b/m.tar.gz"
+                refused, "m", "s3://bkt/p.tar.gz", "s3://bkt/m.tar.gz"
             )
         else:
             endpoint_requests.endpoint_config_request(refused, "ec", "m")
@@ -189,7 +189,7 @@ def test_the_endpoint_starts_within_autoscalings_range(
 def test_notes_say_what_is_left_out(serverless: LaunchConfig) -> None:
     keyed = replace(
         serverless,
-        kms_key_id="arn:aws:kms:eu-west-1:111122223333:key/abc",
+        kms_key_id="arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         instances={"serving": Instances()},
     )
     notes = "\n".join(endpoint_checks.deploy_notes(keyed))
@@ -211,9 +211,9 @@ def test_serverless_requests(serverless: LaunchConfig) -> None:
     provisioned = replace(
         serverless,
         serverless=Serverless(memory_mb=3072, max_concurrency=10, provisioned_concurrency=2),
-        kms_key_id="arn:aws:kms:eu-west-1:111122223333:key/abc",
+        kms_key_id="arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     )
-    model = endpoint_requests.model_request(provisioned, "m-1", "s3://b/m/model.tar.gz")
+    model = endpoint_requests.model_request(provisioned, "m-1", "s3://bkt/m/model.tar.gz")
     endpoint_config = endpoint_requests.endpoint_config_request(provisioned, "ec-1", "m-1")
     assert request_errors("sagemaker", "CreateModel", model) == []
     assert request_errors("sagemaker", "CreateEndpointConfig", endpoint_config) == []
@@ -235,7 +235,7 @@ def test_serverless_requests(serverless: LaunchConfig) -> None:
 
 
 def test_instance_requests_are_unchanged_without_the_options(config: LaunchConfig) -> None:
-    model = endpoint_requests.model_request(config, "m-1", "s3://b/m/model.tar.gz")
+    model = endpoint_requests.model_request(config, "m-1", "s3://bkt/m/model.tar.gz")
     assert "SAGEMAKER_MODEL_SERVER_WORKERS" not in model["PrimaryContainer"]["Environment"]
     assert model["EnableNetworkIsolation"] is True
     endpoint_config = endpoint_requests.endpoint_config_request(config, "ec-1", "m-1")
@@ -247,7 +247,7 @@ def test_data_capture_defaults_under_the_project_prefix(config: LaunchConfig) ->
     captured = replace(
         config,
         data_capture=DataCapture(),
-        kms_key_id="arn:aws:kms:eu-west-1:111122223333:key/abc",
+        kms_key_id="arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     )
     request = endpoint_requests.endpoint_config_request(captured, "ec-1", "m-1")
     assert request_errors("sagemaker", "CreateEndpointConfig", request) == []
@@ -260,7 +260,7 @@ def test_data_capture_defaults_under_the_project_prefix(config: LaunchConfig) ->
             "CsvContentTypes": ["text/csv"],
             "JsonContentTypes": ["application/json", "application/jsonlines"],
         },
-        "KmsKeyId": "arn:aws:kms:eu-west-1:111122223333:key/abc",
+        "KmsKeyId": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     }
     only_input = replace(
         config,
@@ -370,7 +370,7 @@ def test_dry_run_local_leaves_autoscaling_out_and_says_so() -> None:
         (["--serverless", "--max-instances", "2", "--target-invocations", "5"], "autoscaling"),
         (["--serverless", "--data-capture"], "data capture"),
         (["--max-instances", "2"], "autoscaling needs target_invocations_per_instance"),
-        (["--capture-percent", "-1"], "sampling_percentage=-1 must be 0 to 100"),
+        (["--data-capture", "--capture-percent", "-1"], "sampling_percentage=-1 must be 0 to 100"),
         (["--no-serverless", "--max-concurrency", "3"], "--no-serverless contradicts"),
     ],
 )

@@ -242,3 +242,31 @@ def test_all_jobs_failing_fails_the_tuning_job_with_a_reason(
     # The launcher's waiter reads it as any tuning job: JobFailed, which the CLI exits 1 on.
     with pytest.raises(JobFailed, match="tuning job tune-units Failed: no training job"):
         wait_for_job(local, "tuning", "tune-units", out=lambda s: None, sleep=lambda s: None)
+
+
+def test_a_failed_job_described_without_its_name_does_not_stop_the_search(
+    request_: dict[str, Any], tmp_path: Path
+) -> None:
+    """`tune --local` crashed with KeyError: 'TrainingJobName' when a failed job's record
+    came back without its name; the README says the search goes on."""
+    calls: list[str] = []
+
+    def train(job: dict[str, Any]) -> dict[str, Any]:
+        calls.append(job["TrainingJobName"])
+        if len(calls) == 2:
+            return {"TrainingJobStatus": "Failed", "FailureReason": "container exited 1"}
+        return {
+            "TrainingJobName": job["TrainingJobName"],
+            "TrainingJobStatus": "Completed",
+            "FinalMetricDataList": [{"MetricName": "validation:rmse", "Value": 1.0 + len(calls)}],
+        }
+
+    local = _run(request_, tmp_path, train)
+    described = local.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-units")
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert described["TrainingJobStatusCounters"]["NonRetryableError"] == 1
+    assert len(calls) == 5
+    jobs = local.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="tune-units"
+    )["TrainingJobSummaries"]
+    assert calls[1] in {j["TrainingJobName"] for j in jobs}

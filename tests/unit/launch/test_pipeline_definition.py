@@ -149,8 +149,8 @@ def test_parameters_are_declared_with_config_defaults(config: LaunchConfig) -> N
         {},
         {"spot": True, "max_wait_seconds": 7200},
         {
-            "subnets": ("subnet-1",),
-            "security_group_ids": ("sg-1",),
+            "subnets": ("subnet-0123abcd",),
+            "security_group_ids": ("sg-0123abcd",),
             "kms_key_id": "alias/mpg",
             "tags": {"team": "ml"},
         },

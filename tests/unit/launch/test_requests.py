@@ -23,9 +23,9 @@ def full(config: LaunchConfig) -> LaunchConfig:
     """Every optional feature on: VPC, KMS, tags, spot with checkpoints."""
     return replace(
         config,
-        subnets=("subnet-1",),
-        security_group_ids=("sg-1",),
-        kms_key_id="arn:aws:kms:eu-west-1:111122223333:key/abc",
+        subnets=("subnet-0123abcd",),
+        security_group_ids=("sg-0123abcd",),
+        kms_key_id="arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         tags={"project": "mpg"},
         spot=True,
         max_wait_seconds=7200,
@@ -45,11 +45,11 @@ def all_requests(config: LaunchConfig) -> list[tuple[str, dict[str, Any]]]:
             build.training_request(config, "train-2", "prep-1", with_preprocessor=False),
         ),
         ("CreateHyperParameterTuningJob", build.tuning_request(config, "tune-1", "prep-1")),
-        ("CreateModel", endpoint_requests.model_request(config, "m-1", "s3://b/m/model.tar.gz")),
+        ("CreateModel", endpoint_requests.model_request(config, "m-1", "s3://bkt/m/model.tar.gz")),
         (
             "CreateModel",
             endpoint_requests.pipeline_model_request(
-                config, "m-2", "s3://b/p/model.tar.gz", "s3://b/m/model.tar.gz"
+                config, "m-2", "s3://bkt/p/model.tar.gz", "s3://bkt/m/model.tar.gz"
             ),
         ),
         ("CreateEndpointConfig", endpoint_requests.endpoint_config_request(config, "ec-1", "m-1")),
@@ -146,7 +146,7 @@ def test_optional_features(full: LaunchConfig) -> None:
     assert req["EnableManagedSpotTraining"] is True
     assert req["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
     assert req["CheckpointConfig"] == {"S3Uri": "s3://my-bucket/mpg/checkpoints/train-1/"}
-    assert req["VpcConfig"] == {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}
+    assert req["VpcConfig"] == {"Subnets": ["subnet-0123abcd"], "SecurityGroupIds": ["sg-0123abcd"]}
     assert req["OutputDataConfig"]["KmsKeyId"] == full.kms_key_id
     assert req["ResourceConfig"] == {
         "InstanceType": "ml.c5.xlarge",
@@ -157,7 +157,7 @@ def test_optional_features(full: LaunchConfig) -> None:
     assert req["Tags"] == [{"Key": "project", "Value": "mpg"}]
     prep = build.processing_request(full, "prep-1")
     assert prep["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 3
-    assert prep["NetworkConfig"]["VpcConfig"]["Subnets"] == ["subnet-1"]
+    assert prep["NetworkConfig"]["VpcConfig"]["Subnets"] == ["subnet-0123abcd"]
     assert prep["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == full.kms_key_id
 
 
@@ -165,7 +165,7 @@ def test_network_isolation_can_be_turned_off(config: LaunchConfig) -> None:
     open_config = replace(config, network_isolation=False)
     assert build.training_request(open_config, "t", "p")["EnableNetworkIsolation"] is False
     assert (
-        endpoint_requests.model_request(open_config, "m", "s3://b/k")["EnableNetworkIsolation"]
+        endpoint_requests.model_request(open_config, "m", "s3://bkt/k")["EnableNetworkIsolation"]
         is False
     )
 
@@ -200,11 +200,11 @@ def test_tuning_ranges_and_static_hyperparameters_come_from_the_schema(
 
 def test_pipeline_model_has_two_containers_in_order(config: LaunchConfig) -> None:
     req = endpoint_requests.pipeline_model_request(
-        config, "m", "s3://b/pre/model.tar.gz", "s3://b/model/model.tar.gz"
+        config, "m", "s3://bkt/pre/model.tar.gz", "s3://bkt/model/model.tar.gz"
     )
     first, second = req["Containers"]
     assert (first["ContainerHostname"], second["ContainerHostname"]) == ("preprocessor", "model")
-    assert first["ModelDataUrl"] == "s3://b/pre/model.tar.gz"
+    assert first["ModelDataUrl"] == "s3://bkt/pre/model.tar.gz"
     assert first["Environment"]["SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"] == "text/csv"
     assert req["InferenceExecutionConfig"] == {"Mode": "Serial"}
     assert "PrimaryContainer" not in req

@@ -165,3 +165,18 @@ def test_local_s3_takes_a_folder_or_aws_only() -> None:
     assert load_config(None, ENV).local_s3 == "folder"
     with pytest.raises(ConfigError, match="local_s3 'moto': give one of folder, aws; fix MPG_"):
         load_config(None, {**ENV, "MPG_LOCAL_S3": "moto"})
+
+
+def test_readme_exit_codes_are_the_table_s() -> None:
+    """Every "exits with code N" in launch/README.md is a row of its exit-code table, and the
+    rolled-back rollout exits 1, as JobFailed does."""
+    import re
+
+    from mpg_launch.errors import JobFailed
+
+    readme = (Path(__file__).resolve().parents[3] / "launch" / "README.md").read_text()
+    table = {int(code) for code in re.findall(r"^\| (\d+) \|", readme, re.MULTILINE)}
+    claimed = {int(code) for code in re.findall(r"exits? with code (\d+)", readme)}
+    assert table >= {0, 1, 2, 130} and claimed <= table
+    rolled_back = re.search(r"rolls the update back.*?exits with code (\d+)", readme, re.DOTALL)
+    assert rolled_back is not None and int(rolled_back.group(1)) == JobFailed.exit_code

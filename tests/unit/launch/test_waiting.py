@@ -153,3 +153,25 @@ def test_endpoint_failure_names_the_cleanup() -> None:
     )
     with pytest.raises(JobFailed, match="mpg-launch delete --endpoint ep"):
         wait_for_endpoint(sm, "ep", out=lambda s: None, sleep=lambda s: None)
+
+
+def test_a_job_that_ended_before_the_wait_reports_its_own_duration() -> None:
+    """The local engine runs a job inside its Create call: the wait begins after it ended, and
+    used to print "Completed after 0m00s" for a 33 s job. The job's own times are used."""
+    from datetime import UTC, datetime, timedelta
+
+    from mpg_launch.aws.waiting import wait_for_job
+
+    began = datetime(2026, 1, 1, tzinfo=UTC)
+
+    class Done:
+        def describe_training_job(self, **_: object) -> dict[str, object]:
+            return {
+                "TrainingJobStatus": "Completed",
+                "CreationTime": began,
+                "TrainingEndTime": (began + timedelta(seconds=33)).isoformat(),
+            }
+
+    lines: list[str] = []
+    wait_for_job(Done(), "training", "t1", out=lines.append, sleep=lambda s: None)
+    assert lines == ["t1: Completed after 0m33s"]

@@ -19,7 +19,7 @@ import botocore.session
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
-from mpg_launch.aws import transform_rules
+from mpg_launch.aws import identifiers, transform_rules
 from mpg_launch.errors import RequestInvalid
 
 # Long enums (instance types) are cut in messages: the first few show the spelling.
@@ -34,12 +34,60 @@ def operation_model(service: str, operation: str) -> OperationModel:
     return model.operation_model(operation)
 
 
+# The model's regexes are Java's: the classes Python's re lacks, as ranges Python reads.
+_JAVA_CLASSES = {"Print": r"\x20-\x7e", "ASCII": r"\x00-\x7f", "Alnum": "a-zA-Z0-9"}
+_JAVA_CLASS = re.compile(r"\\p\{(\w+)\}")
+
+
+def _python_regex(pattern: str) -> str:
+    """``\\p{Print}`` as a range (bracketed unless already in a set), ``\\z`` as ``\\Z``;
+    other ``\\p{..}`` classes are left, and such a pattern is skipped."""
+    out, in_set, i = [], False, 0
+    while i < len(pattern):
+        match = _JAVA_CLASS.match(pattern, i)
+        if match and match.group(1) in _JAVA_CLASSES:
+            body = _JAVA_CLASSES[match.group(1)]
+            out.append(body if in_set else f"[{body}]")
+            i = match.end()
+            continue
+        if pattern.startswith("\\z", i):
+            out.append("\\Z")
+            i += 2
+            continue
+        if pattern[i] == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        in_set = (in_set and pattern[i] != "]") or pattern[i] == "["
+        out.append(pattern[i])
+        i += 1
+    return "".join(out)
+
+
 @functools.cache
 def _pattern(pattern: str) -> re.Pattern[str] | None:
     try:
-        return re.compile(pattern)
-    except re.error:  # the model's regexes are Java's; skip the few Python cannot read
+        return re.compile(_python_regex(pattern))
+    except re.error:  # a few Java classes (\p{L}...) Python cannot read: skipped
         return None
+
+
+def _identifier_problems(value: str, shape: Shape) -> list[str]:
+    """AWS's rules the model's patterns are looser than (see mpg_launch.aws.identifiers)."""
+    name = shape.name
+    if value.startswith("s3://"):
+        return identifiers.s3_uri_problems(value)
+    if name == "BucketName":
+        return identifiers.bucket_problems(value)
+    if name == "ObjectKey":
+        return identifiers.key_problems(value)
+    if name.endswith("KmsKeyId") and value:
+        return identifiers.kms_key_problems(value)
+    if name == "SubnetId":
+        return identifiers.ec2_id_problems(value, "subnet")
+    if name == "SecurityGroupId":
+        return identifiers.ec2_id_problems(value, "sg")
+    return []
 
 
 def _constraints(value: Any, shape: Shape, path: str) -> list[str]:
@@ -70,13 +118,23 @@ def _constraints(value: Any, shape: Shape, path: str) -> list[str]:
         compiled = _pattern(meta["pattern"]) if "pattern" in meta else None
         if compiled and not compiled.fullmatch(value):
             errors.append(f"{path}={value!r} does not match {meta['pattern']!r}")
-    elif (
-        shape.type_name in ("integer", "long", "float", "double")
-        and isinstance(value, int | float)
-        and "max" in meta
-        and value > meta["max"]
+        errors += [f"{path}: {p}" for p in _identifier_problems(value, shape)]
+    elif shape.type_name in ("integer", "long", "float", "double") and isinstance(
+        value, int | float
     ):
-        errors.append(f"{path}={value} is above the maximum {meta['max']}")
+        errors += identifiers.finite_problems(value, path)
+        if "max" in meta and value > meta["max"]:
+            errors.append(f"{path}={value} is above the maximum {meta['max']}")
+    return errors
+
+
+def value_errors(service: str, shape_name: str, value: Any, path: str) -> list[str]:
+    """What the model (and :mod:`identifiers`) finds wrong with one value of a named shape,
+    for a flag checked before any request is built."""
+    shape = botocore.session.get_session().get_service_model(service).shape_for(shape_name)
+    errors = _constraints(value, shape, path)
+    if isinstance(value, str) and len(value) < shape.metadata.get("min", 0):
+        errors.insert(0, f"{path}={value!r} is shorter than {shape.metadata['min']} characters")
     return errors
 
 

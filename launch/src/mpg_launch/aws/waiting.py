@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from mpg_launch.aws.clients import error_code
@@ -117,6 +118,36 @@ def _elapsed(start: float, now: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
+# Where a Describe answer says when the job ended (its CreationTime says when it began).
+_END_KEYS = (
+    "ProcessingEndTime",
+    "TrainingEndTime",
+    "TransformEndTime",
+    "HyperParameterTuningEndTime",
+)
+
+
+def _when(value: Any) -> datetime | None:
+    """A Describe time: a datetime from boto3, ISO text from the local state."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, datetime) else None
+
+
+def _job_took(job: dict[str, Any]) -> str | None:
+    """How long the job ran by its own times: a job that ended before the wait began (the
+    local engine runs it inside its Create call) took longer than the wait's 0 s."""
+    began = _when(job.get("CreationTime"))
+    ended = next((_when(job[k]) for k in _END_KEYS if _when(job.get(k))), None)
+    if began is None or ended is None:
+        return None
+    seconds = max(0, int((ended - began).total_seconds()))
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
 def wait_for_job(
     sagemaker: Any,
     kind: str,
@@ -144,7 +175,8 @@ def wait_for_job(
             detail = job.get("SecondaryStatus")
             shown = f"{status} ({detail})" if detail and detail != status else status
             if shown != last:
-                out(f"{name}: {shown} after {_elapsed(start, clock())}")
+                took = _job_took(job) if status in TERMINAL else None
+                out(f"{name}: {shown} after {took or _elapsed(start, clock())}")
                 last = shown
             if tailer:
                 tailer.poll()

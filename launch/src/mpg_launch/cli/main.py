@@ -16,10 +16,12 @@ import argparse
 import functools
 import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mpg_launch.cli.clients import default_clients
 from mpg_launch.endpoint.rollout_settings import add_flags as add_rollout_flags
@@ -89,12 +91,23 @@ def _poll_seconds(text: str) -> float:
     return seconds
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the launcher's error contract: a usage error is one ``mpg-launch:
+    error:`` line naming the command (and where its help is), exit 2, like every other error.
+    Subcommands' parsers are of this class too (add_subparsers uses the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("mpg-launch").strip()
+        where = f"{command}: " if command else ""
+        self.exit(
+            2, f"mpg-launch: error: {where}{' '.join(message.split())} (see {self.prog} --help)\n"
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(
-        prog="mpg-launch", description=DESCRIPTION, epilog=EXIT_CODES_HELP
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = OneLineParser(prog="mpg-launch", description=DESCRIPTION, epilog=EXIT_CODES_HELP)
+    sub: Any = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common], help=help_text, description=help_text)
@@ -379,8 +392,12 @@ def main(
 ) -> int:
     args = build_parser().parse_args(argv)
     env = os.environ if env is None else env
+    previous = _handle_termination()
     try:
         return _run_and_report(args, env, factory, out)
+    except Terminated as stop:  # SIGTERM/SIGHUP, cleaned up as Ctrl-C is: 128 + the signal
+        print(f"mpg-launch: interrupted ({stop.name})", file=sys.stderr)
+        return 128 + stop.signum
     except KeyboardInterrupt:  # here, so Ctrl-C while an error is reported is 130 too
         print("mpg-launch: interrupted", file=sys.stderr)
         return 130
@@ -390,6 +407,35 @@ def main(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print("mpg-launch: stopped: the output's reader closed the pipe", file=sys.stderr)
         return 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what CI runners, ``timeout`` and systemd send) or SIGHUP (a closed terminal),
+    raised where Ctrl-C's KeyboardInterrupt is, so every cleanup Ctrl-C runs (containers
+    stopped, records Stopped) runs for them too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+def _handle_termination() -> dict[int, Any]:
+    """SIGTERM and SIGHUP handled like Ctrl-C for the command's run; the previous handlers
+    returned, to be put back (only the main thread may set them: else nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {
+        signum: signal.signal(signum, _raise_terminated)
+        for signum in (signal.SIGTERM, signal.SIGHUP)
+    }
 
 
 def _run_and_report(

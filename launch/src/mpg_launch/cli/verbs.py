@@ -50,6 +50,12 @@ Connect = Callable[[], Clients]
 Subcommand = Callable[[argparse.Namespace, LaunchConfig, Connect, Out], int]
 
 
+# SageMaker's documented quotas for one tuning job ("Amazon SageMaker endpoints and quotas"):
+# 750 training jobs in all, 100 at once; the service model states only the minimum of 1.
+MAX_TUNING_JOBS = 750
+MAX_PARALLEL_TUNING_JOBS = 100
+
+
 def _runner(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> Runner:
     return Runner(config, connect(), out, args.dry_run, args.poll_seconds)
 
@@ -163,7 +169,7 @@ def quickstart(args: argparse.Namespace, config: LaunchConfig, connect: Connect,
 
 
 def preprocess(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
-    if args.job_name:
+    if args.job_name is not None:
         preflight.name(args.job_name, "--job-name")
     table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
     runner = _runner(args, config, connect, out)
@@ -173,7 +179,7 @@ def preprocess(args: argparse.Namespace, config: LaunchConfig, connect: Connect,
 
 def train(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     hyperparameters = hyperparameter_flags(args.hyperparameter)
-    if args.job_name:
+    if args.job_name is not None:
         preflight.name(args.job_name, "--job-name")
     training_instances(config)  # before any client or engine is set up
     jobs_run.train(
@@ -189,11 +195,16 @@ def train(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out:
 def tune(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     # --local: random search, one job at a time (mpg_launch.local.engine.tuning).
     training_instances(config)  # before any client is set up
-    if args.job_name:
+    if args.job_name is not None:
         preflight.name(args.job_name, "--job-name", names.TUNING_NAME_LIMIT)
-    for flag, value in (("--max-jobs", args.max_jobs), ("--max-parallel", args.max_parallel)):
+    for flag, value, limit in (
+        ("--max-jobs", args.max_jobs, MAX_TUNING_JOBS),
+        ("--max-parallel", args.max_parallel, MAX_PARALLEL_TUNING_JOBS),
+    ):
         if value < 1:
             raise ConfigError(f"{flag} {value}: give 1 or more")
+        if value > limit:
+            raise ConfigError(f"{flag} {value}: give at most {limit} (SageMaker's tuning quota)")
     if args.max_parallel > args.max_jobs:
         raise ConfigError(
             f"--max-parallel {args.max_parallel} is above --max-jobs {args.max_jobs}; "
@@ -220,7 +231,7 @@ def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
         preflight.s3_uri(args.model_data, "--model-data")
     preflight.needs("--preprocessing-job", args.preprocessing_job, "--pipeline", args.pipeline)
     preflight.needs("--pipeline", args.pipeline, "--preprocessing-job", args.preprocessing_job)
-    _serverless_values_need_serverless(args, config)
+    _values_need_their_switch(args, config)
     endpoint = _endpoint(args, config)
     # Flags over the config file's tables, checked before any client is made.
     config = endpoint_options.with_flags(config, vars(args))
@@ -238,15 +249,21 @@ def deploy(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
     return 0
 
 
-def _serverless_values_need_serverless(args: argparse.Namespace, config: LaunchConfig) -> None:
-    """--memory-mb and the like would silently turn an instance endpoint serverless: they
-    need --serverless (or a [serverless] table). Autoscaling's values turn autoscaling on,
-    as documented: they cannot be meant otherwise."""
-    if args.serverless is not None or config.serverless:
-        return  # on: values apply; --no-serverless with values: with_flags names the clash
-    for flag in endpoint_options.FLAGS["serverless"]:
-        if getattr(args, flag.field, None) is not None:
-            preflight.needs(flag.flag, True, "--serverless", False)
+# Sections whose values alone would silently switch them on: each value needs its switch.
+_SWITCHED_SECTIONS = ("serverless", "data_capture", "async_inference")
+
+
+def _values_need_their_switch(args: argparse.Namespace, config: LaunchConfig) -> None:
+    """--memory-mb would silently make an endpoint serverless, --invocation-timeout
+    asynchronous, --capture-percent capturing: each needs its switch (--serverless, --async,
+    --data-capture) or its config table. Autoscaling's values turn autoscaling on, as
+    documented: they cannot be meant otherwise."""
+    for section in _SWITCHED_SECTIONS:
+        if getattr(args, section, None) is not None or getattr(config, section):
+            continue  # on: values apply; --no-<switch> with values: with_flags names the clash
+        for flag in endpoint_options.FLAGS[section]:
+            if getattr(args, flag.field, None) is not None:
+                preflight.needs(flag.flag, True, f"--{endpoint_options.option(section)}", False)
 
 
 def _endpoint_source(args: argparse.Namespace, config: LaunchConfig) -> str:
@@ -293,6 +310,8 @@ def _predict_async(
     if args.output and not args.wait:
         raise ConfigError("--output saves the answer --wait waits for; add --wait")
     async_invoke.check_input(args.input)
+    if args.inference_id is not None:
+        async_invoke.check_inference_id(args.inference_id)
     async_invoke.predict(
         config,
         connect(),
@@ -316,7 +335,7 @@ def transform(args: argparse.Namespace, config: LaunchConfig, connect: Connect, 
     )
     if not (args.model or args.endpoint):
         raise ConfigError("transform needs --model NAME or --endpoint NAME (its model)")
-    if args.job_name:
+    if args.job_name is not None:
         preflight.name(args.job_name, "--job-name")
     if args.input:
         preflight.s3_uri(args.input, "--input")
@@ -440,7 +459,7 @@ def _registry_approval(status: str) -> Subcommand:
     """``registry approve`` and ``registry reject``: one call, another status."""
 
     def approval(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
-        registry.check_package(args.package)
+        registry.check_package(args.package, config)
         runner = _runner(args, config, connect, out)
         registry.set_approval(runner, args.package, status, args.description)
         return 0
@@ -455,7 +474,7 @@ registry_reject = _registry_approval(registry.REJECTED)
 def registry_deploy(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
-    registry.check_package(args.package)
+    registry.check_package(args.package, config)
     endpoint = _endpoint(args, config)
     registry.deploy(_runner(args, config, connect, out), args.package, endpoint, _stamp())
     return 0

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mpg_launch.aws import identifiers
 from mpg_launch.aws.clients import Clients, error_code
-from mpg_launch.aws.validation import validate_request
+from mpg_launch.aws.dry_run import RefusingClient
+from mpg_launch.aws.validation import validate_request, value_errors
 from mpg_launch.endpoint import async_requests
 from mpg_launch.endpoint.async_settings import INLINE_BODY_BYTES, predict_timeout
 from mpg_launch.errors import ConfigError, JobFailed, LaunchError
@@ -51,12 +53,23 @@ def check_input(source: str) -> None:
     checked before any client is made."""
     if source.startswith("s3://"):
         split_s3(source)
+        problems = identifiers.s3_uri_problems(source)
+        if problems:
+            raise ConfigError(f"--input: {problems[0]}")
         return
     path = Path(source)
     if not path.is_file():
         raise ConfigError(f"--input {source}: no such file; give a file or an s3:// URI")
     if path.stat().st_size == 0:
         raise ConfigError(f"--input {source} is empty: nothing to predict")
+
+
+def check_inference_id(inference_id: str) -> None:
+    """``--inference-id`` by the service model's rule (printable, no leading blank, 1-64),
+    refused alike in a dry run and a real one, before any client is made."""
+    problems = value_errors("sagemaker-runtime", "InferenceId", inference_id, "--inference-id")
+    if problems:
+        raise ConfigError(problems[0])
 
 
 def request_input(
@@ -72,6 +85,10 @@ def request_input(
         return None, path.read_bytes()
     uri = f"{async_requests.input_prefix(config)}{uuid.uuid4().hex}-{path.name}"
     bucket, key = split_s3(uri)
+    if isinstance(s3, RefusingClient):
+        # A dry run has no upload_file (boto3's transfer manager is no API call): it stops at
+        # the PutObject the upload amounts to, with the size instead of the body.
+        s3.put_object(Bucket=bucket, Key=key, ContentLength=path.stat().st_size)
     s3.upload_file(str(path), bucket, key)  # multipart for big files, as the CLI does
     out(f"uploaded {path} to {uri}")
     return uri, None

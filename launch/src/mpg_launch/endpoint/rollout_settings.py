@@ -162,6 +162,14 @@ def parse(values: Any, where: str) -> Rollout:
     unknown = sorted(set(values) - set(hints))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown} in [rollout]; known: {sorted(hints)}")
+    alarms = values.get("alarms")
+    if isinstance(alarms, list | tuple) and any(
+        not isinstance(a, str) or not a.strip() for a in alarms
+    ):
+        raise ConfigError(
+            f"{where}: rollout alarms {list(alarms)!r} hold an empty or non-text name; "
+            "give each CloudWatch alarm's name"
+        )
     kwargs = {
         name: _value(name, hints[name], value, where)
         for name, value in values.items()
@@ -212,7 +220,11 @@ def problems_of(r: Rollout) -> list[str]:
             "must be 600-28800",
         ),
         (not 0 <= r.max_5xx_rate <= 1, "max_5xx_rate", "must be a share, 0 to 1"),
-        (not r.max_latency_p99_ms > 0, "max_latency_p99_ms", "must be above 0"),
+        (
+            not (r.max_latency_p99_ms > 0 and math.isfinite(r.max_latency_p99_ms)),
+            "max_latency_p99_ms",
+            "must be a finite number above 0 (an infinite threshold never fires)",
+        ),
         (
             r.alarm_period_seconds < 60 or r.alarm_period_seconds % 60 != 0,
             "alarm_period_seconds",

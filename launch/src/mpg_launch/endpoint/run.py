@@ -85,6 +85,14 @@ def deploy(
     alarms: list[Submission] = []
     if config.rollout and (exists or runner.dry_run):
         alarms, last = _guarded_update(runner, endpoint, name, model, endpoint_config, saved)
+    elif config.rollout and config.rollout.shifts:
+        # A new endpoint has no old fleet to shift traffic from: refused before anything is
+        # created, rather than accepted with a note (its dry run printed an UpdateEndpoint
+        # this real run would never send).
+        raise ConfigError(
+            f"rollout {config.rollout.mode}: endpoint {endpoint} does not exist, so there is no "
+            "traffic to shift; deploy it first without --rollout, then roll out onto it"
+        )
     elif config.rollout:
         runner.out(f"note: rollout: endpoint {endpoint} is new, so it starts on its one config")
     if (scaling or saved) and not (wait or runner.dry_run):

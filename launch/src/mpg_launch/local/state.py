@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,11 @@ def with_datetimes(value: Any) -> Any:
     return value
 
 
+# The state holds model artifacts and captured requests: only its owner may read it.
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+
+
 class LocalState:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -49,11 +58,48 @@ class LocalState:
     def _path(self, kind: str, name: str) -> Path:
         return self.root / kind / f"{name}.json"
 
+    def _private_folder(self, folder: Path) -> Path:
+        """``folder`` (under the root) and the folders above it, created 0700; the root is
+        made 0700 if it was not, so nothing beneath it is readable by others."""
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, mode=FOLDER_MODE)
+        if self.root.stat().st_mode & 0o777 != FOLDER_MODE:
+            self.root.chmod(FOLDER_MODE)
+        here = self.root
+        for part in folder.relative_to(self.root).parts:
+            here = here / part
+            if not here.is_dir():
+                here.mkdir(mode=FOLDER_MODE, exist_ok=True)
+        return folder
+
+    @contextlib.contextmanager
+    def locked(self, kind: str, name: str) -> Iterator[None]:
+        """An exclusive lock on one record across processes (``fcntl.flock``): hold it around
+        a read-modify-write, so two commands on one endpoint cannot lose an update."""
+        folder = self._private_folder(self.root / ".locks" / kind)
+        fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def create(self, kind: str, name: str, record: dict[str, Any]) -> bool:
+        """Write ``record`` only if there is none yet (under the record's lock): False when
+        another command created it first."""
+        with self.locked(kind, name):
+            if self.exists(kind, name):
+                return False
+            self.put(kind, name, record)
+            return True
+
     def put(self, kind: str, name: str, record: dict[str, Any]) -> None:
         path = self._path(kind, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+        self._private_folder(path.parent)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # one per writer
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(json.dumps(record, indent=2, default=str))
         tmp.replace(path)  # readers in other processes never see half a file
 
     def get(self, kind: str, name: str, operation: str) -> dict[str, Any]:
@@ -76,6 +122,4 @@ class LocalState:
 
     def work_dir(self, kind: str, name: str) -> Path:
         """A folder for a resource's files (staged inputs, extracted models)."""
-        path = self.root / "work" / kind / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return self._private_folder(self.root / "work" / kind / name)

@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from mpg_launch.aws import identifiers, validation
 from mpg_launch.aws.clients import Clients, error_code
 from mpg_launch.aws.s3 import split_s3_uri
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.errors import ConfigError, LaunchError
 from mpg_launch.model_registry import requests as registry_requests
+from mpg_launch.settings.config import LaunchConfig
 
 APPROVED, REJECTED = "Approved", "Rejected"
 METRICS = ("rmse", "mae", "r2")
@@ -94,19 +96,31 @@ def package_lines(clients: Clients, group: str) -> list[str]:
     return lines
 
 
-def check_package(package: str) -> str:
-    """A model package ARN or a version number; anything else refused before any request."""
-    if not (package.startswith("arn:") or package.isdigit()):
+def check_package(package: str, config: LaunchConfig | None = None) -> str:
+    """A model package ARN or a version number (1 or more); anything else refused before any
+    request. With ``config``, an ARN must be of its partition, region and account: approving
+    another account's package is not this kit's to do."""
+    if not (package.startswith("arn:") or (package.isdigit() and int(package) >= 1)):
         raise ConfigError(
-            f"model package {package!r}: give its ARN or its version number "
+            f"model package {package!r}: give its ARN or its version number, 1 or more "
             "(see `mpg-launch registry list`)"
         )
+    if package.startswith("arn:") and config is not None:
+        try:
+            account: str | None = config.account
+        except ConfigError:
+            account = None
+        problems = validation.request_errors(
+            "sagemaker", "DescribeModelPackage", {"ModelPackageName": package}
+        ) + identifiers.arn_scope_problems(package, config.region, account)
+        if problems:
+            raise ConfigError(f"model package: {problems[0]}; give a package of this account")
     return package
 
 
 def resolve(runner: Runner, package: str) -> str:
     """The ARN of ``package``: an ARN as given, or a version number in the config's group."""
-    if check_package(package).startswith("arn:"):
+    if check_package(package, runner.config).startswith("arn:"):
         return package
     group = runner.config.model_package_group
     # A dry run stops at the group's Describe request (mpg_launch.aws.dry_run): it needs the answer.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from mpg_launch.aws import identifiers
 from mpg_launch.endpoint import rollout_settings as rollout_options
 from mpg_launch.endpoint import settings as endpoint_options
 from mpg_launch.endpoint.async_settings import AsyncInference
@@ -23,7 +24,7 @@ from mpg_launch.endpoint.settings import Autoscaling, DataCapture, Serverless
 from mpg_launch.errors import ConfigError
 from mpg_launch.monitor.settings import MonitorSettings
 from mpg_launch.monitor.settings import parse_table as parse_monitor_table
-from mpg_launch.settings import declared, preflight
+from mpg_launch.settings import declared, files, preflight
 from mpg_launch.settings import values as coerce
 
 STAGES = ("processing", "training", "serving", "transform")
@@ -35,7 +36,6 @@ LOCAL_S3_CHOICES = ("folder", "aws")
 LOCAL_REGION, LOCAL_BUCKET = "us-east-1", "mpg-local"
 _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::(\d{12}):role/[\w+=,.@/-]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 # The readers' tables, from the one declaration of each setting (mpg_launch.settings.declared).
 ENV_KEYS = declared.ENV_KEYS
@@ -154,7 +154,9 @@ class LaunchConfig:
 
 def _read_file(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = files.regular_file(path, "config file").read_text(encoding="utf-8")
+    except files.NotRegularFile as exc:
+        raise ConfigError(f"{exc}; fix the --config path or MPG_CONFIG") from None
     except IsADirectoryError:
         raise ConfigError(
             f"config file {path} is a folder; give the TOML or JSON file (--config or MPG_CONFIG)"
@@ -169,8 +171,8 @@ def _read_file(path: Path) -> dict[str, Any]:
             f"{exc.object[exc.start : exc.start + 1]!r}); save it as UTF-8"
         ) from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = files.load_json(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise ConfigError(f"config file {path} is malformed: {exc}; fix its syntax") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a table/object of settings")
@@ -290,6 +292,22 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         raise ConfigError(f"{where}: '{name}' has a bad value {value!r}") from None
 
 
+# Every MPG_* variable the launcher reads: the declared settings' and the config file's.
+KNOWN_ENV = frozenset({*(v for v in ENV_KEYS if v.startswith("MPG_")), "MPG_CONFIG"})
+
+
+def check_environment(env: Mapping[str, str]) -> None:
+    """One rule: an ``MPG_*`` variable the launcher does not read is refused, never ignored
+    (``MPG_DRY_RUN=1`` would otherwise run for real)."""
+    unknown = sorted(v for v in env if v.startswith("MPG_") and v not in KNOWN_ENV)
+    if unknown:
+        hint = "; pass --dry-run instead" if "MPG_DRY_RUN" in unknown else ""
+        raise ConfigError(
+            f"unknown environment variable(s) {', '.join(unknown)}: the launcher reads only "
+            f"{', '.join(sorted(KNOWN_ENV))} (launch/README.md, Settings); unset it{hint}"
+        )
+
+
 def load_config(
     path: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -300,6 +318,7 @@ def load_config(
     """Merge file, environment and flag overrides (``None`` values mean "not given").
     ``need_role=False`` for commands that submit no job (data, push, predict, delete...)."""
     env = env or {}
+    check_environment(env)
     known = {f.name for f in fields(LaunchConfig)} - {"sources"}
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -383,11 +402,27 @@ def _checked(
             "no S3 bucket: pass --bucket, set MPG_BUCKET or 'bucket' in the "
             "config file (it must be in the same region as the jobs)"
         )
-    if values["bucket"] and not _BUCKET.match(values["bucket"]):
-        raise ConfigError(
-            f"bucket {values['bucket']!r} is not a valid S3 bucket name (3-63 lower-case "
-            f"letters, digits, '.' and '-'); {fix('bucket')}"
-        )
+    if values["bucket"]:
+        problems = identifiers.bucket_problems(values["bucket"])
+        if problems:
+            raise ConfigError(f"{problems[0]}; {fix('bucket')}")
+    problems = identifiers.arn_partition_problems(values["role_arn"], values["region"])
+    if problems and values["role_arn"] != LOCAL_ROLE_ARN:
+        raise ConfigError(f"role: {problems[0]}; {fix('role_arn')}")
+    for key in ("prefix", "raw_prefix"):
+        if values.get(key):
+            problems = identifiers.key_problems(str(values[key]), key)
+            if problems:
+                raise ConfigError(f"{problems[0]}; {fix(key)}")
+    if values.get("kms_key_id"):
+        problems = identifiers.kms_key_problems(values["kms_key_id"], values["region"])
+        if problems:
+            raise ConfigError(f"{problems[0]}; {fix('kms_key_id')}")
+    for key, kind in (("subnets", "subnet"), ("security_group_ids", "sg")):
+        for item in values.get(key) or ():
+            problems = identifiers.ec2_id_problems(item, kind)
+            if problems:
+                raise ConfigError(f"{key}: {problems[0]}; {fix(key)}")
     for key, pattern, limit in (
         ("endpoint_name", preflight.NAME_PATTERN, preflight.NAME_LIMIT),
         ("model_package_group", preflight.NAME_PATTERN, preflight.NAME_LIMIT),

@@ -16,6 +16,7 @@ from typing import Any
 
 from mpg_core.errors import ConfigError as HyperparameterError
 from mpg_core.hyperparameters import parse_hyperparameters
+from mpg_launch.aws import identifiers
 from mpg_launch.errors import ConfigError
 
 # SageMaker resource names: 1-63 letters, digits and inner hyphens.
@@ -173,6 +174,9 @@ def readable_file(path: Path, flag: str) -> Path:
 def s3_uri(value: str, flag: str) -> str:
     if not value.startswith("s3://") or len(value) <= len("s3://") or value[5] == "/":
         raise ConfigError(f"{flag} {value!r}: give an s3://bucket/key URI")
+    problems = identifiers.s3_uri_problems(value)
+    if problems:
+        raise ConfigError(f"{flag}: {problems[0]}")
     return value
 
 

@@ -37,11 +37,27 @@ if TYPE_CHECKING:
     from mpg_core.table_schema import TableSchema
 
 
+def _looks_like_a_csv(source: str) -> bool:
+    """A local file whose first line has commas (auto-mpg.data is whitespace-separated)."""
+    try:
+        with Path(source).open(encoding="utf-8") as file:
+            return "," in file.readline(65536)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _load(source: str | None) -> Any:
     """The data set, or one line naming the source and what is wrong with it."""
     try:
         return load_auto_mpg(source)
     except DataError as exc:
+        if source and _looks_like_a_csv(source):  # the schema forgotten, not a broken file
+            raise ConfigError(
+                f"--source {source!r} is a comma-separated table, not auto-mpg.data: pass its "
+                "schema with --schema FILE (or MPG_SCHEMA); write one with "
+                f"`mpg-launch init --table {source} --target COLUMN`, or run "
+                f"`mpg-launch quickstart --table {source} --target COLUMN`"
+            ) from None
         raise ConfigError(
             f"--source {source!r} is not auto-mpg.data: {exc}; for a table of your own, give "
             "its schema (--schema) or run `mpg-launch quickstart --table FILE --target COLUMN`"

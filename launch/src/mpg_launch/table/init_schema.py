@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mpg_launch.settings.files import regular_file
+
 TASK_CHOICES = ("regression", "classification")
 
 
@@ -32,7 +34,7 @@ def write_schema(table: Path, target: str, task: str | None, out_path: Path, for
 
     if out_path.exists() and not force:
         raise FileExistsError(f"{out_path} exists; pass --force to overwrite it or another --out")
-    frame = read_table(table)
+    frame = read_table(regular_file(table, "--table"))
     schema, reasons = infer_schema(frame, target, task, name=table.stem)  # type: ignore[arg-type]
     text = render_schema(schema, reasons)
     out_path.parent.mkdir(parents=True, exist_ok=True)

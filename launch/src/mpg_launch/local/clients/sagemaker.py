@@ -351,8 +351,6 @@ class LocalSageMaker(PipelineCalls):
     def create_endpoint(
         self, EndpointName: str, EndpointConfigName: str, **_: Any
     ) -> dict[str, str]:
-        if self.state.exists("endpoints", EndpointName):
-            raise LaunchError(f"endpoint {EndpointName} already exists locally")
         record: dict[str, Any] = {
             "EndpointName": EndpointName,
             "EndpointArn": self._arn("endpoint", EndpointName),
@@ -361,12 +359,19 @@ class LocalSageMaker(PipelineCalls):
             "CreationTime": datetime.now(UTC),
             "MaxBodyBytes": self._max_body_bytes(EndpointConfigName),
         }
-        self.state.put("endpoints", EndpointName, record)
+        # Checked and written under the record's lock: of two commands creating one endpoint,
+        # the second is refused instead of both starting containers and one being lost.
+        if not self.state.create("endpoints", EndpointName, record):
+            raise LaunchError(f"endpoint {EndpointName} already exists locally")
         try:
             record["Instances"] = self._start_endpoint(EndpointName, EndpointConfigName)
             record["EndpointStatus"] = "InService"
         except (JobFailed, LaunchError) as exc:
             record.update(EndpointStatus="Failed", FailureReason=str(exc)[:1024])
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: never left Creating
+            record.update(EndpointStatus="Failed", FailureReason="stopped while it was created")
+            self.state.put("endpoints", EndpointName, record)
+            raise
         self.state.put("endpoints", EndpointName, record)
         return {"EndpointArn": record["EndpointArn"]}
 

@@ -238,6 +238,9 @@ def run_tuning(
                 "TrainingJobStatus": "Failed",
                 "FailureReason": str(exc)[:1024],
             }
+        # A failed job's record may lack its name (it failed before it was recorded whole):
+        # the summary names the job the tuner started, so the search goes on (no KeyError).
+        described = {"TrainingJobName": job["TrainingJobName"], **described}
         summaries[-1] = summary(described, name, tuned, objective)
         done = summaries[-1]
         metric = done.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
