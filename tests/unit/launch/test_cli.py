@@ -213,3 +213,13 @@ def test_help_reads_as_plain_words(capsys: pytest.CaptureFixture[str]) -> None:
     for markup in (":mod:", ":func:", "``", "`"):
         assert markup not in text
     assert "exit codes: 0 done; 1 a job" in " ".join(text.split())
+
+
+def test_two_deploys_in_one_second_get_different_names() -> None:
+    """A deploy's model and endpoint config are named by the UTC second: a second deploy in
+    the same process within that second waits for the next one, so the names never repeat
+    (a canary rollout right after a deploy reused the first's container names)."""
+    from mpg_launch.cli.verbs import _stamp
+
+    stamps = [_stamp() for _ in range(3)]
+    assert len(set(stamps)) == 3

@@ -71,8 +71,20 @@ def _command_name(args: argparse.Namespace) -> str:
     return f"{args.command} {action}" if action else str(args.command)
 
 
+_last_stamp = ""
+
+
 def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    """The UTC second that names a deploy's model and endpoint config. Two deploys in one
+    process within a second (a script, a test) would get the same names, so the second waits
+    for the clock's next second (at most one)."""
+    global _last_stamp
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    while stamp == _last_stamp:
+        time.sleep(0.05)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    _last_stamp = stamp
+    return stamp
 
 
 def hyperparameter_flags(pairs: Sequence[str]) -> dict[str, str]:

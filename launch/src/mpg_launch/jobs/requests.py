@@ -15,32 +15,25 @@ from mpg_core.errors import ConfigError as HyperparameterError
 from mpg_core.hyperparameters import tuning_plan
 from mpg_core.metrics import METRIC_DEFINITIONS
 from mpg_launch.aws import names
-from mpg_launch.aws.request_parts import CSV, Request, vpc_config, with_tags
+from mpg_launch.aws.request_parts import (
+    CSV,
+    PROCESSING_ROOT,
+    Request,
+    processing_input,
+    vpc_config,
+    with_tags,
+)
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings.config import LaunchConfig, training_instances
 from mpg_launch.table import schema as table
 from mpg_launch.table import tasks
 from mpg_launch.table.schema import SCHEMA_INPUT
 
-PROCESSING_ROOT = "/opt/ml/processing"
 # The processing input holding the whole train split, which every host fits on.
 FIT_INPUT = "fit"
 # Batch transform: one request may take this long; retried this often.
 INVOCATIONS_TIMEOUT_SECONDS = 600
 INVOCATIONS_MAX_RETRIES = 1
-
-
-def _processing_input(name: str, uri: str, distribution: str) -> dict[str, Any]:
-    return {
-        "InputName": name,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": f"{PROCESSING_ROOT}/input/{name}",
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": distribution,
-        },
-    }
 
 
 def processing_request(config: LaunchConfig, job_name: str) -> Request:
@@ -50,15 +43,15 @@ def processing_request(config: LaunchConfig, job_name: str) -> Request:
     (FullyReplicated) and fits the same preprocessor on it, and transforms only its
     ShardedByS3Key share of each split, so every row is written once."""
     inputs = [
-        _processing_input(FIT_INPUT, names.raw_uri(config, "train"), "FullyReplicated"),
+        processing_input(FIT_INPUT, names.raw_uri(config, "train"), "FullyReplicated"),
         *(
-            _processing_input(split, names.raw_uri(config, split), "ShardedByS3Key")
+            processing_input(split, names.raw_uri(config, split), "ShardedByS3Key")
             for split in names.SPLITS
         ),
     ]
     if config.schema:  # the user's table schema; without it the job uses Auto MPG's
         inputs.append(
-            _processing_input(SCHEMA_INPUT, table.schema_prefix(config), "FullyReplicated")
+            processing_input(SCHEMA_INPUT, table.schema_prefix(config), "FullyReplicated")
         )
     outputs = [
         {

@@ -23,11 +23,11 @@ from mpg_core.monitoring.names import (
     quality_metric_name,
 )
 from mpg_launch.aws import names
+from mpg_launch.aws.request_parts import PROCESSING_ROOT, processing_input
 from mpg_launch.monitor.settings import MonitorSettings
 from mpg_launch.settings.config import LaunchConfig
 
 Request = dict[str, Any]
-PROCESSING_ROOT: Final = "/opt/ml/processing"
 ENTRYPOINT: Final = ["monitor"]
 UNIVERSAL_TARGET: Final = "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob"
 EXECUTION_ID: Final = "<aws.scheduler.execution-id>"
@@ -46,19 +46,6 @@ def capture_uri(config: LaunchConfig, settings: MonitorSettings, endpoint: str) 
 
 def report_uri(config: LaunchConfig, settings: MonitorSettings, job_name: str) -> str:
     return names.s3_uri(config, "monitoring", settings.monitor_name, job_name) + "/"
-
-
-def _input(name: str, uri: str) -> dict[str, Any]:
-    return {
-        "InputName": name,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": f"{PROCESSING_ROOT}/input/{name}",
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
-        },
-    }
 
 
 def job_arguments(
@@ -95,11 +82,11 @@ def processing_request(
     ``model_data`` (the model's model.tar.gz). Network isolation is off: the job sends its
     metrics to CloudWatch itself."""
     inputs = [
-        _input("capture", capture_uri(config, settings, endpoint)),
-        _input("baseline", model_data),
+        processing_input("capture", capture_uri(config, settings, endpoint)),
+        processing_input("baseline", model_data),
     ]
     if settings.ground_truth_uri:
-        inputs.append(_input("ground_truth", settings.ground_truth_uri))
+        inputs.append(processing_input("ground_truth", settings.ground_truth_uri))
     output_config: dict[str, Any] = {
         "Outputs": [
             {
