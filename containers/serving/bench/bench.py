@@ -31,6 +31,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,21 +40,22 @@ LUA = HERE / "post.lua"
 FIVE_MB = 5 * 1024 * 1024
 
 
-def train_model(root: Path) -> Path:
-    """A 100-tree pipeline artifact, made by the project's own jobs (as in tests/conftest.py)."""
-    from mpg_core import dataset
+def fit_pipeline(root: Path, schema: Any = None, hyperparameters: Any = None) -> Path:
+    """The project's own jobs on the splits under ``root/bronze`` (as in tests/conftest.py):
+    preprocessing with ``schema`` (default: Auto MPG's), then training with ``hyperparameters``
+    (default: 100 trees); returns the pipeline artifact's folder."""
     from mpg_core.hyperparameters import Hyperparameters
     from mpg_preprocessing.job import PreprocessConfig
     from mpg_preprocessing.job import run as preprocess
     from mpg_training.job import TrainConfig
     from mpg_training.job import run as train
 
-    dataset.write_splits(dataset.split(dataset.load_auto_mpg()), root / "bronze")
     preprocess(
         PreprocessConfig(
             train_dir=root / "bronze/train",
             features_dir=root / "features",
             preprocessor_dir=root / "preprocessor",
+            **({"schema": schema} if schema is not None else {}),
         )
     )
     train(
@@ -61,10 +63,18 @@ def train_model(root: Path) -> Path:
             channels={"train": root / "features/train", "preprocessor": root / "preprocessor"},
             model_dir=root / "model",
             output_data_dir=root / "out",
-            hyperparameters=Hyperparameters(n_estimators=100),
+            hyperparameters=hyperparameters or Hyperparameters(n_estimators=100),
         )
     )
     return root / "model"
+
+
+def train_model(root: Path) -> Path:
+    """A 100-tree Auto MPG pipeline artifact."""
+    from mpg_core import dataset
+
+    dataset.write_splits(dataset.split(dataset.load_auto_mpg()), root / "bronze")
+    return fit_pipeline(root)
 
 
 def train_classifier(root: Path) -> Path:
@@ -73,12 +83,7 @@ def train_classifier(root: Path) -> Path:
     from sklearn.datasets import load_iris
 
     from mpg_core import dataset
-    from mpg_core.hyperparameters import Hyperparameters
     from mpg_core.table_schema import infer_schema
-    from mpg_preprocessing.job import PreprocessConfig
-    from mpg_preprocessing.job import run as preprocess
-    from mpg_training.job import TrainConfig
-    from mpg_training.job import run as train
 
     iris = load_iris(as_frame=True)
     frame = iris.frame.drop(columns="target")
@@ -86,23 +91,7 @@ def train_classifier(root: Path) -> Path:
     frame["species"] = iris.target_names[iris.target]
     schema, _ = infer_schema(frame, "species", "classification", name="iris")
     dataset.write_splits(dataset.split(frame), root / "bronze")
-    preprocess(
-        PreprocessConfig(
-            train_dir=root / "bronze/train",
-            features_dir=root / "features",
-            preprocessor_dir=root / "preprocessor",
-            schema=schema,
-        )
-    )
-    train(
-        TrainConfig(
-            channels={"train": root / "features/train", "preprocessor": root / "preprocessor"},
-            model_dir=root / "model",
-            output_data_dir=root / "out",
-            hyperparameters=Hyperparameters(n_estimators=100),
-        )
-    )
-    return root / "model"
+    return fit_pipeline(root, schema)
 
 
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -48,10 +48,6 @@ def train_table(root: Path, task: str, algorithm: str, rows: int = TRAIN_ROWS) -
     from mpg_core import dataset
     from mpg_core.hyperparameters import Hyperparameters
     from mpg_core.table_schema import infer_schema
-    from mpg_preprocessing.job import PreprocessConfig
-    from mpg_preprocessing.job import run as preprocess
-    from mpg_training.job import TrainConfig
-    from mpg_training.job import run as train
     from tests.tables import shop
 
     table = shop(rows=rows, task=task, seed=1)
@@ -59,23 +55,8 @@ def train_table(root: Path, task: str, algorithm: str, rows: int = TRAIN_ROWS) -
     frame = dataset.read_table(path)
     schema, _ = infer_schema(frame, table.target, name=table.name)
     dataset.write_splits(dataset.split_table(frame, schema), root / "bronze")
-    preprocess(
-        PreprocessConfig(
-            train_dir=root / "bronze/train",
-            features_dir=root / "features",
-            preprocessor_dir=root / "preprocessor",
-            schema=schema,
-        )
-    )
-    train(
-        TrainConfig(
-            channels={"train": root / "features/train", "preprocessor": root / "preprocessor"},
-            model_dir=root / "model",
-            output_data_dir=root / "out",
-            hyperparameters=Hyperparameters(algorithm=algorithm, n_estimators=100),
-        )
-    )
-    return root / "model"
+    hp = Hyperparameters(algorithm=algorithm, n_estimators=100)
+    return bench.fit_pipeline(root, schema, hp)
 
 
 def shop_bodies(task: str) -> dict[str, str]:
