@@ -118,7 +118,7 @@ SAMPLES = {
     "account_id": "123456789012",
     "image_tag": "git-1",
     "local_image_tag": "dev",
-    "registry_override": "127.0.0.1:5000",
+    "image_registry": "127.0.0.1:5000",
     "local_state_dir": "/tmp/state",
     "local_s3": "aws",
     "schema": "table.toml",

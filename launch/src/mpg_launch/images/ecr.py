@@ -2,7 +2,7 @@
 tags), login with GetAuthorizationToken through stdin, content tag, push.
 
 The ECR API calls and the registry the images go to are separate on purpose: with
-``registry_override`` the API calls still go to ECR (or moto) while the push goes elsewhere,
+``image_registry`` the API calls still go to ECR (or moto) while the push goes elsewhere,
 which is how the tests push to a real local registry.
 """
 
@@ -150,7 +150,7 @@ def push_images(
                 "(rebuild with --platform linux/amd64)"
             )
     user, password, ecr_host = registry_credentials(ecr, config.account)
-    registry = config.registry_override or ecr_host
+    registry = config.image_registry or ecr_host
     docker_login(user, password, registry)
     uris = {}
     for image, source in sources.items():
@@ -158,7 +158,7 @@ def push_images(
         ensure_repository(ecr, repository, config)
         target = f"{registry}/{repository}:{tag}"
         uris[image] = target
-        if tag_exists(ecr, repository, tag) and not config.registry_override:
+        if tag_exists(ecr, repository, tag) and not config.image_registry:
             out(f"{image}: {target} already in ECR (tags are immutable), not pushed again")
             continue
         docker(["tag", source, target])

@@ -28,6 +28,7 @@ class Setting:
     minimum: int | None = None  # INTEGER's lower bound (the upper is the service model's)
     help: str | None = None  # the common flag's help; None: the flag is a subcommand's own
     switch: bool = False  # a store_true flag (--no-network-isolation sets False)
+    aliases: tuple[str, ...] = ()  # other spellings of the flag (a shorter one)
 
     @property
     def dest(self) -> str | None:
@@ -82,10 +83,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("repository_prefix"),
     Setting("images", TABLE),
     Setting(
-        "registry_override",
-        flag="--registry",
-        env=("MPG_REGISTRY",),
-        help="push/pull registry instead of ECR's (MPG_REGISTRY)",
+        "image_registry",
+        flag="--image-registry",
+        env=("MPG_IMAGE_REGISTRY",),
+        help="Docker registry to push to and pull from instead of ECR's (MPG_IMAGE_REGISTRY)",
+        aliases=("--registry",),
     ),
     Setting("instances", TABLE),
     Setting("volume_size_gb", INTEGER, minimum=1),
@@ -126,5 +128,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("verbose", BOOLEAN, flag="--verbose", switch=True),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
+# Keys and environment variables that were renamed: old -> new. The old spelling is refused
+# with one line naming the new one, never read (``registry_override`` sat confusingly beside
+# the Model Registry's ``registry`` commands; it names the Docker registry of the images).
+RENAMED = {"registry_override": "image_registry", "MPG_REGISTRY": "MPG_IMAGE_REGISTRY"}
 # Environment variable -> key, in the order that decides between two variables of one key.
 ENV_KEYS = {var: s.key for s in SETTINGS for var in s.env}
