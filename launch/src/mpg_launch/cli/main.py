@@ -459,10 +459,13 @@ def _run_and_report(
     )
 
     from mpg_launch.aws.dry_run import DryRunRefused, DryRunStop
+    from mpg_launch.aws.plan import PlanShown
 
     try:
         config = config_from_args(args, env)
         return run(args, config, factory, out)
+    except PlanShown:  # a dry run printed the command's plan
+        return 0
     except DryRunStop as stop:
         out(stop.text)
         print(

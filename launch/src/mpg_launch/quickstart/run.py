@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mpg_launch.aws import names
+from mpg_launch.aws.plan import send
 from mpg_launch.aws.s3 import list_objects, split_s3_uri
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.endpoint import run as endpoint_run
@@ -155,8 +156,7 @@ def quickstart(
     if _completed(runner, "processing", prep):
         out(f"preprocess: unchanged, reusing {prep}")
     else:
-        table_schema.upload_schema(config, s3)  # where the job reads it (data may be reused)
-        jobs_run.preprocess(runner, prep)
+        jobs_run.preprocess(runner, prep)  # with the schema, where the job reads it
 
     train = keys.job(name, "train")
     if _completed(runner, "training", train):
@@ -196,7 +196,7 @@ def plan(runner: Runner, table: Path, target: str, task: str | None, seed: int) 
     """``--dry-run``: the schema as it would be inferred (written to a temporary folder, the
     state untouched), the splits' uploads and the preprocessing job's request, printed; it
     stops there, as the jobs after it need that job's outputs."""
-    from mpg_launch.table.data import checked_splits, upload_splits
+    from mpg_launch.table.data import apply_uploads, checked_splits
 
     name = remembered.table_name(table)
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,10 +205,9 @@ def plan(runner: Runner, table: Path, target: str, task: str | None, seed: int) 
         base = runner.config
         config = replace(base, schema=str(schema), prefix=f"{base.prefix}/{name}", local=True)
         runner = replace(runner, config=config)
-        assert runner.clients is not None
         splits = checked_splits(str(table), seed, 1, table_schema.config_schema(config))
-        upload_splits(config, runner.clients.s3, splits, out=runner.out, dry_run=True)
-        jobs_run.preprocess(runner, f"{name}-prep-dry-run")
+        request = build.processing_request(config, f"{name}-prep-dry-run")
+        apply_uploads(runner, splits, 1, [send(Submission("CreateProcessingJob", request))])
 
 
 def _ask(runner: Runner, endpoint: str, row: str) -> str:
