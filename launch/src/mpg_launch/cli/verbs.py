@@ -150,9 +150,6 @@ def quickstart(args: argparse.Namespace, config: LaunchConfig, connect: Connect,
 
     started = time.monotonic()
     runner = _runner(args, config, connect, out)
-    if args.dry_run:
-        quick.plan(runner, table_path, args.target, args.task, args.seed)
-        return 0
     done = quick.quickstart(
         runner, state_root(config), table_path, args.target, args.task, args.seed
     )

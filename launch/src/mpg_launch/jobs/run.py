@@ -13,7 +13,7 @@ from typing import Any
 
 from mpg_launch.aws import names
 from mpg_launch.aws.clients import Clients
-from mpg_launch.aws.plan import Step, send
+from mpg_launch.aws.plan import Step, do, send
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.aws.waiting import JOB_KINDS
 from mpg_launch.endpoint.run import endpoint_models
@@ -32,15 +32,25 @@ def _clients(runner: Runner) -> Clients:
     return runner.clients
 
 
-def preprocess(runner: Runner, job_name: str, wait: bool = True) -> dict[str, Any] | None:
+def preprocess_steps(runner: Runner, job_name: str, wait: bool = True) -> list[Step]:
+    """The schema's upload, the job's request and (``wait``) its wait and outputs."""
     request = build.processing_request(runner.config, job_name)
-    runner.apply([*_schema(runner), send(Submission("CreateProcessingJob", request))])
-    if not wait:
-        return None
+    plan = [*_schema(runner), send(Submission("CreateProcessingJob", request))]
+    if wait:
+        plan.append(do(lambda: _processed(runner, job_name, request)))
+    return plan
+
+
+def _processed(runner: Runner, job_name: str, request: Mapping[str, Any]) -> dict[str, Any]:
     job = runner.wait_job("processing", job_name)
     for output in request["ProcessingOutputConfig"]["Outputs"]:
         runner.out(f"{output['OutputName']}: {output['S3Output']['S3Uri']}")
     return job
+
+
+def preprocess(runner: Runner, job_name: str, wait: bool = True) -> dict[str, Any] | None:
+    *_, last = runner.apply(preprocess_steps(runner, job_name, wait))
+    return dict(last) if wait else None
 
 
 def train(
