@@ -117,7 +117,7 @@ def transform(
     if not model_name:
         if not endpoint:
             raise ConfigError("transform needs --model NAME or --endpoint NAME (its model)")
-        # A dry run stops at this read, printing the DescribeEndpoint request (aws.dry_run).
+        # A dry run stops at this read: its refusing client prints DescribeEndpoint.
         assert runner.clients is not None
         model_name = endpoint_models(runner.clients.sagemaker, endpoint)[1][0]
     request = build.transform_request(runner.config, job_name, model_name, input_uri, **options)

@@ -39,6 +39,13 @@ def _settings(args: argparse.Namespace, config: LaunchConfig) -> MonitorSettings
     return with_flags(getattr(config, "monitor", None), args)
 
 
+def _runner(
+    args: argparse.Namespace, config: LaunchConfig, out: Out, clients: Clients | None = None
+) -> Runner:
+    """The command's Runner: the one place a dry run parts from a real one."""
+    return Runner(config, clients, out, args.dry_run, args.poll_seconds)
+
+
 def _endpoint(args: argparse.Namespace, config: LaunchConfig) -> str:
     return names.checked_name(args.endpoint or config.endpoint_name)
 
@@ -116,7 +123,7 @@ def evaluate_alarms(cloudwatch: Any, alarms: list[dict[str, Any]], now: datetime
 def run(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     settings = _settings(args, config)
     endpoint = _endpoint(args, config)
-    runner = Runner(config, connect(), out, args.dry_run, args.poll_seconds)
+    runner = _runner(args, config, out, connect())
     uri = settings.model_data or model_data(connect().sagemaker, endpoint)
     job_name = args.job_name or names.job_name("monitor")
     # Local: the container cannot reach the caller's CloudWatch; this command sends for it.
@@ -164,7 +171,7 @@ def schedule(args: argparse.Namespace, config: LaunchConfig, connect: Connect, o
         raise ConfigError("monitor schedule takes no --local: EventBridge Scheduler is AWS's")
     endpoint = _endpoint(args, config)
     role = checks.schedule_role(settings.schedule_role)
-    runner = Runner(config, None, out, args.dry_run)  # its steps use no launcher client
+    runner = _runner(args, config, out)  # its steps use no launcher client
     uri = settings.model_data or model_data(connect().sagemaker, endpoint)
     request = requests.schedule_request(config, settings, endpoint, uri, role)
     alarms = requests.alarm_requests(settings, endpoint, monitored_columns(config))
@@ -188,7 +195,7 @@ def list_monitors(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
     settings = _settings(args, config)
-    runner = Runner(config, None, out, args.dry_run)
+    runner = _runner(args, config, out)
     scheduler = runner.aws_client("scheduler")
     cloudwatch = runner.aws_client("cloudwatch")
     schedules = scheduler.list_schedules(NamePrefix=settings.monitor_name).get("Schedules", [])
@@ -209,7 +216,7 @@ def delete(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
     settings = _settings(args, config)
     endpoint = _endpoint(args, config)
     name = requests.schedule_name(settings, endpoint)
-    runner = Runner(config, None, out, args.dry_run)
+    runner = _runner(args, config, out)
     scheduler = runner.aws_client("scheduler")
     cloudwatch = runner.aws_client("cloudwatch")
     prefix = requests.alarm_name(settings, endpoint, "")
