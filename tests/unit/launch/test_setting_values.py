@@ -180,3 +180,42 @@ def test_readme_exit_codes_are_the_table_s() -> None:
     assert table >= {0, 1, 2, 130} and claimed <= table
     rolled_back = re.search(r"rolls the update back.*?exits with code (\d+)", readme, re.DOTALL)
     assert rolled_back is not None and int(rolled_back.group(1)) == JobFailed.exit_code
+
+
+def test_every_key_of_deploys_tables_is_declared_once_with_its_type() -> None:
+    """[autoscaling], [serverless], [data_capture], [async] and [rollout]: one declaration per
+    key (mpg_launch.settings.declared), whose type is the settings object's field's, and the
+    parser's flags of those tables are the declared ones."""
+    import typing
+
+    from mpg_launch.endpoint import rollout_settings
+    from mpg_launch.endpoint import settings as endpoint_settings
+
+    objects = {**endpoint_settings.SECTIONS, "rollout": rollout_settings.Rollout}
+    declared_pairs = [(k.table, k.key) for k in declared.TABLE_KEYS]
+    assert len(declared_pairs) == len(set(declared_pairs))
+    assert set(declared.TABLES) == set(objects)
+    for table, cls in objects.items():
+        hints = typing.get_type_hints(cls)
+        keys = declared.table_keys(table)
+        assert set(keys) == {f.name for f in fields(cls)}, table
+        for name, key in keys.items():
+            assert values.base(hints[name]) == key.kind, (table, name)
+    deploy = build_parser().parse_args(["deploy", "--training-job", "t"])
+    for key in declared.TABLE_KEYS:
+        if key.flag and not key.special:
+            assert key.key in vars(deploy), key.flag
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[serverless]\nmax_concurrency = 201\n", "max_concurrency=201 must be 1 to 200"),
+        ("[data_capture]\nsampling_percentage = 101\n", "sampling_percentage=101 must be 0 to 100"),
+        ('[rollout]\nmode = "canary"\nwait_seconds = 3601\n', "wait_seconds=3601 must be 0-3600"),
+        ("[async]\nmax_payload_mb = 1025\n", "max_payload_mb=1025 must be 1 to 1024"),
+    ],
+)
+def test_the_declared_bounds_are_the_checked_ones(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _load(tmp_path, text)

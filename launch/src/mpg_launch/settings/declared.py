@@ -12,7 +12,7 @@ Standard library only: the CLI imports this for ``--help``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # What a key takes: a string, a whole number, true/false, a list of strings, or a table
 # (instances, images, tags, hyperparameters, and the endpoint's sections) read by its own reader.
@@ -29,6 +29,11 @@ class Setting:
     help: str | None = None  # the common flag's help; None: the flag is a subcommand's own
     switch: bool = False  # a store_true flag (--no-network-isolation sets False)
     aliases: tuple[str, ...] = ()  # other spellings of the flag (a shorter one)
+    # launch/README.md's settings table (mpg_launch.settings.readme writes it from these):
+    allowed: str = ""  # what the key takes
+    default: str = ""  # its default, in words
+    sets: str = ""  # what it sets
+    readme_flag: str | None = None  # the Flag cell, where it is not the flag (a table's flags)
 
     @property
     def dest(self) -> str | None:
@@ -44,6 +49,32 @@ class Flag(NamedTuple):
     type: type
     metavar: str
     help: str
+
+
+@dataclass(frozen=True)
+class TableKey:
+    """A key of one of deploy's tables (``[autoscaling]``, ``[serverless]``,
+    ``[data_capture]``, ``[async]``, ``[rollout]``): its type (what the one coercion makes of
+    a value: int, float, bool, str or tuple[str, ...]), its flag, its bounds and its help. The
+    table's settings object (:mod:`mpg_launch.endpoint.settings`) holds its default; its
+    checks read the bounds from here. The tables have no environment variables."""
+
+    table: str  # the LaunchConfig field (async_inference is the file's [async])
+    key: str
+    kind: Any
+    flag: str | None = None
+    metavar: str = "N"
+    minimum: float | None = None
+    maximum: float | None = None
+    help: str = ""
+    # Parsed by the table's own parser code (choices, repeatable, a --no- switch), not as a
+    # plain typed flag.
+    special: bool = False
+
+    @property
+    def as_flag(self) -> Flag:
+        assert self.flag is not None
+        return Flag(self.key, self.flag, self.kind, self.metavar, self.help)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -134,3 +165,328 @@ BY_KEY = {s.key: s for s in SETTINGS}
 RENAMED = {"registry_override": "image_registry", "MPG_REGISTRY": "MPG_IMAGE_REGISTRY"}
 # Environment variable -> key, in the order that decides between two variables of one key.
 ENV_KEYS = {var: s.key for s in SETTINGS for var in s.env}
+
+
+TABLE_KEYS: tuple[TableKey, ...] = (
+    # [autoscaling]: Application Auto Scaling of the variant's instance count.
+    TableKey(
+        "autoscaling",
+        "min_instances",
+        int,
+        "--min-instances",
+        minimum=1,
+        help="fewest instances (default 1)",
+    ),
+    TableKey(
+        "autoscaling",
+        "max_instances",
+        int,
+        "--max-instances",
+        minimum=1,
+        help="most instances (required)",
+    ),
+    TableKey(
+        "autoscaling",
+        "target_invocations_per_instance",
+        float,
+        "--target-invocations",
+        minimum=0,
+        help="invocations per instance per minute to hold (required)",
+    ),
+    TableKey(
+        "autoscaling",
+        "scale_in_cooldown",
+        int,
+        "--scale-in-cooldown",
+        "S",
+        minimum=0,
+        help="seconds (default 300)",
+    ),
+    TableKey(
+        "autoscaling",
+        "scale_out_cooldown",
+        int,
+        "--scale-out-cooldown",
+        "S",
+        minimum=0,
+        help="seconds (default 60)",
+    ),
+    # [serverless]: ServerlessConfig instead of instances.
+    TableKey(
+        "serverless",
+        "memory_mb",
+        int,
+        "--memory-mb",
+        "MB",
+        minimum=1024,
+        maximum=6144,
+        help="1024-6144 in steps of 1024 (default 2048)",
+    ),
+    # botocore: ProductionVariantServerlessConfig.MaxConcurrency.
+    TableKey(
+        "serverless",
+        "max_concurrency",
+        int,
+        "--max-concurrency",
+        minimum=1,
+        maximum=200,
+        help="1-200 (default 5)",
+    ),
+    TableKey(
+        "serverless",
+        "provisioned_concurrency",
+        int,
+        "--provisioned-concurrency",
+        minimum=1,
+        help="warm capacity, at most --max-concurrency (billed while idle)",
+    ),
+    # [data_capture]: DataCaptureConfig.
+    TableKey(
+        "data_capture",
+        "sampling_percentage",
+        int,
+        "--capture-percent",
+        "PERCENT",
+        minimum=0,
+        maximum=100,
+        help="0-100 (default 20)",
+    ),
+    TableKey(
+        "data_capture",
+        "destination",
+        str,
+        "--capture-uri",
+        "URI",
+        help="s3:// prefix (default <prefix>/data-capture/)",
+    ),
+    TableKey("data_capture", "capture_input", bool, help="capture the requests"),
+    TableKey("data_capture", "capture_output", bool, help="capture the responses"),
+    TableKey(
+        "data_capture",
+        "csv_content_types",
+        tuple[str, ...],
+        maximum=10,
+        help="content types captured as CSV (at most 10)",
+    ),
+    TableKey(
+        "data_capture",
+        "json_content_types",
+        tuple[str, ...],
+        maximum=10,
+        help="content types captured as JSON (at most 10)",
+    ),
+    # [async]: AsyncInferenceConfig, the container's limits and scaling to zero.
+    TableKey(
+        "async_inference",
+        "output_path",
+        str,
+        "--async-output",
+        "URI",
+        help="s3:// prefix of the answers",
+    ),
+    TableKey(
+        "async_inference",
+        "failure_path",
+        str,
+        "--async-failures",
+        "URI",
+        help="s3:// prefix of the failures",
+    ),
+    TableKey(
+        "async_inference",
+        "success_topic",
+        str,
+        "--success-topic",
+        "ARN",
+        help="SNS topic told of each answer",
+    ),
+    TableKey(
+        "async_inference",
+        "error_topic",
+        str,
+        "--error-topic",
+        "ARN",
+        help="SNS topic told of each failure",
+    ),
+    # botocore: AsyncInferenceClientConfig.MaxConcurrentInvocationsPerInstance 1..1000.
+    TableKey(
+        "async_inference",
+        "max_concurrent_invocations",
+        int,
+        "--max-concurrent-invocations",
+        minimum=1,
+        maximum=1000,
+        help="requests in flight per instance, 1-1000 (default: SageMaker's choice)",
+    ),
+    # botocore: InvokeEndpointAsync.InvocationTimeoutSeconds 1..3600.
+    TableKey(
+        "async_inference",
+        "invocation_timeout",
+        int,
+        "--invocation-timeout",
+        "S",
+        minimum=1,
+        maximum=3600,
+        help="seconds per request, 1-3600",
+    ),
+    # The docs: payloads up to 1 GB.
+    TableKey(
+        "async_inference",
+        "max_payload_mb",
+        int,
+        "--async-max-payload-mb",
+        "MB",
+        minimum=1,
+        maximum=1024,
+        help="1-1024 (default 1024)",
+    ),
+    TableKey(
+        "async_inference",
+        "min_capacity",
+        int,
+        "--min-capacity",
+        minimum=0,
+        help="fewest instances (default 0)",
+    ),
+    TableKey(
+        "async_inference",
+        "max_capacity",
+        int,
+        "--max-capacity",
+        minimum=1,
+        help="most instances; scales on the queue",
+    ),
+    TableKey(
+        "async_inference",
+        "target_backlog_per_instance",
+        float,
+        "--target-backlog",
+        minimum=0,
+        help="queued requests per instance to hold (default 5)",
+    ),
+    TableKey("async_inference", "scale_in_cooldown", int, minimum=0, help="seconds (default 600)"),
+    TableKey("async_inference", "scale_out_cooldown", int, minimum=0, help="seconds (default 300)"),
+    # [rollout]: SageMaker's deployment guardrails. botocore: WaitIntervalInSeconds and
+    # TerminationWaitInSeconds 0-3600, MaximumExecutionTimeoutInSeconds 600-28800,
+    # AutoRollbackConfiguration.Alarms 1-10.
+    TableKey(
+        "rollout",
+        "mode",
+        str,
+        "--rollout",
+        special=True,
+        help="how traffic moves to the new model on an existing endpoint",
+    ),
+    TableKey(
+        "rollout",
+        "step_percent",
+        int,
+        "--rollout-step-percent",
+        "PCT",
+        minimum=1,
+        maximum=50,
+        help="canary/linear step, %% of capacity",
+    ),
+    TableKey(
+        "rollout",
+        "step_instances",
+        int,
+        "--rollout-step-instances",
+        minimum=1,
+        help="canary/linear step in instances",
+    ),
+    TableKey(
+        "rollout",
+        "wait_seconds",
+        int,
+        "--rollout-wait",
+        "S",
+        minimum=0,
+        maximum=3600,
+        help="wait after the canary/each step (300)",
+    ),
+    TableKey(
+        "rollout",
+        "bake_seconds",
+        int,
+        "--rollout-bake",
+        "S",
+        minimum=0,
+        maximum=3600,
+        help="bake time on the new fleet (600)",
+    ),
+    TableKey(
+        "rollout",
+        "max_execution_seconds",
+        int,
+        minimum=600,
+        maximum=28800,
+        help="the guardrail's time limit (default: the waits plus provisioning)",
+    ),
+    TableKey(
+        "rollout",
+        "create_alarms",
+        bool,
+        "--no-rollout-alarms",
+        special=True,
+        help="do not create the 5xx and p99-latency alarms for the new fleet",
+    ),
+    TableKey(
+        "rollout",
+        "alarms",
+        tuple[str, ...],
+        "--rollback-alarm",
+        "NAME",
+        maximum=10,
+        special=True,
+        help="an existing CloudWatch alarm that rolls the update back (repeatable)",
+    ),
+    TableKey(
+        "rollout",
+        "max_5xx_rate",
+        float,
+        "--max-5xx-rate",
+        "RATE",
+        minimum=0,
+        maximum=1,
+        help="5xx share that rolls back (0.01)",
+    ),
+    TableKey(
+        "rollout",
+        "max_latency_p99_ms",
+        float,
+        "--max-latency-ms",
+        "MS",
+        minimum=0,
+        help="p99 latency that rolls back (1000)",
+    ),
+    TableKey(
+        "rollout",
+        "alarm_period_seconds",
+        int,
+        minimum=60,
+        help="the alarms' period, a multiple of 60",
+    ),
+    TableKey(
+        "rollout",
+        "alarm_evaluation_periods",
+        int,
+        minimum=1,
+        help="periods over the threshold that fire an alarm",
+    ),
+)
+TABLES = tuple(dict.fromkeys(k.table for k in TABLE_KEYS))
+
+
+def table_keys(table: str) -> dict[str, TableKey]:
+    """key -> declaration of one table, in declaration order."""
+    return {k.key: k for k in TABLE_KEYS if k.table == table}
+
+
+def table_key(table: str, key: str) -> TableKey:
+    return table_keys(table)[key]
+
+
+def table_flags(table: str) -> tuple[Flag, ...]:
+    """The plain typed flags of a table (its special ones are added by its parser code)."""
+    return tuple(k.as_flag for k in TABLE_KEYS if k.table == table and k.flag and not k.special)
