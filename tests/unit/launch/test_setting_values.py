@@ -13,6 +13,7 @@ from mpg_launch.cli.main import build_parser
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings import declared, values
 from mpg_launch.settings.config import LaunchConfig, load_config
+from mpg_launch.settings.readme import generated as generated_readme
 
 ENV = {
     "MPG_REGION": "us-east-1",
@@ -159,6 +160,8 @@ def test_the_readmes_settings_table_matches_the_declarations() -> None:
             assert f"`{setting.flag}" in cells[1], (setting.key, cells[1])
         for var in setting.env:
             assert f"`{var}`" in cells[2], (setting.key, var)
+    # Both tables are what `make readme` writes from the declarations, to the character.
+    assert readme == generated_readme(readme), "launch/README.md is out of date: run make readme"
 
 
 def test_local_s3_takes_a_folder_or_aws_only() -> None:
@@ -219,3 +222,22 @@ def test_every_key_of_deploys_tables_is_declared_once_with_its_type() -> None:
 def test_the_declared_bounds_are_the_checked_ones(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _load(tmp_path, text)
+
+
+def test_the_generated_tables_follow_a_changed_declaration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's tables are made from the declarations: a declaration's new bounds are a
+    new row (so a README that was not regenerated fails the test above)."""
+    from dataclasses import replace
+
+    from mpg_launch.settings import readme
+
+    readme_text = (Path(__file__).resolve().parents[3] / "launch" / "README.md").read_text()
+    assert readme.generated(readme_text) == readme_text
+    changed = tuple(
+        replace(k, maximum=300) if k.key == "max_concurrency" else k for k in declared.TABLE_KEYS
+    )
+    monkeypatch.setattr(declared, "TABLE_KEYS", changed)
+    assert "| 1 to 300 |" in readme.table_keys_table()
+    assert readme.generated(readme_text) != readme_text

@@ -83,80 +83,318 @@ SETTINGS: tuple[Setting, ...] = (
         flag="--region",
         env=("MPG_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
         help="AWS region (MPG_REGION, AWS_REGION)",
+        allowed="an AWS region name",
+        default="none",
+        sets="where the jobs run; the bucket and the ECR repositories must be there too",
     ),
     Setting(
         "role_arn",
         flag="--role",
         env=("MPG_ROLE_ARN",),
         help="SageMaker execution role ARN (MPG_ROLE_ARN)",
+        allowed="an IAM role ARN",
+        default="none",
+        sets=(
+            "the SageMaker execution role (see [The AWS path](#the-aws-path)); not needed for "
+            "`--local`, `data`, `push`, `predict`, `status`, `logs`, `delete`"
+        ),
     ),
     Setting(
         "bucket",
         flag="--bucket",
         env=("MPG_BUCKET",),
         help="S3 bucket for data and artifacts (MPG_BUCKET)",
+        allowed="an S3 bucket name",
+        default="none",
+        sets="holds the data and all artifacts",
     ),
     Setting(
         "prefix",
         flag="--prefix",
         env=("MPG_PREFIX",),
         help="S3 key prefix (MPG_PREFIX, default mpg)",
+        allowed="a key prefix",
+        default="`mpg`",
+        sets="everything goes under `s3://<bucket>/<prefix>/`",
     ),
-    Setting("raw_prefix"),
-    Setting("account_id", env=("MPG_ACCOUNT_ID",)),
+    Setting(
+        "raw_prefix",
+        allowed="a key prefix",
+        default="`data/bronze`",
+        sets="where `data` puts the raw splits, under `prefix`",
+    ),
+    Setting(
+        "account_id",
+        env=("MPG_ACCOUNT_ID",),
+        allowed="12 digits",
+        default="the role ARN's",
+        sets="the account that owns the ECR repositories",
+    ),
     Setting(
         "image_tag",
         flag="--image-tag",
         env=("MPG_IMAGE_TAG",),
         help="image tag in ECR (MPG_IMAGE_TAG)",
+        allowed="a Docker tag",
+        default="`latest`",
+        sets="the tag `push` printed",
     ),
-    Setting("local_image_tag", env=("MPG_LOCAL_IMAGE_TAG",)),
-    Setting("repository_prefix"),
-    Setting("images", TABLE),
+    Setting(
+        "local_image_tag",
+        env=("MPG_LOCAL_IMAGE_TAG",),
+        allowed="a Docker tag",
+        default="`latest`",
+        sets="the local images `--local` runs, as in `make images IMAGE_TAG=...`",
+    ),
+    Setting(
+        "repository_prefix",
+        allowed="a name",
+        default="`mpg`",
+        sets="ECR repositories are `<repository_prefix>-<image>`",
+    ),
+    Setting(
+        "images",
+        TABLE,
+        allowed="`preprocessing`, `training`, `serving` = image references",
+        default="ECR's names",
+        sets="explicit image URIs per image",
+    ),
     Setting(
         "image_registry",
         flag="--image-registry",
         env=("MPG_IMAGE_REGISTRY",),
         help="Docker registry to push to and pull from instead of ECR's (MPG_IMAGE_REGISTRY)",
         aliases=("--registry",),
+        allowed="`host[:port]`",
+        default="ECR's",
+        sets=(
+            "the Docker registry `push` pushes to and requests name the images after, instead of "
+            "ECR's (not the Model Registry); the old key `registry_override` and `MPG_REGISTRY` "
+            "are refused, naming it"
+        ),
     ),
-    Setting("instances", TABLE),
-    Setting("volume_size_gb", INTEGER, minimum=1),
-    Setting("max_runtime_seconds", INTEGER, minimum=1),
+    Setting(
+        "instances",
+        TABLE,
+        allowed="`type` (`ml.*`), `count` (whole number >= 1)",
+        default="`ml.m5.large`, 1",
+        sets="for `processing`, `training` (1 only), `serving`, `transform`",
+    ),
+    Setting(
+        "volume_size_gb",
+        INTEGER,
+        minimum=1,
+        allowed="whole number >= 1",
+        default="30",
+        sets="job volumes",
+    ),
+    Setting(
+        "max_runtime_seconds",
+        INTEGER,
+        minimum=1,
+        allowed="whole number >= 1",
+        default="3600",
+        sets="every job's limit",
+    ),
     Setting(
         "network_isolation",
         BOOLEAN,
         flag="--no-network-isolation",
         help="let containers reach the network (isolated by default)",
         switch=True,
+        allowed="true or false",
+        default="true",
+        sets="the images need no network at run time",
     ),
-    Setting("subnets", STRINGS),
-    Setting("security_group_ids", STRINGS),
-    Setting("kms_key_id"),
-    Setting("tags", TABLE),
-    Setting("spot", BOOLEAN),
-    Setting("max_wait_seconds", INTEGER, minimum=1),
-    Setting("hyperparameters", TABLE),
-    Setting("endpoint_name", flag="--endpoint"),
-    Setting("autoscaling", TABLE),
-    Setting("serverless", TABLE),
-    Setting("data_capture", TABLE),
-    Setting("rollout", TABLE),
-    Setting("async_inference", TABLE),
-    Setting("monitor", TABLE),
-    Setting("pipeline_name", flag="--pipeline-name"),
-    Setting("model_package_group", flag="--model-package-group"),
-    Setting("local", BOOLEAN, flag="--local", switch=True),
-    Setting("local_state_dir", env=("MPG_LOCAL_STATE_DIR",)),
-    # Where --local keeps its S3 objects: "folder" (<state>/s3/<bucket>/<key>) or "aws".
-    Setting("local_s3", env=("MPG_LOCAL_S3",)),
+    Setting(
+        "subnets",
+        STRINGS,
+        allowed="a list of subnet ids (with `security_group_ids`, or neither)",
+        default="none",
+        sets="run in a VPC: its subnets",
+    ),
+    Setting(
+        "security_group_ids",
+        STRINGS,
+        allowed="a list of security group ids (with `subnets`, or neither)",
+        default="none",
+        sets="run in a VPC: its security groups",
+    ),
+    Setting(
+        "kms_key_id",
+        allowed="a KMS key id or ARN",
+        default="none",
+        sets="encrypts volumes and outputs",
+    ),
+    Setting(
+        "tags",
+        TABLE,
+        allowed=(
+            "up to 50; keys 1-128, values 0-256 letters, digits, spaces and `_ . : / = + - @`; no "
+            "`aws:` keys"
+        ),
+        default="none",
+        sets="tags every resource",
+    ),
+    Setting(
+        "spot",
+        BOOLEAN,
+        allowed="true or false",
+        default="false",
+        sets="managed spot training (checkpoints to `checkpoints/<job>/`)",
+    ),
+    Setting(
+        "max_wait_seconds",
+        INTEGER,
+        minimum=1,
+        allowed="whole number >= `max_runtime_seconds`",
+        default="twice `max_runtime_seconds` with `spot`",
+        sets="spot's wait limit",
+    ),
+    Setting(
+        "hyperparameters",
+        TABLE,
+        allowed="the training image's table (see [Hyperparameters](#hyperparameters))",
+        default="the image's",
+        sets="`train` and `tune`",
+        readme_flag="`-H KEY=VALUE` (`train`)",
+    ),
+    Setting(
+        "endpoint_name",
+        flag="--endpoint",
+        allowed="a SageMaker name; at most 47 characters for `deploy`",
+        default="`mpg`",
+        sets="`deploy` adds `-YYYYmmdd-HHMMSS` to name the model and endpoint config (63 at most)",
+    ),
+    Setting(
+        "autoscaling",
+        TABLE,
+        allowed=(
+            "see [Scaling an endpoint](#scaling-an-endpoint) and [the tables' "
+            "keys](#the-keys-of-deploys-tables)"
+        ),
+        default="off",
+        sets="how the endpoint's instance count scales",
+        readme_flag="`deploy` flags",
+    ),
+    Setting(
+        "serverless",
+        TABLE,
+        allowed=(
+            "see [Scaling an endpoint](#scaling-an-endpoint) and [the tables' "
+            "keys](#the-keys-of-deploys-tables)"
+        ),
+        default="off",
+        sets="a serverless endpoint instead of instances",
+        readme_flag="`deploy` flags",
+    ),
+    Setting(
+        "data_capture",
+        TABLE,
+        allowed=(
+            "see [Scaling an endpoint](#scaling-an-endpoint) and [the tables' "
+            "keys](#the-keys-of-deploys-tables)"
+        ),
+        default="off",
+        sets="a sample of the endpoint's requests and responses, recorded to S3",
+        readme_flag="`deploy` flags",
+    ),
+    Setting(
+        "rollout",
+        TABLE,
+        allowed="see [Rollouts](#rollouts-that-protect-themselves)",
+        default="all at once",
+        sets=(
+            "how `deploy` moves an existing endpoint to a new model, and the alarms that roll it "
+            "back"
+        ),
+        readme_flag="`deploy --rollout ...`",
+    ),
+    Setting(
+        "async_inference",
+        TABLE,
+        allowed="see [Asynchronous endpoints](#asynchronous-endpoints)",
+        default="off",
+        sets=(
+            "an asynchronous endpoint: S3 output and failure paths, SNS topics, timeout, scaling "
+            "to zero"
+        ),
+        readme_flag="`deploy --async ...`",
+    ),
+    Setting(
+        "monitor",
+        TABLE,
+        allowed="see [Watching a deployed model](#watching-a-deployed-model-monitor)",
+        default="see there",
+        sets="the monitoring job, its thresholds, alarms and schedule",
+        readme_flag="`monitor ... --window-hours ...`",
+    ),
+    Setting(
+        "pipeline_name",
+        flag="--pipeline-name",
+        allowed="1-256 letters, digits, inner hyphens",
+        default="`mpg-pipeline`",
+        sets="the pipeline `pipeline` manages",
+    ),
+    Setting(
+        "model_package_group",
+        flag="--model-package-group",
+        allowed="1-63 letters, digits, inner hyphens",
+        default="`mpg-models`",
+        sets="the Model Registry group",
+    ),
+    Setting(
+        "local",
+        BOOLEAN,
+        flag="--local",
+        switch=True,
+        allowed="true or false",
+        default="false",
+        sets="every subcommand runs locally (see above)",
+    ),
+    Setting(
+        "local_state_dir",
+        env=("MPG_LOCAL_STATE_DIR",),
+        allowed="a folder",
+        default="`~/.cache/mpg-launch/local`",
+        sets="where `--local` keeps endpoints, pipelines and the registry",
+    ),
+    Setting(
+        "local_s3",
+        env=("MPG_LOCAL_S3",),
+        allowed="`folder` or `aws`",
+        default="`folder`",
+        sets=(
+            "where `--local` keeps its S3 objects: `folder` is "
+            "`<local_state_dir>/s3/<bucket>/<key>` (no AWS, no credentials, no connection); `aws` "
+            "is S3 itself, or the moto server `AWS_ENDPOINT_URL` names"
+        ),
+    ),
     Setting(
         "schema",
         flag="--schema",
         env=("MPG_SCHEMA",),
         help="table schema file, from `init` (MPG_SCHEMA; default: Auto MPG's)",
+        allowed="a path (in a config file, relative to the file)",
+        default="Auto MPG's",
+        sets=(
+            "the table schema `mpg-launch init --table FILE.csv --target COLUMN` writes; checked "
+            "before anything is sent; `data --source FILE.csv`, `preprocess` and `pipeline "
+            "upsert`/`start` upload it to `<prefix>/data/bronze/schema/`, which preprocessing "
+            "reads as the ProcessingInput `schema` (`/opt/ml/processing/input/schema/`); it also "
+            "sets the tuner's objective and the pipeline's gate per task (see [Your own "
+            "table](../README.md#your-own-table))"
+        ),
     ),
-    Setting("verbose", BOOLEAN, flag="--verbose", switch=True),
+    Setting(
+        "verbose",
+        BOOLEAN,
+        flag="--verbose",
+        switch=True,
+        allowed="true or false",
+        default="false",
+        sets="a local pipeline also prints its containers' log lines, under their step",
+    ),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 # Keys and environment variables that were renamed: old -> new. The old spelling is refused
@@ -190,8 +428,7 @@ TABLE_KEYS: tuple[TableKey, ...] = (
         "target_invocations_per_instance",
         float,
         "--target-invocations",
-        minimum=0,
-        help="invocations per instance per minute to hold (required)",
+        help="invocations per instance per minute to hold, above 0 (required)",
     ),
     TableKey(
         "autoscaling",
@@ -361,8 +598,7 @@ TABLE_KEYS: tuple[TableKey, ...] = (
         "target_backlog_per_instance",
         float,
         "--target-backlog",
-        minimum=0,
-        help="queued requests per instance to hold (default 5)",
+        help="queued requests per instance to hold, above 0 (default 5)",
     ),
     TableKey("async_inference", "scale_in_cooldown", int, minimum=0, help="seconds (default 600)"),
     TableKey("async_inference", "scale_out_cooldown", int, minimum=0, help="seconds (default 300)"),
@@ -457,8 +693,7 @@ TABLE_KEYS: tuple[TableKey, ...] = (
         float,
         "--max-latency-ms",
         "MS",
-        minimum=0,
-        help="p99 latency that rolls back (1000)",
+        help="p99 latency that rolls back, above 0 (1000)",
     ),
     TableKey(
         "rollout",
