@@ -34,7 +34,7 @@ from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.endpoint import settings as endpoint_options
 from mpg_launch.errors import ConfigError
 from mpg_launch.images.ecr import content_tag
-from mpg_launch.images.push import push as push_images
+from mpg_launch.images import push as image_push
 from mpg_launch.jobs import requests as build
 from mpg_launch.jobs import run as jobs_run
 from mpg_launch.model_registry import run as registry
@@ -103,7 +103,7 @@ def push(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
     _no_local(args, "it pushes to ECR, and --local runs the images you built")
     preflight.image_tag(args.source_tag, "--source-tag")
     tag = preflight.image_tag(args.tag, "--tag") if args.tag else content_tag(Path.cwd())
-    push_images(_runner(args, config, connect, out), tag, args.source_tag, args.images)
+    image_push.push(_runner(args, config, connect, out), tag, args.source_tag, args.images)
     out(f'image tag: {tag}  (set image_tag = "{tag}" in the config or MPG_IMAGE_TAG={tag})')
     return 0
 

@@ -88,7 +88,7 @@ def deploy(
     scaling = _autoscaling_submissions(config, endpoint)
     saved: list[Submission] = []
     if exists:  # a dry run, which cannot look, shows no registration to remove
-        saved = runner.observe(lambda c: _registration(c, endpoint), dry=lambda: saved)
+        saved = runner.observe(lambda c: _registration(c, endpoint), dry=list)
     alarms: list[Submission] = []
     if config.rollout and exists:
         alarms, last = _guarded_update(runner, endpoint, name, model, endpoint_config, saved)
