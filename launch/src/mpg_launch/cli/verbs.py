@@ -33,8 +33,8 @@ from mpg_launch.endpoint import rollout_settings as rollout_options
 from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.endpoint import settings as endpoint_options
 from mpg_launch.errors import ConfigError
-from mpg_launch.images.ecr import content_tag
 from mpg_launch.images import push as image_push
+from mpg_launch.images.ecr import content_tag
 from mpg_launch.jobs import requests as build
 from mpg_launch.jobs import run as jobs_run
 from mpg_launch.model_registry import run as registry

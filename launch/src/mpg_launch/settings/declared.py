@@ -1,10 +1,10 @@
-"""Every top-level setting, declared once: its key (the LaunchConfig field and the config-file
-key), what kind of value it takes, its flag, its environment variables, its lower bound and
-its help. The config reader, the environment reader and the parser's common flags all come
-from :data:`SETTINGS`; the endpoint's tables declare their flags as :class:`Flag` beside their
-settings objects (:mod:`mpg_launch.endpoint.settings`, ``async_settings``,
-``rollout_settings``), and every value goes through the one coercion of
-:mod:`mpg_launch.settings.values`.
+"""Every setting, declared once. A top-level setting (:data:`SETTINGS`): its key (the
+LaunchConfig field and the config-file key), what kind of value it takes, its flag, its
+environment variables, its lower bound, its help and its README cells. A key of one of
+deploy's tables (:data:`TABLE_KEYS`): its type, flag, bounds and help. The config reader, the
+environment reader, the parser's flags, the tables' checks (their bounds) and launch/README.md's
+settings tables (:mod:`mpg_launch.settings.readme`) all come from here, and every value goes
+through the one coercion of :mod:`mpg_launch.settings.values`.
 
 Standard library only: the CLI imports this for ``--help``.
 """
