@@ -61,6 +61,10 @@ pipeline: images ## run the whole pipeline locally (data, preprocessing, trainin
 down: ## stop the local pipeline's containers
 	$(COMPOSE) down --remove-orphans
 
+.PHONY: readme
+readme: venv ## rewrite launch/README.md's settings tables from the declarations (settings/declared.py)
+	$(UV) run python -m mpg_launch.settings.readme launch/README.md
+
 .PHONY: lint
 lint: venv ## ruff (lint and format check) and mypy
 	$(UV) run ruff check .

@@ -172,6 +172,7 @@ def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "MPG_CONFIG",
         "MPG_BUCKET",
         "MPG_REGISTRY",
+        "MPG_IMAGE_REGISTRY",
         "MPG_IMAGE_TAG",
     ):
         monkeypatch.delenv(key, raising=False)

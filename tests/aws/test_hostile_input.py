@@ -141,17 +141,29 @@ CASES: dict[str, Case] = {
     ),
     "poll-nan": Case([*PREP, "--poll-seconds", "nan"], "--poll-seconds: 'nan': give seconds"),
     "registry-scheme": Case(
-        ["push", "--registry", "http://127.0.0.1:5000", "--dry-run"],
-        "--registry: registry 'http://127.0.0.1:5000' is not a registry host; give "
+        ["push", "--image-registry", "http://127.0.0.1:5000", "--dry-run"],
+        "--image-registry: registry 'http://127.0.0.1:5000' is not a registry host; give "
         "host[:port][/path] without a scheme",
     ),
     "registry-trailing-slash": Case(
-        PREP, "MPG_REGISTRY: registry 'host:5000/' is not", env={"MPG_REGISTRY": "host:5000/"}
+        PREP,
+        "MPG_IMAGE_REGISTRY: registry 'host:5000/' is not",
+        env={"MPG_IMAGE_REGISTRY": "host:5000/"},
     ),
     "registry-space": toml(
         ["push", "--dry-run"],
-        'registry_override = "my registry"\n',
+        'image_registry = "my registry"\n',
         "config file {config}: registry 'my registry' is not",
+    ),
+    "registry-old-key": toml(
+        ["push", "--dry-run"],
+        'registry_override = "127.0.0.1:5000"\n',
+        "config file {config}: key registry_override is now image_registry: rename it",
+    ),
+    "registry-old-env": Case(
+        PREP,
+        "environment variable MPG_REGISTRY is now MPG_IMAGE_REGISTRY: rename it",
+        env={"MPG_REGISTRY": "127.0.0.1:5000"},
     ),
     "no-region": Case(PREP, "no AWS region: pass --region", env={"MPG_REGION": None}),
     "config-missing": Case(

@@ -143,8 +143,8 @@ def test_vpc_needs_subnets_and_security_groups() -> None:
         load_config(env=BASE_ENV, overrides={"subnets": "subnet-0123abcd"})
 
 
-def test_registry_override_changes_only_the_push_target() -> None:
-    config = load_config(env={**BASE_ENV, "MPG_REGISTRY": "127.0.0.1:5000"})
+def test_image_registry_changes_only_the_push_target() -> None:
+    config = load_config(env={**BASE_ENV, "MPG_IMAGE_REGISTRY": "127.0.0.1:5000"})
     assert config.image_uri("training") == "127.0.0.1:5000/mpg-training:latest"
 
 

@@ -13,6 +13,7 @@ from mpg_launch.cli.main import build_parser
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings import declared, values
 from mpg_launch.settings.config import LaunchConfig, load_config
+from mpg_launch.settings.readme import generated as generated_readme
 
 ENV = {
     "MPG_REGION": "us-east-1",
@@ -118,7 +119,7 @@ SAMPLES = {
     "account_id": "123456789012",
     "image_tag": "git-1",
     "local_image_tag": "dev",
-    "registry_override": "127.0.0.1:5000",
+    "image_registry": "127.0.0.1:5000",
     "local_state_dir": "/tmp/state",
     "local_s3": "aws",
     "schema": "table.toml",
@@ -159,6 +160,8 @@ def test_the_readmes_settings_table_matches_the_declarations() -> None:
             assert f"`{setting.flag}" in cells[1], (setting.key, cells[1])
         for var in setting.env:
             assert f"`{var}`" in cells[2], (setting.key, var)
+    # Both tables are what `make readme` writes from the declarations, to the character.
+    assert readme == generated_readme(readme), "launch/README.md is out of date: run make readme"
 
 
 def test_local_s3_takes_a_folder_or_aws_only() -> None:
@@ -180,3 +183,61 @@ def test_readme_exit_codes_are_the_table_s() -> None:
     assert table >= {0, 1, 2, 130} and claimed <= table
     rolled_back = re.search(r"rolls the update back.*?exits with code (\d+)", readme, re.DOTALL)
     assert rolled_back is not None and int(rolled_back.group(1)) == JobFailed.exit_code
+
+
+def test_every_key_of_deploys_tables_is_declared_once_with_its_type() -> None:
+    """[autoscaling], [serverless], [data_capture], [async] and [rollout]: one declaration per
+    key (mpg_launch.settings.declared), whose type is the settings object's field's, and the
+    parser's flags of those tables are the declared ones."""
+    import typing
+
+    from mpg_launch.endpoint import rollout_settings
+    from mpg_launch.endpoint import settings as endpoint_settings
+
+    objects = {**endpoint_settings.SECTIONS, "rollout": rollout_settings.Rollout}
+    declared_pairs = [(k.table, k.key) for k in declared.TABLE_KEYS]
+    assert len(declared_pairs) == len(set(declared_pairs))
+    assert set(declared.TABLES) == set(objects)
+    for table, cls in objects.items():
+        hints = typing.get_type_hints(cls)
+        keys = declared.table_keys(table)
+        assert set(keys) == {f.name for f in fields(cls)}, table
+        for name, key in keys.items():
+            assert values.base(hints[name]) == key.kind, (table, name)
+    deploy = build_parser().parse_args(["deploy", "--training-job", "t"])
+    for key in declared.TABLE_KEYS:
+        if key.flag and not key.special:
+            assert key.key in vars(deploy), key.flag
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[serverless]\nmax_concurrency = 201\n", "max_concurrency=201 must be 1 to 200"),
+        ("[data_capture]\nsampling_percentage = 101\n", "sampling_percentage=101 must be 0 to 100"),
+        ('[rollout]\nmode = "canary"\nwait_seconds = 3601\n', "wait_seconds=3601 must be 0-3600"),
+        ("[async]\nmax_payload_mb = 1025\n", "max_payload_mb=1025 must be 1 to 1024"),
+    ],
+)
+def test_the_declared_bounds_are_the_checked_ones(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _load(tmp_path, text)
+
+
+def test_the_generated_tables_follow_a_changed_declaration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's tables are made from the declarations: a declaration's new bounds are a
+    new row (so a README that was not regenerated fails the test above)."""
+    from dataclasses import replace
+
+    from mpg_launch.settings import readme
+
+    readme_text = (Path(__file__).resolve().parents[3] / "launch" / "README.md").read_text()
+    assert readme.generated(readme_text) == readme_text
+    changed = tuple(
+        replace(k, maximum=300) if k.key == "max_concurrency" else k for k in declared.TABLE_KEYS
+    )
+    monkeypatch.setattr(declared, "TABLE_KEYS", changed)
+    assert "| 1 to 300 |" in readme.table_keys_table()
+    assert readme.generated(readme_text) != readme_text

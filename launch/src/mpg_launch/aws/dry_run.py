@@ -1,8 +1,9 @@
 """``--dry-run`` as clients that refuse every call: dry by construction, not by an ``if`` in
 each command.
 
-Under ``--dry-run`` every subcommand gets :func:`refusing_clients`. Requests that go through
-:class:`mpg_launch.aws.submit.Runner` are validated and printed there, and never reach a client.
+Under ``--dry-run`` every subcommand gets :func:`refusing_clients`. A command's plan goes through
+:class:`mpg_launch.aws.submit.Runner`, which prints it and stops: its requests never reach a
+client.
 Any other call (a Describe, a List, a delete issued straight on a client) lands here: the
 request is checked against botocore's service model, and :class:`DryRunStop` carries it to the
 CLI, which prints it and exits 0. Nothing past that call runs, because what follows would need
@@ -16,7 +17,7 @@ import functools
 from typing import Any
 
 from mpg_launch.aws.clients import Clients
-from mpg_launch.aws.submit import Submission, dry_run_text
+from mpg_launch.aws.plan import Submission, requests_text
 from mpg_launch.aws.validation import validate_request
 
 # The boto3 client names of Clients' fields.
@@ -43,7 +44,7 @@ class DryRunStop(BaseException):
 
     @property
     def text(self) -> str:
-        return dry_run_text([self.submission])
+        return requests_text([self.submission])
 
 
 class DryRunRefused(BaseException):

@@ -1,14 +1,16 @@
-"""Every request goes the same way: built (pure), validated against the service model, then
-printed (dry run) or sent; :class:`Runner` does the last two steps and waits for jobs."""
+"""Every request goes the same way: built (pure) into a command's plan
+(:mod:`mpg_launch.aws.plan`), validated against the service model, then sent, or printed by a
+dry run, which stops there. :class:`Runner` does the last steps, and waits for jobs; it is the
+one place where a dry run and a real one part."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from mpg_launch.aws.clients import Clients
+from mpg_launch.aws.clients import Clients, session
+from mpg_launch.aws.plan import PlanShown, Step, Submission, plan_lines, send
 from mpg_launch.aws.validation import validate_request
 from mpg_launch.aws.waiting import Out, wait_for_job
 from mpg_launch.errors import LaunchError
@@ -19,31 +21,8 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Submission:
-    operation: str  # botocore operation name, e.g. CreateTrainingJob
-    request: dict[str, Any]
-    service: str = "sagemaker"  # botocore service name
-
-    @property
-    def method(self) -> str:
-        return "".join("_" + c.lower() if c.isupper() else c for c in self.operation)[1:]
-
-
-def dry_run_text(submissions: list[Submission]) -> str:
-    return "\n".join(
-        json.dumps(
-            {"operation": s.operation, "request": s.request, "service": s.service},
-            indent=2,
-            sort_keys=True,
-            default=str,
-        )
-        for s in submissions
-    )
-
-
-@dataclass(frozen=True)
 class Runner:
-    """Sends validated requests (or prints them when ``dry_run``) and waits."""
+    """Applies a command's plan (or prints it when ``dry_run``) and waits for jobs."""
 
     config: LaunchConfig
     clients: Clients | None
@@ -61,23 +40,47 @@ class Runner:
     def observe(self, look: Callable[[Clients], T], dry: Callable[[], T]) -> T:
         """What a command reads before it plans (does the endpoint exist? what does it
         serve?): ``look`` at the clients, or under ``--dry-run``, which has no answers,
-        ``dry()``. With :meth:`submit` (which prints instead of sending) this is where a dry
+        ``dry()``: the world the printed plan assumes. With :meth:`apply` this is where a dry
         run parts from a real one; commands do not test ``dry_run`` themselves."""
         if self.dry_run:
             return dry()
         assert self.clients is not None
         return look(self.clients)
 
-    def submit(self, *submissions: Submission) -> list[dict[str, Any]]:
-        self.check(*submissions)
+    def apply(self, plan: Sequence[Step]) -> list[Any]:
+        """Check every request of the plan, then apply its steps in order; returns each
+        step's answer (a sent batch's answers, or what its ``act`` returned). A dry run prints
+        the plan instead and stops the command (:class:`PlanShown`, exit 0)."""
+        self.check(*(s for step in plan for s in step.requests))
         if self.dry_run:
-            self.out(dry_run_text(list(submissions)))
-            return []
+            for chunk in plan_lines(plan):
+                self.out(chunk)
+            raise PlanShown
+        return [step.act() if step.act else self.send(*step.requests) for step in plan]
+
+    def submit(self, *submissions: Submission) -> list[dict[str, Any]]:
+        """A plan of one step: send ``submissions``; returns their answers."""
+        (answers,) = self.apply([send(*submissions)])
+        return list(answers)
+
+    def send(self, *submissions: Submission) -> list[dict[str, Any]]:
+        """Send validated requests now (a step of a plan being applied)."""
+        self.check(*submissions)
         assert self.clients is not None
         if self.clients.ecr is not None:  # --local has no ECR: it checks local images
             for s in submissions:
                 check_images_exist(self.clients.ecr, images_in(s.request))
         return [getattr(self._client(s.service), s.method)(**s.request) for s in submissions]
+
+    def aws_client(self, service: str) -> Any:
+        """A client of the AWS the settings reach, with or without ``--local`` (CloudWatch
+        metrics, EventBridge Scheduler), made when first asked for; one that refuses every
+        call under ``--dry-run``."""
+        if self.dry_run:
+            from mpg_launch.aws.dry_run import RefusingClient
+
+            return RefusingClient(service)
+        return session(self.config).client(service)  # type: ignore[call-overload]
 
     def _client(self, service: str) -> Any:
         assert self.clients is not None

@@ -59,7 +59,7 @@ def _common() -> argparse.ArgumentParser:
     group.add_argument("--config", type=Path, help="TOML or JSON settings file (MPG_CONFIG)")
     for setting in SETTINGS:
         if setting.flag and setting.help and not setting.switch:
-            group.add_argument(setting.flag, help=setting.help)
+            group.add_argument(setting.flag, *setting.aliases, help=setting.help)
     isolation = BY_KEY["network_isolation"]
     assert isolation.flag is not None
     group.add_argument(isolation.flag, action="store_true", help=isolation.help)
@@ -459,10 +459,13 @@ def _run_and_report(
     )
 
     from mpg_launch.aws.dry_run import DryRunRefused, DryRunStop
+    from mpg_launch.aws.plan import PlanShown
 
     try:
         config = config_from_args(args, env)
         return run(args, config, factory, out)
+    except PlanShown:  # a dry run printed the command's plan
+        return 0
     except DryRunStop as stop:
         out(stop.text)
         print(

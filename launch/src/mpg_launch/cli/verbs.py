@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mpg_launch.aws import names
-from mpg_launch.aws.clients import Clients, session
+from mpg_launch.aws.clients import Clients
 from mpg_launch.aws.submit import Runner
 from mpg_launch.aws.waiting import JOB_KINDS, LogTailer, Out
 from mpg_launch.cli.clients import state_root
@@ -33,7 +33,8 @@ from mpg_launch.endpoint import rollout_settings as rollout_options
 from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.endpoint import settings as endpoint_options
 from mpg_launch.errors import ConfigError
-from mpg_launch.images.ecr import content_tag, push_images
+from mpg_launch.images import push as image_push
+from mpg_launch.images.ecr import content_tag
 from mpg_launch.jobs import requests as build
 from mpg_launch.jobs import run as jobs_run
 from mpg_launch.model_registry import run as registry
@@ -102,19 +103,7 @@ def push(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
     _no_local(args, "it pushes to ECR, and --local runs the images you built")
     preflight.image_tag(args.source_tag, "--source-tag")
     tag = preflight.image_tag(args.tag, "--tag") if args.tag else content_tag(Path.cwd())
-    if args.dry_run:
-        for image in args.images:
-            out(
-                f"{image}: mpg-{image}:{args.source_tag} -> "
-                f"{config.registry}/{config.repository(image)}:{tag}"
-            )
-        return 0
-    clients = connect()
-    if not config.account_id:
-        # The repositories belong to the caller's account (not necessarily the role's).
-        account = session(config).client("sts").get_caller_identity()["Account"]
-        config = replace(config, account_id=account)
-    push_images(config, clients.ecr, tag, args.source_tag, args.images, out)
+    image_push.push(_runner(args, config, connect, out), tag, args.source_tag, args.images)
     out(f'image tag: {tag}  (set image_tag = "{tag}" in the config or MPG_IMAGE_TAG={tag})')
     return 0
 
@@ -127,16 +116,13 @@ def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
     config = _with_remembered_schema(config, args.source, out)
     schema = table.config_schema(config)  # checked before any client
     # pandas loads only here: no other subcommand needs it.
-    from mpg_launch.table.data import checked_splits, upload_splits
+    from mpg_launch.table.data import apply_uploads, checked_splits
 
     splits = checked_splits(args.source, args.seed, args.shards, schema)  # before any client
-    uploaded = upload_splits(
-        config, connect().s3, splits, shards=args.shards, out=out, dry_run=args.dry_run
-    )
-    table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
-    if not args.dry_run:  # a dry run printed each upload's request instead
-        for split, uris in uploaded.items():
-            out(f"{split}: {', '.join(uris)}")
+    then = table.schema_steps(config, lambda: connect().s3, out)
+    uploaded = apply_uploads(_runner(args, config, connect, out), splits, args.shards, then)
+    for split, uris in uploaded.items():
+        out(f"{split}: {', '.join(uris)}")
     return 0
 
 
@@ -164,9 +150,6 @@ def quickstart(args: argparse.Namespace, config: LaunchConfig, connect: Connect,
 
     started = time.monotonic()
     runner = _runner(args, config, connect, out)
-    if args.dry_run:
-        quick.plan(runner, table_path, args.target, args.task, args.seed)
-        return 0
     done = quick.quickstart(
         runner, state_root(config), table_path, args.target, args.task, args.seed
     )
@@ -183,7 +166,7 @@ def quickstart(args: argparse.Namespace, config: LaunchConfig, connect: Connect,
 def preprocess(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     if args.job_name is not None:
         preflight.name(args.job_name, "--job-name")
-    table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
+    table.config_schema(config)  # checked before any client (uploaded by the command)
     runner = _runner(args, config, connect, out)
     jobs_run.preprocess(runner, args.job_name or names.job_name("prep"))
     return 0
@@ -380,14 +363,17 @@ def status(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
 
 def logs(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     preflight.name(args.name, f"{args.kind} name")
+    runner = _runner(args, config, connect, out)
     clients = connect()
-    if config.local and args.dry_run:
-        out(f"dry run: would print the local containers' logs of {args.name}; nothing read")
-        return 0
     if config.local:
         from mpg_launch.cli.clients import print_local_logs
 
-        print_local_logs(args.name, out)
+        runner.observe(
+            lambda c: print_local_logs(args.name, out),
+            dry=lambda: out(
+                f"dry run: would print the local containers' logs of {args.name}; nothing read"
+            ),
+        )
         return 0
     if clients.logs is None:
         raise ConfigError("no CloudWatch Logs client here")
@@ -418,7 +404,7 @@ def pipeline_definition(
 def pipeline_upsert(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
-    table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
+    table.config_schema(config)  # checked before any client (uploaded by the command)
     runs.upsert(_runner(args, config, connect, out), build_definition(config), args.description)
     return 0
 
@@ -427,7 +413,7 @@ def pipeline_start(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
     preflight.pipeline_overrides(args.parameter)
-    table.prepare_schema(config, args.dry_run, lambda: connect().s3, out)
+    table.config_schema(config)  # checked before any client (uploaded by the command)
     arn = runs.start(_runner(args, config, connect, out), args.parameter, args.display_name)
     if arn and args.follow:
         runs.follow(connect().sagemaker, arn, out, args.poll_seconds)

@@ -16,13 +16,21 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from mpg_launch.settings import declared
 from mpg_launch.settings.declared import Flag
 
-# botocore: InvokeEndpointAsync.InvocationTimeoutSeconds 1..3600 (the docs: default 900).
-DEFAULT_INVOCATION_TIMEOUT = 900
-MAX_INVOCATION_TIMEOUT = 3600
-MAX_PAYLOAD_MB = 1024  # the docs: payloads up to 1 GB
-MAX_CONCURRENT_INVOCATIONS = 1000  # botocore: AsyncInferenceClientConfig, 1..1000
+
+def _maximum(key: str) -> int:
+    """The declared upper bound of an [async] key (mpg_launch.settings.declared)."""
+    found = declared.table_key("async_inference", key).maximum
+    assert found is not None, key
+    return int(found)
+
+
+DEFAULT_INVOCATION_TIMEOUT = 900  # the docs' default
+MAX_INVOCATION_TIMEOUT = _maximum("invocation_timeout")
+MAX_PAYLOAD_MB = _maximum("max_payload_mb")
+MAX_CONCURRENT_INVOCATIONS = _maximum("max_concurrent_invocations")
 INLINE_BODY_BYTES = 128_000  # botocore: InvokeEndpointAsync.Body max
 
 
@@ -79,7 +87,11 @@ def problems(s: AsyncInference) -> list[tuple[bool, str, str]]:
             "invocation_timeout",
             f"must be 1 to {MAX_INVOCATION_TIMEOUT} seconds",
         ),
-        (not 1 <= s.max_payload_mb <= MAX_PAYLOAD_MB, "max_payload_mb", "must be 1 to 1024"),
+        (
+            not 1 <= s.max_payload_mb <= MAX_PAYLOAD_MB,
+            "max_payload_mb",
+            f"must be 1 to {MAX_PAYLOAD_MB}",
+        ),
         (
             s.max_concurrent_invocations is not None
             and not 1 <= s.max_concurrent_invocations <= MAX_CONCURRENT_INVOCATIONS,
@@ -173,28 +185,6 @@ def predict_timeout(config: AsyncDeploy) -> int:
     return s.invocation_timeout if s else DEFAULT_INVOCATION_TIMEOUT
 
 
-# deploy's flags for the ``[async]`` table; the field names are the argparse dests.
-FLAGS: tuple[Flag, ...] = (
-    Flag("output_path", "--async-output", str, "URI", "s3:// prefix of the answers"),
-    Flag("failure_path", "--async-failures", str, "URI", "s3:// prefix of the failures"),
-    Flag("success_topic", "--success-topic", str, "ARN", "SNS topic told of each answer"),
-    Flag("error_topic", "--error-topic", str, "ARN", "SNS topic told of each failure"),
-    Flag(
-        "max_concurrent_invocations",
-        "--max-concurrent-invocations",
-        int,
-        "N",
-        "requests in flight per instance, 1-1000 (default: SageMaker's choice)",
-    ),
-    Flag("invocation_timeout", "--invocation-timeout", int, "S", "seconds per request, 1-3600"),
-    Flag("max_payload_mb", "--async-max-payload-mb", int, "MB", "1-1024 (default 1024)"),
-    Flag("min_capacity", "--min-capacity", int, "N", "fewest instances (default 0)"),
-    Flag("max_capacity", "--max-capacity", int, "N", "most instances; scales on the queue"),
-    Flag(
-        "target_backlog_per_instance",
-        "--target-backlog",
-        float,
-        "N",
-        "queued requests per instance to hold (default 5)",
-    ),
-)
+# deploy's flags for the ``[async]`` table (declared in mpg_launch.settings.declared); the
+# field names are the argparse dests.
+FLAGS: tuple[Flag, ...] = declared.table_flags("async_inference")

@@ -16,27 +16,35 @@ from __future__ import annotations
 
 import argparse
 import math
-import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, TypeVar
 
 from mpg_launch.endpoint.settings import DeployConfig
 from mpg_launch.errors import ConfigError
+from mpg_launch.settings import declared
 from mpg_launch.settings import values as coerce
 from mpg_launch.settings.declared import Flag
 
 MODES = ("all_at_once", "canary", "linear")
-# botocore: WaitIntervalInSeconds and TerminationWaitInSeconds 0-3600,
-# MaximumExecutionTimeoutInSeconds 600-28800, AutoRollbackConfiguration.Alarms 1-10.
-MAX_WAIT_SECONDS = 3600
-MIN_EXECUTION_SECONDS = 600
-MAX_EXECUTION_SECONDS = 28800
-MAX_ALARMS = 10
+KEYS = declared.table_keys("rollout")
+
+
+def _limit(key: str, end: str) -> int:
+    """A declared bound of a [rollout] key (mpg_launch.settings.declared)."""
+    found = getattr(KEYS[key], end)
+    assert found is not None, (key, end)
+    return int(found)
+
+
+MAX_WAIT_SECONDS = _limit("wait_seconds", "maximum")
+MIN_EXECUTION_SECONDS = _limit("max_execution_seconds", "minimum")
+MAX_EXECUTION_SECONDS = _limit("max_execution_seconds", "maximum")
+MAX_ALARMS = _limit("alarms", "maximum")
 # The docs: "the canary size should be less than or equal to 50% of the new fleet's
 # capacity"; "each linear step should only be between 10-50% of the green fleet's capacity".
-CANARY_PERCENT = (1, 50)
-LINEAR_PERCENT = (10, 50)
+CANARY_PERCENT = (_limit("step_percent", "minimum"), _limit("step_percent", "maximum"))
+LINEAR_PERCENT = (10, CANARY_PERCENT[1])
 DEFAULT_STEP_PERCENT = {"canary": 25, "linear": 25}
 # Headroom above the waits for provisioning the new fleet (minutes on SageMaker).
 PROVISIONING_SECONDS = 1800
@@ -94,48 +102,30 @@ class Rollout:
         return min(max(wanted, MIN_EXECUTION_SECONDS), MAX_EXECUTION_SECONDS)
 
 
-# deploy's flags (argparse dest = the field).
-_FLAGS: tuple[Flag, ...] = (
-    Flag(
-        "step_percent", "--rollout-step-percent", int, "PCT", "canary/linear step, %% of capacity"
-    ),
-    Flag("step_instances", "--rollout-step-instances", int, "N", "canary/linear step in instances"),
-    Flag("wait_seconds", "--rollout-wait", int, "S", "wait after the canary/each step (300)"),
-    Flag("bake_seconds", "--rollout-bake", int, "S", "bake time on the new fleet (600)"),
-    Flag("max_5xx_rate", "--max-5xx-rate", float, "RATE", "5xx share that rolls back (0.01)"),
-    Flag(
-        "max_latency_p99_ms", "--max-latency-ms", float, "MS", "p99 latency that rolls back (1000)"
-    ),
-)
+# deploy's typed flags (argparse dest = the field), declared in mpg_launch.settings.declared.
+_FLAGS: tuple[Flag, ...] = declared.table_flags("rollout")
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
     """deploy's rollout flags, over the config file's ``[rollout]`` table."""
     group = parser.add_argument_group("rollout of an update (config file: [rollout])")
-    group.add_argument(
-        "--rollout",
-        choices=[m.replace("_", "-") for m in MODES],
-        help="how traffic moves to the new model on an existing endpoint",
-    )
+    mode, alarms, create = KEYS["mode"], KEYS["alarms"], KEYS["create_alarms"]
+    group.add_argument(str(mode.flag), choices=[m.replace("_", "-") for m in MODES], help=mode.help)
     for field, flag, kind, metavar, text in _FLAGS:
         group.add_argument(flag, dest=field, type=kind, metavar=metavar, help=text)
     group.add_argument(
-        "--rollback-alarm",
+        str(alarms.flag),
         dest="rollback_alarms",
         action="append",
-        metavar="NAME",
-        help="an existing CloudWatch alarm that rolls the update back (repeatable)",
+        metavar=alarms.metavar,
+        help=alarms.help,
     )
     group.add_argument(
-        "--no-rollout-alarms",
-        dest="create_alarms",
-        action="store_false",
-        default=None,
-        help="do not create the 5xx and p99-latency alarms for the new fleet",
+        str(create.flag), dest="create_alarms", action="store_false", default=None, help=create.help
     )
 
 
-def _value(name: str, hint: Any, value: Any, where: str) -> Any:
+def _value(name: str, kind: Any, value: Any, where: str) -> Any:
     if name == "mode":
         mode = str(value).replace("-", "_")
         if mode in MODES:
@@ -145,9 +135,9 @@ def _value(name: str, hint: Any, value: Any, where: str) -> Any:
             "set mode in [rollout] or --rollout"
         )
     try:
-        return coerce.of_type(hint, value)
+        return coerce.of_type(kind, value)
     except (TypeError, ValueError):
-        shown = hint.__name__ if isinstance(hint, type) else str(hint)
+        shown = kind.__name__ if isinstance(kind, type) else str(kind)
         raise ConfigError(
             f"{where}: rollout {name}={value!r} has the wrong type ({shown})"
         ) from None
@@ -157,8 +147,7 @@ def parse(values: Any, where: str) -> Rollout:
     """The ``[rollout]`` table (or its merge with flags), checked."""
     if not isinstance(values, Mapping):
         raise ConfigError(f"{where}: 'rollout' must be a table of settings")
-    hints = typing.get_type_hints(Rollout)
-    hints = {f.name: hints[f.name] for f in fields(Rollout)}
+    hints = {f.name: KEYS[f.name].kind for f in fields(Rollout)}
     unknown = sorted(set(values) - set(hints))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown} in [rollout]; known: {sorted(hints)}")
@@ -210,14 +199,26 @@ def problems_of(r: Rollout) -> list[str]:
             "step_percent",
             "must be 10-50 for linear steps (the API's documented range)",
         ),
-        (r.step_instances is not None and r.step_instances < 1, "step_instances", "must be >= 1"),
-        (not 0 <= r.wait_seconds <= MAX_WAIT_SECONDS, "wait_seconds", "must be 0-3600"),
-        (not 0 <= r.bake_seconds <= MAX_WAIT_SECONDS, "bake_seconds", "must be 0-3600"),
+        (
+            r.step_instances is not None and r.step_instances < _limit("step_instances", "minimum"),
+            "step_instances",
+            f"must be >= {_limit('step_instances', 'minimum')}",
+        ),
+        (
+            not 0 <= r.wait_seconds <= MAX_WAIT_SECONDS,
+            "wait_seconds",
+            f"must be 0-{MAX_WAIT_SECONDS}",
+        ),
+        (
+            not 0 <= r.bake_seconds <= _limit("bake_seconds", "maximum"),
+            "bake_seconds",
+            f"must be 0-{_limit('bake_seconds', 'maximum')}",
+        ),
         (
             r.max_execution_seconds is not None
             and not MIN_EXECUTION_SECONDS <= r.max_execution_seconds <= MAX_EXECUTION_SECONDS,
             "max_execution_seconds",
-            "must be 600-28800",
+            f"must be {MIN_EXECUTION_SECONDS}-{MAX_EXECUTION_SECONDS}",
         ),
         (not 0 <= r.max_5xx_rate <= 1, "max_5xx_rate", "must be a share, 0 to 1"),
         (

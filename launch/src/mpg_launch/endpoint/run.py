@@ -10,6 +10,7 @@ from typing import Any
 
 from mpg_launch.aws import names
 from mpg_launch.aws.clients import Clients, error_code
+from mpg_launch.aws.plan import Step, do, send
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.aws.waiting import Out, wait_for_endpoint, wait_for_endpoint_deleted
 from mpg_launch.endpoint import checks as endpoint_checks
@@ -69,7 +70,11 @@ def deploy(
         Submission("UpdateEndpoint", {"EndpointName": endpoint, "EndpointConfigName": name}),
         *_autoscaling_submissions(config, endpoint),
     )
-    exists = runner.observe(lambda c: _endpoint_exists(c.sagemaker, endpoint), dry=lambda: False)
+    # Observe. A dry run cannot look: it shows the update of an existing endpoint when a
+    # rollout is asked (a rollout moves one), else the creation of a new one.
+    exists = runner.observe(
+        lambda c: _endpoint_exists(c.sagemaker, endpoint), dry=lambda: bool(config.rollout)
+    )
     if exists and config.serverless:
         runner.observe(
             lambda c: _refuse_move_to_serverless(c.sagemaker, endpoint), dry=lambda: None
@@ -81,9 +86,11 @@ def deploy(
             "CreateEndpoint", endpoint_requests.endpoint_request(config, endpoint, name)
         )
     scaling = _autoscaling_submissions(config, endpoint)
-    saved = _registration(runner, endpoint) if exists else []
+    saved: list[Submission] = []
+    if exists:  # a dry run, which cannot look, shows no registration to remove
+        saved = runner.observe(lambda c: _registration(c, endpoint), dry=list)
     alarms: list[Submission] = []
-    if config.rollout and (exists or runner.dry_run):
+    if config.rollout and exists:
         alarms, last = _guarded_update(runner, endpoint, name, model, endpoint_config, saved)
     elif config.rollout and config.rollout.shifts:
         # A new endpoint has no old fleet to shift traffic from: refused before anything is
@@ -95,35 +102,52 @@ def deploy(
         )
     elif config.rollout:
         runner.out(f"note: rollout: endpoint {endpoint} is new, so it starts on its one config")
-    if (scaling or saved) and not (wait or runner.dry_run):
+    if (scaling or saved) and not wait:
         raise LaunchError("autoscaling is (re)registered once the endpoint is InService: wait")
+    # Plan: model, config, (the registration UpdateEndpoint fails on, removed), alarms, the
+    # endpoint, (InService), the registration and an asynchronous endpoint's wake alarm.
     paused: list[Submission] = []  # the registration removed for the update, to put back
+    served: dict[str, Any] = {}
+    plan = [
+        send(Submission("CreateModel", model)),
+        send(Submission("CreateEndpointConfig", endpoint_config)),
+    ]
+    if saved:
+        plan.append(do(lambda: paused.extend(_deregister(runner, endpoint, saved))))
+    if alarms:
+        plan.append(send(*alarms))
+    plan.append(send(last))
+
+    def serving() -> None:
+        served.update(_wait_serving(runner, endpoint, name))
+        paused.clear()  # the update took: the removed registration is not put back
+        runner.out(f"endpoint {endpoint} is InService (model {name})")
+
+    if wait:
+        plan.append(do(serving))
+    plan += _registration_plan(runner, endpoint, scaling)
     try:
-        runner.submit(Submission("CreateModel", model))
-        runner.submit(Submission("CreateEndpointConfig", endpoint_config))
-        paused = _deregister(runner, endpoint, saved)
-        if alarms:
-            runner.submit(*alarms)
-        runner.submit(last)
-        if runner.dry_run or not wait:
-            if scaling:
-                _register(runner, endpoint, scaling)
-            return None
-        assert runner.clients is not None
-        described = wait_for_endpoint(
-            runner.clients.sagemaker, endpoint, out=runner.out, poll_seconds=runner.poll_seconds
-        )
-        _check_serves(described, name)
+        runner.apply(plan)
     except Exception:
         _restore(runner, endpoint, paused)
         raise
-    runner.out(f"endpoint {endpoint} is InService (model {name})")
+    if not wait:
+        return None
     if scaling:
-        _register(runner, endpoint, scaling)
         runner.out(f"autoscaling: {_scaling_text(config)}")
     elif saved:
         runner.out(f"note: endpoint {endpoint} is no longer autoscaled (no autoscaling settings)")
-    return described
+    return served
+
+
+def _wait_serving(runner: Runner, endpoint: str, config_name: str) -> dict[str, Any]:
+    """Wait for InService; a failed update (rolled back to the old config) is a failure."""
+    assert runner.clients is not None
+    described = wait_for_endpoint(
+        runner.clients.sagemaker, endpoint, out=runner.out, poll_seconds=runner.poll_seconds
+    )
+    _check_serves(described, config_name)
+    return dict(described)
 
 
 def _guarded_update(
@@ -182,14 +206,24 @@ def _autoscaling_submissions(config: LaunchConfig, endpoint: str) -> list[Submis
     ]
 
 
-def _register(runner: Runner, endpoint: str, scaling: list[Submission]) -> None:
-    """Send the registration; then an asynchronous endpoint's wake alarm, whose action is the
-    ARN PutScalingPolicy answered."""
-    answers = runner.submit(*scaling)
+def _registration_plan(runner: Runner, endpoint: str, scaling: list[Submission]) -> list[Step]:
+    """The registration's steps: its requests, then an asynchronous endpoint's wake alarm,
+    whose action is the ARN PutScalingPolicy answers (a placeholder in the printed plan)."""
+    if not scaling:
+        return []
     sent = [s.request for s in scaling]
-    alarm = autoscaling.wake_alarm(runner.config, endpoint, sent, answers)
-    if alarm:
-        runner.submit(Submission("PutMetricAlarm", alarm, "cloudwatch"))
+    answers: list[dict[str, Any]] = []
+    plan = [do(lambda: answers.extend(runner.send(*scaling)), *scaling)]
+    shown = autoscaling.wake_alarm(runner.config, endpoint, sent, [])
+    if shown:
+
+        def put_alarm() -> None:
+            alarm = autoscaling.wake_alarm(runner.config, endpoint, sent, answers)
+            assert alarm is not None
+            runner.send(Submission("PutMetricAlarm", alarm, "cloudwatch"))
+
+        plan.append(do(put_alarm, Submission("PutMetricAlarm", shown, "cloudwatch")))
+    return plan
 
 
 def _scaling_text(config: LaunchConfig) -> str:
@@ -204,14 +238,13 @@ def _scaling_text(config: LaunchConfig) -> str:
     )
 
 
-def _registration(runner: Runner, endpoint: str) -> list[Submission]:
+def _registration(clients: Clients, endpoint: str) -> list[Submission]:
     """The endpoint variant's current autoscaling, as the requests that re-create it."""
-    assert runner.clients is not None
-    if runner.clients.autoscaling is None:
+    if clients.autoscaling is None:
         return []
     return [
         Submission(operation, request, "application-autoscaling")
-        for operation, request in autoscaling.registration(runner.clients.autoscaling, endpoint)
+        for operation, request in autoscaling.registration(clients.autoscaling, endpoint)
     ]
 
 
@@ -231,7 +264,7 @@ def _restore(runner: Runner, endpoint: str, saved: list[Submission]) -> None:
     if not saved:
         return
     try:
-        runner.submit(*saved)
+        runner.send(*saved)
     except Exception as exc:
         runner.out(f"could not restore the autoscaling of {endpoint}: {exc}; deploy again")
     else:

@@ -13,7 +13,6 @@ endpoints that use auto scaling". Standard library only: the CLI imports this fo
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, fields, replace
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -21,11 +20,29 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from mpg_launch.endpoint import async_settings as async_options
 from mpg_launch.endpoint.async_settings import AsyncInference
 from mpg_launch.errors import ConfigError
+from mpg_launch.settings import declared
 from mpg_launch.settings import values as coerce
 from mpg_launch.settings.declared import Flag
 
-SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
-SERVERLESS_MAX_CONCURRENCY = 200  # botocore: ProductionVariantServerlessConfig.MaxConcurrency
+
+def _limit(section: str, key: str, end: str) -> int:
+    """A declared bound of a table's key (mpg_launch.settings.declared), as a whole number."""
+    found = getattr(declared.table_key(section, key), end)
+    assert found is not None, (section, key, end)
+    return int(found)
+
+
+_MEMORY = (
+    _limit("serverless", "memory_mb", "minimum"),
+    _limit("serverless", "memory_mb", "maximum"),
+)
+SERVERLESS_MEMORY_SIZES = tuple(range(_MEMORY[0], _MEMORY[1] + 1, 1024))
+SERVERLESS_MAX_CONCURRENCY = _limit("serverless", "max_concurrency", "maximum")
+_PERCENT = (
+    _limit("data_capture", "sampling_percentage", "minimum"),
+    _limit("data_capture", "sampling_percentage", "maximum"),
+)
+_TYPES = _limit("data_capture", "csv_content_types", "maximum")
 # The docs' serverless limits: bodies up to 4 MB each way (real-time: 6 MB); the model must
 # download and pass /ping within 3 minutes; one worker and one copy of the model per container.
 SERVERLESS_MAX_PAYLOAD_MB = 4
@@ -70,44 +87,12 @@ class DataCapture:
     json_content_types: tuple[str, ...] = ("application/json", "application/jsonlines")
 
 
-# deploy's flags: each sets the field of the same name (its argparse dest); giving one turns
-# its section on, --no-<section> turns it off.
+# deploy's flags, from the tables' declarations (mpg_launch.settings.declared): each sets the
+# field of the same name (its argparse dest); giving one turns its section on, --no-<section>
+# turns it off.
 FLAGS: dict[str, tuple[Flag, ...]] = {
-    "autoscaling": (
-        Flag("min_instances", "--min-instances", int, "N", "fewest instances (default 1)"),
-        Flag("max_instances", "--max-instances", int, "N", "most instances (required)"),
-        Flag(
-            "target_invocations_per_instance",
-            "--target-invocations",
-            float,
-            "N",
-            "invocations per instance per minute to hold (required)",
-        ),
-        Flag("scale_in_cooldown", "--scale-in-cooldown", int, "S", "seconds (default 300)"),
-        Flag("scale_out_cooldown", "--scale-out-cooldown", int, "S", "seconds (default 60)"),
-    ),
-    "serverless": (
-        Flag("memory_mb", "--memory-mb", int, "MB", "1024-6144 in steps of 1024 (default 2048)"),
-        Flag("max_concurrency", "--max-concurrency", int, "N", "1-200 (default 5)"),
-        Flag(
-            "provisioned_concurrency",
-            "--provisioned-concurrency",
-            int,
-            "N",
-            "warm capacity, at most --max-concurrency (billed while idle)",
-        ),
-    ),
-    "data_capture": (
-        Flag("sampling_percentage", "--capture-percent", int, "PERCENT", "0-100 (default 20)"),
-        Flag(
-            "destination",
-            "--capture-uri",
-            str,
-            "URI",
-            "s3:// prefix (default <prefix>/data-capture/)",
-        ),
-    ),
-    "async_inference": async_options.FLAGS,
+    section: declared.table_flags(section)
+    for section in ("autoscaling", "serverless", "data_capture", "async_inference")
 }
 SWITCH_HELP = {
     "autoscaling": "register the instance count with Application Auto Scaling",
@@ -140,9 +125,9 @@ def _fix(section: str, name: str) -> str:
     return f"set {name} in [{table(section)}]" + (f" or {flag}" if flag else "")
 
 
-def _kind(hint: Any) -> str:
+def _kind(kind: Any) -> str:
     names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-    return names.get(coerce.base(hint), "a list of strings")
+    return names.get(coerce.base(kind), "a list of strings")
 
 
 def parse_section(section: str, values: Any, where: str) -> Any:
@@ -150,7 +135,7 @@ def parse_section(section: str, values: Any, where: str) -> Any:
     cls = SECTIONS[section]
     if not isinstance(values, Mapping):
         raise ConfigError(f"{where}: '{table(section)}' must be a table of settings")
-    hints = typing.get_type_hints(cls)
+    kinds = {name: key.kind for name, key in declared.table_keys(section).items()}
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -162,10 +147,10 @@ def parse_section(section: str, values: Any, where: str) -> Any:
         if value is None:
             continue
         try:
-            kwargs[name] = coerce.of_type(hints[name], value)
+            kwargs[name] = coerce.of_type(kinds[name], value)
         except (TypeError, ValueError):
             raise ConfigError(
-                f"{where}: {table(section)} {name}={value!r} is not {_kind(hints[name])}; "
+                f"{where}: {table(section)} {name}={value!r} is not {_kind(kinds[name])}; "
                 f"{_fix(section, name)}"
             ) from None
     for name, field in known.items():
@@ -183,7 +168,11 @@ def _problems(section: str, s: Any) -> list[str]:
     rules: list[tuple[bool, str, str]] = []  # (broken, key, rule)
     if isinstance(s, Autoscaling):
         rules = [
-            (s.min_instances < 1, "min_instances", "must be at least 1"),
+            (
+                s.min_instances < _limit("autoscaling", "min_instances", "minimum"),
+                "min_instances",
+                f"must be at least {_limit('autoscaling', 'min_instances', 'minimum')}",
+            ),
             (
                 s.max_instances < s.min_instances,
                 "max_instances",
@@ -218,7 +207,11 @@ def _problems(section: str, s: Any) -> list[str]:
         ]
     elif isinstance(s, DataCapture):
         rules = [
-            (not 0 <= s.sampling_percentage <= 100, "sampling_percentage", "must be 0 to 100"),
+            (
+                not _PERCENT[0] <= s.sampling_percentage <= _PERCENT[1],
+                "sampling_percentage",
+                f"must be {_PERCENT[0]} to {_PERCENT[1]}",
+            ),
             (
                 s.destination is not None and not s.destination.startswith("s3://"),
                 "destination",
@@ -229,8 +222,16 @@ def _problems(section: str, s: Any) -> list[str]:
                 "capture_output",
                 "and capture_input=False capture nothing",
             ),
-            (len(s.csv_content_types) > 10, "csv_content_types", "has more than 10 types"),
-            (len(s.json_content_types) > 10, "json_content_types", "has more than 10 types"),
+            (
+                len(s.csv_content_types) > _TYPES,
+                "csv_content_types",
+                f"has more than {_TYPES} types",
+            ),
+            (
+                len(s.json_content_types) > _TYPES,
+                "json_content_types",
+                f"has more than {_TYPES} types",
+            ),
         ]
     elif isinstance(s, AsyncInference):
         rules = async_options.problems(s)

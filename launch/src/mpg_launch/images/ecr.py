@@ -2,13 +2,14 @@
 tags), login with GetAuthorizationToken through stdin, content tag, push.
 
 The ECR API calls and the registry the images go to are separate on purpose: with
-``registry_override`` the API calls still go to ECR (or moto) while the push goes elsewhere,
+``image_registry`` the API calls still go to ECR (or moto) while the push goes elsewhere,
 which is how the tests push to a real local registry.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from mpg_launch.aws.clients import error_code
+from mpg_launch.aws.plan import Step, do
 from mpg_launch.errors import ConfigError, DockerError, LaunchError
 from mpg_launch.images.docker import docker, image_architecture, image_exists
-from mpg_launch.settings.config import IMAGES, LaunchConfig
+from mpg_launch.settings.config import LaunchConfig
 
 # SageMaker's x86 instances run linux/amd64 images only.
 REQUIRED_ARCHITECTURE = "amd64"
@@ -128,17 +130,9 @@ def docker_login(user: str, password: str, registry: str) -> None:
     docker(["login", "--username", user, "--password-stdin", registry], input_text=password)
 
 
-def push_images(
-    config: LaunchConfig,
-    ecr: Any,
-    tag: str,
-    source_tag: str = "latest",
-    images: Sequence[str] = IMAGES,
-    out: Callable[[str], None] = print,
-) -> dict[str, str]:
-    """Push ``mpg-<image>:<source_tag>`` as ``<registry>/<repo>:<tag>``; return the URIs."""
-    sources = {image: f"mpg-{image}:{source_tag}" for image in images}
-    for source in sources.values():
+def check_local_images(sources: Sequence[str]) -> None:
+    """Each ``mpg-<image>:<tag>`` to push is built here, for SageMaker's architecture."""
+    for source in sources:
         if not image_exists(source):
             raise ConfigError(
                 f"no local image {source}; build it with `make images` or pass --source-tag"
@@ -149,25 +143,60 @@ def push_images(
                 f"{source} is {arch}; SageMaker needs {REQUIRED_ARCHITECTURE} "
                 "(rebuild with --platform linux/amd64)"
             )
-    user, password, ecr_host = registry_credentials(ecr, config.account)
-    registry = config.registry_override or ecr_host
-    docker_login(user, password, registry)
-    uris = {}
-    for image, source in sources.items():
-        repository = config.repository(image)
-        ensure_repository(ecr, repository, config)
-        target = f"{registry}/{repository}:{tag}"
-        uris[image] = target
-        if tag_exists(ecr, repository, tag) and not config.registry_override:
-            out(f"{image}: {target} already in ECR (tags are immutable), not pushed again")
-            continue
-        docker(["tag", source, target])
-        try:
-            docker(["push", target])
-        except DockerError as exc:
-            raise LaunchError(
-                f"pushing {target} failed ({exc}); check that the login "
-                "succeeded and the tag is not already taken"
-            ) from None
-        out(f"{image}: pushed {target}")
-    return uris
+
+
+def sources(images: Sequence[str], source_tag: str) -> dict[str, str]:
+    return {image: f"mpg-{image}:{source_tag}" for image in images}
+
+
+def push_steps(
+    config: LaunchConfig,
+    ecr: Any,
+    tag: str,
+    source_tag: str,
+    images: Sequence[str],
+    login: tuple[str, str, str],
+    out: Callable[[str], None] = print,
+) -> list[Step]:
+    """The push's plan, given ``login`` (user, password, registry host) from
+    :func:`registry_credentials`: log in to the registry (``image_registry``, else ECR's),
+    then for each image its repository, tag and push, printed as ``image: source -> target``.
+    The pushed URIs are each step's answer."""
+    user, password, ecr_host = login
+    registry = config.image_registry or ecr_host
+    steps = [do(functools.partial(docker_login, user, password, registry))]
+    for image, source in sources(images, source_tag).items():
+        target = f"{registry}/{config.repository(image)}:{tag}"
+        steps.append(
+            do(
+                functools.partial(_push_one, config, ecr, image, source, target, tag, out),
+                text=f"{image}: {source} -> {target}",
+            )
+        )
+    return steps
+
+
+def _push_one(
+    config: LaunchConfig,
+    ecr: Any,
+    image: str,
+    source: str,
+    target: str,
+    tag: str,
+    out: Callable[[str], None],
+) -> str:
+    repository = config.repository(image)
+    ensure_repository(ecr, repository, config)
+    if tag_exists(ecr, repository, tag) and not config.image_registry:
+        out(f"{image}: {target} already in ECR (tags are immutable), not pushed again")
+        return target
+    docker(["tag", source, target])
+    try:
+        docker(["push", target])
+    except DockerError as exc:
+        raise LaunchError(
+            f"pushing {target} failed ({exc}); check that the login "
+            "succeeded and the tag is not already taken"
+        ) from None
+    out(f"{image}: pushed {target}")
+    return target

@@ -2,8 +2,8 @@
 functions over a config and clients (tests call these directly; :mod:`mpg_launch.cli.verbs`
 turns the parsed flags into these calls and prints).
 
-Every submission goes the same way: build the request (pure), validate it against the service
-model, then either print it (dry run) or send it and wait.
+Each is a plan of one request: build it (pure), then the Runner validates it and sends it (or a
+dry run prints it and stops), and the function waits and reports.
 """
 
 from __future__ import annotations
@@ -13,21 +13,44 @@ from typing import Any
 
 from mpg_launch.aws import names
 from mpg_launch.aws.clients import Clients
+from mpg_launch.aws.plan import Step, do, send
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.aws.waiting import JOB_KINDS
 from mpg_launch.endpoint.run import endpoint_models
 from mpg_launch.errors import ConfigError
 from mpg_launch.jobs import requests as build
+from mpg_launch.table.schema import schema_steps
 
 
-def preprocess(runner: Runner, job_name: str, wait: bool = True) -> dict[str, Any] | None:
+def _schema(runner: Runner) -> list[Step]:
+    """The table's schema, uploaded before the first job (:mod:`mpg_launch.table.schema`)."""
+    return schema_steps(runner.config, lambda: _clients(runner).s3, runner.out)
+
+
+def _clients(runner: Runner) -> Clients:
+    assert runner.clients is not None
+    return runner.clients
+
+
+def preprocess_steps(runner: Runner, job_name: str, wait: bool = True) -> list[Step]:
+    """The schema's upload, the job's request and (``wait``) its wait and outputs."""
     request = build.processing_request(runner.config, job_name)
-    if not runner.submit(Submission("CreateProcessingJob", request)) or not wait:
-        return None
+    plan = [*_schema(runner), send(Submission("CreateProcessingJob", request))]
+    if wait:
+        plan.append(do(lambda: _processed(runner, job_name, request)))
+    return plan
+
+
+def _processed(runner: Runner, job_name: str, request: Mapping[str, Any]) -> dict[str, Any]:
     job = runner.wait_job("processing", job_name)
     for output in request["ProcessingOutputConfig"]["Outputs"]:
         runner.out(f"{output['OutputName']}: {output['S3Output']['S3Uri']}")
     return job
+
+
+def preprocess(runner: Runner, job_name: str, wait: bool = True) -> dict[str, Any] | None:
+    *_, last = runner.apply(preprocess_steps(runner, job_name, wait))
+    return dict(last) if wait else None
 
 
 def train(
@@ -41,7 +64,8 @@ def train(
     request = build.training_request(
         runner.config, job_name, preprocessing_job, with_preprocessor, hyperparameters
     )
-    if not runner.submit(Submission("CreateTrainingJob", request)) or not wait:
+    runner.submit(Submission("CreateTrainingJob", request))
+    if not wait:
         return None
     job = runner.wait_job("training", job_name)
     for metric in job.get("FinalMetricDataList", []):
@@ -65,7 +89,8 @@ def tune(
         max_jobs,
         max_parallel,
     )
-    if not runner.submit(Submission("CreateHyperParameterTuningJob", request)) or not wait:
+    runner.submit(Submission("CreateHyperParameterTuningJob", request))
+    if not wait:
         return None
     job = runner.wait_job("tuning", job_name)
     best = job.get("BestTrainingJob") or {}
@@ -92,11 +117,12 @@ def transform(
     if not model_name:
         if not endpoint:
             raise ConfigError("transform needs --model NAME or --endpoint NAME (its model)")
-        # A dry run stops here, printing the DescribeEndpoint request (mpg_launch.aws.dry_run).
+        # A dry run stops at this read: its refusing client prints DescribeEndpoint.
         assert runner.clients is not None
         model_name = endpoint_models(runner.clients.sagemaker, endpoint)[1][0]
     request = build.transform_request(runner.config, job_name, model_name, input_uri, **options)
-    if not runner.submit(Submission("CreateTransformJob", request)) or not wait:
+    runner.submit(Submission("CreateTransformJob", request))
+    if not wait:
         return None
     job = runner.wait_job("transform", job_name)
     runner.out(f"output: {request['TransformOutput']['S3OutputPath']}")

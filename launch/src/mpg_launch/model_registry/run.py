@@ -123,7 +123,7 @@ def resolve(runner: Runner, package: str) -> str:
     if check_package(package, runner.config).startswith("arn:"):
         return package
     group = runner.config.model_package_group
-    # A dry run stops at the group's Describe request (mpg_launch.aws.dry_run): it needs the answer.
+    # A dry run stops at this read (its clients refuse every call): it needs the answer.
     assert runner.clients is not None
     for summary in packages(runner.clients.sagemaker, group):
         if str(summary.get("ModelPackageVersion")) == package:

@@ -1,5 +1,6 @@
 """The monitor commands: observe (the endpoint's model, its capture), plan (the requests,
-pure, checked) and apply. ``--dry-run`` prints the plan: its clients refuse every call.
+pure, checked) and apply. ``--dry-run`` prints the plan (:meth:`Runner.apply`): its clients
+refuse every call.
 
 ``--local`` runs the same job request on the local engine over the local endpoint's capture
 (written by the local endpoint when deployed with data capture). Metrics and alarms stay
@@ -21,9 +22,10 @@ from typing import Any
 from mpg_core.monitoring.names import METRICS_FILE, VIOLATIONS_FILE
 from mpg_core.table_schema import default_schema, load_schema
 from mpg_launch.aws import names
-from mpg_launch.aws.clients import Clients, session
+from mpg_launch.aws.clients import Clients
+from mpg_launch.aws.plan import Step, do, send
 from mpg_launch.aws.s3 import split_s3_uri
-from mpg_launch.aws.submit import Runner, Submission, dry_run_text
+from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.errors import ConfigError
 from mpg_launch.monitor import checks, requests
 from mpg_launch.monitor.settings import MonitorSettings, with_flags
@@ -37,17 +39,15 @@ def _settings(args: argparse.Namespace, config: LaunchConfig) -> MonitorSettings
     return with_flags(getattr(config, "monitor", None), args)
 
 
+def _runner(
+    args: argparse.Namespace, config: LaunchConfig, out: Out, clients: Clients | None = None
+) -> Runner:
+    """The command's Runner: the one place a dry run parts from a real one."""
+    return Runner(config, clients, out, args.dry_run, args.poll_seconds)
+
+
 def _endpoint(args: argparse.Namespace, config: LaunchConfig) -> str:
     return names.checked_name(args.endpoint or config.endpoint_name)
-
-
-def _client(args: argparse.Namespace, config: LaunchConfig, service: str) -> Any:
-    if args.dry_run:
-        from mpg_launch.aws.dry_run import RefusingClient
-
-        return RefusingClient(service)
-    client: Any = session(config).client(service)  # type: ignore[call-overload]
-    return client
 
 
 def model_data(sagemaker: Any, endpoint: str) -> str:
@@ -68,10 +68,16 @@ def monitored_columns(config: LaunchConfig) -> tuple[str, ...]:
     return schema.feature_columns
 
 
-def _apply_alarms(cloudwatch: Any, alarms: list[dict[str, Any]], out: Out) -> None:
-    for alarm in alarms:
-        cloudwatch.put_metric_alarm(**alarm)
-    out(f"alarms: {len(alarms)} on {requests.NAMESPACE}, e.g. {alarms[0]['AlarmName']}")
+def _alarms_step(runner: Runner, alarms: list[dict[str, Any]]) -> Step:
+    """The alarms, put on the CloudWatch the settings reach (also under ``--local``)."""
+
+    def put() -> None:
+        cloudwatch = runner.aws_client("cloudwatch")
+        for alarm in alarms:
+            cloudwatch.put_metric_alarm(**alarm)
+        runner.out(f"alarms: {len(alarms)} on {requests.NAMESPACE}, e.g. {alarms[0]['AlarmName']}")
+
+    return do(put, *(Submission("PutMetricAlarm", a, "cloudwatch") for a in alarms))
 
 
 def _read_report(s3: Any, uri: str, name: str) -> dict[str, Any] | None:
@@ -117,8 +123,8 @@ def evaluate_alarms(cloudwatch: Any, alarms: list[dict[str, Any]], now: datetime
 def run(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     settings = _settings(args, config)
     endpoint = _endpoint(args, config)
-    clients = connect()
-    uri = settings.model_data or model_data(clients.sagemaker, endpoint)
+    runner = _runner(args, config, out, connect())
+    uri = settings.model_data or model_data(connect().sagemaker, endpoint)
     job_name = args.job_name or names.job_name("monitor")
     # Local: the container cannot reach the caller's CloudWatch; this command sends for it.
     job = requests.processing_request(
@@ -127,22 +133,23 @@ def run(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: O
     alarms = requests.alarm_requests(settings, endpoint, monitored_columns(config))
     checks.check_job(job)
     checks.check_alarms(alarms)
-    runner = Runner(config, clients, out, args.dry_run, args.poll_seconds)
-    cloudwatch = _client(args, config, "cloudwatch")
-    if args.dry_run:
-        runner.submit(Submission("CreateProcessingJob", job))
-        out(dry_run_text([Submission("PutMetricAlarm", a, "cloudwatch") for a in alarms]))
-        return 0
-    _apply_alarms(cloudwatch, alarms, out)
-    runner.submit(Submission("CreateProcessingJob", job))
-    out(
-        f"monitoring job {job_name} started over {requests.capture_uri(config, settings, endpoint)}"
+    started = f"monitoring job {job_name} started over "
+    started += requests.capture_uri(config, settings, endpoint)
+    runner.apply(
+        [
+            send(Submission("CreateProcessingJob", job)),
+            _alarms_step(runner, alarms),  # while the job starts, minutes before it ends
+            do(lambda: out(started)),
+        ]
     )
     runner.wait_job("processing", job_name)  # JobFailed (exit 1) when the job fails
     report = requests.report_uri(config, settings, job_name)
-    violations = _read_report(clients.s3, report, VIOLATIONS_FILE) or {"violations": []}
+    assert runner.clients is not None
+    s3 = runner.clients.s3
+    violations = _read_report(s3, report, VIOLATIONS_FILE) or {"violations": []}
     if config.local:
-        metrics = _read_report(clients.s3, report, METRICS_FILE) or {}
+        cloudwatch = runner.aws_client("cloudwatch")
+        metrics = _read_report(s3, report, METRICS_FILE) or {}
         for request in requests.put_metric_data_requests(metrics):
             cloudwatch.put_metric_data(**request)
         states = evaluate_alarms(cloudwatch, alarms, datetime.now(UTC))
@@ -164,18 +171,23 @@ def schedule(args: argparse.Namespace, config: LaunchConfig, connect: Connect, o
         raise ConfigError("monitor schedule takes no --local: EventBridge Scheduler is AWS's")
     endpoint = _endpoint(args, config)
     role = checks.schedule_role(settings.schedule_role)
+    runner = _runner(args, config, out)  # its steps use no launcher client
     uri = settings.model_data or model_data(connect().sagemaker, endpoint)
     request = requests.schedule_request(config, settings, endpoint, uri, role)
     alarms = requests.alarm_requests(settings, endpoint, monitored_columns(config))
     checks.check_schedule(request)
     checks.check_alarms(alarms)
-    if args.dry_run:
-        plan = [Submission("CreateSchedule", request, "scheduler")]
-        out(dry_run_text(plan + [Submission("PutMetricAlarm", a, "cloudwatch") for a in alarms]))
-        return 0
-    _apply_alarms(_client(args, config, "cloudwatch"), alarms, out)
-    arn = _client(args, config, "scheduler").create_schedule(**request)["ScheduleArn"]
-    out(f"schedule {request['Name']} ({settings.schedule}): {arn}")
+
+    def create_schedule() -> None:
+        arn = runner.aws_client("scheduler").create_schedule(**request)["ScheduleArn"]
+        out(f"schedule {request['Name']} ({settings.schedule}): {arn}")
+
+    runner.apply(
+        [
+            do(create_schedule, Submission("CreateSchedule", request, "scheduler")),
+            _alarms_step(runner, alarms),
+        ]
+    )
     return 0
 
 
@@ -183,8 +195,9 @@ def list_monitors(
     args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out
 ) -> int:
     settings = _settings(args, config)
-    scheduler = _client(args, config, "scheduler")
-    cloudwatch = _client(args, config, "cloudwatch")
+    runner = _runner(args, config, out)
+    scheduler = runner.aws_client("scheduler")
+    cloudwatch = runner.aws_client("cloudwatch")
     schedules = scheduler.list_schedules(NamePrefix=settings.monitor_name).get("Schedules", [])
     for s in schedules:
         out(f"schedule {s['Name']}: {s.get('State', '?')}")
@@ -203,8 +216,9 @@ def delete(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
     settings = _settings(args, config)
     endpoint = _endpoint(args, config)
     name = requests.schedule_name(settings, endpoint)
-    scheduler = _client(args, config, "scheduler")
-    cloudwatch = _client(args, config, "cloudwatch")
+    runner = _runner(args, config, out)
+    scheduler = runner.aws_client("scheduler")
+    cloudwatch = runner.aws_client("cloudwatch")
     prefix = requests.alarm_name(settings, endpoint, "")
     alarms = [
         a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]

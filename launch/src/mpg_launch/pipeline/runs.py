@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mpg_launch.aws.clients import error_code
+from mpg_launch.aws.plan import send
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.aws.waiting import Out
 from mpg_launch.errors import JobFailed, LaunchError
@@ -26,6 +27,7 @@ from mpg_launch.pipeline import requests as pipeline_requests
 from mpg_launch.pipeline.checks import check_definition
 from mpg_launch.pipeline.definition import build_definition
 from mpg_launch.pipeline.parameters import parse_overrides, wire_value, with_values
+from mpg_launch.table.schema import schema_steps
 
 SUCCEEDED = "Succeeded"
 # Executions end in one of these; only Succeeded is a success.
@@ -51,11 +53,19 @@ def definition_json(definition: Mapping[str, Any]) -> str:
     return json.dumps(definition, separators=(",", ":"))
 
 
-def upsert(
-    runner: Runner, definition: Mapping[str, Any], description: str | None = None
-) -> str | None:
+def _s3(runner: Runner) -> Any:
+    assert runner.clients is not None
+    return runner.clients.s3
+
+
+def _check_images(clients: Any, definition: Mapping[str, Any]) -> None:
+    if clients.ecr is not None:  # the images sit inside the definition string
+        check_images_exist(clients.ecr, images_in(definition))
+
+
+def upsert(runner: Runner, definition: Mapping[str, Any], description: str | None = None) -> str:
     """Check the definition, make sure the model package group exists, then create the
-    pipeline or update it. Returns the pipeline ARN (None on a dry run)."""
+    pipeline or update it. Returns the pipeline ARN (a dry run prints the plan and stops)."""
     check_definition(definition)
     config = runner.config
     body = definition_json(definition)
@@ -70,25 +80,27 @@ def upsert(
         "UpdatePipeline", pipeline_requests.pipeline_update_request(config, body, description)
     )
     runner.check(group, create, update)  # all of them before the first is sent
-    if runner.dry_run:
-        for submission in (group, create):
-            runner.submit(submission)
-        return None
-    assert runner.clients is not None
-    sagemaker = runner.clients.sagemaker
-    if runner.clients.ecr is not None:  # the images sit inside the definition string
-        check_images_exist(runner.clients.ecr, images_in(definition))
-    if not exists(
-        sagemaker.describe_model_package_group, ModelPackageGroupName=config.model_package_group
-    ):
-        runner.submit(group)
+    # Observe (a dry run assumes neither exists, and looks at no image), plan, apply.
+    runner.observe(lambda c: _check_images(c, definition), dry=lambda: None)
+    group_exists = runner.observe(
+        lambda c: exists(
+            c.sagemaker.describe_model_package_group,
+            ModelPackageGroupName=config.model_package_group,
+        ),
+        dry=lambda: False,
+    )
+    pipeline_exists = runner.observe(
+        lambda c: exists(c.sagemaker.describe_pipeline, PipelineName=config.pipeline_name),
+        dry=lambda: False,
+    )
+    plan = schema_steps(config, lambda: _s3(runner), runner.out)
+    if not group_exists:
+        plan.append(send(group))
+    plan.append(send(update if pipeline_exists else create))
+    *_, (answer,) = runner.apply(plan)
+    if not group_exists:
         runner.out(f"created model package group {config.model_package_group}")
-    if exists(sagemaker.describe_pipeline, PipelineName=config.pipeline_name):
-        (answer,) = runner.submit(update)
-        verb = "updated"
-    else:
-        (answer,) = runner.submit(create)
-        verb = "created"
+    verb = "updated" if pipeline_exists else "created"
     arn = str(answer["PipelineArn"])
     runner.out(f"{verb} pipeline {config.pipeline_name}: {arn}")
     return arn
@@ -121,10 +133,9 @@ def start(runner: Runner, overrides: Sequence[str], display_name: str | None = N
     request = pipeline_requests.pipeline_execution_request(
         config, {k: wire_value(v) for k, v in values.items()}, str(uuid.uuid4()), display_name
     )
-    answers = runner.submit(Submission("StartPipelineExecution", request))
-    if not answers:
-        return None
-    arn = str(answers[0]["PipelineExecutionArn"])
+    start = send(Submission("StartPipelineExecution", request))
+    *_, (answer,) = runner.apply([*schema_steps(config, lambda: _s3(runner), runner.out), start])
+    arn = str(answer["PipelineExecutionArn"])
     runner.out(f"started {arn}")
     return arn
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mpg_launch.aws import names
+from mpg_launch.aws.plan import Step, do
 from mpg_launch.aws.s3 import list_objects, split_s3_uri
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.endpoint import run as endpoint_run
@@ -106,6 +107,13 @@ def sample_row(s3: Any, config: LaunchConfig, features: tuple[str, ...]) -> str:
     return steps.csv_row(values)
 
 
+def _inferred_into(table: Path, target: str, task: str | None, path: Path, out: Out) -> Path:
+    """A dry run's schema: inferred as :func:`schema_for` would, into ``path`` (the state
+    folder untouched), and printed."""
+    out(_inferred(table, target, task, path).rstrip("\n"))
+    return path
+
+
 def quickstart(
     runner: Runner,
     state_root: Path,
@@ -115,48 +123,37 @@ def quickstart(
     seed: int,
 ) -> Outcome:
     """The steps, on ``runner``'s local clients; ``runner.config`` is the user's, which this
-    narrows to the table (its schema, prefix and endpoint)."""
-    from mpg_launch.table.data import checked_splits, upload_splits
-
+    narrows to the table (its schema, prefix and endpoint). A dry run infers the schema into a
+    temporary folder (the state untouched), prints the first phase's plan (the splits'
+    uploads and the preprocessing job) and stops there: the phases after it need that job's
+    outputs."""
     out = runner.out
+    name = remembered.table_name(table)
+    with tempfile.TemporaryDirectory() as tmp:
+        schema = runner.observe(
+            lambda c: schema_for(state_root, table, target, task, out),
+            dry=lambda: _inferred_into(table, target, task, Path(tmp) / "schema.toml", out),
+        )
+        base = runner.config
+        config = replace(
+            base,
+            schema=str(schema),
+            prefix=f"{base.prefix}/{name}",
+            endpoint_name=name,
+            local=True,
+        )
+        runner = replace(runner, config=config)
+        features = table_schema.load_checked_schema(schema).feature_columns
+        images = {image: config.image_uri(image) for image in ("preprocessing", "training")}
+        keys = steps.step_keys(
+            table.read_bytes(), schema.read_bytes(), seed, images, config.hyperparameters
+        )
+        record_path = schema.parent / RECORD
+        record: dict[str, Any] = runner.observe(lambda c: _record(record_path), dry=dict)
+        prep = keys.job(name, "prep")
+        runner.apply(_first_phase(runner, table, seed, keys, record, record_path, Path(tmp)))
     assert runner.clients is not None
     s3 = runner.clients.s3
-    name = remembered.table_name(table)
-    schema = schema_for(state_root, table, target, task, out)
-    base = runner.config
-    config = replace(
-        base,
-        schema=str(schema),
-        prefix=f"{base.prefix}/{name}",
-        endpoint_name=name,
-        local=True,
-    )
-    runner = replace(runner, config=config)
-    features = table_schema.load_checked_schema(schema).feature_columns
-    images = {image: config.image_uri(image) for image in ("preprocessing", "training")}
-    keys = steps.step_keys(
-        table.read_bytes(), schema.read_bytes(), seed, images, config.hyperparameters
-    )
-    record_path = schema.parent / RECORD
-    record = json.loads(record_path.read_text("utf-8")) if record_path.is_file() else {}
-
-    if record.get("data") == keys.data and list_objects(s3, names.raw_uri(config, "test")):
-        out(f"data: unchanged, reusing {names.s3_uri(config, config.raw_prefix)}/")
-    else:
-        splits = checked_splits(str(table), seed, 1, table_schema.config_schema(config))
-        uploaded = upload_splits(config, s3, splits, out=out)
-        table_schema.upload_schema(config, s3, out)
-        for split, frame in splits.items():
-            out(f"{split}: {len(frame)} rows, {', '.join(uploaded[split])}")
-        record["data"] = keys.data
-        _save(record_path, record)
-
-    prep = keys.job(name, "prep")
-    if _completed(runner, "processing", prep):
-        out(f"preprocess: unchanged, reusing {prep}")
-    else:
-        table_schema.upload_schema(config, s3)  # where the job reads it (data may be reused)
-        jobs_run.preprocess(runner, prep)
 
     train = keys.job(name, "train")
     if _completed(runner, "training", train):
@@ -192,23 +189,54 @@ def quickstart(
     return Outcome(endpoint, _report_path(config, state_root, report_uri), metrics, row, answer)
 
 
-def plan(runner: Runner, table: Path, target: str, task: str | None, seed: int) -> None:
-    """``--dry-run``: the schema as it would be inferred (written to a temporary folder, the
-    state untouched), the splits' uploads and the preprocessing job's request, printed; it
-    stops there, as the jobs after it need that job's outputs."""
-    from mpg_launch.table.data import checked_splits, upload_splits
+def _record(path: Path) -> dict[str, Any]:
+    """What an earlier quickstart of the table did (its data's and deploy's keys)."""
+    found: dict[str, Any] = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+    return found
 
+
+def _first_phase(
+    runner: Runner,
+    table: Path,
+    seed: int,
+    keys: steps.StepKeys,
+    record: dict[str, Any],
+    record_path: Path,
+    folder: Path,
+) -> list[Step]:
+    """The splits' uploads (unless the same data is there) and preprocessing (unless a job of
+    the same inputs finished): observed, then planned."""
+    from mpg_launch.table.data import check_bucket, checked_splits, split_steps
+
+    config, out = runner.config, runner.out
     name = remembered.table_name(table)
-    with tempfile.TemporaryDirectory() as tmp:
-        schema = Path(tmp) / "schema.toml"
-        runner.out(_inferred(table, target, task, schema).rstrip("\n"))
-        base = runner.config
-        config = replace(base, schema=str(schema), prefix=f"{base.prefix}/{name}", local=True)
-        runner = replace(runner, config=config)
-        assert runner.clients is not None
+    plan: list[Step] = []
+    test_split = names.raw_uri(config, "test")
+    if record.get("data") == keys.data and runner.observe(
+        lambda c: bool(list_objects(c.s3, test_split)), dry=lambda: False
+    ):
+        out(f"data: unchanged, reusing {names.s3_uri(config, config.raw_prefix)}/")
+    else:
         splits = checked_splits(str(table), seed, 1, table_schema.config_schema(config))
-        upload_splits(config, runner.clients.s3, splits, out=runner.out, dry_run=True)
-        jobs_run.preprocess(runner, f"{name}-prep-dry-run")
+        runner.observe(lambda c: check_bucket(c.s3, config.bucket), dry=lambda: None)
+        assert runner.clients is not None
+        s3 = runner.clients.s3
+        uploads, uploaded = split_steps(config, s3, splits, folder, 1, out)
+
+        def uploaded_data() -> None:
+            table_schema.upload_schema(config, s3, out)
+            for split, frame in splits.items():
+                out(f"{split}: {len(frame)} rows, {', '.join(uploaded[split])}")
+            record["data"] = keys.data
+            _save(record_path, record)
+
+        plan += [*uploads, do(uploaded_data)]
+    prep = keys.job(name, "prep")
+    if runner.observe(lambda c: _completed(runner, "processing", prep), dry=lambda: False):
+        out(f"preprocess: unchanged, reusing {prep}")
+    else:
+        plan += jobs_run.preprocess_steps(runner, prep)  # with the schema, where the job reads it
+    return plan
 
 
 def _ask(runner: Runner, endpoint: str, row: str) -> str:

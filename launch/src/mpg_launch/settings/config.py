@@ -74,7 +74,7 @@ class LaunchConfig:
     # Explicit image URIs per image (preprocessing, training, serving) override ECR names.
     images: Mapping[str, str] = field(default_factory=dict)
     # Push here instead of the ECR proxy endpoint (a test registry, a pull-through mirror).
-    registry_override: str | None = None
+    image_registry: str | None = None
     instances: Mapping[str, Instances] = field(default_factory=dict)
     volume_size_gb: int = 30
     max_runtime_seconds: int = 3600
@@ -135,8 +135,8 @@ class LaunchConfig:
     @property
     def registry(self) -> str:
         """Host of the registry the images are pushed to and named after."""
-        if self.registry_override:
-            return self.registry_override
+        if self.image_registry:
+            return self.image_registry
         suffix = ".cn" if self.region.startswith("cn-") else ""
         return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com{suffix}"
 
@@ -300,12 +300,20 @@ def check_environment(env: Mapping[str, str]) -> None:
     """One rule: an ``MPG_*`` variable the launcher does not read is refused, never ignored
     (``MPG_DRY_RUN=1`` would otherwise run for real)."""
     unknown = sorted(v for v in env if v.startswith("MPG_") and v not in KNOWN_ENV)
+    renamed = [v for v in unknown if v in declared.RENAMED]
+    if renamed:
+        raise _renamed(renamed[0], "environment variable")
     if unknown:
         hint = "; pass --dry-run instead" if "MPG_DRY_RUN" in unknown else ""
         raise ConfigError(
             f"unknown environment variable(s) {', '.join(unknown)}: the launcher reads only "
             f"{', '.join(sorted(KNOWN_ENV))} (launch/README.md, Settings); unset it{hint}"
         )
+
+
+def _renamed(old: str, where: str) -> ConfigError:
+    new = declared.RENAMED[old]
+    return ConfigError(f"{where} {old} is now {new}: rename it (the value is unchanged)")
 
 
 def load_config(
@@ -331,6 +339,9 @@ def load_config(
             for k, v in data.items()
         }
         unknown = sorted(set(data) - known)
+        renamed = [key for key in unknown if key in declared.RENAMED]
+        if renamed:
+            raise _renamed(renamed[0], f"config file {path}: key")
         if unknown:
             raise ConfigError(f"unknown key(s) {unknown} in {path}; known: {sorted(known)}")
         for key, value in data.items():
@@ -436,9 +447,9 @@ def _checked(
             )
     if values.get("image_tag") is not None:
         preflight.image_tag(values["image_tag"], sources.get("image_tag", "image_tag"))
-    if values.get("registry_override") is not None:
+    if values.get("image_registry") is not None:
         preflight.registry(
-            values["registry_override"], sources.get("registry_override", "registry")
+            values["image_registry"], sources.get("image_registry", "image_registry")
         )
     if values.get("local_s3", "folder") not in LOCAL_S3_CHOICES:
         raise ConfigError(

@@ -10,8 +10,9 @@ written here are then all the prefix holds, and every row is in it exactly once.
 
 from __future__ import annotations
 
+import functools
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +28,10 @@ from mpg_core.dataset import (
 from mpg_core.errors import DataError
 from mpg_core.schema import FEATURES, TARGET
 from mpg_launch.aws import names
-from mpg_launch.aws.clients import error_code
+from mpg_launch.aws.clients import Clients, error_code
+from mpg_launch.aws.plan import Step, Submission, do
 from mpg_launch.aws.s3 import list_objects, split_s3_uri
+from mpg_launch.aws.submit import Runner
 from mpg_launch.errors import ConfigError, LaunchError
 from mpg_launch.settings.config import LaunchConfig
 from mpg_launch.table.schema import config_schema
@@ -95,28 +98,31 @@ def upload_file(s3: Any, path: Path, uri: str) -> str:
     return uri
 
 
-def _replace_prefix(
-    s3: Any, paths: list[Path], prefix: str, out: Callable[[str], None], dry_run: bool = False
-) -> list[str]:
-    """Upload ``paths`` under ``prefix``, then delete every other object there. A dry run
-    prints each PutObject request (and then stops at the listing: its answer is needed)."""
-    if dry_run:
-        from mpg_launch.aws.submit import Submission, dry_run_text
-        from mpg_launch.aws.validation import validate_request
+def _prefix_steps(
+    s3: Any, paths: list[Path], prefix: str, out: Callable[[str], None]
+) -> tuple[list[Step], list[str]]:
+    """Upload ``paths`` under ``prefix`` (a step each, printed as its PutObject request), then
+    delete every other object there; returns the steps and the uploaded URIs."""
+    uris = [prefix + path.name for path in paths]
+    steps = [
+        do(
+            functools.partial(upload_file, s3, path, uri),
+            Submission(
+                "PutObject", dict(zip(("Bucket", "Key"), split_s3_uri(uri), strict=True)), "s3"
+            ),
+        )
+        for path, uri in zip(paths, uris, strict=True)
+    ]
+    steps.append(do(functools.partial(_remove_others, s3, prefix, uris, out)))
+    return steps, uris
 
-        for path in paths:
-            bucket, key = split_s3_uri(prefix + path.name)
-            request = {"Bucket": bucket, "Key": key}
-            validate_request("s3", "PutObject", request)
-            out(dry_run_text([Submission("PutObject", request, "s3")]))
-        return [prefix + path.name for path in paths]
-    uploaded = [upload_file(s3, path, prefix + path.name) for path in paths]
+
+def _remove_others(s3: Any, prefix: str, keep: list[str], out: Callable[[str], None]) -> None:
     for _, uri in list_objects(s3, prefix):
-        if uri not in uploaded:
+        if uri not in keep:
             bucket, key = split_s3_uri(uri)
             s3.delete_object(Bucket=bucket, Key=key)
             out(f"removed {uri} (left by an earlier upload)")
-    return uploaded
 
 
 def checked_splits(
@@ -136,41 +142,69 @@ def checked_splits(
     return splits
 
 
+def split_steps(
+    config: LaunchConfig,
+    s3: Any,
+    splits: Splits,
+    folder: Path,
+    shards: int = 1,
+    out: Callable[[str], None] = lambda line: None,
+) -> tuple[list[Step], dict[str, list[str]]]:
+    """Write the splits (:func:`checked_splits`) as ``shards`` files each under ``folder``;
+    returns the steps that upload them and name -> S3 URIs (``train``, ``validation``,
+    ``test``, ``batch`` and ``batch-joined``)."""
+    schema = config_schema(config)
+    features, target = (
+        (FEATURES, TARGET) if schema is None else (schema.feature_columns, schema.target)
+    )
+    steps: list[Step] = []
+    uploaded = {}
+
+    def upload(name: str, paths: list[Path], prefix: str) -> None:
+        more, uploaded[name] = _prefix_steps(s3, paths, prefix, out)
+        steps.extend(more)
+
+    for name, paths in write_split_shards(splits, folder / "bronze", shards).items():
+        upload(name, paths, names.raw_uri(config, name))
+    # Batch transform reads the endpoint's format: raw features, no header, no target.
+    batch = write_shards(
+        splits.test[list(features)], folder / "batch", "test", shards, header=False
+    )
+    upload("batch", batch, names.batch_input_uri(config))
+    # id (the row's line in the table), the true target, then the same features.
+    joined = folder / "joined" / "test.csv"
+    joined.parent.mkdir()
+    labelled = splits.test[[target, *features]]
+    labelled.set_axis(labelled.index + 1).to_csv(joined, index=True, header=False)
+    upload("batch-joined", [joined], names.batch_joined_uri(config))
+    return steps, uploaded
+
+
+def apply_uploads(
+    runner: Runner, splits: Splits, shards: int = 1, after: Sequence[Step] = ()
+) -> dict[str, list[str]]:
+    """Observe the bucket, plan the splits' uploads (then ``after``) and apply them; a dry
+    run prints each upload's request and stops. Returns name -> S3 URIs."""
+    config = runner.config
+    runner.observe(lambda c: check_bucket(c.s3, config.bucket), dry=lambda: None)
+    assert runner.clients is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        steps, uploaded = split_steps(
+            config, runner.clients.s3, splits, Path(tmp), shards, runner.out
+        )
+        runner.apply([*steps, *after])
+    return uploaded
+
+
 def upload_splits(
     config: LaunchConfig,
     s3: Any,
     splits: Splits,
     shards: int = 1,
     out: Callable[[str], None] = lambda line: None,
-    dry_run: bool = False,
 ) -> dict[str, list[str]]:
-    """Write the splits (:func:`checked_splits`) as ``shards`` files each and upload them;
-    returns name -> S3 URIs (``train``, ``validation``, ``test`` and ``batch``). A dry run
-    prints each upload's request instead."""
-    if not dry_run:
-        check_bucket(s3, config.bucket)
-    schema = config_schema(config)
-    features, target = (
-        (FEATURES, TARGET) if schema is None else (schema.feature_columns, schema.target)
-    )
-    uploaded = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, paths in write_split_shards(splits, Path(tmp) / "bronze", shards).items():
-            uploaded[name] = _replace_prefix(s3, paths, names.raw_uri(config, name), out, dry_run)
-        # Batch transform reads the endpoint's format: raw features, no header, no target.
-        batch = write_shards(
-            splits.test[list(features)], Path(tmp) / "batch", "test", shards, header=False
-        )
-        uploaded["batch"] = _replace_prefix(s3, batch, names.batch_input_uri(config), out, dry_run)
-        # id (the row's line in the table), the true target, then the same features.
-        joined = Path(tmp) / "joined" / "test.csv"
-        joined.parent.mkdir()
-        labelled = splits.test[[target, *features]]
-        labelled.set_axis(labelled.index + 1).to_csv(joined, index=True, header=False)
-        uploaded["batch-joined"] = _replace_prefix(
-            s3, [joined], names.batch_joined_uri(config), out, dry_run
-        )
-    return uploaded
+    """:func:`apply_uploads` on an S3 client alone; returns name -> S3 URIs."""
+    return apply_uploads(Runner(config, Clients(None, None, s3, None), out), splits, shards)
 
 
 def table_splits(source: str | None, schema: TableSchema, seed: int = 42) -> Splits:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mpg_launch.aws import names
+from mpg_launch.aws.plan import Step, do
 from mpg_launch.aws.s3 import list_objects, split_s3_uri
 from mpg_launch.errors import ConfigError
 from mpg_launch.settings.config import LaunchConfig
@@ -92,11 +93,11 @@ def upload_schema(config: LaunchConfig, s3: Any, out: Any = lambda line: None) -
     return uri
 
 
-def prepare_schema(config: LaunchConfig, dry_run: bool, s3: Callable[[], Any], out: Any) -> None:
-    """What every command that starts the first job (or the pipeline) does first: check the
-    schema, then (unless a dry run) upload it where the job's ProcessingInput reads it."""
+def schema_steps(config: LaunchConfig, s3: Callable[[], Any], out: Any) -> list[Step]:
+    """The first step of every command that starts the first job (or the pipeline): the
+    schema, checked now (before any client exists), uploaded where the job's ProcessingInput
+    reads it. The printed plan leaves it out: it shows the command's own requests."""
     if not config.schema:
-        return
-    config_schema(config)  # before any client exists
-    if not dry_run:
-        upload_schema(config, s3(), out)
+        return []
+    config_schema(config)
+    return [do(lambda: upload_schema(config, s3(), out))]
