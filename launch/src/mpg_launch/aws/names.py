@@ -116,3 +116,9 @@ def scalable_variant(endpoint: str) -> dict[str, Any]:
         "ResourceId": scalable_resource_id(endpoint),
         "ScalableDimension": INSTANCE_COUNT_DIMENSION,
     }
+
+
+def resource_name_prefix(endpoint: str) -> str:
+    """What every model and endpoint config deploy names for ``endpoint`` starts with (delete
+    lists by it, then keeps only what the kit's tags say is the endpoint's)."""
+    return endpoint

@@ -281,11 +281,31 @@ class LocalSageMaker(PipelineCalls):
 
     def list_models(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
         names = [n for n in self.state.names("models") if NameContains in n]
-        return {"Models": [{"ModelName": n} for n in names]}
+        return {"Models": [{"ModelName": n, "ModelArn": self._arn("model", n)} for n in names]}
 
     def list_endpoint_configs(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
         names = [n for n in self.state.names("endpoint-configs") if NameContains in n]
-        return {"EndpointConfigs": [{"EndpointConfigName": n} for n in names]}
+        return {
+            "EndpointConfigs": [
+                {"EndpointConfigName": n, "EndpointConfigArn": self._arn("endpoint-config", n)}
+                for n in names
+            ]
+        }
+
+    def list_endpoints(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
+        names = [n for n in self.state.names("endpoints") if NameContains in n]
+        return {
+            "Endpoints": [
+                {"EndpointName": n, "EndpointArn": self._arn("endpoint", n)} for n in names
+            ]
+        }
+
+    def list_tags(self, ResourceArn: str, **_: Any) -> dict[str, Any]:
+        """The Tags a model, endpoint config or endpoint was created with."""
+        kind, _, name = ResourceArn.rpartition(":")[2].partition("/")
+        records = {"model": "models", "endpoint-config": "endpoint-configs"}
+        record = self.state.get(records.get(kind, "endpoints"), name, "ListTags")
+        return {"Tags": list(record.get("Tags", []))}
 
     def create_endpoint_config(self, **request: Any) -> dict[str, str]:
         arn = self._arn("endpoint-config", request["EndpointConfigName"])
@@ -349,9 +369,14 @@ class LocalSageMaker(PipelineCalls):
         return serving.MAX_BODY_BYTES
 
     def create_endpoint(
-        self, EndpointName: str, EndpointConfigName: str, **_: Any
+        self,
+        EndpointName: str,
+        EndpointConfigName: str,
+        Tags: list[dict[str, str]] | None = None,
+        **_: Any,
     ) -> dict[str, str]:
         record: dict[str, Any] = {
+            "Tags": list(Tags or []),
             "EndpointName": EndpointName,
             "EndpointArn": self._arn("endpoint", EndpointName),
             "EndpointConfigName": EndpointConfigName,
