@@ -302,7 +302,7 @@ class LocalSageMaker(PipelineCalls):
 
     def list_tags(self, ResourceArn: str, **_: Any) -> dict[str, Any]:
         """The Tags a model, endpoint config or endpoint was created with."""
-        kind, _, name = ResourceArn.rpartition(":")[2].partition("/")
+        kind, _slash, name = ResourceArn.rpartition(":")[2].partition("/")
         records = {"model": "models", "endpoint-config": "endpoint-configs"}
         record = self.state.get(records.get(kind, "endpoints"), name, "ListTags")
         return {"Tags": list(record.get("Tags", []))}
