@@ -307,3 +307,14 @@ def test_deploy_tags_what_it_creates_and_delete_removes_it(moto_config: LaunchCo
 def test_delete_class_count() -> None:
     print("hostile input, round two: {'delete':", len(CASES), "}")
     assert len(CASES) >= 11
+
+
+def test_a_63_character_endpoint_deploys_and_deletes(moto_config: LaunchConfig) -> None:
+    """Its model and config names are shortened with a hash; delete still finds them."""
+    endpoint = "e" * 63
+    argv = ["--endpoint", endpoint, *FAST]
+    assert main(["deploy", "--training-job", "t1", *argv], out=lambda s: None) == 0
+    _, configs, models = names()
+    assert len(configs) == 1 and configs == models and len(configs[0]) <= 63
+    assert main(["delete", *argv], out=lambda s: None) == 0
+    assert names() == ([], [], [])

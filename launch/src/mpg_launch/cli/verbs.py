@@ -286,7 +286,7 @@ def _endpoint_source(args: argparse.Namespace, config: LaunchConfig) -> str:
 
 
 def _endpoint(args: argparse.Namespace, config: LaunchConfig) -> str:
-    """The endpoint deploy creates, short enough for the names it derives from it."""
+    """The endpoint deploy creates: any SageMaker name (its model and config names fit)."""
     name = args.endpoint or config.endpoint_name
     return preflight.endpoint_name(name, _endpoint_source(args, config))
 

@@ -34,7 +34,8 @@ def deploy(
     wait: bool = True,
     model_package: str | None = None,
 ) -> dict[str, Any] | None:
-    """Create a model and an endpoint config named ``<endpoint>-<stamp>``; create the endpoint,
+    """Create a model and an endpoint config named ``<endpoint>-<stamp>`` (shortened with a
+    hash for long endpoint names: :func:`names.deploy_name`); create the endpoint,
     or move an existing one to the new config (blue/green, no downtime). The model serves a
     training job's artifact, or a registered ``model_package`` (ARN). With autoscaling the
     variant is registered once InService; an existing registration is removed before the update
@@ -46,7 +47,7 @@ def deploy(
     for note in endpoint_checks.deploy_notes(config):
         runner.out(f"note: {note}")
     data_url = model_data or names.trained_model_uri(config, str(training_job))
-    name = names.checked_name(f"{endpoint}-{stamp}")
+    name = names.deploy_name(endpoint, stamp)
     if model_package:
         model = registry_requests.model_package_model_request(config, name, model_package)
     elif pipeline:
