@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
+from mpg_launch.local.engine import serving
 from mpg_launch.local.engine.serving import model_error
 from mpg_launch.local.state import LocalState, not_found
 
@@ -131,11 +132,11 @@ def _call(port: int, request: dict[str, Any], s3: Any, answer: Path) -> None:
 def invoke(state: LocalState, s3: Any, request: dict[str, Any]) -> dict[str, Any]:
     """Run one asynchronous request to its end; answer what InvokeEndpointAsync answers."""
     endpoint = request["EndpointName"]
-    record = state.get("endpoints", endpoint, "InvokeEndpointAsync")
+    record = serving.observed_endpoint(state, endpoint, "InvokeEndpointAsync")
     if record.get("EndpointStatus") != "InService":
         raise not_found(
             "InvokeEndpointAsync",
-            f"Endpoint {endpoint} is not InService ({record.get('EndpointStatus')})",
+            f"Endpoint {endpoint} is not InService ({serving.status_text(record)})",
         )
     config = state.get("endpoint-configs", record["EndpointConfigName"], "InvokeEndpointAsync")
     if "AsyncInferenceConfig" not in config:

@@ -441,7 +441,7 @@ class LocalSageMaker(PipelineCalls):
         return {"EndpointArn": record["EndpointArn"]}
 
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
-        return self.state.get("endpoints", EndpointName, "DescribeEndpoint")
+        return serving.observed_endpoint(self.state, EndpointName, "DescribeEndpoint")
 
     def delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
         record = self.describe_endpoint(EndpointName=EndpointName)
@@ -472,12 +472,12 @@ class LocalRuntime:
         Accept: str = "*/*",
         **_: Any,
     ) -> dict[str, Any]:
-        record = self.state.get("endpoints", EndpointName, "InvokeEndpoint")
+        record = serving.observed_endpoint(self.state, EndpointName, "InvokeEndpoint")
         # An endpoint serves while it is updated (a rollout's two fleets take the traffic).
         if record.get("EndpointStatus") not in ("InService", "Updating", "UpdateRollbackFailed"):
             raise not_found(
                 "InvokeEndpoint",
-                f"Endpoint {EndpointName} is not InService ({record.get('EndpointStatus')})",
+                f"Endpoint {EndpointName} is not InService ({serving.status_text(record)})",
             )
         serving.check_body(Body, record.get("MaxBodyBytes", serving.MAX_BODY_BYTES))
         reply = local_rollout.invoke(self.state, record, Body, ContentType, Accept)
