@@ -10,6 +10,7 @@ and ``delete`` work from other processes. S3 stays real (AWS, or moto in the tes
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 from collections.abc import Callable
@@ -38,6 +39,29 @@ Out = Callable[[str], None]
 # /ping within 3 minutes.
 SERVERLESS_MAX_PAYLOAD_MB = 4
 SERVERLESS_STARTUP_SECONDS = 180
+
+
+# Statuses in which SageMaker refuses UpdateEndpoint ("Cannot update in-progress endpoint").
+IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+_CLAIMED_FROM = "StatusBeforeUpdate"  # what a failed update puts back
+
+
+def _claim_update(record: dict[str, Any]) -> None:
+    """Mark the endpoint Updating, unless an update or a create is in progress."""
+    status = record.get("EndpointStatus")
+    if status in IN_PROGRESS:
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "ValidationException",
+                    "Message": f'Cannot update in-progress endpoint "{record["EndpointArn"]}" '
+                    f"({status}).",
+                }
+            },
+            "UpdateEndpoint",
+        )
+    record.update({"EndpointStatus": "Updating", _CLAIMED_FROM: status})
+    record.pop("FailureReason", None)
 
 
 def _check_image(image: str) -> None:
@@ -79,10 +103,10 @@ class LocalSageMaker(PipelineCalls):
         image: str,
         runner: Callable[[], dict[str, Any]],
     ) -> None:
-        if self.state.exists(kind, name):
-            raise LaunchError(f"a local job named {name} already exists; choose another name")
         _check_image(image)
-        self.state.put(kind, name, {status_key: "InProgress"})
+        # Claimed under the record's lock: of two jobs with one name, the second is refused.
+        if not self.state.create(kind, name, {status_key: "InProgress"}):
+            raise LaunchError(f"a local job named {name} already exists; choose another name")
         try:
             record = runner()
         except KeyboardInterrupt:
@@ -409,36 +433,62 @@ class LocalSageMaker(PipelineCalls):
     ) -> dict[str, str]:
         """Blue/green: the new containers must pass their pings before the old ones stop.
         With a BlueGreenUpdatePolicy, traffic moves as it says, watched by its alarms
-        (:mod:`mpg_launch.local.engine.rollout`), before this returns."""
-        record = self.describe_endpoint(EndpointName=EndpointName)
+        (:mod:`mpg_launch.local.engine.rollout`), before this returns.
+
+        The endpoint is claimed first (compare-and-swap on its status, under the record's
+        lock): as on SageMaker, an endpoint being created or updated cannot be updated, so of
+        two deploys onto one endpoint the second is refused, instead of both reporting
+        success and one fleet running unrecorded."""
+        self.describe_endpoint(EndpointName=EndpointName)  # a dead fleet is Failed first
+        record = self.state.update("endpoints", EndpointName, _claim_update, "UpdateEndpoint")
+        before = record.pop(_CLAIMED_FROM)
         try:
-            new = self._start_endpoint(EndpointName, EndpointConfigName)
-        except (JobFailed, LaunchError) as exc:
-            raise LaunchError(
-                f"update of {EndpointName} failed, it still serves "
-                f"{record['EndpointConfigName']}: {exc}"
-            ) from None
-        if DeploymentConfig and "BlueGreenUpdatePolicy" in DeploymentConfig:
-            local_rollout.run(
-                self.state,
-                record,
-                new,
-                EndpointConfigName,
-                DeploymentConfig,
-                self._max_body_bytes(EndpointConfigName),
-                self.out,
-            )
-            return {"EndpointArn": record["EndpointArn"]}
-        for instance in record.get("Instances", []):
-            serving.stop_containers([c["name"] for c in instance])
-        record.update(
-            Instances=new,
-            EndpointConfigName=EndpointConfigName,
-            EndpointStatus="InService",
-            MaxBodyBytes=self._max_body_bytes(EndpointConfigName),
-        )
-        self.state.put("endpoints", EndpointName, record)
+            try:
+                new = self._start_endpoint(EndpointName, EndpointConfigName)
+            except (JobFailed, LaunchError) as exc:
+                raise LaunchError(
+                    f"update of {EndpointName} failed, it still serves "
+                    f"{record['EndpointConfigName']}: {exc}"
+                ) from None
+            if DeploymentConfig and "BlueGreenUpdatePolicy" in DeploymentConfig:
+                local_rollout.run(
+                    self.state,
+                    record,
+                    new,
+                    EndpointConfigName,
+                    DeploymentConfig,
+                    self._max_body_bytes(EndpointConfigName),
+                    self.out,
+                )
+                return {"EndpointArn": record["EndpointArn"]}
+
+            def swap(current: dict[str, Any]) -> None:
+                for instance in current.get("Instances", []):
+                    serving.stop_containers([c["name"] for c in instance])
+                current.pop(_CLAIMED_FROM, None)
+                current.update(
+                    Instances=new,
+                    EndpointConfigName=EndpointConfigName,
+                    EndpointStatus="InService",
+                    MaxBodyBytes=self._max_body_bytes(EndpointConfigName),
+                )
+
+            self.state.update("endpoints", EndpointName, swap, "UpdateEndpoint")
+        except BaseException:
+            self._release(EndpointName, before)
+            raise
         return {"EndpointArn": record["EndpointArn"]}
+
+    def _release(self, endpoint: str, status: str) -> None:
+        """After a failed update: the endpoint serves its old fleet, as it did before."""
+
+        def back(current: dict[str, Any]) -> None:
+            current.pop(_CLAIMED_FROM, None)
+            if current.get("EndpointStatus") == "Updating":
+                current["EndpointStatus"] = status
+
+        with contextlib.suppress(ClientError):  # deleted meanwhile: nothing to put back
+            self.state.update("endpoints", endpoint, back, "UpdateEndpoint")
 
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
         return serving.observed_endpoint(self.state, EndpointName, "DescribeEndpoint")
