@@ -291,7 +291,7 @@ REFUSED: dict[str, list[str]] = {
     "registry list": ["--model-package-group", "bad_name"],
     "registry approve": ["latest"],
     "registry reject": ["v1"],
-    "registry deploy": [PACKAGE, "--endpoint", "e" * 48],
+    "registry deploy": [PACKAGE, "--endpoint", "e" * 64],
     "monitor run": ["--endpoint", "e1", "--model-data", "http://not-s3/model.tar.gz"],
     "monitor schedule": ["--schedule", "every hour"],
     "monitor list": ["--monitor-name", "not a name"],

@@ -11,6 +11,7 @@ import pytest
 from mpg_launch.aws.clients import aws_clients
 from mpg_launch.aws.submit import Runner
 from mpg_launch.cli.main import main
+from mpg_launch.endpoint.delete import kit_tags
 from mpg_launch.jobs import run as jobs_run
 from mpg_launch.settings.config import LaunchConfig
 
@@ -105,10 +106,14 @@ def test_deploy_then_delete_leaves_nothing(config: LaunchConfig) -> None:
         == 0
     )
     assert sm.describe_endpoint(EndpointName="mpg-moto")["EndpointStatus"] == "InService"
-    # What an earlier deploy (blue/green update) leaves behind: moto has no UpdateEndpoint.
+    # What an earlier deploy (blue/green update) leaves behind, tagged as deploy tags it:
+    # moto has no UpdateEndpoint.
     old = "mpg-moto-20240101-000000"
     sm.create_model(
-        ModelName=old, ExecutionRoleArn=config.role_arn, PrimaryContainer={"Image": "x"}
+        ModelName=old,
+        ExecutionRoleArn=config.role_arn,
+        PrimaryContainer={"Image": "x"},
+        Tags=kit_tags("mpg-moto"),
     )
     sm.create_endpoint_config(
         EndpointConfigName=old,
@@ -120,6 +125,7 @@ def test_deploy_then_delete_leaves_nothing(config: LaunchConfig) -> None:
                 "InitialInstanceCount": 1,
             }
         ],
+        Tags=kit_tags("mpg-moto"),
     )
     assert main(["delete", "--endpoint", "mpg-moto", *argv], out=lambda s: None) == 0
     assert sm.list_endpoints()["Endpoints"] == []

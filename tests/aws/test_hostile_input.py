@@ -258,16 +258,15 @@ CASES: dict[str, Case] = {
         ["deploy", "--training-job", "t1", "--memory-mb", "3072"],
         "--memory-mb needs --serverless; add --serverless or drop --memory-mb",
     ),
-    "deploy-endpoint-63": Case(
-        ["deploy", "--training-job", "t1", "--endpoint", "e" * 63],
-        "(63 characters): give 1 to 47 letters, digits and inner hyphens (deploy appends "
-        "-YYYYmmdd-HHMMSS to name its model and endpoint config, so the longest endpoint name "
-        "is 47)",
+    "deploy-endpoint-64": Case(
+        ["deploy", "--training-job", "t1", "--endpoint", "e" * 64],
+        "is not a SageMaker name (1-63 letters, digits and inner hyphens); fix --endpoint",
     ),
-    "deploy-endpoint-file-50": Case(
+    "deploy-endpoint-file-64": Case(
         ["deploy", "--training-job", "t1"],
-        "endpoint_name (from config file {config})",
-        config=f'endpoint_name = "{"e" * 50}"\n',
+        "is not a SageMaker name (1-63 letters, digits and inner hyphens); fix config file "
+        "{config}",
+        config=f'endpoint_name = "{"e" * 64}"\n',
     ),
     "deploy-model-data-http": Case(
         ["deploy", "--model-data", "https://b/m.tar.gz"], "--model-data 'https://b/m.tar.gz'"
@@ -383,7 +382,8 @@ CASES: dict[str, Case] = {
     "approve-word": Case(["registry", "approve", "latest"], "give its ARN or its version number"),
     "reject-version-word": Case(["registry", "reject", "v1"], "model package 'v1'"),
     "deploy-package-endpoint": Case(
-        ["registry", "deploy", PACKAGE, "--endpoint", "e" * 48], "the longest endpoint name is 47"
+        ["registry", "deploy", PACKAGE, "--endpoint", "e" * 64],
+        "not a SageMaker name (1-63 letters",
     ),
     "registry-list-group": Case(
         ["registry", "list", "--model-package-group", "g" * 64], "model_package_group 'gggg"

@@ -18,6 +18,7 @@ from mpg_launch.aws.validation import request_errors
 from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.endpoint import rollout
 from mpg_launch.endpoint import run as endpoint_run
+from mpg_launch.endpoint.delete import owned
 from mpg_launch.endpoint.rollout_settings import Rollout
 from mpg_launch.errors import ConfigError, JobFailed
 from mpg_launch.settings.config import LaunchConfig, load_config
@@ -79,12 +80,16 @@ def _redeploy(
             stub.add_response(
                 "create_model",
                 {"ModelArn": ARN},
-                endpoint_requests.model_request(config, NEW, model_uri),
+                owned(endpoint_requests.model_request(config, NEW, model_uri), "mpg-moto"),
             )
             stub.add_response(
                 "create_endpoint_config",
                 {"EndpointConfigArn": ARN},
-                endpoint_requests.endpoint_config_request(config, NEW, NEW),
+                owned(
+                    endpoint_requests.endpoint_config_request(config, NEW, NEW),
+                    "mpg-moto",
+                    rollout.alarm_names(NEW) if config.rollout.create_alarms else (),
+                ),
             )
             assert config.rollout is not None
             stub.add_response(
@@ -180,35 +185,6 @@ def test_a_rolled_back_update_fails_the_deploy_with_sagemakers_reason(
     rolled_back = _endpoint(OLD, FailureReason=f"Alarm {NEW}-5xx-rate is in ALARM")
     with pytest.raises(JobFailed, match=f"still serves {OLD}: Alarm {NEW}-5xx-rate is in ALARM"):
         _redeploy(config, rolled_back)
-
-
-def test_delete_removes_only_the_alarms_rollouts_made_for_the_endpoint(
-    aws_env: dict[str, str],
-) -> None:
-    client = cloudwatch()
-    for endpoint, config_name in (
-        ("mpg-moto", OLD),
-        ("mpg-moto", NEW),
-        ("mpg-moto-2", "mpg-moto-2-20250101-000000"),  # another endpoint's
-    ):
-        for alarm in rollout.alarm_requests(Rollout(), endpoint, config_name):
-            client.put_metric_alarm(**alarm)
-    client.put_metric_alarm(  # the user's own, named like the endpoint
-        AlarmName="mpg-moto-team-alarm",
-        Namespace="AWS/SageMaker",
-        MetricName="Invocations",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="LessThanThreshold",
-    )
-    deleted = rollout.delete_alarms(client, "mpg-moto")
-    assert deleted == sorted([*rollout.alarm_names(OLD), *rollout.alarm_names(NEW)])
-    left = sorted(a["AlarmName"] for a in client.describe_alarms()["MetricAlarms"])
-    assert left == sorted(
-        ["mpg-moto-team-alarm", *rollout.alarm_names("mpg-moto-2-20250101-000000")]
-    )
 
 
 def test_a_canary_onto_a_new_endpoint_is_refused_before_anything_is_created(

@@ -19,6 +19,7 @@ from mpg_launch.aws.submit import Runner
 from mpg_launch.cli.main import main
 from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.endpoint import run as endpoint_run
+from mpg_launch.endpoint.delete import owned
 from mpg_launch.endpoint.settings import Autoscaling
 from mpg_launch.errors import JobFailed
 from mpg_launch.settings.config import LaunchConfig
@@ -161,12 +162,12 @@ def _redeploy(
         stub.add_response(
             "create_model",
             {"ModelArn": ARN},
-            endpoint_requests.model_request(config, NEW, model_uri),
+            owned(endpoint_requests.model_request(config, NEW, model_uri), "mpg-moto"),
         )
         stub.add_response(
             "create_endpoint_config",
             {"EndpointConfigArn": ARN},
-            endpoint_requests.endpoint_config_request(config, NEW, NEW),
+            owned(endpoint_requests.endpoint_config_request(config, NEW, NEW), "mpg-moto"),
         )
         stub.add_response(
             "update_endpoint",

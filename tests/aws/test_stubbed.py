@@ -10,8 +10,10 @@ from botocore.stub import ANY, Stubber
 
 from mpg_launch.aws.clients import Clients
 from mpg_launch.aws.submit import Runner
+from mpg_launch.endpoint import delete as endpoint_delete
 from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.endpoint import run as endpoint_run
+from mpg_launch.endpoint.delete import kit_tags, owned
 from mpg_launch.images import ecr
 from mpg_launch.jobs import requests as build
 from mpg_launch.jobs import run as jobs_run
@@ -57,19 +59,22 @@ def test_deploy_creates_model_config_and_endpoint(config: LaunchConfig) -> None:
         stub.add_response(
             "create_model",
             {"ModelArn": ARN},
-            endpoint_requests.model_request(
-                config, name, "s3://my-bucket/mpg/training/t1/output/model.tar.gz"
+            owned(
+                endpoint_requests.model_request(
+                    config, name, "s3://my-bucket/mpg/training/t1/output/model.tar.gz"
+                ),
+                "mpg",
             ),
         )
         stub.add_response(
             "create_endpoint_config",
             {"EndpointConfigArn": ARN},
-            endpoint_requests.endpoint_config_request(config, name, name),
+            owned(endpoint_requests.endpoint_config_request(config, name, name), "mpg"),
         )
         stub.add_response(
             "create_endpoint",
             {"EndpointArn": ARN},
-            {"EndpointName": "mpg", "EndpointConfigName": name},
+            owned({"EndpointName": "mpg", "EndpointConfigName": name}, "mpg"),
         )
         runner = Runner(config, Clients(sm, None, None, None), lambda s: None)
         endpoint_run.deploy(runner, "mpg", "20250101-000000", training_job="t1", wait=False)
@@ -142,55 +147,75 @@ def test_authorization_token_is_split_on_the_first_colon() -> None:
 
 
 def test_delete_removes_endpoint_config_and_models(config: LaunchConfig) -> None:
+    """The exact requests: reads first (what is the kit's, what others use), then the deletes
+    of the endpoint, its config and model and an earlier deploy's config, each tagged as the
+    kit's for this endpoint."""
     sm = client("sagemaker")
+    ours = {"Tags": kit_tags("mpg")}
     with Stubber(sm) as stub:
         stub.add_response(
             "describe_endpoint",
             {
                 "EndpointName": "mpg",
-                "EndpointArn": ARN,
+                "EndpointArn": ARN + "/endpoint",
                 "EndpointConfigName": "mpg-c",
                 "EndpointStatus": "InService",
                 "CreationTime": "2025-01-01T00:00:00Z",
                 "LastModifiedTime": "2025-01-01T00:00:00Z",
             },
+            {"EndpointName": "mpg"},
         )
+        config_answer = {
+            "EndpointConfigArn": ARN + "/config",
+            "CreationTime": "2025-01-01T00:00:00Z",
+            "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "mpg-m"}],
+        }
         stub.add_response(
             "describe_endpoint_config",
-            {
-                "EndpointConfigName": "mpg-c",
-                "EndpointConfigArn": ARN,
-                "CreationTime": "2025-01-01T00:00:00Z",
-                "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "mpg-m"}],
-            },
+            {"EndpointConfigName": "mpg-c", **config_answer},
+            {"EndpointConfigName": "mpg-c"},
         )
-        stub.add_response("delete_endpoint", {}, {"EndpointName": "mpg"})
-        stub.add_response("delete_endpoint_config", {}, {"EndpointConfigName": "mpg-c"})
-        stub.add_response("delete_model", {}, {"ModelName": "mpg-m"})
+        stub.add_response("list_tags", ours, {"ResourceArn": ARN + "/config"})
+        old = "mpg-20240101-000000"
         stub.add_response(
             "list_endpoint_configs",
             {
                 "EndpointConfigs": [
                     {
-                        "EndpointConfigName": "mpg-20240101-000000",
-                        "EndpointConfigArn": ARN,
+                        "EndpointConfigName": old,
+                        "EndpointConfigArn": ARN + "/old",
                         "CreationTime": "2025-01-01T00:00:00Z",
                     }
                 ]
             },
             {"NameContains": "mpg", "MaxResults": ANY},
         )
+        stub.add_response("list_tags", ours, {"ResourceArn": ARN + "/old"})
         stub.add_response(
-            "delete_endpoint_config", {}, {"EndpointConfigName": "mpg-20240101-000000"}
+            "describe_endpoint_config",
+            {"EndpointConfigName": old, **config_answer},
+            {"EndpointConfigName": old},
         )
         stub.add_response("list_models", {"Models": []}, {"NameContains": "mpg", "MaxResults": ANY})
-        deleted = endpoint_run.delete(
+        stub.add_response(
+            "describe_model",
+            {"ModelName": "mpg-m", "ModelArn": ARN + "/model", "CreationTime": "2025-01-01"},
+            {"ModelName": "mpg-m"},
+        )
+        stub.add_response("list_tags", ours, {"ResourceArn": ARN + "/model"})
+        stub.add_response("list_tags", ours, {"ResourceArn": ARN + "/endpoint"})
+        stub.add_response("list_endpoints", {"Endpoints": []}, {"MaxResults": ANY})
+        stub.add_response("delete_endpoint", {}, {"EndpointName": "mpg"})
+        stub.add_response("delete_endpoint_config", {}, {"EndpointConfigName": "mpg-c"})
+        stub.add_response("delete_endpoint_config", {}, {"EndpointConfigName": old})
+        stub.add_response("delete_model", {}, {"ModelName": "mpg-m"})
+        deleted = endpoint_delete.delete(
             Clients(sm, None, None, None), "mpg", lambda s: None, wait=lambda sm, name: None
         )
         stub.assert_no_pending_responses()
     assert deleted == [
         "endpoint mpg",
         "endpoint config mpg-c",
+        f"endpoint config {old}",
         "model mpg-m",
-        "endpoint config mpg-20240101-000000",
     ]

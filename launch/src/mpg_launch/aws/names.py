@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -116,3 +117,29 @@ def scalable_variant(endpoint: str) -> dict[str, Any]:
         "ResourceId": scalable_resource_id(endpoint),
         "ScalableDimension": INSTANCE_COUNT_DIMENSION,
     }
+
+
+# deploy's stamp, "YYYYmmdd-HHMMSS", and the hash that keeps a long endpoint's names apart.
+_STAMP_LENGTH = len("20260101-000000")
+_HASH_LENGTH = 8
+_SHORT_PREFIX = 63 - _STAMP_LENGTH - _HASH_LENGTH - 2  # two hyphens
+
+
+def deploy_name(endpoint: str, stamp: str) -> str:
+    """The model and endpoint config deploy makes for ``endpoint`` at ``stamp``:
+    ``<endpoint>-<stamp>`` while that fits SageMaker's 63 characters, else the endpoint's first
+    38 characters, a short hash of the whole name (two long endpoints that share those 38 keep
+    apart) and the stamp. So every legal endpoint name (1-63) can be deployed."""
+    name = f"{endpoint}-{stamp}"
+    if len(name) > 63:
+        digest = hashlib.sha256(endpoint.encode()).hexdigest()[:_HASH_LENGTH]
+        name = f"{resource_name_prefix(endpoint)}-{digest}-{stamp}"
+    return checked_name(name)
+
+
+def resource_name_prefix(endpoint: str) -> str:
+    """What every model and endpoint config deploy names for ``endpoint`` starts with (delete
+    lists by it, then keeps only what the kit's tags say is the endpoint's)."""
+    if len(endpoint) + 1 + _STAMP_LENGTH <= 63:
+        return endpoint
+    return endpoint[:_SHORT_PREFIX]

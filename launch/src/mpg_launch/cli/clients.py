@@ -55,7 +55,7 @@ def local_clients(config: LaunchConfig, out: Out = print) -> Clients:
         s3=s3,
         logs=None,
         ecr=None,
-        cloudwatch=LocalCloudWatch(state),
+        cloudwatch=LocalCloudWatch(state, config.region, config.account),
     )
 
 

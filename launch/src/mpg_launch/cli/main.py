@@ -211,8 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=["processing", "training", "transform", "endpoint"])
     p.add_argument("name")
 
-    p = command("delete", "delete an endpoint, its endpoint config and its models")
+    p = command(
+        "delete",
+        "delete an endpoint mpg-launch created, with its configs, models and alarms (none that "
+        "another endpoint uses)",
+    )
     p.add_argument("--endpoint")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="delete an endpoint mpg-launch did not create (asks for its name on a terminal)",
+    )
+    p.add_argument("--yes", action="store_true", help="with --force: no question (scripts)")
     _pipeline_commands(sub, common)
     from mpg_launch.monitor.commands import add_commands as add_monitor_commands
 

@@ -29,6 +29,7 @@ from mpg_launch.aws.waiting import JOB_KINDS, LogTailer, Out
 from mpg_launch.cli.clients import state_root
 from mpg_launch.endpoint import async_invoke
 from mpg_launch.endpoint import checks as endpoint_checks
+from mpg_launch.endpoint import delete as endpoint_delete
 from mpg_launch.endpoint import rollout_settings as rollout_options
 from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.endpoint import settings as endpoint_options
@@ -268,7 +269,7 @@ def _endpoint_source(args: argparse.Namespace, config: LaunchConfig) -> str:
 
 
 def _endpoint(args: argparse.Namespace, config: LaunchConfig) -> str:
-    """The endpoint deploy creates, short enough for the names it derives from it."""
+    """The endpoint deploy creates: any SageMaker name (its model and config names fit)."""
     name = args.endpoint or config.endpoint_name
     return preflight.endpoint_name(name, _endpoint_source(args, config))
 
@@ -387,7 +388,24 @@ def logs(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
 
 
 def delete(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
-    endpoint_run.delete(connect(), _existing_endpoint(args, config), out)
+    endpoint = _existing_endpoint(args, config)
+    if args.yes and not args.force:
+        raise ConfigError("--yes needs --force; add --force or drop --yes")
+
+    def confirm(plan: endpoint_delete.Plan) -> bool:
+        """--yes, or the endpoint's name typed on a terminal."""
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            raise ConfigError(
+                f"delete --force of endpoint {endpoint}, which mpg-launch did not create, needs "
+                "its name typed on a terminal, or --yes in scripts; nothing sent"
+            )
+        print(f"type the endpoint's name ({endpoint}) to delete it: ", end="", file=sys.stderr)
+        sys.stderr.flush()
+        return sys.stdin.readline().strip() == endpoint
+
+    endpoint_delete.delete(connect(), endpoint, out, force=args.force, confirm=confirm)
     return 0
 
 

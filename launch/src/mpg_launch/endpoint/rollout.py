@@ -21,7 +21,6 @@ service model by the caller like every other request:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -121,14 +120,3 @@ def update_request(
         "EndpointConfigName": endpoint_config,
         "DeploymentConfig": deployment_config(rollout, alarms, instance_count),
     }
-
-
-def delete_alarms(cloudwatch: Any, endpoint: str) -> list[str]:
-    """Delete the alarms earlier rollouts created for ``endpoint`` (named after its endpoint
-    configs, ``<endpoint>-<YYYYmmdd-HHMMSS>-...``): each bills while it exists."""
-    pattern = re.compile(rf"^{re.escape(endpoint)}-\d{{8}}-\d{{6}}-(5xx-rate|p99-latency)$")
-    found = cloudwatch.describe_alarms(AlarmNamePrefix=f"{endpoint}-").get("MetricAlarms", [])
-    names = sorted(a["AlarmName"] for a in found if pattern.match(a["AlarmName"]))
-    if names:
-        cloudwatch.delete_alarms(AlarmNames=names)
-    return names

@@ -1,19 +1,20 @@
 """What the endpoint subcommands do, as plain functions over a config and clients: deploy
-(blue/green, with autoscaling and guarded rollouts), predict and delete.
+(blue/green, with autoscaling and guarded rollouts) and predict (delete is
+:mod:`mpg_launch.endpoint.delete`).
 :mod:`mpg_launch.cli.verbs` turns the parsed flags into these calls."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from mpg_launch.aws import names
 from mpg_launch.aws.clients import Clients, error_code
 from mpg_launch.aws.plan import Step, do, send
 from mpg_launch.aws.submit import Runner, Submission
-from mpg_launch.aws.waiting import Out, wait_for_endpoint, wait_for_endpoint_deleted
+from mpg_launch.aws.waiting import wait_for_endpoint
 from mpg_launch.endpoint import checks as endpoint_checks
+from mpg_launch.endpoint import delete as ownership
 from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.endpoint import rollout
 from mpg_launch.endpoint import scaling as autoscaling
@@ -34,7 +35,8 @@ def deploy(
     wait: bool = True,
     model_package: str | None = None,
 ) -> dict[str, Any] | None:
-    """Create a model and an endpoint config named ``<endpoint>-<stamp>``; create the endpoint,
+    """Create a model and an endpoint config named ``<endpoint>-<stamp>`` (shortened with a
+    hash for long endpoint names: :func:`names.deploy_name`); create the endpoint,
     or move an existing one to the new config (blue/green, no downtime). The model serves a
     training job's artifact, or a registered ``model_package`` (ARN). With autoscaling the
     variant is registered once InService; an existing registration is removed before the update
@@ -46,7 +48,7 @@ def deploy(
     for note in endpoint_checks.deploy_notes(config):
         runner.out(f"note: {note}")
     data_url = model_data or names.trained_model_uri(config, str(training_job))
-    name = names.checked_name(f"{endpoint}-{stamp}")
+    name = names.deploy_name(endpoint, stamp)
     if model_package:
         model = registry_requests.model_package_model_request(config, name, model_package)
     elif pipeline:
@@ -60,13 +62,23 @@ def deploy(
         )
     else:
         model = endpoint_requests.model_request(config, name, data_url)
-    endpoint_config = endpoint_requests.endpoint_config_request(config, name, name)
+    # Tagged as the kit's, for this endpoint: delete removes only what they mark.
+    model = ownership.owned(model, endpoint)
+    made_alarms = (
+        rollout.alarm_names(name) if config.rollout and config.rollout.create_alarms else []
+    )
+    endpoint_config = ownership.owned(
+        endpoint_requests.endpoint_config_request(config, name, name), endpoint, made_alarms
+    )
+    create_endpoint = ownership.owned(
+        endpoint_requests.endpoint_request(config, endpoint, name), endpoint
+    )
     # Every request checked before the first is sent (a read included): a bad endpoint
     # name must not fail after the model was created.
     runner.check(
         Submission("CreateModel", model),
         Submission("CreateEndpointConfig", endpoint_config),
-        Submission("CreateEndpoint", endpoint_requests.endpoint_request(config, endpoint, name)),
+        Submission("CreateEndpoint", create_endpoint),
         Submission("UpdateEndpoint", {"EndpointName": endpoint, "EndpointConfigName": name}),
         *_autoscaling_submissions(config, endpoint),
     )
@@ -82,9 +94,7 @@ def deploy(
     if exists:
         last = Submission("UpdateEndpoint", {"EndpointName": endpoint, "EndpointConfigName": name})
     else:
-        last = Submission(
-            "CreateEndpoint", endpoint_requests.endpoint_request(config, endpoint, name)
-        )
+        last = Submission("CreateEndpoint", create_endpoint)
     scaling = _autoscaling_submissions(config, endpoint)
     saved: list[Submission] = []
     if exists:  # a dry run, which cannot look, shows no registration to remove
@@ -178,7 +188,7 @@ def _guarded_update(
     runner.observe(alarms_exist, dry=lambda: None)
     count = endpoint_options.initial_instance_count(runner.config)
     alarms = [
-        Submission("PutMetricAlarm", request, "cloudwatch")
+        Submission("PutMetricAlarm", ownership.owned(request, endpoint), "cloudwatch")
         for request in rollout.alarm_requests(guard, endpoint, config_name)
     ]
     update = rollout.update_request(guard, endpoint, config_name, count)
@@ -220,9 +230,10 @@ def _registration_plan(runner: Runner, endpoint: str, scaling: list[Submission])
         def put_alarm() -> None:
             alarm = autoscaling.wake_alarm(runner.config, endpoint, sent, answers)
             assert alarm is not None
-            runner.send(Submission("PutMetricAlarm", alarm, "cloudwatch"))
+            runner.send(Submission("PutMetricAlarm", ownership.owned(alarm, endpoint), "cloudwatch"))
 
-        plan.append(do(put_alarm, Submission("PutMetricAlarm", shown, "cloudwatch")))
+        shown_owned = ownership.owned(shown, endpoint)
+        plan.append(do(put_alarm, Submission("PutMetricAlarm", shown_owned, "cloudwatch")))
     return plan
 
 
@@ -329,64 +340,3 @@ def endpoint_models(sagemaker: Any, endpoint: str) -> tuple[str, list[str]]:
     config_name = described["EndpointConfigName"]
     variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
     return config_name, [v["ModelName"] for v in variants["ProductionVariants"]]
-
-
-def _delete_old_versions(sm: Any, endpoint: str, skip: set[str]) -> list[str]:
-    """Models and endpoint configs that earlier deploys (blue/green updates) left behind:
-    named ``<endpoint>-<YYYYmmdd-HHMMSS>`` by :func:`deploy`."""
-    pattern = re.compile(rf"^{re.escape(endpoint)}-\d{{8}}-\d{{6}}$")
-    deleted = []
-    for lister, key, name_key, remover, what in (
-        (
-            "list_endpoint_configs",
-            "EndpointConfigs",
-            "EndpointConfigName",
-            "delete_endpoint_config",
-            "endpoint config",
-        ),
-        ("list_models", "Models", "ModelName", "delete_model", "model"),
-    ):
-        found = getattr(sm, lister)(NameContains=endpoint, MaxResults=100).get(key, [])
-        for item in found:
-            name = item[name_key]
-            if pattern.match(name) and name not in skip:
-                getattr(sm, remover)(**{name_key: name})
-                deleted.append(f"{what} {name}")
-    return deleted
-
-
-def delete(
-    clients: Clients,
-    endpoint: str,
-    out: Out = print,
-    wait: Callable[[Any, str], None] | None = None,
-) -> list[str]:
-    """Delete the endpoint, then its endpoint config and models: nothing left billing.
-    Returns what was deleted; a missing endpoint is not an error (delete is idempotent)."""
-    sm = clients.sagemaker
-    try:
-        config_name, models = endpoint_models(sm, endpoint)
-    except Exception as exc:
-        if error_code(exc) in ("ValidationException", "ResourceNotFound"):
-            out(f"endpoint {endpoint} does not exist; nothing to delete")
-            return []
-        raise
-    # Deregistered first, as the docs ask (Application Auto Scaling does it only when the
-    # caller may call DeregisterScalableTarget).
-    deleted = autoscaling.deregister(clients.autoscaling, endpoint) if clients.autoscaling else []
-    if clients.cloudwatch is not None:
-        deleted += autoscaling.delete_alarm(clients.cloudwatch, endpoint)
-    sm.delete_endpoint(EndpointName=endpoint)
-    (wait or wait_for_endpoint_deleted)(sm, endpoint)
-    deleted.append(f"endpoint {endpoint}")
-    sm.delete_endpoint_config(EndpointConfigName=config_name)
-    deleted.append(f"endpoint config {config_name}")
-    for model in models:
-        sm.delete_model(ModelName=model)
-        deleted.append(f"model {model}")
-    deleted += _delete_old_versions(sm, endpoint, {config_name, *models})
-    if clients.cloudwatch is not None:
-        deleted += [f"alarm {a}" for a in rollout.delete_alarms(clients.cloudwatch, endpoint)]
-    for item in deleted:
-        out(f"deleted {item}")
-    return deleted

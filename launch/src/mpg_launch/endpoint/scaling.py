@@ -3,9 +3,10 @@
 Read it as it stands (to put it back if an update fails) and remove it (before an update,
 which fails on an autoscaled variant whose instance type changes or that goes away, and before
 delete). An asynchronous endpoint scales to zero and back: its registration adds a backlog
-policy, a wake policy and the CloudWatch alarm that sets the wake policy off; that alarm is
-this module's to delete, because deleting a step policy leaves its alarm in place, and an
-alarm whose action is gone would sit in ALARM state forever.
+policy, a wake policy and the CloudWatch alarm that sets the wake policy off; delete
+(:mod:`mpg_launch.endpoint.delete`) removes that alarm too, by its name and its tags, because
+deleting a step policy leaves its alarm in place, and an alarm whose action is gone would sit
+in ALARM state forever.
 
 The requests are built in :mod:`mpg_launch.endpoint.requests` (the scalable target, one
 builder for both kinds) and :mod:`mpg_launch.endpoint.async_requests` (the async policies).
@@ -17,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from mpg_launch.aws import names
-from mpg_launch.aws.clients import error_code
 from mpg_launch.endpoint import async_requests
 from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.settings.config import LaunchConfig
@@ -132,21 +132,6 @@ def wake_alarm(
         if request.get("PolicyName") == async_requests.WAKE_POLICY_NAME:
             arn = answer["PolicyARN"]
     return async_requests.wake_alarm_request(config, endpoint, arn)
-
-
-def delete_alarm(cloudwatch: Any, endpoint: str) -> list[str]:
-    """Delete the endpoint's wake alarm if it has one; returns what was deleted."""
-    name = async_requests.wake_alarm_name(endpoint)
-    try:
-        found = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
-    except Exception as exc:
-        if error_code(exc) in ("AccessDenied", "AccessDeniedException"):
-            return []  # a caller that may not read alarms made none
-        raise
-    if not found:
-        return []
-    cloudwatch.delete_alarms(AlarmNames=[name])
-    return [f"CloudWatch alarm {name}"]
 
 
 def async_text(config: LaunchConfig) -> str:

@@ -8,7 +8,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,23 @@ class LocalState:
                 return False
             self.put(kind, name, record)
             return True
+
+    def update(
+        self,
+        kind: str,
+        name: str,
+        change: Callable[[dict[str, Any]], dict[str, Any] | None],
+        operation: str,
+    ) -> dict[str, Any]:
+        """Read, change and write one record under its lock, so no other command's change
+        between the read and the write is lost. ``change`` edits the record in place (or
+        returns the record to write) and may raise to write nothing. Returns what was written."""
+        with self.locked(kind, name):
+            record = self.get(kind, name, operation)
+            changed = change(record)
+            record = record if changed is None else changed
+            self.put(kind, name, record)
+            return record
 
     def put(self, kind: str, name: str, record: dict[str, Any]) -> None:
         path = self._path(kind, name)

@@ -262,9 +262,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "endpoint_name",
         flag="--endpoint",
-        allowed="a SageMaker name; at most 47 characters for `deploy`",
+        allowed="a SageMaker name (1-63 characters)",
         default="`mpg`",
-        sets="`deploy` adds `-YYYYmmdd-HHMMSS` to name the model and endpoint config (63 at most)",
+        sets=(
+            "`deploy` names the model and endpoint config `<endpoint>-YYYYmmdd-HHMMSS`; above 47 "
+            "characters, the endpoint's first 38, an 8-character hash of the whole name and the "
+            "stamp, so they fit SageMaker's 63"
+        ),
     ),
     Setting(
         "autoscaling",

@@ -22,9 +22,6 @@ from mpg_launch.errors import ConfigError
 # SageMaker resource names: 1-63 letters, digits and inner hyphens.
 NAME_LIMIT = 63
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
-# deploy names the model and endpoint config "<endpoint>-YYYYmmdd-HHMMSS".
-DEPLOY_SUFFIX = len("-20260101-000000")
-ENDPOINT_NAME_LIMIT = NAME_LIMIT - DEPLOY_SUFFIX
 # numpy's RandomState (scikit-learn's splits) takes seeds 0 .. 2**32 - 1.
 SEED_MAX = 2**32 - 1
 # A Docker image reference: [host[:port]/]path[:tag][@sha256:digest], path components lower
@@ -63,15 +60,9 @@ def name(value: str, flag: str, limit: int = NAME_LIMIT, why: str = "") -> str:
 
 
 def endpoint_name(value: str, flag: str) -> str:
-    """deploy appends ``-YYYYmmdd-HHMMSS`` to name the model and the endpoint config, which are
-    limited to 63 characters like the endpoint: so an endpoint name has 47 at most."""
-    return name(
-        value,
-        flag,
-        ENDPOINT_NAME_LIMIT,
-        f" (deploy appends -YYYYmmdd-HHMMSS to name its model and endpoint config, so "
-        f"the longest endpoint name is {ENDPOINT_NAME_LIMIT})",
-    )
+    """Any name SageMaker takes for an endpoint (1-63): deploy derives its model and endpoint
+    config names to fit (:func:`mpg_launch.aws.names.deploy_name`)."""
+    return name(value, flag)
 
 
 def image_uri(value: str, where: str) -> str:

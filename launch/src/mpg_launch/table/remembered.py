@@ -14,8 +14,7 @@ from pathlib import Path
 
 from mpg_launch.errors import ConfigError
 
-# Room for "-train-<8 hex>" after it within SageMaker's 63 characters, and for deploy's
-# "-YYYYmmdd-HHMMSS" after the endpoint name (47 at most).
+# Room for "-train-<8 hex>" after it within SageMaker's 63 characters.
 NAME_LIMIT = 40
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import http.client
 import random
+import select
+import socket
 import tempfile
 import uuid
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
+from mpg_launch.local.engine import serving
 from mpg_launch.local.engine.serving import model_error
 from mpg_launch.local.state import LocalState, not_found
 
@@ -35,6 +38,7 @@ DEFAULT_INVOCATION_TIMEOUT = 900
 MAX_PAYLOAD_MB = 1024
 MAX_BODY_BYTES = MAX_PAYLOAD_MB * 1024 * 1024
 _BLOCK = 1024 * 1024
+_SEND_BLOCK = 64 * 1024  # between two looks for an early answer
 FAILURE_TEXT_BYTES = 1024
 
 
@@ -90,10 +94,46 @@ def _body(s3: Any, request: dict[str, Any]) -> tuple[IO[bytes] | bytes, int]:
     return found["Body"], size
 
 
+def _send_body(sock: socket.socket, body: IO[bytes] | bytes, timeout: float) -> None:
+    """Send the body, but stop as soon as the container answers: a streaming server refuses a
+    bad line (400) before the body's end and closes, and its answer, not the broken pipe of
+    the rest of the body, is what the caller must see. So the socket is watched for the
+    answer between blocks, and a send that fails because the server closed ends the body."""
+    view = memoryview(body) if isinstance(body, bytes) else None
+    offset = 0
+    pending = b""
+    while True:
+        if not pending:
+            if view is not None:
+                pending = bytes(view[offset : offset + _SEND_BLOCK])
+                offset += len(pending)
+            else:
+                pending = body.read(_SEND_BLOCK)  # type: ignore[union-attr]
+            if not pending:
+                return
+        readable, writable, _ = select.select([sock], [sock], [], timeout)
+        if readable:
+            return  # the answer came before the body's end: read it
+        if not writable:
+            raise TimeoutError
+        try:
+            pending = pending[sock.send(pending) :]
+        except (BrokenPipeError, ConnectionResetError):
+            return  # closed by the server: its answer, if it sent one, is waiting
+
+
 def _call(port: int, request: dict[str, Any], s3: Any, answer: Path) -> None:
-    """POST the body to the container, streaming both ways; the answer lands in ``answer``."""
-    timeout = float(request.get("InvocationTimeoutSeconds", DEFAULT_INVOCATION_TIMEOUT))
+    """POST the request's body to the container; the answer lands in ``answer``."""
     body, size = _body(s3, request)
+    _send_and_read(port, request, body, size, answer)
+
+
+def _send_and_read(
+    port: int, request: dict[str, Any], body: IO[bytes] | bytes, size: int, answer: Path
+) -> None:
+    """POST ``body`` (``size`` bytes), streaming both ways; the answer lands in ``answer``,
+    a refusal is :class:`_Failed` with the container's status and message."""
+    timeout = float(request.get("InvocationTimeoutSeconds", DEFAULT_INVOCATION_TIMEOUT))
     headers = {
         "Content-Type": request.get("ContentType", "application/octet-stream"),
         "Accept": request.get("Accept", "*/*"),
@@ -101,7 +141,12 @@ def _call(port: int, request: dict[str, Any], s3: Any, answer: Path) -> None:
     }
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout, blocksize=_BLOCK)
     try:
-        connection.request("POST", "/invocations", body=body, headers=headers)
+        connection.putrequest("POST", "/invocations", skip_accept_encoding=True)
+        for key, value in headers.items():
+            connection.putheader(key, value)
+        connection.endheaders()
+        assert connection.sock is not None
+        _send_body(connection.sock, body, timeout)
         response = connection.getresponse()
         if not 200 <= response.status < 300:
             text = response.read(FAILURE_TEXT_BYTES).decode("utf-8", "replace").strip()
@@ -131,11 +176,11 @@ def _call(port: int, request: dict[str, Any], s3: Any, answer: Path) -> None:
 def invoke(state: LocalState, s3: Any, request: dict[str, Any]) -> dict[str, Any]:
     """Run one asynchronous request to its end; answer what InvokeEndpointAsync answers."""
     endpoint = request["EndpointName"]
-    record = state.get("endpoints", endpoint, "InvokeEndpointAsync")
+    record = serving.observed_endpoint(state, endpoint, "InvokeEndpointAsync")
     if record.get("EndpointStatus") != "InService":
         raise not_found(
             "InvokeEndpointAsync",
-            f"Endpoint {endpoint} is not InService ({record.get('EndpointStatus')})",
+            f"Endpoint {endpoint} is not InService ({serving.status_text(record)})",
         )
     config = state.get("endpoint-configs", record["EndpointConfigName"], "InvokeEndpointAsync")
     if "AsyncInferenceConfig" not in config:

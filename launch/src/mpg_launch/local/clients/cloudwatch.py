@@ -11,12 +11,14 @@ from mpg_launch.local.state import ALARMS, LocalState
 
 
 class LocalCloudWatch:
-    def __init__(self, state: LocalState) -> None:
+    def __init__(self, state: LocalState, region: str = "us-east-1", account: str = "0") -> None:
         self.state = state
+        self.arn_prefix = f"arn:aws:cloudwatch:{region}:{account}:alarm:"
 
     def put_metric_alarm(self, **request: Any) -> dict[str, Any]:
         record = {
             **request,
+            "AlarmArn": self.arn_prefix + request["AlarmName"],
             "StateValue": "INSUFFICIENT_DATA",
             "AlarmConfigurationUpdatedTimestamp": datetime.now(UTC).isoformat(),
         }
@@ -39,3 +41,7 @@ class LocalCloudWatch:
         for name in AlarmNames:
             self.state.delete(ALARMS, name)
         return {}
+
+    def list_tags_for_resource(self, ResourceARN: str) -> dict[str, Any]:
+        name = ResourceARN.removeprefix(self.arn_prefix)
+        return {"Tags": list(self.state.get(ALARMS, name, "ListTagsForResource").get("Tags", []))}

@@ -108,23 +108,29 @@ class LocalRegistry:
         group = self.describe_group(request["ModelPackageGroupName"])["ModelPackageGroupName"]
         version = len(self.state.names(f"{PACKAGES}/{group}")) + 1
         now = _now()
-        record = {
-            **{k: v for k, v in request.items() if k not in ("ClientToken", "Tags")},
-            "ModelPackageName": group,
-            "ModelPackageGroupName": group,
-            "ModelPackageVersion": version,
-            "ModelPackageArn": f"{self.prefix}:model-package/{group}/{version}",
-            "ModelPackageRegistrationType": request.get(
-                "ModelPackageRegistrationType", "Registered"
-            ),
-            "ModelApprovalStatus": request.get("ModelApprovalStatus", "PendingManualApproval"),
-            "ModelPackageStatus": "Completed",
-            "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
-            "CreationTime": now,
-            "LastModifiedTime": now,
-        }
-        self.state.put(f"{PACKAGES}/{group}", str(version), record)
-        return with_datetimes(record)
+
+        def versioned(version: int) -> dict[str, Any]:
+            return {
+                **{k: v for k, v in request.items() if k not in ("ClientToken", "Tags")},
+                "ModelPackageName": group,
+                "ModelPackageGroupName": group,
+                "ModelPackageVersion": version,
+                "ModelPackageArn": f"{self.prefix}:model-package/{group}/{version}",
+                "ModelPackageRegistrationType": request.get(
+                    "ModelPackageRegistrationType", "Registered"
+                ),
+                "ModelApprovalStatus": request.get("ModelApprovalStatus", "PendingManualApproval"),
+                "ModelPackageStatus": "Completed",
+                "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
+                "CreationTime": now,
+                "LastModifiedTime": now,
+            }
+
+        # The next free version, claimed under its record's lock: two registrations at once
+        # get two versions, never one overwriting the other.
+        while not self.state.create(f"{PACKAGES}/{group}", str(version), versioned(version)):
+            version += 1
+        return with_datetimes(versioned(version))
 
     def _locate(self, name_or_arn: str, operation: str) -> tuple[str, str]:
         """(group, version) of a versioned package ARN (or ``group/version``)."""
@@ -142,18 +148,21 @@ class LocalRegistry:
     def update_package(self, request: Mapping[str, Any]) -> dict[str, Any]:
         arn = request["ModelPackageArn"]
         group, version = self._locate(arn, "UpdateModelPackage")
-        record = self.describe_package(arn)
-        record.update({k: request[k] for k in _UPDATABLE if k in request})
-        metadata = {
-            **record.get("CustomerMetadataProperties", {}),
-            **request.get("CustomerMetadataProperties", {}),
-        }
-        for key in request.get("CustomerMetadataPropertiesToRemove", []):
-            metadata.pop(key, None)
-        if metadata:
-            record["CustomerMetadataProperties"] = metadata
-        record["LastModifiedTime"] = _now()
-        self.state.put(f"{PACKAGES}/{group}", version, record)
+
+        def change(record: dict[str, Any]) -> None:
+            record.update({k: request[k] for k in _UPDATABLE if k in request})
+            metadata = {
+                **record.get("CustomerMetadataProperties", {}),
+                **request.get("CustomerMetadataProperties", {}),
+            }
+            for key in request.get("CustomerMetadataPropertiesToRemove", []):
+                metadata.pop(key, None)
+            if metadata:
+                record["CustomerMetadataProperties"] = metadata
+            record["LastModifiedTime"] = _now()
+
+        # Under the record's lock: an approval and a metadata change at once both stay.
+        record = self.state.update(f"{PACKAGES}/{group}", version, change, "UpdateModelPackage")
         return with_datetimes(record)
 
     def packages(self, group: str | None = None) -> list[dict[str, Any]]:

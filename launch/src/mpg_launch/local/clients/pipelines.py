@@ -172,15 +172,24 @@ class PipelineCalls:
 
     def update_pipeline(self, **request: Any) -> dict[str, Any]:
         checked("UpdatePipeline", request)
-        record = self._pipeline(request["PipelineName"], "UpdatePipeline")
-        if request.get("PipelineDefinition") or request.get("PipelineDefinitionS3Location"):
-            record["PipelineDefinition"] = self._definition(request)
-        for key in ("PipelineDisplayName", "PipelineDescription", "RoleArn"):
-            if request.get(key):
-                record[key] = request[key]
-        record["LastModifiedTime"] = datetime.now(UTC)
-        record["PipelineVersionId"] = int(record.get("PipelineVersionId", 1)) + 1
-        self.state.put(PIPELINES, record["PipelineName"], record)
+        name = self._pipeline(request["PipelineName"], "UpdatePipeline")["PipelineName"]
+        definition = (
+            self._definition(request)
+            if request.get("PipelineDefinition") or request.get("PipelineDefinitionS3Location")
+            else None
+        )
+
+        def change(record: dict[str, Any]) -> None:
+            if definition is not None:
+                record["PipelineDefinition"] = definition
+            for key in ("PipelineDisplayName", "PipelineDescription", "RoleArn"):
+                if request.get(key):
+                    record[key] = request[key]
+            record["LastModifiedTime"] = datetime.now(UTC)
+            record["PipelineVersionId"] = int(record.get("PipelineVersionId", 1)) + 1
+
+        # Under the record's lock: two upserts at once get two versions, none lost.
+        record = self.state.update(PIPELINES, name, change, "UpdatePipeline")
         return {
             "PipelineArn": record["PipelineArn"],
             "PipelineVersionId": record["PipelineVersionId"],

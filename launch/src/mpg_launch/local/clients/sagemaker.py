@@ -10,6 +10,7 @@ and ``delete`` work from other processes. S3 stays real (AWS, or moto in the tes
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 from collections.abc import Callable
@@ -38,6 +39,29 @@ Out = Callable[[str], None]
 # /ping within 3 minutes.
 SERVERLESS_MAX_PAYLOAD_MB = 4
 SERVERLESS_STARTUP_SECONDS = 180
+
+
+# Statuses in which SageMaker refuses UpdateEndpoint ("Cannot update in-progress endpoint").
+IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+_CLAIMED_FROM = "StatusBeforeUpdate"  # what a failed update puts back
+
+
+def _claim_update(record: dict[str, Any]) -> None:
+    """Mark the endpoint Updating, unless an update or a create is in progress."""
+    status = record.get("EndpointStatus")
+    if status in IN_PROGRESS:
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "ValidationException",
+                    "Message": f'Cannot update in-progress endpoint "{record["EndpointArn"]}" '
+                    f"({status}).",
+                }
+            },
+            "UpdateEndpoint",
+        )
+    record.update({"EndpointStatus": "Updating", _CLAIMED_FROM: status})
+    record.pop("FailureReason", None)
 
 
 def _check_image(image: str) -> None:
@@ -79,10 +103,10 @@ class LocalSageMaker(PipelineCalls):
         image: str,
         runner: Callable[[], dict[str, Any]],
     ) -> None:
-        if self.state.exists(kind, name):
-            raise LaunchError(f"a local job named {name} already exists; choose another name")
         _check_image(image)
-        self.state.put(kind, name, {status_key: "InProgress"})
+        # Claimed under the record's lock: of two jobs with one name, the second is refused.
+        if not self.state.create(kind, name, {status_key: "InProgress"}):
+            raise LaunchError(f"a local job named {name} already exists; choose another name")
         try:
             record = runner()
         except KeyboardInterrupt:
@@ -281,11 +305,31 @@ class LocalSageMaker(PipelineCalls):
 
     def list_models(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
         names = [n for n in self.state.names("models") if NameContains in n]
-        return {"Models": [{"ModelName": n} for n in names]}
+        return {"Models": [{"ModelName": n, "ModelArn": self._arn("model", n)} for n in names]}
 
     def list_endpoint_configs(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
         names = [n for n in self.state.names("endpoint-configs") if NameContains in n]
-        return {"EndpointConfigs": [{"EndpointConfigName": n} for n in names]}
+        return {
+            "EndpointConfigs": [
+                {"EndpointConfigName": n, "EndpointConfigArn": self._arn("endpoint-config", n)}
+                for n in names
+            ]
+        }
+
+    def list_endpoints(self, NameContains: str = "", **_: Any) -> dict[str, Any]:
+        names = [n for n in self.state.names("endpoints") if NameContains in n]
+        return {
+            "Endpoints": [
+                {"EndpointName": n, "EndpointArn": self._arn("endpoint", n)} for n in names
+            ]
+        }
+
+    def list_tags(self, ResourceArn: str, **_: Any) -> dict[str, Any]:
+        """The Tags a model, endpoint config or endpoint was created with."""
+        kind, _slash, name = ResourceArn.rpartition(":")[2].partition("/")
+        records = {"model": "models", "endpoint-config": "endpoint-configs"}
+        record = self.state.get(records.get(kind, "endpoints"), name, "ListTags")
+        return {"Tags": list(record.get("Tags", []))}
 
     def create_endpoint_config(self, **request: Any) -> dict[str, str]:
         arn = self._arn("endpoint-config", request["EndpointConfigName"])
@@ -349,9 +393,14 @@ class LocalSageMaker(PipelineCalls):
         return serving.MAX_BODY_BYTES
 
     def create_endpoint(
-        self, EndpointName: str, EndpointConfigName: str, **_: Any
+        self,
+        EndpointName: str,
+        EndpointConfigName: str,
+        Tags: list[dict[str, str]] | None = None,
+        **_: Any,
     ) -> dict[str, str]:
         record: dict[str, Any] = {
+            "Tags": list(Tags or []),
             "EndpointName": EndpointName,
             "EndpointArn": self._arn("endpoint", EndpointName),
             "EndpointConfigName": EndpointConfigName,
@@ -384,39 +433,65 @@ class LocalSageMaker(PipelineCalls):
     ) -> dict[str, str]:
         """Blue/green: the new containers must pass their pings before the old ones stop.
         With a BlueGreenUpdatePolicy, traffic moves as it says, watched by its alarms
-        (:mod:`mpg_launch.local.engine.rollout`), before this returns."""
-        record = self.describe_endpoint(EndpointName=EndpointName)
+        (:mod:`mpg_launch.local.engine.rollout`), before this returns.
+
+        The endpoint is claimed first (compare-and-swap on its status, under the record's
+        lock): as on SageMaker, an endpoint being created or updated cannot be updated, so of
+        two deploys onto one endpoint the second is refused, instead of both reporting
+        success and one fleet running unrecorded."""
+        self.describe_endpoint(EndpointName=EndpointName)  # a dead fleet is Failed first
+        record = self.state.update("endpoints", EndpointName, _claim_update, "UpdateEndpoint")
+        before = record.pop(_CLAIMED_FROM)
         try:
-            new = self._start_endpoint(EndpointName, EndpointConfigName)
-        except (JobFailed, LaunchError) as exc:
-            raise LaunchError(
-                f"update of {EndpointName} failed, it still serves "
-                f"{record['EndpointConfigName']}: {exc}"
-            ) from None
-        if DeploymentConfig and "BlueGreenUpdatePolicy" in DeploymentConfig:
-            local_rollout.run(
-                self.state,
-                record,
-                new,
-                EndpointConfigName,
-                DeploymentConfig,
-                self._max_body_bytes(EndpointConfigName),
-                self.out,
-            )
-            return {"EndpointArn": record["EndpointArn"]}
-        for instance in record.get("Instances", []):
-            serving.stop_containers([c["name"] for c in instance])
-        record.update(
-            Instances=new,
-            EndpointConfigName=EndpointConfigName,
-            EndpointStatus="InService",
-            MaxBodyBytes=self._max_body_bytes(EndpointConfigName),
-        )
-        self.state.put("endpoints", EndpointName, record)
+            try:
+                new = self._start_endpoint(EndpointName, EndpointConfigName)
+            except (JobFailed, LaunchError) as exc:
+                raise LaunchError(
+                    f"update of {EndpointName} failed, it still serves "
+                    f"{record['EndpointConfigName']}: {exc}"
+                ) from None
+            if DeploymentConfig and "BlueGreenUpdatePolicy" in DeploymentConfig:
+                local_rollout.run(
+                    self.state,
+                    record,
+                    new,
+                    EndpointConfigName,
+                    DeploymentConfig,
+                    self._max_body_bytes(EndpointConfigName),
+                    self.out,
+                )
+                return {"EndpointArn": record["EndpointArn"]}
+
+            def swap(current: dict[str, Any]) -> None:
+                for instance in current.get("Instances", []):
+                    serving.stop_containers([c["name"] for c in instance])
+                current.pop(_CLAIMED_FROM, None)
+                current.update(
+                    Instances=new,
+                    EndpointConfigName=EndpointConfigName,
+                    EndpointStatus="InService",
+                    MaxBodyBytes=self._max_body_bytes(EndpointConfigName),
+                )
+
+            self.state.update("endpoints", EndpointName, swap, "UpdateEndpoint")
+        except BaseException:
+            self._release(EndpointName, before)
+            raise
         return {"EndpointArn": record["EndpointArn"]}
 
+    def _release(self, endpoint: str, status: str) -> None:
+        """After a failed update: the endpoint serves its old fleet, as it did before."""
+
+        def back(current: dict[str, Any]) -> None:
+            current.pop(_CLAIMED_FROM, None)
+            if current.get("EndpointStatus") == "Updating":
+                current["EndpointStatus"] = status
+
+        with contextlib.suppress(ClientError):  # deleted meanwhile: nothing to put back
+            self.state.update("endpoints", endpoint, back, "UpdateEndpoint")
+
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
-        return self.state.get("endpoints", EndpointName, "DescribeEndpoint")
+        return serving.observed_endpoint(self.state, EndpointName, "DescribeEndpoint")
 
     def delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
         record = self.describe_endpoint(EndpointName=EndpointName)
@@ -447,12 +522,12 @@ class LocalRuntime:
         Accept: str = "*/*",
         **_: Any,
     ) -> dict[str, Any]:
-        record = self.state.get("endpoints", EndpointName, "InvokeEndpoint")
+        record = serving.observed_endpoint(self.state, EndpointName, "InvokeEndpoint")
         # An endpoint serves while it is updated (a rollout's two fleets take the traffic).
         if record.get("EndpointStatus") not in ("InService", "Updating", "UpdateRollbackFailed"):
             raise not_found(
                 "InvokeEndpoint",
-                f"Endpoint {EndpointName} is not InService ({record.get('EndpointStatus')})",
+                f"Endpoint {EndpointName} is not InService ({serving.status_text(record)})",
             )
         serving.check_body(Body, record.get("MaxBodyBytes", serving.MAX_BODY_BYTES))
         reply = local_rollout.invoke(self.state, record, Body, ContentType, Accept)

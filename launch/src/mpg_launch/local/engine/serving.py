@@ -21,10 +21,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mpg_core.artifact.files import unpack_model_tarball
-from mpg_launch.errors import JobFailed
+from mpg_launch.errors import DockerError, JobFailed
 from mpg_launch.local.engine import containers
 from mpg_launch.local.engine.containers import ContainerSpec, Mount
 from mpg_launch.local.engine.staging import download
+from mpg_launch.local.state import LocalState
 
 PING_TIMEOUT = 2.0
 INVOCATION_TIMEOUT = 60.0
@@ -156,6 +157,45 @@ def start_instance(
         stop_containers(names)
         raise
     return [{"name": n, "port": p} for n, p in zip(names, ports, strict=True)]
+
+
+def dead_container(record: Mapping[str, Any]) -> str | None:
+    """Why an endpoint's fleet cannot serve (``container X exited with code N``, or is gone),
+    or None while every container of every instance runs."""
+    for instance in record.get("Instances", []):
+        for container in instance:
+            try:
+                code = containers.exit_code(container["name"])
+            except DockerError:
+                return f"container {container['name']} is gone"
+            if code is not None:
+                return f"container {container['name']} exited with code {code}"
+    return None
+
+
+def observed_endpoint(state: LocalState, name: str, operation: str) -> dict[str, Any]:
+    """The endpoint's record, as SageMaker would report it now: an InService endpoint whose
+    container has died is Failed, with the container's exit code (recorded, under the
+    record's lock, so every later command sees it too)."""
+    record = state.get("endpoints", name, operation)
+    if record.get("EndpointStatus") != "InService":
+        return record  # Creating, Updating (a rollout swaps fleets), Failed: left as they are
+    reason = dead_container(record)
+    if reason is None:
+        return record
+    with state.locked("endpoints", name):
+        current = state.get("endpoints", name, operation)
+        if current.get("Instances") == record.get("Instances"):  # not updated meanwhile
+            current.update(EndpointStatus="Failed", FailureReason=reason)
+            state.put("endpoints", name, current)
+    return current
+
+
+def status_text(record: Mapping[str, Any]) -> str:
+    """``Failed: container x exited with code 3``: the status, and the reason when failed."""
+    status = str(record.get("EndpointStatus"))
+    reason = record.get("FailureReason")
+    return f"{status}: {reason}" if reason and status == "Failed" else status
 
 
 def stop_containers(names: Sequence[str], grace: int = containers.ENDPOINT_STOP_GRACE) -> None:

@@ -1,0 +1,397 @@
+"""``delete`` removes only what the kit created, and nothing another endpoint still uses.
+
+At create time deploy tags every Model, EndpointConfig and Endpoint (and every alarm) it
+makes with :data:`MANAGED` and :data:`ENDPOINT` (:func:`owned`); an endpoint config also
+records, under :data:`ALARMS`, the names of the rollout alarms made for it. ``delete`` then
+works in three steps, like every command:
+
+* :func:`observe` reads: the endpoint and its tags, the kit's configs and models of that
+  endpoint (found by their tags), every other endpoint's config and models (in use: kept),
+  the alarms by their recorded names (and the async wake alarm, whose name is derived) with
+  their own tags, and the variant's autoscaling;
+* :func:`plan` is pure: what it deletes, what it keeps and why, or why it refuses;
+* :func:`apply` sends the deletes, in the order SageMaker and Application Auto Scaling ask.
+
+An endpoint the kit did not create is refused (nothing sent), unless forced; a forced delete
+still keeps what another endpoint uses, and deletes only the alarms whose tags say they are
+the kit's for this endpoint. Alarms are never matched by pattern.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mpg_launch.aws import names
+from mpg_launch.aws.clients import Clients, error_code
+from mpg_launch.aws.waiting import Out, wait_for_endpoint_deleted
+from mpg_launch.endpoint import async_requests
+from mpg_launch.endpoint import scaling as autoscaling
+from mpg_launch.errors import ConfigError
+
+MANAGED = "mpg-launch:managed"
+ENDPOINT = "mpg-launch:endpoint"
+ALARMS = "mpg-launch:alarms"  # on an endpoint config: its rollout alarms, space-separated
+_OURS = (MANAGED, ENDPOINT, ALARMS)
+_MISSING = ("ValidationException", "ResourceNotFound", "ResourceNotFoundException")
+Tags = dict[str, str]
+
+
+def kit_tags(endpoint: str, alarms: Sequence[str] = ()) -> list[dict[str, str]]:
+    tags = [{"Key": MANAGED, "Value": "true"}, {"Key": ENDPOINT, "Value": endpoint}]
+    if alarms:
+        tags.append({"Key": ALARMS, "Value": " ".join(alarms)})
+    return tags
+
+
+def owned(request: dict[str, Any], endpoint: str, alarms: Sequence[str] = ()) -> dict[str, Any]:
+    """``request`` (a Create* or PutMetricAlarm) with the kit's tags added to the user's (a
+    user tag under one of the kit's keys gives way: the kit's say who made it)."""
+    users = [t for t in request.get("Tags", []) if t["Key"] not in _OURS]
+    return {**request, "Tags": users + kit_tags(endpoint, alarms)}
+
+
+def is_ours(tags: Mapping[str, str], endpoint: str) -> bool:
+    return tags.get(MANAGED) == "true" and tags.get(ENDPOINT) == endpoint
+
+
+@dataclass(frozen=True)
+class Config:
+    """An endpoint config seen by delete: its models and tags."""
+
+    name: str
+    models: tuple[str, ...]
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class Observed:
+    endpoint: str
+    exists: bool
+    tags: Tags = field(default_factory=dict)
+    current: str | None = None  # the config it serves
+    configs: tuple[Config, ...] = ()  # the current one and the kit's earlier ones
+    model_tags: Mapping[str, Tags] = field(default_factory=dict)
+    # config names, and model names -> the other endpoints that use them
+    configs_used_by: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    models_used_by: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    alarms: Mapping[str, Tags] = field(default_factory=dict)  # recorded names that exist
+    scaling: tuple[str, ...] = ()  # "scaling policy X", "scalable target Y"
+
+
+@dataclass(frozen=True)
+class Plan:
+    endpoint: str
+    delete_endpoint: bool = False
+    scaling: tuple[str, ...] = ()
+    configs: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    alarms: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()  # "model X: endpoint B uses it"
+    refused: str | None = None
+    forced: bool = False  # deletes an endpoint the kit did not create
+
+    def lines(self) -> list[str]:
+        """What it will delete, then what it keeps and why."""
+        found = [f"will delete {item}" for item in self.deletes()]
+        return found + [f"keeps {item}" for item in self.kept]
+
+    def deletes(self) -> list[str]:
+        endpoint = [f"endpoint {self.endpoint}"] if self.delete_endpoint else []
+        return [
+            *self.scaling,
+            *endpoint,
+            *(f"endpoint config {c}" for c in self.configs),
+            *(f"model {m}" for m in self.models),
+            *(f"CloudWatch alarm {a}" for a in self.alarms),
+        ]
+
+
+def _pages(call: Callable[..., dict[str, Any]], key: str, **request: Any) -> Iterator[Any]:
+    """Every item of a List* call, following NextToken (the local double answers in one)."""
+    while True:
+        answer = call(**request)
+        yield from answer.get(key, [])
+        token = answer.get("NextToken")
+        if not token:
+            return
+        request["NextToken"] = token
+
+
+def _tags(sagemaker: Any, arn: str) -> Tags:
+    return {t["Key"]: t["Value"] for t in _pages(sagemaker.list_tags, "Tags", ResourceArn=arn)}
+
+
+def _describe_config(sagemaker: Any, name: str) -> tuple[str, tuple[str, ...]] | None:
+    """(ARN, model names) of an endpoint config; None when it is gone."""
+    try:
+        found = sagemaker.describe_endpoint_config(EndpointConfigName=name)
+    except Exception as exc:
+        if error_code(exc) in _MISSING:
+            return None
+        raise
+    models = tuple(v["ModelName"] for v in found["ProductionVariants"])
+    return str(found["EndpointConfigArn"]), models
+
+
+Users = dict[str, tuple[str, ...]]
+
+
+def _in_use(sagemaker: Any, endpoint: str) -> tuple[Users, Users]:
+    """The configs, and the models, that other endpoints serve (or are being updated onto):
+    name -> those endpoints. Two maps, as a model and a config may share a name."""
+    configs: dict[str, list[str]] = {}
+    models: dict[str, list[str]] = {}
+    for item in _pages(sagemaker.list_endpoints, "Endpoints", MaxResults=100):
+        other = item["EndpointName"]
+        if other == endpoint:
+            continue
+        try:
+            described = sagemaker.describe_endpoint(EndpointName=other)
+        except Exception as exc:
+            if error_code(exc) in _MISSING:
+                continue  # deleted between the list and the describe
+            raise
+        serving = {described.get("EndpointConfigName")}
+        serving.add(described.get("PendingDeploymentSummary", {}).get("EndpointConfigName"))
+        for config_name in sorted(c for c in serving if c):
+            configs.setdefault(config_name, []).append(other)
+            seen = _describe_config(sagemaker, config_name)
+            for model in seen[1] if seen else ():
+                models.setdefault(model, []).append(other)
+    return (
+        {name: tuple(sorted(set(found))) for name, found in configs.items()},
+        {name: tuple(sorted(set(found))) for name, found in models.items()},
+    )
+
+
+def _kit_configs(sagemaker: Any, endpoint: str, skip: str | None) -> list[Config]:
+    """The kit's earlier configs of ``endpoint`` (blue/green updates leave them), by tag."""
+    found = []
+    prefix = names.resource_name_prefix(endpoint)
+    for item in _pages(
+        sagemaker.list_endpoint_configs, "EndpointConfigs", NameContains=prefix, MaxResults=100
+    ):
+        name = item["EndpointConfigName"]
+        if name == skip:
+            continue
+        tags = _tags(sagemaker, item["EndpointConfigArn"])
+        if is_ours(tags, endpoint):
+            seen = _describe_config(sagemaker, name)
+            if seen:
+                found.append(Config(name, seen[1], tags))
+    return found
+
+
+def _kit_models(sagemaker: Any, endpoint: str) -> dict[str, Tags]:
+    """The kit's models of ``endpoint``, by tag (a model can outlive its config)."""
+    prefix = names.resource_name_prefix(endpoint)
+    found = {}
+    for item in _pages(sagemaker.list_models, "Models", NameContains=prefix, MaxResults=100):
+        tags = _tags(sagemaker, item["ModelArn"])
+        if is_ours(tags, endpoint):
+            found[item["ModelName"]] = tags
+    return found
+
+
+def _model_tags(sagemaker: Any, model: str) -> Tags | None:
+    try:
+        arn = sagemaker.describe_model(ModelName=model)["ModelArn"]
+    except Exception as exc:
+        if error_code(exc) in _MISSING:
+            return None
+        raise
+    return _tags(sagemaker, arn)
+
+
+def _alarms(cloudwatch: Any, recorded: Sequence[str]) -> dict[str, Tags]:
+    """The recorded alarms that exist, with their own tags."""
+    found: dict[str, Tags] = {}
+    wanted = sorted(set(recorded))
+    for start in range(0, len(wanted), 100):  # DescribeAlarms takes up to 100 names
+        answer = cloudwatch.describe_alarms(AlarmNames=wanted[start : start + 100])
+        for alarm in answer.get("MetricAlarms", []):
+            arn = alarm.get("AlarmArn")
+            tags = cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"] if arn else []
+            found[alarm["AlarmName"]] = {t["Key"]: t["Value"] for t in tags}
+    return found
+
+
+def _scaling(clients: Clients, endpoint: str) -> tuple[str, ...]:
+    if clients.autoscaling is None:
+        return ()
+    registered = autoscaling.registration(clients.autoscaling, endpoint)
+    found = [f"scaling policy {r['PolicyName']}" for o, r in registered if o == "PutScalingPolicy"]
+    if registered:
+        found.append(f"scalable target {names.scalable_resource_id(endpoint)}")
+    return tuple(found)
+
+
+def observe(clients: Clients, endpoint: str) -> Observed:
+    """Everything :func:`plan` needs, read and never written."""
+    sm = clients.sagemaker
+    try:
+        described = sm.describe_endpoint(EndpointName=endpoint)
+    except Exception as exc:
+        if error_code(exc) in _MISSING:
+            return Observed(endpoint, exists=False)
+        raise
+    current = str(described["EndpointConfigName"])
+    configs = []
+    seen = _describe_config(sm, current)
+    if seen:
+        configs.append(Config(current, seen[1], _tags(sm, seen[0])))
+    configs += _kit_configs(sm, endpoint, current)
+    model_tags = _kit_models(sm, endpoint)
+    for config in configs:
+        for model in config.models:
+            if model not in model_tags:
+                tags = _model_tags(sm, model)
+                if tags is not None:
+                    model_tags[model] = tags
+    recorded = [a for c in configs for a in c.tags.get(ALARMS, "").split()]
+    recorded.append(async_requests.wake_alarm_name(endpoint))
+    alarms = _alarms(clients.cloudwatch, recorded) if clients.cloudwatch is not None else {}
+    tags = _tags(sm, described["EndpointArn"])
+    configs_used_by, models_used_by = _in_use(sm, endpoint)
+    return Observed(
+        endpoint,
+        exists=True,
+        tags=tags,
+        current=current,
+        configs=tuple(configs),
+        model_tags=model_tags,
+        configs_used_by=configs_used_by,
+        models_used_by=models_used_by,
+        alarms=alarms,
+        scaling=_scaling(clients, endpoint),
+    )
+
+
+def _users(others: tuple[str, ...]) -> str:
+    if len(others) == 1:
+        return f"endpoint {others[0]} uses it"
+    return f"endpoints {', '.join(others)} use it"
+
+
+def plan(seen: Observed, force: bool = False) -> Plan:
+    """What delete does with what :func:`observe` saw (pure)."""
+    endpoint = seen.endpoint
+    if not seen.exists:
+        return Plan(endpoint)
+    ours = is_ours(seen.tags, endpoint)
+    if not ours and not force:
+        why = (
+            f"its tags name endpoint {seen.tags[ENDPOINT]!r}"
+            if seen.tags.get(MANAGED) == "true" and ENDPOINT in seen.tags
+            else f"it has no {MANAGED} tag"
+        )
+        return Plan(
+            endpoint,
+            refused=(
+                f"endpoint {endpoint} was not created by mpg-launch ({why}); nothing was "
+                "deleted. To delete it anyway with its config and models (those no other "
+                "endpoint uses): --force, and type its name (or --yes in scripts)"
+            ),
+        )
+    kept: list[str] = []
+    configs, models = [], []
+    for config in seen.configs:
+        mine = is_ours(config.tags, endpoint) or (force and config.name == seen.current)
+        if config.name in seen.configs_used_by:
+            users = _users(seen.configs_used_by[config.name])
+            kept.append(f"endpoint config {config.name}: {users}")
+        elif not mine:
+            kept.append(f"endpoint config {config.name}: not created by mpg-launch for {endpoint}")
+        else:
+            configs.append(config.name)
+    current_models = next((c.models for c in seen.configs if c.name == seen.current), ())
+    for model in sorted({*seen.model_tags, *current_models}):
+        mine = is_ours(seen.model_tags.get(model, {}), endpoint) or (
+            force and model in current_models
+        )
+        if model in seen.models_used_by:
+            kept.append(f"model {model}: {_users(seen.models_used_by[model])}")
+        elif not mine:
+            kept.append(f"model {model}: not created by mpg-launch for {endpoint}")
+        else:
+            models.append(model)
+    alarms = []
+    for alarm, tags in sorted(seen.alarms.items()):
+        if is_ours(tags, endpoint):
+            alarms.append(alarm)
+        else:
+            kept.append(f"CloudWatch alarm {alarm}: its tags do not say mpg-launch made it here")
+    return Plan(
+        endpoint,
+        delete_endpoint=True,
+        scaling=seen.scaling,
+        configs=tuple(configs),
+        models=tuple(models),
+        alarms=tuple(alarms),
+        kept=tuple(kept),
+        forced=not ours,
+    )
+
+
+def apply(
+    clients: Clients,
+    planned: Plan,
+    out: Out = print,
+    wait: Callable[[Any, str], None] | None = None,
+) -> list[str]:
+    """Send the plan's deletes: the autoscaling first (as the docs ask), then the endpoint
+    (waited for: a config in use cannot go), its configs, models and alarms."""
+    sm = clients.sagemaker
+    deleted: list[str] = []
+
+    def done(item: str) -> None:
+        deleted.append(item)
+        out(f"deleted {item}")
+
+    if planned.scaling and clients.autoscaling is not None:
+        for item in autoscaling.deregister(clients.autoscaling, planned.endpoint):
+            done(item)
+    if planned.delete_endpoint:
+        sm.delete_endpoint(EndpointName=planned.endpoint)
+        (wait or wait_for_endpoint_deleted)(sm, planned.endpoint)
+        done(f"endpoint {planned.endpoint}")
+    for config in planned.configs:
+        sm.delete_endpoint_config(EndpointConfigName=config)
+        done(f"endpoint config {config}")
+    for model in planned.models:
+        sm.delete_model(ModelName=model)
+        done(f"model {model}")
+    if planned.alarms and clients.cloudwatch is not None:
+        clients.cloudwatch.delete_alarms(AlarmNames=list(planned.alarms))
+        for alarm in planned.alarms:
+            done(f"CloudWatch alarm {alarm}")
+    for item in planned.kept:
+        out(f"kept {item}")
+    return deleted
+
+
+def delete(
+    clients: Clients,
+    endpoint: str,
+    out: Out = print,
+    wait: Callable[[Any, str], None] | None = None,
+    force: bool = False,
+    confirm: Callable[[Plan], bool] | None = None,
+) -> list[str]:
+    """Observe, plan, apply. Returns what was deleted; a missing endpoint is not an error
+    (delete is idempotent). A forced delete of an endpoint the kit did not create runs only
+    when ``confirm`` (the CLI's typed confirmation, or ``--yes``) accepts the plan."""
+    planned = plan(observe(clients, endpoint), force)
+    if planned.refused:
+        raise ConfigError(planned.refused)
+    if not planned.delete_endpoint:
+        out(f"endpoint {endpoint} does not exist; nothing to delete")
+        return []
+    if planned.forced:
+        for line in planned.lines():
+            out(line)
+        if confirm is None or not confirm(planned):
+            raise ConfigError(f"delete --force of endpoint {endpoint} not confirmed; nothing sent")
+    return apply(clients, planned, out, wait)

@@ -1,0 +1,320 @@
+"""Issue 23: ``delete`` removes only what the kit created, and nothing another endpoint uses;
+against a moto server, which keeps tags, lists endpoints and stores alarms with their tags.
+Every request the command sends is recorded, so "nothing sent" means no write at all.
+
+These are the hostile-input suite's ``delete`` class; their count is asserted and printed."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from mpg_launch.aws.clients import Clients, aws_clients
+from mpg_launch.cli.main import main
+from mpg_launch.endpoint import rollout
+from mpg_launch.endpoint.async_requests import wake_alarm_name
+from mpg_launch.endpoint.delete import kit_tags
+from mpg_launch.endpoint.rollout_settings import Rollout
+from mpg_launch.settings.config import LaunchConfig
+from tests.helpers.launch import REGION
+
+WRITES = ("Create", "Delete", "Deregister", "Put", "Update", "Register")
+FAST = ["--poll-seconds", "0"]
+Factory = Callable[[LaunchConfig, Any], Clients]
+
+
+def recording(sent: list[str]) -> Factory:
+    """AWS clients (moto) whose every operation is recorded in ``sent``."""
+
+    def factory(config: LaunchConfig, out: Any) -> Clients:
+        clients = aws_clients(config)
+        for client in (clients.sagemaker, clients.cloudwatch, clients.autoscaling):
+            client.meta.events.register("before-call", lambda model, **_: sent.append(model.name))
+        return clients
+
+    return factory
+
+
+def writes(sent: list[str]) -> list[str]:
+    return [op for op in sent if op.startswith(WRITES)]
+
+
+def sm() -> Any:
+    return boto3.client("sagemaker", region_name=REGION)
+
+
+def make(
+    role: str,
+    endpoint: str | None,
+    config_name: str,
+    model: str,
+    tags_for: str | None = None,
+    alarms: list[str] | None = None,
+    new_model: bool = True,
+) -> None:
+    """A model, an endpoint config on it, and (``endpoint``) an endpoint on that config;
+    tagged as the kit tags them for endpoint ``tags_for`` (None: untagged, the user's)."""
+    client = sm()
+    tags = {"Tags": kit_tags(tags_for, alarms or [])} if tags_for else {}
+    plain = {"Tags": kit_tags(tags_for)} if tags_for else {}
+    if new_model:
+        client.create_model(
+            ModelName=model,
+            ExecutionRoleArn=role,
+            PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
+            **plain,
+        )
+    client.create_endpoint_config(
+        EndpointConfigName=config_name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+        **tags,
+    )
+    if endpoint:
+        client.create_endpoint(EndpointName=endpoint, EndpointConfigName=config_name, **plain)
+
+
+def names() -> tuple[list[str], list[str], list[str]]:
+    client = sm()
+    return (
+        sorted(e["EndpointName"] for e in client.list_endpoints()["Endpoints"]),
+        sorted(c["EndpointConfigName"] for c in client.list_endpoint_configs()["EndpointConfigs"]),
+        sorted(m["ModelName"] for m in client.list_models()["Models"]),
+    )
+
+
+def run(argv: list[str], sent: list[str], lines: list[str] | None = None) -> int:
+    return main(
+        ["delete", *argv, *FAST],
+        out=(lines if lines is not None else []).append,
+        factory=recording(sent),
+    )
+
+
+CASES: list[str] = []  # the delete class: one entry per hostile case below
+
+
+def case(test: Callable[..., None]) -> Callable[..., None]:
+    CASES.append(test.__name__)
+    return test
+
+
+@case
+def test_an_endpoint_the_kit_did_not_create_is_refused(
+    aws_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    make(aws_env["MPG_ROLE_ARN"], "victim", "victim-c", "victim-m")
+    before, sent = names(), []
+    assert run(["--endpoint", "victim", "--bucket", "b-unused"], sent) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mpg-launch: error: endpoint victim was not created by mpg-launch")
+    assert "no mpg-launch:managed tag" in err and len(err.strip().splitlines()) == 1
+    assert writes(sent) == [] and "DescribeEndpoint" in sent
+    assert names() == before
+
+
+@case
+def test_copied_tags_of_another_endpoint_do_not_make_it_ours(
+    aws_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    make(aws_env["MPG_ROLE_ARN"], "copy", "copy-c", "copy-m", tags_for="original")
+    sent: list[str] = []
+    assert run(["--endpoint", "copy", "--bucket", "b-unused"], sent) == 2
+    assert "its tags name endpoint 'original'" in capsys.readouterr().err
+    assert writes(sent) == []
+
+
+@case
+def test_force_off_a_terminal_needs_yes(
+    aws_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make(aws_env["MPG_ROLE_ARN"], "victim", "victim-c", "victim-m")
+    monkeypatch.setattr("sys.stdin", io.StringIO("victim\n"))  # a pipe, not a terminal
+    before, sent = names(), []
+    assert run(["--endpoint", "victim", "--bucket", "b-unused", "--force"], sent) == 2
+    err = capsys.readouterr().err
+    assert "needs its name typed on a terminal, or --yes in scripts" in err
+    assert len(err.strip().splitlines()) == 1
+    assert writes(sent) == [] and names() == before
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@case
+def test_force_with_a_wrongly_typed_name_deletes_nothing(
+    aws_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make(aws_env["MPG_ROLE_ARN"], "victim", "victim-c", "victim-m")
+    monkeypatch.setattr("sys.stdin", Terminal("victi\n"))
+    before, sent, lines = names(), [], []
+    assert run(["--endpoint", "victim", "--bucket", "b-unused", "--force"], sent, lines) == 2
+    assert "not confirmed; nothing sent" in capsys.readouterr().err
+    assert "will delete endpoint victim" in lines  # the plan, shown before the question
+    assert writes(sent) == [] and names() == before
+
+
+@case
+def test_force_with_the_typed_name_deletes_it(
+    aws_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make(aws_env["MPG_ROLE_ARN"], "victim", "victim-c", "victim-m")
+    monkeypatch.setattr("sys.stdin", Terminal("victim\n"))
+    sent: list[str] = []
+    assert run(["--endpoint", "victim", "--bucket", "b-unused", "--force"], sent) == 0
+    assert "type the endpoint's name (victim)" in capsys.readouterr().err
+    assert names() == ([], [], [])
+
+
+@case
+def test_yes_without_force_is_refused(
+    aws_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sent: list[str] = []
+    assert run(["--endpoint", "victim", "--bucket", "b-unused", "--yes"], sent) == 2
+    assert "--yes needs --force" in capsys.readouterr().err
+    assert sent == []
+
+
+@case
+def test_force_yes_keeps_what_another_endpoint_uses(aws_env: dict[str, str]) -> None:
+    """A forced delete of the user's endpoint still keeps the model another one serves."""
+    role = aws_env["MPG_ROLE_ARN"]
+    make(role, "victim", "victim-c", "shared-m")
+    make(role, "other", "other-c", "shared-m", new_model=False)
+    sent: list[str] = []
+    lines: list[str] = []
+    argv = ["--endpoint", "victim", "--bucket", "b-unused", "--force", "--yes"]
+    assert run(argv, sent, lines) == 0
+    assert names() == (["other"], ["other-c"], ["shared-m"])
+    assert "kept model shared-m: endpoint other uses it" in lines
+
+
+@case
+def test_a_config_and_model_another_endpoint_serves_are_kept(aws_env: dict[str, str]) -> None:
+    """The issue's case: endpoint B runs on A's config; deleting A left B on a deleted config."""
+    make(aws_env["MPG_ROLE_ARN"], "ep-a", "ep-a-20250101-000000", "ep-a-20250101-000000", "ep-a")
+    sm().create_endpoint(EndpointName="ep-b", EndpointConfigName="ep-a-20250101-000000")
+    sent: list[str] = []
+    lines: list[str] = []
+    assert run(["--endpoint", "ep-a", "--bucket", "b-unused"], sent, lines) == 0
+    assert names() == (["ep-b"], ["ep-a-20250101-000000"], ["ep-a-20250101-000000"])
+    assert "kept endpoint config ep-a-20250101-000000: endpoint ep-b uses it" in lines
+    assert "kept model ep-a-20250101-000000: endpoint ep-b uses it" in lines
+    assert sm().describe_endpoint(EndpointName="ep-b")["EndpointStatus"] == "InService"
+
+
+@case
+def test_another_endpoints_versions_with_a_like_name_are_kept(aws_env: dict[str, str]) -> None:
+    """``mpg-2``'s configs and models start with ``mpg-`` too: their tags say whose they are."""
+    role = aws_env["MPG_ROLE_ARN"]
+    make(role, "mpg", "mpg-20250101-000000", "mpg-20250101-000000", "mpg")
+    make(role, None, "mpg-20240101-000000", "mpg-20240101-000000", "mpg")  # an earlier deploy
+    make(role, "mpg-2", "mpg-2-20250101-000000", "mpg-2-20250101-000000", "mpg-2")
+    make(role, None, "mpg-2-20240101-000000", "mpg-2-20240101-000000", "mpg-2")
+    make(role, None, "mpg-team", "mpg-team", None)  # the user's own, named like ours
+    assert run(["--endpoint", "mpg", "--bucket", "b-unused"], []) == 0
+    kept = ["mpg-2-20240101-000000", "mpg-2-20250101-000000", "mpg-team"]
+    assert names() == (["mpg-2"], kept, kept)
+
+
+def alarm(client: Any, name: str, tags: list[dict[str, str]] | None = None) -> None:
+    client.put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/SageMaker",
+        MetricName="Invocations",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="LessThanThreshold",
+        **({"Tags": tags} if tags else {}),
+    )
+
+
+@case
+def test_alarms_go_by_recorded_name_and_tag_never_by_pattern(aws_env: dict[str, str]) -> None:
+    """The kit's rollout alarms (recorded on their config, tagged) and its wake alarm go; an
+    alarm named like the old pattern but the user's, one recorded but tagged for another
+    endpoint, and another endpoint's rollout alarms stay."""
+    role = aws_env["MPG_ROLE_ARN"]
+    old, new = "mpg-moto-20240101-000000", "mpg-moto-20250101-000000"
+    make(role, "mpg-moto", new, new, "mpg-moto", alarms=rollout.alarm_names(new))
+    make(role, None, old, old, "mpg-moto", alarms=rollout.alarm_names(old))
+    make(role, "mpg-moto-2", "mpg-moto-2-c", "mpg-moto-2-m", "mpg-moto-2")
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    for endpoint, config_name in (("mpg-moto", new), ("mpg-moto-2", "mpg-moto-2-c")):
+        for request in rollout.alarm_requests(Rollout(), endpoint, config_name):
+            cloudwatch.put_metric_alarm(**request, Tags=kit_tags(endpoint))
+    errors_old, latency_old = rollout.alarm_names(old)
+    alarm(cloudwatch, errors_old, kit_tags("mpg-moto"))
+    alarm(cloudwatch, latency_old, kit_tags("someone-else"))  # recorded, but not ours here
+    alarm(cloudwatch, "mpg-moto-20230101-000000-5xx-rate")  # the old pattern, the user's
+    alarm(cloudwatch, wake_alarm_name("mpg-moto"), kit_tags("mpg-moto"))
+    lines: list[str] = []
+    assert run(["--endpoint", "mpg-moto", "--bucket", "b-unused"], [], lines) == 0
+    left = sorted(a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"])
+    assert left == sorted(
+        [
+            latency_old,
+            "mpg-moto-20230101-000000-5xx-rate",
+            *rollout.alarm_names("mpg-moto-2-c"),
+        ]
+    )
+    assert f"deleted CloudWatch alarm {wake_alarm_name('mpg-moto')}" in lines
+    assert f"kept CloudWatch alarm {latency_old}: its tags do not say mpg-launch made it here" in (
+        lines
+    )
+
+
+@case
+def test_a_missing_endpoint_is_nothing_to_delete(aws_env: dict[str, str]) -> None:
+    sent: list[str] = []
+    lines: list[str] = []
+    assert run(["--endpoint", "gone", "--bucket", "b-unused"], sent, lines) == 0
+    assert lines == ["endpoint gone does not exist; nothing to delete"]
+    assert writes(sent) == []
+
+
+def test_deploy_tags_what_it_creates_and_delete_removes_it(moto_config: LaunchConfig) -> None:
+    """The kit's own deploy, then delete: the tags deploy sets are the ones delete reads."""
+    argv = ["--endpoint", "mpg-moto", *FAST]
+    assert main(["deploy", "--training-job", "t1", *argv], out=lambda s: None) == 0
+    client = sm()
+    for arn in (
+        client.describe_endpoint(EndpointName="mpg-moto")["EndpointArn"],
+        client.list_endpoint_configs()["EndpointConfigs"][0]["EndpointConfigArn"],
+        client.list_models()["Models"][0]["ModelArn"],
+    ):
+        tags = {t["Key"]: t["Value"] for t in client.list_tags(ResourceArn=arn)["Tags"]}
+        assert tags["mpg-launch:managed"] == "true" and tags["mpg-launch:endpoint"] == "mpg-moto"
+    assert main(["delete", *argv], out=lambda s: None) == 0
+    assert names() == ([], [], [])
+
+
+def test_delete_class_count() -> None:
+    print("hostile input, round two: {'delete':", len(CASES), "}")
+    assert len(CASES) >= 11
+
+
+def test_a_63_character_endpoint_deploys_and_deletes(moto_config: LaunchConfig) -> None:
+    """Its model and config names are shortened with a hash; delete still finds them."""
+    endpoint = "e" * 63
+    argv = ["--endpoint", endpoint, *FAST]
+    assert main(["deploy", "--training-job", "t1", *argv], out=lambda s: None) == 0
+    _, configs, models = names()
+    assert len(configs) == 1 and configs == models and len(configs[0]) <= 63
+    assert main(["delete", *argv], out=lambda s: None) == 0
+    assert names() == ([], [], [])
