@@ -230,7 +230,9 @@ def _registration_plan(runner: Runner, endpoint: str, scaling: list[Submission])
         def put_alarm() -> None:
             alarm = autoscaling.wake_alarm(runner.config, endpoint, sent, answers)
             assert alarm is not None
-            runner.send(Submission("PutMetricAlarm", ownership.owned(alarm, endpoint), "cloudwatch"))
+            runner.send(
+                Submission("PutMetricAlarm", ownership.owned(alarm, endpoint), "cloudwatch")
+            )
 
         shown_owned = ownership.owned(shown, endpoint)
         plan.append(do(put_alarm, Submission("PutMetricAlarm", shown_owned, "cloudwatch")))
