@@ -139,6 +139,7 @@ def failed_endpoint(s: Stubs) -> None:
 def failed_start(s: Stubs) -> None:
     config = load_config(env={**dict_env(), "MPG_BUCKET": "b-unused"})
     s.answer("describe_pipeline", PipelineDefinition=json.dumps(build_definition(config)))
+    s.answer("list_model_packages", ModelPackageSummaryList=[])  # no approved version
     s.answer("start_pipeline_execution", PipelineExecutionArn=EXECUTION)
     s.answer(
         "describe_pipeline_execution",

@@ -48,6 +48,7 @@ class FakeJobs:
         self.s3 = s3
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.rmse = 2.5
+        self.gate: dict[str, Any] | None = None  # the evaluate step's verdict, when given
         self.fail: set[str] = set()  # job kinds that end Failed
 
     def _arn(self, kind: str, name: str) -> str:
@@ -65,9 +66,11 @@ class FakeJobs:
         if request["AppSpecification"].get("ContainerEntrypoint") == ["evaluate"]:
             output = request["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
             bucket, key = split_s3_uri(output.rstrip("/") + "/evaluation.json")
-            report = {
+            report: dict[str, Any] = {
                 "regression_metrics": {"rmse": {"value": self.rmse, "standard_deviation": 0.1}}
             }
+            if self.gate is not None:
+                report["gate"] = self.gate
             self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(report).encode())
         return {
             **request,
@@ -498,6 +501,35 @@ def test_json_get_failing_the_condition_runs_the_fail_step(
     summary = sm.list_pipeline_executions(PipelineName="p")["PipelineExecutionSummaries"][0]
     assert summary["PipelineExecutionStatus"] == "Failed"
     assert message in summary["PipelineExecutionFailureReason"]
+
+
+@pytest.mark.parametrize("passed", [True, False])
+def test_the_kits_gate_reads_the_evaluate_steps_verdict(
+    sm: FakeJobsSageMaker, jobs: FakeJobs, bucket: str, passed: bool
+) -> None:
+    """The kit's condition (mpg_launch.pipeline.definition.gate_step): ConditionEquals of the
+    report's gate.passed (a JSON boolean) with true; the Fail step quotes gate.reason."""
+    body = quality_pipeline(bucket)
+    check = next(s for s in body["Steps"] if s["Name"] == "CheckRmse")
+    verdict = json_get("Evaluate", "EvaluationReport", "gate.passed")
+    check["Arguments"]["Conditions"] = [
+        {"Type": "Equals", "LeftValue": verdict, "RightValue": True}
+    ]
+    reason = json_get("Evaluate", "EvaluationReport", "gate.reason")
+    check["Arguments"]["ElseSteps"] = [fail_step("RmseTooHigh", join(" ", "the gate", reason))]
+    create(sm, body)
+    why = "failed the approved check: rmse 2.5 not <= 2.02 (...)"
+    jobs.gate = {"passed": passed, "decided_by": "all" if passed else "approved", "reason": why}
+    execution = start(sm, RmseThreshold="1.0")  # not in the condition: evaluate applies it
+    steps = steps_of(sm, execution)
+    assert steps["CheckRmse"]["Metadata"]["Condition"] == {"Outcome": str(passed)}
+    if passed:
+        assert execution["PipelineExecutionStatus"] == "Succeeded"
+        assert "Register" in steps and "RmseTooHigh" not in steps
+    else:
+        assert execution["PipelineExecutionStatus"] == "Failed"
+        assert steps["RmseTooHigh"]["FailureReason"] == f"the gate {why}"
+        assert "Register" not in steps
 
 
 def test_a_failed_job_fails_the_execution_and_nothing_after_it_runs(

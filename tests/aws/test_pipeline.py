@@ -371,3 +371,41 @@ def test_follow_shows_the_executions_own_elapsed_time() -> None:
     }
     assert elapsed(ended, now) == "after 1m15s"
     assert elapsed({"PipelineExecutionStatus": "Executing"}, now) == "(start time unknown)"
+
+
+def test_start_hands_the_approved_versions_model_to_the_gate(
+    config: LaunchConfig, bucket: str
+) -> None:
+    """The group's newest Approved version's model data goes to the evaluate step (which
+    scores it on the same test rows); a pending one is not compared with, and an explicit
+    -P ApprovedModelData wins."""
+    assert run(["pipeline", "upsert"])[0] == 0
+    code, lines = run(["pipeline", "start"])
+    assert code == 0 and len(lines) == 1  # no approved version: nothing said, nothing passed
+    first = lines[0].removeprefix("started ")
+    listed = sagemaker().list_pipeline_parameters_for_execution(PipelineExecutionArn=first)
+    assert listed["PipelineParameters"] == []
+
+    approved = make_package(bucket, "Approved", None)
+    created = sagemaker().describe_model_package(ModelPackageName=approved)["CreationTime"]
+    wait_until(lambda: _now(created) > created, 5, "distinct creation times")
+    make_package(bucket, "PendingManualApproval", None)  # newer, but not approved
+    code, lines = run(["pipeline", "start", "-P", "RmseThreshold=3.5"])
+    assert code == 0
+    assert lines[0] == f"the gate compares with the approved version {approved}"
+    arn = lines[1].removeprefix("started ")
+    listed = sagemaker().list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+    assert listed["PipelineParameters"] == [
+        {"Name": "RmseThreshold", "Value": "3.5"},
+        {
+            "Name": "ApprovedModelData",
+            "Value": f"s3://{bucket}/mpg/training/t1/output/model.tar.gz",
+        },
+    ]
+
+    mine = f"s3://{bucket}/mpg/training/t0/output/model.tar.gz"
+    code, lines = run(["pipeline", "start", "-P", f"ApprovedModelData={mine}"])
+    assert code == 0 and len(lines) == 1
+    arn = lines[0].removeprefix("started ")
+    listed = sagemaker().list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+    assert listed["PipelineParameters"] == [{"Name": "ApprovedModelData", "Value": mine}]

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mpg_core.artifact.files import MODEL_TARBALL
+from mpg_core.artifact.files import MODEL_TARBALL, pack_model_tarball
 from mpg_training.evaluate import main
 from mpg_training.model_quality import (
     PREDICTED_VS_ACTUAL_PLOT,
@@ -178,3 +178,87 @@ def test_a_tarball_escaping_its_folder_is_refused(tmp_path: Path, trained) -> No
         tar.addfile(info, io.BytesIO(b"hi"))
     assert run(root) == 2
     assert "refusing to extract '../escape.txt'" in failure_of(root)
+
+
+@pytest.fixture(scope="module")
+def weak_pipeline(tmp_path_factory: pytest.TempPathFactory, trained) -> Path:
+    """A one-stump forest on the same features: better than the mean, worse than ``trained``."""
+    from mpg_core.hyperparameters import Hyperparameters
+    from mpg_training.job import TrainConfig
+    from mpg_training.job import run as train
+
+    root = tmp_path_factory.mktemp("weak")
+    channels = {s: trained.features / s for s in ("train", "validation", "test")}
+    train(
+        TrainConfig(
+            channels={**channels, "preprocessor": trained.preprocessor_tarball.parent},
+            model_dir=root / "pipeline",
+            output_data_dir=root / "out",
+            hyperparameters=Hyperparameters("random_forest", n_estimators=1, max_depth=2),
+        )
+    )
+    return root / "pipeline"
+
+
+def approved_input(root: Path, artifact_dir: Path) -> str:
+    """The approved version's model.tar.gz where the Evaluate step's 'approved' input puts it."""
+    folder = root / "processing/input/approved"
+    folder.mkdir(parents=True)
+    pack_model_tarball(artifact_dir, folder / MODEL_TARBALL)
+    return f"--approved-model={folder}"
+
+
+def test_the_gate_beats_the_baseline_by_default(tmp_path: Path, trained) -> None:
+    root = processing_tree(tmp_path, trained.pipeline_dir, trained.bronze / "test")
+    assert run(root) == 0
+    gate = report_of(root)["gate"]
+    assert gate["passed"] is True and gate["decided_by"] == "all"
+    assert [c["check"] for c in gate["checks"]] == ["baseline"]
+    assert gate["reason"].startswith("passed every check: rmse ")
+
+
+def test_the_gate_applies_the_pipelines_absolute_threshold(tmp_path: Path, trained) -> None:
+    root = processing_tree(tmp_path, trained.pipeline_dir, trained.bronze / "test")
+    assert run(root, "--absolute-threshold=1.0") == 0
+    gate = report_of(root)["gate"]
+    rmse = report_of(root)["regression_metrics"]["rmse"]["value"]
+    assert gate["passed"] is False and gate["decided_by"] == "absolute"
+    assert gate["reason"] == (
+        f"failed the absolute check: rmse {rmse:.6g} not <= 1 (rmse at most 1)"
+    )
+    assert run(root, "--absolute-threshold=") == 0  # the empty value: no threshold
+    assert report_of(root)["gate"]["passed"] is True
+
+
+def test_the_gate_refuses_a_model_worse_than_the_approved_version(
+    tmp_path: Path, trained, weak_pipeline: Path
+) -> None:
+    root = processing_tree(tmp_path, weak_pipeline, trained.bronze / "test")
+    assert run(root, approved_input(root, trained.pipeline_dir)) == 0
+    report = report_of(root)
+    gate = report["gate"]
+    assert gate["passed"] is False and gate["decided_by"] == "approved"
+    assert [c["check"] for c in gate["checks"]] == ["baseline", "approved"]
+    assert gate["checks"][0]["passed"] is True  # better than the mean, not good enough
+    # The approved version scored on the same rows: what training measured for it.
+    theirs = json.loads(trained.pipeline_report.read_text())["metrics"]["test"]
+    assert gate["approved"]["metrics"]["rmse"] == pytest.approx(theirs["rmse"], abs=1e-6)
+    assert report["regression_metrics"]["rmse"]["value"] > theirs["rmse"]
+
+
+def test_the_gate_passes_a_model_no_worse_than_the_approved_version(
+    tmp_path: Path, trained, weak_pipeline: Path
+) -> None:
+    root = processing_tree(tmp_path, trained.pipeline_dir, trained.bronze / "test")
+    assert run(root, approved_input(root, weak_pipeline)) == 0
+    gate = report_of(root)["gate"]
+    assert gate["passed"] is True and gate["decided_by"] == "all"
+    assert [c["check"] for c in gate["checks"]] == ["baseline", "approved"]
+
+
+def test_an_approved_input_without_a_model_means_no_comparison(tmp_path: Path, trained) -> None:
+    """The pipeline's default ApprovedModelData is the test split's prefix: no model there."""
+    root = processing_tree(tmp_path, trained.pipeline_dir, trained.bronze / "test")
+    shutil.copytree(trained.bronze / "test", root / "processing/input/approved")
+    assert run(root, f"--approved-model={root}/processing/input/approved") == 0
+    assert [c["check"] for c in report_of(root)["gate"]["checks"]] == ["baseline"]

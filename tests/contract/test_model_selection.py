@@ -250,3 +250,15 @@ def test_without_a_validation_channel_auto_judges_on_a_held_out_fifth(
     assert report["selection"]["validation_split"] == "train holdout"
     assert set(evaluation) == {"train"} and report["permutation_importance"] == {}
     assert open_artifact(tmp_path / "m").engine == "compiled"
+    # Chosen on the held-out fifth, then fitted again on every train row.
+    rows = len(pd.read_csv(trained.features / "train" / "train.csv"))
+    assert report["selection"]["fitted_rows"] == report["rows"]["train"] == rows
+
+
+def test_with_a_validation_channel_the_chosen_model_is_the_one_fitted_on_train(
+    trained, tmp_path: Path
+) -> None:
+    channels = {s: trained.features / s for s in ("train", "validation")}
+    train(TrainConfig(channels, tmp_path / "m", tmp_path / "o", Hyperparameters(n_estimators=20)))
+    report = json.loads((tmp_path / "o/evaluation.json").read_text())
+    assert report["selection"]["fitted_rows"] == report["rows"]["train"]

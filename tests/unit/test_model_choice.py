@@ -24,7 +24,7 @@ from mpg_training.calibration import (
     cross_fitted,
     fit_calibration,
 )
-from mpg_training.selection import cross_fitted_gain, ensemble_selection
+from mpg_training.selection import cross_fitted_gain, ensemble_selection, refit
 
 
 def rmse(y: np.ndarray, p: np.ndarray) -> float:
@@ -186,3 +186,58 @@ def test_an_empty_value_is_not_given_so_a_pipeline_trains_what_train_trains() ->
     # "None" stays an explicit choice of unbounded trees, which the size rule respects.
     explicit = parse_hyperparameters({"algorithm": "random_forest", "max_depth": "None"})
     assert for_table_rows(explicit, rows).max_leaf_nodes is None
+
+
+def test_refit_keeps_the_tree_counts_early_stopping_chose_and_the_blend_weights() -> None:
+    from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingClassifier
+
+    from mpg_core.models import BlendedClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1500, 4))
+    y = (X[:, 0] + 0.5 * rng.normal(size=1500) > 0).astype(int)
+    held = slice(0, 1200)
+    hist = HistGradientBoostingClassifier(
+        early_stopping=True, validation_fraction=0.1, n_iter_no_change=5, max_iter=500
+    ).fit(X[held], y[held])
+    boosted = GradientBoostingRegressor(
+        n_iter_no_change=5, validation_fraction=0.1, n_estimators=500, random_state=0
+    ).fit(X[held], X[held, 1])
+    assert hist.n_iter_ < 500 and boosted.n_estimators_ < 500  # both stopped early
+
+    again = refit(hist, X, y)
+    assert again.n_iter_ == hist.n_iter_ and again.get_params()["early_stopping"] is False
+    assert again.get_params()["max_iter"] == hist.n_iter_
+    assert again is not hist and hist.n_iter_ == hist.n_iter_  # the original is left as it was
+    regressor = refit(boosted, X, X[:, 1])
+    assert regressor.n_estimators_ == boosted.n_estimators_
+    assert regressor.get_params()["n_iter_no_change"] is None
+    # Fitted on the new rows: the answers move.
+    assert not np.allclose(again.predict_proba(X), hist.predict_proba(X))
+
+    blended = BlendedClassifier([hist, hist], [0.25, 0.75])
+    refitted = refit(blended, X, y)
+    assert isinstance(refitted, BlendedClassifier)
+    assert np.array_equal(refitted.weights, [0.25, 0.75])
+    assert [m.n_iter_ for m in refitted.members] == [hist.n_iter_, hist.n_iter_]
+    assert all(m is not hist for m in refitted.members)
+
+
+def test_multiclass_probabilities_get_a_temperature_only_when_it_helps_cross_fitted() -> None:
+    from mpg_training.calibration import choose_class_calibration
+
+    rng = np.random.default_rng(3)
+    logits = rng.normal(scale=3.0, size=(400, 3))
+    true = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y_index = np.array([rng.choice(3, p=row) for row in true])
+    # Votes averaged towards uniform, as a forest's are: a power above 1 undoes it.
+    flat = np.exp(logits / 3) / np.exp(logits / 3).sum(axis=1, keepdims=True)
+    choice = choose_class_calibration(flat, y_index, 0, "the validation rows")
+    assert choice.calibration is not None and choice.calibration.method == "temperature"
+    assert 2.0 < choice.calibration.a < 4.5
+    report = choice.as_json()
+    assert report["cross_fitted_log_loss"]["temperature"] < report["cross_fitted_log_loss"]["none"]
+    assert report["judged_by"] == "5-fold cross-fitting on the validation rows"
+    # Already calibrated: nothing gains 1%, nothing is kept.
+    assert choose_class_calibration(true, y_index, 0, "rows").calibration is None
+    assert choose_class_calibration(flat[:30], y_index[:30], 0, "rows").calibration is None

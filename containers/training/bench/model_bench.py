@@ -14,7 +14,12 @@ accuracy; regression: RMSE, R²), means over ``--seeds`` seeded splits with thei
   the issue's baseline: the default must not be worse by more than noise (ROC AUC -0.01,
   log loss +7%, RMSE +1%); the verdict is the last column;
 - with ``--autogluon PYTHON`` (a Python with autogluon.tabular installed, outside this repo's
-  lock), AutoGluon's medium_quality preset on the same splits.
+  lock and never in an image), AutoGluon's medium_quality preset on the same splits. A
+  throwaway venv does (about three minutes, 0.9 GB, no torch)::
+
+      uv venv /tmp/ag && uv pip install --python /tmp/ag/bin/python \\
+          "autogluon.tabular[lightgbm,catboost,xgboost]"
+
 With ``--http`` the default model is served by ``serve`` on 127.0.0.1 and one row is posted
 500 times (keep-alive): the median and 95th percentile milliseconds per request.
 Not a test: figures depend on the machine and its load.

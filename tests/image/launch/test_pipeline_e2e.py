@@ -3,8 +3,10 @@ a user types: `mpg-launch data`, `pipeline upsert`, `pipeline start -P ...`, `pi
 `registry list|approve|deploy`, with the real containers and moto's S3. It runs twice: once
 with an RMSE threshold the model meets (a model package is registered with its model-quality
 report and batch predictions are written), once with one it misses (the execution fails at
-RmseTooHigh with a message naming the RMSE and the threshold; the first three steps come from
-the cache)."""
+RmseTooHigh with a message naming the RMSE and the check that decided; the first three steps
+come from the cache). Once the first version is approved, `pipeline start` hands its model to
+the evaluate step: a weaker model (one shallow tree) beats the trivial baseline but is refused
+as worse than the approved version."""
 
 from __future__ import annotations
 
@@ -50,6 +52,14 @@ def _steps(sm: Any, arn: str) -> dict[str, dict[str, Any]]:
     return {s["StepName"]: s for s in listed["PipelineExecutionSteps"]}
 
 
+def _report_of(sm: Any, steps: dict[str, dict[str, Any]]) -> str:
+    """The S3 URI of the Evaluate step's evaluation.json."""
+    job = steps["Evaluate"]["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[-1]
+    described = sm.describe_processing_job(ProcessingJobName=job)
+    (output,) = described["ProcessingOutputConfig"]["Outputs"]
+    return str(output["S3Output"]["S3Uri"]).rstrip("/") + "/evaluation.json"
+
+
 def test_pipeline_registers_a_good_model_and_stops_a_bad_one(
     bucket: str,
     tmp_path: Path,
@@ -66,9 +76,10 @@ def test_pipeline_registers_a_good_model_and_stops_a_bad_one(
     config = load_config(env=dict(os.environ), overrides={"local": True})
     sm = local_clients(config, out=lines.append).sagemaker
 
-    def run(threshold: str, exit_code: int = 0) -> tuple[dict[str, Any], float]:
+    def run(threshold: str, exit_code: int = 0, *overrides: str) -> tuple[dict[str, Any], float]:
         began = time.monotonic()
-        code = cli("pipeline", "start", "-P", f"RmseThreshold={threshold}", "-P", "NEstimators=30")
+        given = overrides or ("-P", "NEstimators=30")
+        code = cli("pipeline", "start", "-P", f"RmseThreshold={threshold}", *given)
         assert code == exit_code, lines[-40:]
         (latest, *_) = sm.list_pipeline_executions(PipelineName=config.pipeline_name)[
             "PipelineExecutionSummaries"
@@ -140,12 +151,34 @@ def test_pipeline_registers_a_good_model_and_stops_a_bad_one(
             "SourcePipelineExecutionArn": good["PipelineExecutionArn"]
         }
         assert steps["CheckRmse"]["Metadata"]["Condition"] == {"Outcome": "False"}
-        message = f"Test RMSE {rmse} is above RmseThreshold 1.0 - the model was not registered"
+        message = (
+            f"Test RMSE {rmse} - the gate failed the absolute check: rmse {rmse:.6g} not <= 1 "
+            "(rmse at most 1) - the model was not registered"
+        )
         assert steps["RmseTooHigh"]["StepStatus"] == "Failed"
         assert steps["RmseTooHigh"]["Metadata"]["Fail"] == {"ErrorMessage": message}
         assert bad["FailureReason"] == f"Step RmseTooHigh failed: {message}"
+        # The same model as the approved one: the approved check passed, the threshold decided.
+        report = json.loads(_read(_report_of(sm, steps)))
+        assert [(c["check"], c["passed"]) for c in report["gate"]["checks"]] == [
+            ("baseline", True),
+            ("approved", True),
+            ("absolute", False),
+        ]
         listed_after = sm.list_model_packages(ModelPackageGroupName=group)
         assert len(listed_after["ModelPackageSummaryList"]) == 1  # nothing new registered
+
+        # A weaker model under a threshold it meets: refused as worse than the approved one.
+        weak, _ = run("10", 1, "-P", "NEstimators=1", "-P", "MaxDepth=1")
+        steps = _steps(sm, weak["PipelineExecutionArn"])
+        assert steps["CheckRmse"]["Metadata"]["Condition"] == {"Outcome": "False"}
+        report = json.loads(_read(_report_of(sm, steps)))
+        assert report["gate"]["decided_by"] == "approved", report["gate"]
+        assert report["gate"]["checks"][0] == {**report["gate"]["checks"][0], "passed": True}
+        assert report["gate"]["approved"]["metrics"]["rmse"] == pytest.approx(rmse, abs=1e-6)
+        assert "failed the approved check" in steps["RmseTooHigh"]["FailureReason"]
+        listed_after = sm.list_model_packages(ModelPackageGroupName=group)
+        assert len(listed_after["ModelPackageSummaryList"]) == 1
         assert containers_of(state) == []  # every job and transform container is gone
         with capsys.disabled():
             print(

@@ -161,17 +161,25 @@ def test_a_classification_pipeline_gates_on_balanced_accuracy(tables: Path) -> N
     check_definition(definition)
     steps = _steps(definition)
     assert "CheckRmse" not in steps and "RmseThreshold" not in json.dumps(definition)
+    # The condition reads the evaluate step's verdict; the absolute threshold on balanced
+    # accuracy is the evaluate step's to apply.
     (condition,) = steps["CheckBalancedAccuracy"]["Arguments"]["Conditions"]
-    assert condition["Type"] == "GreaterThanOrEqualTo"
-    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == (
-        "classification_metrics.balanced_accuracy.value"
-    )
-    assert condition["RightValue"] == {"Get": "Parameters.BalancedAccuracyThreshold"}
+    assert condition["Type"] == "Equals" and condition["RightValue"] is True
+    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "gate.passed"
+    flags = steps["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert {
+        "Std:Join": {
+            "On": "",
+            "Values": ["--absolute-threshold=", {"Get": "Parameters.BalancedAccuracyThreshold"}],
+        }
+    } in flags
     assert {"Name": "BalancedAccuracyThreshold", "Type": "Float", "DefaultValue": 0.7} in (
         definition["Parameters"]
     )
     message = steps["BalancedAccuracyTooLow"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-    assert "is below BalancedAccuracyThreshold" in message
+    assert message[0] == "Test balanced accuracy"
+    assert message[1]["Std:JsonGet"]["Path"] == "classification_metrics.balanced_accuracy.value"
+    assert message[3]["Std:JsonGet"]["Path"] == "gate.reason"
     # The preprocessing step reads the schema beside whatever data the run is given.
     (schema,) = _schema_inputs(steps["Preprocess"]["Arguments"])
     assert schema["S3Input"]["S3Uri"] == {

@@ -94,16 +94,18 @@ def test_steps_names_and_types_follow_the_contract(config: LaunchConfig) -> None
     check = steps_by_name(definition)["CheckRmse"]["Arguments"]
     assert [s["Name"] for s in check["IfSteps"]] == ["Register", "CreateBatchModel", "BatchPredict"]
     assert [s["Name"] for s in check["ElseSteps"]] == ["RmseTooHigh"]
+    # The evaluate step's verdict decides, as ConditionEquals(JsonGet(...), True) writes it:
+    # the pipeline and `evaluate` gate the same way (mpg_core.gate).
     assert check["Conditions"] == [
         {
-            "Type": "LessThanOrEqualTo",
+            "Type": "Equals",
             "LeftValue": {
                 "Std:JsonGet": {
                     "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
-                    "Path": "regression_metrics.rmse.value",
+                    "Path": "gate.passed",
                 }
             },
-            "RightValue": {"Get": "Parameters.RmseThreshold"},
+            "RightValue": True,
         }
     ]
     evaluate = steps_by_name(definition)["Evaluate"]
@@ -138,6 +140,8 @@ def test_parameters_are_declared_with_config_defaults(config: LaunchConfig) -> N
         "MaxDepth": ("String", ""),  # not configured: the image's own default
         "RmseThreshold": ("Float", 4.0),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
+        # No approved version: the test split's prefix, which holds no model.
+        "ApprovedModelData": ("String", "s3://my-bucket/mpg/data/bronze/test/"),
         "TransformInstanceType": ("String", "ml.m5.xlarge"),
         "TransformInstanceCount": ("Integer", 3),
     }
@@ -180,8 +184,16 @@ def test_job_steps_are_the_single_stage_requests(
         "TrainingJobName",
     )
     model_uri = layout.trained_model_uri(config, EXECUTION)
+    test_uri = layout.raw_uri(config, "test")
     assert arguments("Evaluate") == without(
-        build.evaluation_request(config, EXECUTION, model_uri, layout.raw_uri(config, "test")),
+        build.evaluation_request(
+            config,
+            EXECUTION,
+            model_uri,
+            test_uri,
+            approved_model_uri=test_uri,
+            absolute_threshold=4.0,
+        ),
         "ProcessingJobName",
     )
     assert arguments("CreateBatchModel") == without(
@@ -232,9 +244,18 @@ def test_run_dependent_members_are_parameters_and_properties(config: LaunchConfi
         "InstanceType": {"Get": "Parameters.TransformInstanceType"},
         "InstanceCount": {"Get": "Parameters.TransformInstanceCount"},
     }
+    evaluate = steps["Evaluate"]["Arguments"]
+    assert evaluate["AppSpecification"]["ContainerArguments"][-1] == {
+        "Std:Join": {
+            "On": "",
+            "Values": ["--absolute-threshold=", {"Get": "Parameters.RmseThreshold"}],
+        }
+    }
+    (approved,) = [i for i in evaluate["ProcessingInputs"] if i["InputName"] == "approved"]
+    assert approved["S3Input"]["S3Uri"] == {"Get": "Parameters.ApprovedModelData"}
     fail = steps["RmseTooHigh"]["Arguments"]["ErrorMessage"]["Std:Join"]
-    assert {"Get": "Parameters.RmseThreshold"} in fail["Values"]
-    assert any("Std:JsonGet" in v for v in fail["Values"] if isinstance(v, dict))
+    paths = [v["Std:JsonGet"]["Path"] for v in fail["Values"] if isinstance(v, dict)]
+    assert paths == ["regression_metrics.rmse.value", "gate.reason"]
 
 
 def test_caching_and_retries(config: LaunchConfig) -> None:

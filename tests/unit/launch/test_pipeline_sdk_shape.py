@@ -69,7 +69,7 @@ def _sdk_definition(config: LaunchConfig) -> dict[str, Any]:
     from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
     from sagemaker.transformer import Transformer
     from sagemaker.workflow.condition_step import ConditionStep
-    from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
+    from sagemaker.workflow.conditions import ConditionEquals
     from sagemaker.workflow.execution_variables import ExecutionVariables
     from sagemaker.workflow.fail_step import FailStep
     from sagemaker.workflow.functions import Join, JsonGet
@@ -102,6 +102,9 @@ def _sdk_definition(config: LaunchConfig) -> dict[str, Any]:
     max_depth = ParameterString("MaxDepth", default_value="")
     threshold = ParameterFloat("RmseThreshold", default_value=4.0)
     approval = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
+    approved_model = ParameterString(
+        "ApprovedModelData", default_value=layout.raw_uri(config, "test")
+    )
     transform_type = ParameterString("TransformInstanceType", default_value="ml.m5.large")
     transform_count = ParameterInteger("TransformInstanceCount", default_value=1)
     retry = [
@@ -207,6 +210,18 @@ def _sdk_definition(config: LaunchConfig) -> dict[str, Any]:
                     destination=f"{PROCESSING}/input/test",
                     input_name="test",
                 ),
+                ProcessingInput(
+                    source=approved_model,
+                    destination=f"{PROCESSING}/input/approved",
+                    input_name="approved",
+                ),
+            ],
+            arguments=[
+                f"--model={PROCESSING}/input/model",
+                f"--test={PROCESSING}/input/test",
+                f"--report={PROCESSING}/output/evaluation",
+                f"--approved-model={PROCESSING}/input/approved",
+                Join(on="", values=["--absolute-threshold=", threshold]),
             ],
             outputs=[
                 ProcessingOutput(
@@ -222,6 +237,8 @@ def _sdk_definition(config: LaunchConfig) -> dict[str, Any]:
     rmse = JsonGet(
         step_name="Evaluate", property_file=report, json_path="regression_metrics.rmse.value"
     )
+    passed = JsonGet(step_name="Evaluate", property_file=report, json_path="gate.passed")
+    reason = JsonGet(step_name="Evaluate", property_file=report, json_path="gate.reason")
     evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
     types = ["text/csv", "application/json", "application/jsonlines"]
     model = Model(
@@ -280,15 +297,15 @@ def _sdk_definition(config: LaunchConfig) -> dict[str, Any]:
             values=[
                 "Test RMSE",
                 rmse,
-                "is above RmseThreshold",
-                threshold,
+                "- the gate",
+                reason,
                 "- the model was not registered",
             ],
         ),
     )
     check = ConditionStep(
         "CheckRmse",
-        conditions=[ConditionLessThanOrEqualTo(left=rmse, right=threshold)],
+        conditions=[ConditionEquals(left=passed, right=True)],
         if_steps=[register, create_model, batch_predict],
         else_steps=[too_high],
     )
@@ -304,6 +321,7 @@ def _sdk_definition(config: LaunchConfig) -> dict[str, Any]:
             max_depth,
             threshold,
             approval,
+            approved_model,
             transform_type,
             transform_count,
         ],

@@ -23,6 +23,23 @@ BASELINE_MARGIN = 0.05
 # How much worse than the approved version a model may be (relative), for the noise of a
 # retrain on the same rows.
 APPROVED_TOLERANCE = 0.01
+# The absolute threshold each task's pipeline parameter holds (RmseThreshold,
+# BalancedAccuracyThreshold): the metric and whether lower is better.
+ABSOLUTE_METRICS = {"regression": ("rmse", True), "classification": ("balanced_accuracy", False)}
+
+
+@dataclass(frozen=True)
+class Bound:
+    """An absolute bound on one metric: ``metric <= value`` (lower is better) or ``>=``."""
+
+    metric: str
+    value: float
+    lower_is_better: bool
+
+    @classmethod
+    def for_task(cls, task: str, value: float) -> Bound:
+        metric, lower = ABSOLUTE_METRICS[task]
+        return cls(metric, float(value), lower)
 
 
 @dataclass(frozen=True)
@@ -32,13 +49,29 @@ class Verdict:
     metric: str
     checks: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def reason(self) -> str:
+        """One sentence: the check that decided (the first that failed), or that all passed."""
+        failed = [c for c in self.checks if not c["passed"]]
+        if not failed:
+            return "passed every check: " + "; ".join(_described(c) for c in self.checks)
+        return f"failed the {failed[0]['check']} check: {_described(failed[0])}"
+
     def as_json(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
             "decided_by": self.decided_by,
+            "reason": self.reason,
             "metric": self.metric,
             "checks": self.checks,
         }
+
+
+def _described(check: Mapping[str, Any]) -> str:
+    relation = ("" if check["passed"] else "not ") + ("<=" if check["lower_is_better"] else ">=")
+    return (
+        f"{check['metric']} {check['value']:.6g} {relation} {check['bound']:.6g} ({check['rule']})"
+    )
 
 
 def gate_verdict(
@@ -46,20 +79,34 @@ def gate_verdict(
     model: Mapping[str, float],
     baseline: Mapping[str, float],
     approved: Mapping[str, float] | None = None,
-    absolute: float | None = None,
+    absolute: float | Bound | None = None,
     margin: float = BASELINE_MARGIN,
     tolerance: float = APPROVED_TOLERANCE,
 ) -> Verdict:
     """Compare ``model``'s test metrics with the ``baseline``'s, the ``approved`` version's
-    (when given) and an ``absolute`` bound on the metric (when given); the first failing
-    check decides, else every check passed ("all")."""
+    (when given) and an ``absolute`` bound (when given: a number bounds the gate's metric, a
+    :class:`Bound` any metric, as the pipeline's RmseThreshold or BalancedAccuracyThreshold);
+    the first failing check decides, else every check passed ("all")."""
     metric, lower = GATE_METRICS[task]
     value = float(model[metric])
     checks: list[dict[str, Any]] = []
 
-    def check(name: str, bound: float, text: str) -> None:
-        ok = math.isfinite(value) and (value <= bound if lower else value >= bound)
-        checks.append({"check": name, "passed": ok, "value": value, "bound": bound, "rule": text})
+    def check(
+        name: str, bound: float, text: str, on: str = metric, lower_is_better: bool = lower
+    ) -> None:
+        seen = value if on == metric else float(model.get(on, math.nan))
+        ok = math.isfinite(seen) and (seen <= bound if lower_is_better else seen >= bound)
+        checks.append(
+            {
+                "check": name,
+                "passed": ok,
+                "metric": on,
+                "value": seen,
+                "bound": bound,
+                "lower_is_better": lower_is_better,
+                "rule": text,
+            }
+        )
 
     base = float(baseline[metric])
     check("baseline", base * (1 - margin), f"{metric} at least {margin:.0%} below the baseline's")
@@ -70,7 +117,16 @@ def gate_verdict(
             mark * (1 + tolerance),
             f"{metric} no more than {tolerance:.0%} above the approved version's",
         )
-    if absolute is not None:
+    if isinstance(absolute, Bound):
+        word = "at most" if absolute.lower_is_better else "at least"
+        check(
+            "absolute",
+            absolute.value,
+            f"{absolute.metric} {word} {absolute.value:g}",
+            absolute.metric,
+            absolute.lower_is_better,
+        )
+    elif absolute is not None:
         check("absolute", float(absolute), f"{metric} at most {absolute}")
     failed = [c for c in checks if not c["passed"]]
     return Verdict(not failed, failed[0]["check"] if failed else "all", metric, checks)

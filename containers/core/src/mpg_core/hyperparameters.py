@@ -245,12 +245,14 @@ SCHEMA: tuple[Spec, ...] = (
     # scikit-learn's class_weight does; applied as fit's sample weights in every family (so
     # gradient boosting takes it too). Regressors ignore it.
     Spec("class_weight", _every("none", auto="none"), Choice(("none", "balanced"))),
-    # Binary classifiers: calibrate the probabilities on validation ("auto": the better of
-    # sigmoid and isotonic when it helps, judged cross-fitted; see mpg_training.calibration).
+    # Classifiers: calibrate the probabilities on rows the model was not fitted on ("auto": the
+    # best of sigmoid, isotonic and temperature for a binary classifier, temperature for more
+    # classes, when it helps, judged cross-fitted; see mpg_training.calibration). sigmoid and
+    # isotonic are binary maps; temperature scales every class.
     Spec(
         "calibration",
         _every("none", auto="auto"),
-        Choice(("none", "auto", "sigmoid", "isotonic")),
+        Choice(("none", "auto", "sigmoid", "isotonic", "temperature")),
     ),
     # Binary classifiers: the label's decision threshold, chosen on validation for this metric
     # (stored in artifact.json as decision_threshold); "none": the most probable class.

@@ -1,5 +1,5 @@
 """Estimators the training job builds from fitted scikit-learn tree ensembles: a weighted
-blend of several (ensemble selection) and a binary classifier's calibration. They live in the
+blend of several (ensemble selection) and a classifier's calibration. They live in the
 shared package so every image unpickles them; their answers are what
 :mod:`mpg_core.artifact.blend` reproduces on the compiled walk.
 
@@ -66,8 +66,8 @@ class BlendedClassifier(_Blended):
         self.classes_ = np.asarray(members[0].classes_)
         if any(not np.array_equal(m.classes_, self.classes_) for m in self.members):
             raise ValueError("blend members order their classes differently")
-        if calibration is not None and len(self.classes_) != 2:
-            raise ValueError("calibration is for binary classifiers")
+        if calibration is not None and calibration.binary_only and len(self.classes_) != 2:
+            raise ValueError(f"{calibration.method} calibration is for binary classifiers")
         self.calibration = calibration
 
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -52,10 +53,40 @@ def parse_args(argv: Sequence[str], root: Path) -> EvaluateConfig:
         default=base / "output/evaluation",
         help="output folder for evaluation.json, predicted-vs-actual.png and residuals.png",
     )
+    parser.add_argument(
+        "--approved-model",
+        type=Path,
+        default=base / "input/approved",
+        help="folder holding the registry's approved version (its model.tar.gz), scored on "
+        "the same test rows for the gate; a folder without a model means no comparison",
+    )
+    parser.add_argument(
+        "--absolute-threshold",
+        type=_threshold,
+        default=None,
+        help="the gate's absolute threshold: test RMSE at most (regression), balanced "
+        "accuracy at least (classification); empty for none",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
-    return EvaluateConfig(model_dir=args.model, test_dir=args.test, report_dir=args.report)
+    return EvaluateConfig(
+        model_dir=args.model,
+        test_dir=args.test,
+        report_dir=args.report,
+        approved_dir=args.approved_model,
+        absolute_threshold=args.absolute_threshold,
+    )
+
+
+def _threshold(text: str) -> float | None:
+    """A finite number, or None for an empty value (the pipeline passes its parameter as is)."""
+    if not text.strip():
+        return None
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

@@ -13,3 +13,9 @@ class EvaluateConfig:
     model_dir: Path  # holds model.tar.gz, or the files of an extracted artifact
     test_dir: Path  # raw, headered test tables with the actual mpg
     report_dir: Path  # evaluation.json and the plots go here
+    # The registry's approved version (its model.tar.gz or files), scored on the same test
+    # rows for the gate; a folder holding no model (or None) means no comparison.
+    approved_dir: Path | None = None
+    # The pipeline's absolute threshold (RmseThreshold: rmse at most; BalancedAccuracyThreshold:
+    # balanced accuracy at least), or None for none.
+    absolute_threshold: float | None = None

@@ -45,7 +45,13 @@ from mpg_core.table_schema import (
     features_schema,
     schema_from_manifest,
 )
-from mpg_training.calibration import CalibrationChoice, choose_calibration, choose_threshold
+from mpg_training.calibration import (
+    ISOTONIC_MIN_ROWS,
+    CalibrationChoice,
+    choose_calibration,
+    choose_class_calibration,
+    choose_threshold,
+)
 from mpg_training.estimators import Task, build_estimator, sample_weights
 from mpg_training.importance import importance_lines, permutation_importance, raw_column_groups
 from mpg_training.monitor_baseline import write_model_baseline
@@ -54,6 +60,7 @@ from mpg_training.selection import (
     Budget,
     Selection,
     fast_answers,
+    refit,
     score,
     select,
     selection_metric,
@@ -183,6 +190,7 @@ class Fitted:
     calibration: CalibrationChoice | None = None
     decision_threshold: float | None = None
     selection_split: str = "validation"
+    fitted_rows: int = 0  # the rows the kept model was fitted on
 
 
 def _selection_rows(
@@ -214,8 +222,9 @@ def _selection_rows(
 def fit_model(
     config: TrainConfig, X_train: pd.DataFrame, y_train: np.ndarray, schema: TableSchema
 ) -> Fitted:
-    """The model for ``config``'s hyperparameters: the named family, or auto's choice; for a
-    binary classifier with the settings asking for them, calibrated and with a threshold."""
+    """The model for ``config``'s hyperparameters: the named family, or auto's choice (fitted
+    again on every train row when it was chosen on a held-out part of them); a classifier
+    calibrated, and a binary one given a threshold, when the settings ask for them."""
     hp = config.hyperparameters
     task: Task = schema.task
     names = tuple(str(c) for c in X_train.columns)
@@ -241,7 +250,9 @@ def fit_model(
         )
         print(f"leaderboard (chosen by {selection.metric} on {selection.judged_on}):", flush=True)
         print(selection.table(), flush=True)
-        fitted = Fitted(selection.chosen.model, hp, selection, selection_split=split)
+        fitted = Fitted(
+            selection.chosen.model, hp, selection, selection_split=split, fitted_rows=len(y_fit)
+        )
     else:
         sized = for_table_rows(hp, len(X_train))
         weights = sample_weights(task, hp.class_weight, y_train)
@@ -255,27 +266,62 @@ def fit_model(
         elif needs_rows:
             log.warning("calibration and decision threshold need a validation channel; skipped")
             return fitted
-    binary = schema.is_classification and len(fitted.model.classes_) == 2
-    if not binary or not needs_rows:
-        return fitted
-    _check_known_classes(y_valid, fitted.model.classes_, fitted.selection_split)
-    positive = y_valid == fitted.model.classes_[1]
-    proba = fitted.model.predict_proba(X_valid.to_numpy())[:, 1]
+    if schema.is_classification and needs_rows:
+        if fitted.selection is not None:  # auto: the rows it judged on, as it judged them
+            chosen = fitted.selection.chosen
+            proba, truth = chosen.judged, fitted.selection.judging_y
+            judged_on = fitted.selection.judged_on
+            rows = (
+                "the " + judged_on
+                if judged_on == "validation rows"
+                else f"out-of-fold rows ({judged_on})"
+            )
+        else:
+            proba, truth = fitted.model.predict_proba(X_valid.to_numpy()), y_valid
+            rows = "the validation rows"
+        _tune_probabilities(fitted, hp, np.asarray(proba, dtype=np.float64), truth, rows)
+    if fitted.selection_split == "train holdout":
+        # Chosen (and calibrated, thresholded) on a held-out fifth of train: the winner is
+        # fitted again on every train row, with the tree counts early stopping chose.
+        weights = sample_weights(task, hp.class_weight, y_train)
+        fitted.model = refit(fitted.model, X_train.to_numpy(), y_train, weights)
+        fitted.fitted_rows = len(y_train)
+        log.info("refitted the chosen model on every train row", extra={"rows": len(y_train)})
+    return fitted
+
+
+def _tune_probabilities(
+    fitted: Fitted, hp: Hyperparameters, proba: np.ndarray, y: np.ndarray, rows: str
+) -> None:
+    """The calibration (any classifier) and a binary classifier's decision threshold, chosen
+    on probabilities ``proba`` of rows the model was not fitted on, whose classes are ``y``."""
+    classes = fitted.model.classes_
+    _check_known_classes(y, classes, fitted.selection_split)
+    y_index = np.searchsorted(classes, y)
+    binary = len(classes) == 2
     if hp.calibration != "none":
-        methods = ("sigmoid", "isotonic") if hp.calibration == "auto" else (hp.calibration,)
-        choice = choose_calibration(proba, positive, hp.random_state, methods)
+        if binary:
+            methods: tuple[str, ...] = (hp.calibration,)
+            if hp.calibration == "auto":
+                few = len(y) < ISOTONIC_MIN_ROWS
+                methods = ("sigmoid", "temperature") if few else ("sigmoid", "isotonic")
+            choice = choose_calibration(proba[:, 1], y_index == 1, hp.random_state, methods, rows)
+        elif hp.calibration in ("auto", "temperature"):
+            choice = choose_class_calibration(proba, y_index, hp.random_state, rows)
+        else:
+            reason = f"{hp.calibration} maps two classes; this model has {len(classes)}"
+            choice = CalibrationChoice(None, {}, reason, rows)
         fitted.calibration = choice
         if choice.calibration is not None:
             fitted.model = _calibrated(fitted.model, choice.calibration)
-            proba = fitted.model.predict_proba(X_valid.to_numpy())[:, 1]
+            proba = choice.calibration.calibrate(proba)
         log.info("calibration", extra=choice.as_json())
-    if hp.decision_metric != "none":
-        fitted.decision_threshold = choose_threshold(proba, positive, hp.decision_metric)
+    if binary and hp.decision_metric != "none":
+        fitted.decision_threshold = choose_threshold(proba[:, 1], y_index == 1, hp.decision_metric)
         log.info(
             "decision threshold",
             extra={"threshold": fitted.decision_threshold, "metric": hp.decision_metric},
         )
-    return fitted
 
 
 def _calibrated(model: Any, calibration: Any) -> BlendedClassifier:
@@ -390,6 +436,7 @@ def _selection_report(fitted: Fitted) -> dict[str, Any]:
         "metric": selection.metric,
         "judged_on": selection.judged_on,
         "validation_split": fitted.selection_split,
+        "fitted_rows": fitted.fitted_rows,
         "chosen": selection.chosen.name,
         "leaderboard": [
             c.row()

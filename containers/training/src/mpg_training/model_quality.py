@@ -37,6 +37,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mpg_core.artifact.files import (
+    ARTIFACT_FILE,
     DECISION_THRESHOLD_KEY,
     MODEL_TARBALL,
     read_manifest,
@@ -46,7 +47,7 @@ from mpg_core.artifact.reader import OpenedArtifact, load_artifact, open_artifac
 from mpg_core.channels import read_raw_dir
 from mpg_core.errors import ConfigError, DataError
 from mpg_core.features import coerce_numeric, raw_features, target_values
-from mpg_core.gate import gate_verdict
+from mpg_core.gate import Bound, gate_verdict
 from mpg_core.metrics import classification_metrics, predicted_labels, regression_metrics
 from mpg_core.table_schema import TableSchema, schema_from_manifest
 from mpg_training.evaluate_settings import EvaluateConfig
@@ -419,7 +420,8 @@ def run(config: EvaluateConfig) -> Report:
             schema.target,
         )
         plot_residuals(actual, predicted, config.report_dir / RESIDUALS_PLOT, schema.target)
-    report = _with_extras(config, manifest, report)
+    approved = approved_metrics(config.approved_dir, config.test_dir, schema)
+    report = _with_extras(config, manifest, report, approved)
     (config.report_dir / REPORT_FILE).write_text(
         json.dumps(report.as_json(), indent=2) + "\n", encoding="utf-8"
     )
@@ -427,9 +429,58 @@ def run(config: EvaluateConfig) -> Report:
     return report
 
 
-def _with_extras(config: EvaluateConfig, manifest: dict[str, Any], report: Report) -> Report:
+def holds_model(folder: Path | None) -> bool:
+    """Whether ``folder`` holds a model artifact (its tarball or its files). The pipeline's
+    approved-model input, when the registry has no approved version, holds none."""
+    if folder is None or not folder.is_dir():
+        return False
+    return (folder / MODEL_TARBALL).is_file() or (folder / ARTIFACT_FILE).is_file()
+
+
+def _values(metrics: dict[str, Any]) -> dict[str, float]:
+    return {m: v["value"] for m, v in metrics.items() if isinstance(v, dict) and "value" in v}
+
+
+def approved_metrics(
+    approved_dir: Path | None, test_dir: Path, schema: TableSchema
+) -> dict[str, float] | None:
+    """The approved version's metrics on the same test rows, answered as it serves them (its
+    own columns, classes and decision threshold); None when no approved model was given."""
+    if not holds_model(approved_dir):
+        return None
+    assert approved_dir is not None
+    with tempfile.TemporaryDirectory(prefix="evaluate-approved-") as scratch:
+        model = open_pipeline(approved_dir, Path(scratch))
+        folder = _artifact_folder(approved_dir, Path(scratch))
+        manifest = read_manifest(folder)
+        theirs = schema_from_manifest(manifest, "the approved model's artifact.json")
+        if (theirs.task, theirs.target) != (schema.task, schema.target):
+            raise ConfigError(
+                f"the approved model predicts {theirs.target!r} ({theirs.task}), this one "
+                f"{schema.target!r} ({schema.task}): they cannot be compared; pass "
+                "ApprovedModelData of this table's model package group"
+            )
+        rows, actual = labelled_rows(test_dir, model.input_columns, theirs)
+        answers = _predict(folder, model, rows)
+    if not theirs.is_classification:
+        return _values(quality_metrics(actual, answers.ravel()))
+    classes = np.asarray(manifest.get("classes") or [])
+    actual = _labels(actual, classes, theirs)
+    _, metrics = classification_report(
+        actual, answers, classes, manifest.get(DECISION_THRESHOLD_KEY)
+    )
+    return _values(metrics)
+
+
+def _with_extras(
+    config: EvaluateConfig,
+    manifest: dict[str, Any],
+    report: Report,
+    approved: dict[str, float] | None = None,
+) -> Report:
     """``report`` with what artifact.json brings from training: the permutation importance
-    (and its plot), and the gate's verdict of these test metrics against the baseline's."""
+    (and its plot), and the gate's verdict of these test metrics against the baseline's, the
+    approved version's on the same rows (when given) and the absolute threshold (when given)."""
     extras: dict[str, Any] = {}
     importance = manifest.get("permutation_importance")
     if isinstance(importance, dict) and importance:
@@ -437,11 +488,24 @@ def _with_extras(config: EvaluateConfig, manifest: dict[str, Any], report: Repor
         plot_permutation_importance(importance, config.report_dir / PERMUTATION_IMPORTANCE_PLOT)
     baseline = manifest.get("baseline")
     if isinstance(baseline, dict) and isinstance(baseline.get("test"), dict):
-        values = {
-            m: v["value"] for m, v in report.metrics.items() if isinstance(v, dict) and "value" in v
-        }
-        verdict = gate_verdict(manifest.get("task", "regression"), values, baseline["test"])
+        task = manifest.get("task", "regression")
+        absolute = (
+            None
+            if config.absolute_threshold is None
+            else Bound.for_task(task, config.absolute_threshold)
+        )
+        verdict = gate_verdict(task, _values(report.metrics), baseline["test"], approved, absolute)
         extras["gate"] = {"baseline": baseline, **verdict.as_json()}
+        if approved is not None:
+            extras["gate"]["approved"] = {"metrics": approved}
+        log.info(
+            "gate",
+            extra={
+                "passed": verdict.passed,
+                "decided_by": verdict.decided_by,
+                "reason": verdict.reason,
+            },
+        )
     return replace(report, extras=extras) if extras else report
 
 
@@ -461,6 +525,18 @@ def plot_permutation_importance(importance: dict[str, dict[str, float]], path: P
     _save(figure, path)
 
 
+def _labels(actual: np.ndarray, classes: np.ndarray, schema: TableSchema) -> np.ndarray:
+    """The actual classes typed as the model's; a DataError naming any it never saw."""
+    actual = actual.astype(str) if classes.dtype.kind == "U" else np.asarray(actual.tolist())
+    unseen = sorted(set(actual.tolist()) - set(classes.tolist()), key=str)
+    if unseen:
+        raise DataError(
+            f"test: class(es) {unseen[:10]} of {schema.target!r} are not among the model's "
+            f"classes {classes.tolist()[:10]}"
+        )
+    return actual
+
+
 def _classification(
     config: EvaluateConfig,
     manifest: dict[str, Any],
@@ -475,13 +551,7 @@ def _classification(
             f"the model answers {proba.shape[-1]} columns, but artifact.json lists "
             f"{len(classes)} classes"
         )
-    actual = actual.astype(str) if classes.dtype.kind == "U" else np.asarray(actual.tolist())
-    unseen = sorted(set(actual.tolist()) - set(classes.tolist()), key=str)
-    if unseen:
-        raise DataError(
-            f"test: class(es) {unseen[:10]} of {schema.target!r} are not among the model's "
-            f"classes {classes.tolist()[:10]}"
-        )
+    actual = _labels(actual, classes, schema)
     threshold = manifest.get(DECISION_THRESHOLD_KEY)
     key, metrics = classification_report(actual, proba, classes, threshold)
     counts = confusion(actual, predicted_labels(proba, classes, threshold), classes)

@@ -344,6 +344,26 @@ def fit_candidates(
     return candidates
 
 
+def refit(model: Any, X: np.ndarray, y: np.ndarray, sample_weight: Any = None) -> Any:
+    """``model`` fitted again on (X, y): the same family and settings, with the number of
+    trees its early stopping chose (it stops no more: the rows it held out are now fitted
+    on); an ensemble's members each so, with the same weights (and calibration)."""
+    from sklearn.base import clone
+
+    if isinstance(model, BlendedClassifier | BlendedRegressor):
+        members = [refit(m, X, y, sample_weight) for m in model.members]
+        if isinstance(model, BlendedClassifier):
+            return BlendedClassifier(members, model.weights, model.calibration)
+        return BlendedRegressor(members, model.weights)
+    fresh = clone(model)
+    if getattr(model, "do_early_stopping_", False):  # the histogram family
+        fresh.set_params(max_iter=int(model.n_iter_), early_stopping=False)
+    elif hasattr(model, "n_estimators_") and getattr(model, "n_iter_no_change", None):
+        # gradient boosting (the forests have no n_iter_no_change)
+        fresh.set_params(n_estimators=int(model.n_estimators_), n_iter_no_change=None)
+    return fresh.fit(X, y, sample_weight=sample_weight)
+
+
 def ensemble_selection(
     predictions: Sequence[np.ndarray],
     metric: Callable[[np.ndarray], float],
@@ -396,6 +416,7 @@ class Selection:
     metric: str
     ensemble_check: dict[str, float] = field(default_factory=dict)
     judged_on: str = "validation rows"
+    judging_y: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the judged rows' truth
 
     def table(self) -> str:
         """The leaderboard as text, best first, for the log."""
@@ -435,7 +456,9 @@ def select(
         return score(task, truth, predicted, classes)
 
     best = min(candidates, key=lambda c: c.metrics[metric_name])
-    selection = Selection(best, list(candidates), metric_name, judged_on=judging.how)
+    selection = Selection(
+        best, list(candidates), metric_name, judged_on=judging.how, judging_y=judging.y
+    )
     if len(candidates) < 2 or len(judging.y) < 20:
         return selection
     predictions = [c.judged for c in candidates]

@@ -235,24 +235,42 @@ def tuning_request(
 # SageMaker Pipelines and the Model Registry. The pipeline's steps reuse the job builders above
 # (mpg_launch.pipeline.definition substitutes pipeline parameters into their requests).
 EVALUATION_REPORT = "evaluation.json"
+# The evaluate job's input holding the registry's approved version, and its threshold flag.
+APPROVED_INPUT = "approved"
+ABSOLUTE_THRESHOLD_FLAG = "--absolute-threshold="
 
 
 def evaluation_request(
-    config: LaunchConfig, job_name: str, model_data_url: str, test_uri: str
+    config: LaunchConfig,
+    job_name: str,
+    model_data_url: str,
+    test_uri: str,
+    approved_model_uri: str | None = None,
+    absolute_threshold: float | None = None,
 ) -> Request:
     """The training image's ``evaluate``: the trained ``model.tar.gz`` and the raw test split in,
     ``evaluation.json`` (SageMaker's regression model-quality format) and plots out. A
     processing job like preprocessing's (same network, limits, encryption, tags) on one
-    instance: evaluation does not shard."""
+    instance: evaluation does not shard. The gate's verdict in the report also compares with
+    the model under ``approved_model_uri`` (the registry's approved version, scored on the same
+    rows; a prefix holding no model means no comparison) and ``absolute_threshold`` (the task's
+    RmseThreshold or BalancedAccuracyThreshold), when given."""
     request = processing_request(config, job_name)
+    arguments = [
+        f"--model={PROCESSING_ROOT}/input/model",
+        f"--test={PROCESSING_ROOT}/input/test",
+        f"--report={PROCESSING_ROOT}/output/evaluation",
+    ]
+    inputs = [("model", model_data_url), ("test", test_uri)]
+    if approved_model_uri is not None:
+        arguments.append(f"--approved-model={PROCESSING_ROOT}/input/{APPROVED_INPUT}")
+        inputs.append((APPROVED_INPUT, approved_model_uri))
+    if absolute_threshold is not None:
+        arguments.append(f"{ABSOLUTE_THRESHOLD_FLAG}{absolute_threshold}")
     request["AppSpecification"] = {
         "ImageUri": config.image_uri("training"),
         "ContainerEntrypoint": ["evaluate"],
-        "ContainerArguments": [
-            f"--model={PROCESSING_ROOT}/input/model",
-            f"--test={PROCESSING_ROOT}/input/test",
-            f"--report={PROCESSING_ROOT}/output/evaluation",
-        ],
+        "ContainerArguments": arguments,
     }
     request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 1
     request["ProcessingInputs"] = [
@@ -266,7 +284,7 @@ def evaluation_request(
                 "S3DataDistributionType": "FullyReplicated",
             },
         }
-        for name, uri in (("model", model_data_url), ("test", test_uri))
+        for name, uri in inputs
     ]
     request["ProcessingOutputConfig"]["Outputs"] = [
         {

@@ -1,10 +1,15 @@
 """The pipeline definition, built by pure functions from one config.
 
 Preprocess (Processing, cached) -> Train (Training) -> Evaluate (Processing with the training
-image; PropertyFile EvaluationReport) -> CheckRmse (Condition: rmse <= RmseThreshold) -> if true:
-Register (RegisterModel), CreateBatchModel (Model) and BatchPredict (Transform); else
-RmseTooHigh (Fail). A classification schema's gate is CheckBalancedAccuracy (balanced accuracy
->= BalancedAccuracyThreshold) with BalancedAccuracyTooLow (:mod:`mpg_launch.table.tasks`).
+image; PropertyFile EvaluationReport) -> CheckRmse (Condition: the report's ``gate.passed``) ->
+if true: Register (RegisterModel), CreateBatchModel (Model) and BatchPredict (Transform); else
+RmseTooHigh (Fail, naming the check that decided). A classification schema's steps are
+CheckBalancedAccuracy and BalancedAccuracyTooLow (:mod:`mpg_launch.table.tasks`).
+
+The gate is the evaluate step's verdict (:mod:`mpg_core.gate`), the one ``evaluate`` writes
+too: beat the trivial baseline by a margin; be no worse than the approved version
+(ApprovedModelData, scored on the same test rows) when there is one; meet the absolute
+threshold (RmseThreshold or BalancedAccuracyThreshold), handed to the evaluate step.
 
 Each job step's ``Arguments`` is the request the single-stage command builds (one source per
 request shape, :mod:`mpg_launch.jobs.requests`), minus the job name, with pipeline parameters
@@ -42,7 +47,9 @@ _PREPROCESSING_JOB = "PIPELINE-PREPROCESS"
 _MODEL_DATA = "s3://pipeline-placeholder/model.tar.gz"
 _MODEL_NAME = "PIPELINE-MODEL"
 _REPORT = "s3://pipeline-placeholder/evaluation.json"
-_PLACEHOLDERS = (_EXECUTION, _PREPROCESSING_JOB, _MODEL_DATA, _MODEL_NAME, _REPORT)
+_APPROVED_MODEL = "s3://pipeline-placeholder/approved/"
+_THRESHOLD = -1.0  # the absolute threshold, replaced by its parameter
+_PLACEHOLDERS = (_EXECUTION, _PREPROCESSING_JOB, _MODEL_DATA, _MODEL_NAME, _REPORT, _APPROVED_MODEL)
 # Preprocessing is deterministic in its inputs: an unchanged run reuses the last month's job.
 CACHE = {"Enabled": True, "ExpireAfter": "P30D"}
 # Job steps retry when SageMaker has no capacity or fails internally, with backoff.
@@ -138,8 +145,16 @@ def train_step(config: LaunchConfig) -> dict[str, Any]:
 
 
 def evaluate_step(config: LaunchConfig) -> dict[str, Any]:
+    gate = tasks.goals(config).gate
     request = _without(
-        build.evaluation_request(config, _EXECUTION, _MODEL_DATA, names.raw_uri(config, "test")),
+        build.evaluation_request(
+            config,
+            _EXECUTION,
+            _MODEL_DATA,
+            names.raw_uri(config, "test"),
+            approved_model_uri=_APPROVED_MODEL,
+            absolute_threshold=_THRESHOLD,
+        ),
         "ProcessingJobName",
     )
     _set(
@@ -147,7 +162,15 @@ def evaluate_step(config: LaunchConfig) -> dict[str, Any]:
         "InstanceType",
         expr.parameter(params.PROCESSING_INSTANCE_TYPE),
     )
-    model = {_MODEL_DATA: expr.step_property(TRAIN, "ModelArtifacts.S3ModelArtifacts")}
+    flags = request["AppSpecification"]["ContainerArguments"]
+    flag = f"{build.ABSOLUTE_THRESHOLD_FLAG}{_THRESHOLD}"
+    flags[flags.index(flag)] = expr.join(
+        [build.ABSOLUTE_THRESHOLD_FLAG, expr.parameter(gate.parameter)]
+    )
+    model = {
+        _MODEL_DATA: expr.step_property(TRAIN, "ModelArtifacts.S3ModelArtifacts"),
+        _APPROVED_MODEL: expr.parameter(params.APPROVED_MODEL_DATA),
+    }
     arguments = _rebase(request, {**model, **_raw_data(config)})
     report = {
         "PropertyFileName": EVALUATION_REPORT,
@@ -189,13 +212,14 @@ def batch_predict_step(config: LaunchConfig) -> dict[str, Any]:
 
 
 def shortfall_step(gate: Gate) -> dict[str, Any]:
-    """The Fail step when the gate's metric falls short (RmseTooHigh for regression)."""
+    """The Fail step when the gate refuses the model (RmseTooHigh for regression): the metric,
+    and the verdict's reason, which names the comparison that decided."""
     message = expr.join(
         [
             gate.label,
             expr.json_get(EVALUATE, EVALUATION_REPORT, gate.report_path),
-            f"{gate.shortfall} {gate.parameter}",
-            expr.parameter(gate.parameter),
+            "- the gate",
+            expr.json_get(EVALUATE, EVALUATION_REPORT, tasks.GATE_REASON_PATH),
             "- the model was not registered",
         ],
         on=" ",
@@ -204,13 +228,13 @@ def shortfall_step(gate: Gate) -> dict[str, Any]:
 
 
 def gate_step(config: LaunchConfig) -> dict[str, Any]:
-    """The task's gate (:mod:`mpg_launch.table.tasks`): CheckRmse, rmse <= RmseThreshold, for
-    regression; a score >= its threshold for classification."""
+    """The task's gate (:mod:`mpg_launch.table.tasks`): the evaluate step's verdict,
+    ``gate.passed`` in its report, as ConditionEquals(JsonGet, True) writes it."""
     gate = tasks.goals(config).gate
     condition = {
-        "Type": gate.condition,
-        "LeftValue": expr.json_get(EVALUATE, EVALUATION_REPORT, gate.report_path),
-        "RightValue": expr.parameter(gate.parameter),
+        "Type": "Equals",
+        "LeftValue": expr.json_get(EVALUATE, EVALUATION_REPORT, tasks.GATE_PASSED_PATH),
+        "RightValue": True,
     }
     arguments = {
         "Conditions": [condition],

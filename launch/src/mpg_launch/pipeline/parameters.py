@@ -25,6 +25,7 @@ N_ESTIMATORS = "NEstimators"
 MAX_DEPTH = "MaxDepth"
 RMSE_THRESHOLD = "RmseThreshold"
 MODEL_APPROVAL_STATUS = "ModelApprovalStatus"
+APPROVED_MODEL_DATA = "ApprovedModelData"
 TRANSFORM_INSTANCE_TYPE = "TransformInstanceType"
 TRANSFORM_INSTANCE_COUNT = "TransformInstanceCount"
 # Hyperparameters a run may change, by parameter name (values are strings, as on the wire).
@@ -32,6 +33,17 @@ HYPERPARAMETERS = {N_ESTIMATORS: "n_estimators", MAX_DEPTH: "max_depth"}
 # The regression gate's threshold (test RMSE in mpg): mpg_launch.table.tasks holds every
 # task's gate.
 DEFAULT_RMSE_THRESHOLD = tasks.REGRESSION.gate.default
+
+
+# The evaluate step's approved-model input when the registry has no approved version. A
+# ProcessingInput must name an S3 prefix that holds objects (SageMaker and the local engine
+# refuse an empty URI), so the default is the test split's, which the same step reads anyway
+# and which holds no model: the evaluate step then makes no comparison. `pipeline start`
+# passes the approved version's model data when the group has one.
+def no_approved_model(config: LaunchConfig) -> str:
+    return names.raw_uri(config, "test")
+
+
 # Prefixes the definition appends split folders to ("<InputData>/train/"), so no trailing "/".
 _PREFIXES = (INPUT_DATA,)
 
@@ -75,6 +87,7 @@ def pipeline_parameters(config: LaunchConfig) -> tuple[Parameter, ...]:
         ),
         Parameter(gate.parameter, "Float", gate.default),
         Parameter(MODEL_APPROVAL_STATUS, "String", "PendingManualApproval"),
+        Parameter(APPROVED_MODEL_DATA, "String", no_approved_model(config)),
         Parameter(TRANSFORM_INSTANCE_TYPE, "String", transform.type),
         Parameter(TRANSFORM_INSTANCE_COUNT, "Integer", transform.count),
     )

@@ -26,7 +26,12 @@ from mpg_launch.model_registry import requests as registry_requests
 from mpg_launch.pipeline import requests as pipeline_requests
 from mpg_launch.pipeline.checks import check_definition
 from mpg_launch.pipeline.definition import build_definition
-from mpg_launch.pipeline.parameters import parse_overrides, wire_value, with_values
+from mpg_launch.pipeline.parameters import (
+    APPROVED_MODEL_DATA,
+    parse_overrides,
+    wire_value,
+    with_values,
+)
 from mpg_launch.table.schema import schema_steps
 
 SUCCEEDED = "Succeeded"
@@ -118,17 +123,55 @@ def stored_definition(sagemaker: Any, pipeline: str) -> dict[str, Any]:
     return dict(json.loads(described["PipelineDefinition"]))
 
 
+def approved_version(sagemaker: Any, group: str) -> tuple[str, str] | None:
+    """(ARN, model data URL) of the group's newest Approved model package; None when the
+    group has none (or does not exist yet)."""
+    try:
+        page = sagemaker.list_model_packages(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus="Approved",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=1,
+        )
+    except Exception as exc:
+        if error_code(exc) in _MISSING:
+            return None
+        raise
+    summaries = page.get("ModelPackageSummaryList") or []
+    if not summaries:
+        return None
+    arn = str(summaries[0]["ModelPackageArn"])
+    package = sagemaker.describe_model_package(ModelPackageName=arn)
+    containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
+    url = containers[0].get("ModelDataUrl") if containers else None
+    return (arn, str(url)) if url else None
+
+
 def start(runner: Runner, overrides: Sequence[str], display_name: str | None = None) -> str | None:
     """Start an execution. ``-P NAME=VALUE`` overrides are checked against the stored
     definition's parameters and types, and the definition is checked with their values (a bad
     instance type fails here, not in the step). A dry run checks against the definition the
-    config builds (what ``upsert`` sends)."""
+    config builds (what ``upsert`` sends).
+
+    When the model package group holds an Approved version (and no ``-P ApprovedModelData``
+    is given), its model data goes to the evaluate step, which scores it on the same test
+    rows: the gate then also requires the new model to be no worse."""
     config = runner.config
     definition = runner.observe(
         lambda c: stored_definition(c.sagemaker, config.pipeline_name),
         dry=lambda: build_definition(config),
     )
     values = parse_overrides(overrides, definition.get("Parameters") or [])
+    declared = {str(p.get("Name")) for p in definition.get("Parameters") or []}
+    if APPROVED_MODEL_DATA in declared and APPROVED_MODEL_DATA not in values:
+        approved = runner.observe(
+            lambda c: approved_version(c.sagemaker, config.model_package_group),
+            dry=lambda: None,
+        )
+        if approved is not None:
+            values[APPROVED_MODEL_DATA] = approved[1]
+            runner.out(f"the gate compares with the approved version {approved[0]}")
     check_definition(with_values(definition, values))
     request = pipeline_requests.pipeline_execution_request(
         config, {k: wire_value(v) for k, v in values.items()}, str(uuid.uuid4()), display_name

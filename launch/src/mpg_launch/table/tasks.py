@@ -1,5 +1,11 @@
 """What the launcher does differently per task (the schema's ``task``): the tuner's objective
-and the pipeline's gate (a metric of the evaluation report, a threshold and a direction).
+and the names of the pipeline's gate.
+
+The gate itself is the evaluate step's verdict (:mod:`mpg_core.gate`, ``gate.passed`` in the
+evaluation report): the model must beat the trivial baseline by a margin, be no worse than the
+registry's approved version on the same test rows when there is one, and meet the task's
+absolute threshold (a pipeline parameter handed to the evaluate step). The pipeline and
+``evaluate`` therefore decide the same way.
 
 The metric names are the training image's log lines (``validation:<metric>=<value>``, read by
 :data:`mpg_core.metrics.METRIC_DEFINITIONS`); the report paths are the evaluation report's
@@ -17,21 +23,22 @@ from mpg_launch.table.schema import config_schema
 Task = Literal["regression", "classification"]
 
 
+# JsonGet paths of the evaluate step's verdict in evaluation.json (mpg_core.gate.Verdict).
+GATE_PASSED_PATH = "gate.passed"
+GATE_REASON_PATH = "gate.reason"
+
+
 @dataclass(frozen=True)
 class Gate:
-    """The pipeline's condition before registering: ``<metric> <direction> <threshold>``."""
+    """The pipeline's condition before registering (the evaluate step's verdict) and the
+    task's absolute threshold, a pipeline parameter the evaluate step applies."""
 
     step: str  # the Condition step
     fail_step: str  # the Fail step when the model falls short
-    parameter: str  # the pipeline parameter holding the threshold
+    parameter: str  # the pipeline parameter holding the absolute threshold
     default: float
     label: str  # the metric as the failure message names it
-    report_path: str  # JsonGet path into the evaluation report
-    condition: Literal["LessThanOrEqualTo", "GreaterThanOrEqualTo"]
-
-    @property
-    def shortfall(self) -> str:
-        return "is above" if self.condition == "LessThanOrEqualTo" else "is below"
+    report_path: str  # JsonGet path of that metric in the evaluation report
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,6 @@ REGRESSION = Goals(
         default=4.0,
         label="Test RMSE",
         report_path="regression_metrics.rmse.value",
-        condition="LessThanOrEqualTo",
     ),
 )
 # Balanced accuracy: the mean of the per-class recalls, so a model that answers the majority
@@ -68,7 +74,6 @@ CLASSIFICATION = Goals(
         default=0.7,
         label="Test balanced accuracy",
         report_path="classification_metrics.balanced_accuracy.value",
-        condition="GreaterThanOrEqualTo",
     ),
 )
 GOALS: dict[str, Goals] = {"regression": REGRESSION, "classification": CLASSIFICATION}

@@ -1,13 +1,14 @@
 """The compiled model head beyond one forest: a :class:`Blend` of member forests with stored
-weights, and an optional binary :class:`Calibration` of the blended probabilities. numpy
+weights, and an optional :class:`Calibration` of the blended probabilities. numpy
 only, like :mod:`mpg_core.artifact.compiled`: the serving image imports it at start-up.
 
 A Blend has the interface :class:`~mpg_core.artifact.compiled.Forest` has where the rest of the
 compiled form reads it (``predict``, ``n_features``, ``is_classifier``, ``n_outputs``), so
 ``CompiledModel.forest`` holds either. Its answer is
 ``sum_k weights[k] * members[k].predict(features)`` (a regressor's values or a classifier's
-class probabilities, member order), and for a calibrated binary classifier the second class's
-probability through :meth:`Calibration.apply` (the first is one minus it).
+class probabilities, member order), then for a calibrated classifier
+:meth:`Calibration.calibrate` (a binary one's second-class probability through a sigmoid or
+isotonic map; any classifier's through a temperature).
 
 The picklable estimators it reproduces are :mod:`mpg_core.models`' (they call the same
 :meth:`Calibration.apply`, so the two agree to the members' own rounding).
@@ -21,7 +22,7 @@ import numpy as np
 
 from mpg_core.artifact.compiled import Forest, NotCompilable
 
-CALIBRATIONS = ("sigmoid", "isotonic")
+CALIBRATIONS = ("sigmoid", "isotonic", "temperature")
 # Probabilities are clipped this far from 0 and 1 before the sigmoid's logit (a forest's leaf
 # may say 0 or 1 exactly).
 _EPS = 1e-12
@@ -29,11 +30,15 @@ _EPS = 1e-12
 
 @dataclass(frozen=True)
 class Calibration:
-    """A map of a binary classifier's second-class probability ``p`` to a calibrated one.
+    """A map of a classifier's probabilities to calibrated ones.
 
-    ``sigmoid`` (Platt scaling on the logit): ``1 / (1 + exp(-(a * logit(p) + b)))``;
-    ``isotonic``: a non-decreasing step-line through the knots (``np.interp`` over ``x``, ``y``;
-    clipped at both ends, as scikit-learn's ``IsotonicRegression(out_of_bounds="clip")``)."""
+    Binary classifiers, on the second class's probability ``p``: ``sigmoid`` (Platt scaling on
+    the logit): ``1 / (1 + exp(-(a * logit(p) + b)))``; ``isotonic``: a non-decreasing
+    step-line through the knots (``np.interp`` over ``x``, ``y``; clipped at both ends, as
+    scikit-learn's ``IsotonicRegression(out_of_bounds="clip")``).
+    Any classifier: ``temperature``, every class's probability raised to the power ``a`` and
+    the row normalised (``softmax(a * log p)``; a > 1 sharpens the under-confident averages of
+    a forest, a < 1 softens); the order of the classes never changes."""
 
     method: str
     a: float = 1.0
@@ -46,6 +51,8 @@ class Calibration:
             raise NotCompilable(f"unknown calibration {self.method!r}")
         if self.method == "sigmoid" and not (np.isfinite(self.a) and np.isfinite(self.b)):
             raise NotCompilable("sigmoid calibration with a non-finite coefficient")
+        if self.method == "temperature" and not (np.isfinite(self.a) and self.a > 0):
+            raise NotCompilable("temperature calibration needs a finite power above 0")
         if self.method == "isotonic" and not (
             len(self.x) == len(self.y) >= 1
             and np.isfinite(self.x).all()
@@ -54,14 +61,26 @@ class Calibration:
         ):
             raise NotCompilable("isotonic calibration knots are not increasing probabilities")
 
+    @property
+    def binary_only(self) -> bool:
+        return self.method != "temperature"
+
     def apply(self, p: np.ndarray) -> np.ndarray:
+        """A binary classifier's second-class probabilities ``p``, calibrated."""
+        if self.method == "temperature":
+            return self.calibrate(np.column_stack([1.0 - p, p]))[:, 1]
         if self.method == "isotonic":
             return np.interp(p, self.x, self.y)
         q = np.clip(p, _EPS, 1.0 - _EPS)
         return 1.0 / (1.0 + np.exp(-(self.a * np.log(q / (1.0 - q)) + self.b)))
 
     def calibrate(self, proba: np.ndarray) -> np.ndarray:
-        """(n, 2) class probabilities, the second class's calibrated, the first's the rest."""
+        """(n, classes) probabilities, calibrated: a temperature's over every class; a binary
+        map's on the second class, the first's the rest."""
+        if self.method == "temperature":
+            scaled = self.a * np.log(np.clip(proba, _EPS, 1.0))
+            scaled = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+            return scaled / scaled.sum(axis=1, keepdims=True)
         p = self.apply(proba[:, 1])
         return np.column_stack([1.0 - p, p])
 
@@ -113,7 +132,8 @@ class Blend:
         """The blended answer (see the module docstring) for (n, n_features) float64 rows."""
         answer = blend([m.predict(features) for m in self.members], self.weights)
         if self.calibration is not None:
-            if answer.ndim != 2 or answer.shape[1] != 2:
-                raise NotCompilable("calibration of a classifier that is not binary")
+            binary = answer.ndim == 2 and answer.shape[1] == 2
+            if answer.ndim != 2 or (self.calibration.binary_only and not binary):
+                raise NotCompilable("a binary calibration of a classifier that is not binary")
             answer = self.calibration.calibrate(answer)
         return answer

@@ -23,7 +23,8 @@ from mpg_core.artifact.compiled import Block, CompiledModel, Forest, NotCompilab
 COMPILED_FORMAT = 3
 READABLE_FORMATS = (1, 2, 3)
 # Format 3 also adds the blend (mpg_core.artifact.blend): "blend_weights" (float64 per member),
-# "blend_calibration" ("none", "sigmoid" or "isotonic"), "blend_sigmoid" ([a, b]),
+# "blend_calibration" ("none", "sigmoid", "isotonic" or "temperature"), "blend_sigmoid" ([a, b];
+# a temperature's power is a),
 # "blend_knots_x" / "blend_knots_y" (isotonic), and member k's forest arrays under
 # "blend<k>_<name>" with the names a lone forest has under "forest_<name>".
 
