@@ -1,9 +1,10 @@
 """The local double is layered the way moto is, and stands apart from the launcher it checks:
 
 - it imports, of the launcher, only the service-model validator (with the service's rules
-  for a transform's filters and AWS's naming rules for identifiers), the pipeline format reader, the error types (the exit contract)
-  and the Docker CLI wrapper; never the launcher's settings, requests or commands, whose
-  mistakes it must be able to catch. Beyond that: the standard library, botocore, mpg_core;
+  for a transform's filters and AWS's naming rules for identifiers), the pipeline format
+  reader, the error types (the exit contract) and the Docker CLI wrapper; never the
+  launcher's settings, requests or commands, whose mistakes it must be able to catch.
+  Beyond that: the standard library, botocore, mpg_core;
 - inside it, the boto3-shaped clients use the engine and the state, the engine uses the state,
   and the state uses neither;
 - outside it, only the module that picks the clients imports it.

@@ -122,6 +122,7 @@ SAMPLES = {
     "local_state_dir": "/tmp/state",
     "local_s3": "aws",
     "schema": "table.toml",
+    "table": "diabetes.csv",
 }
 
 

@@ -123,14 +123,7 @@ def quickstart(
     s3 = runner.clients.s3
     name = remembered.table_name(table)
     schema = schema_for(state_root, table, target, task, out)
-    base = runner.config
-    config = replace(
-        base,
-        schema=str(schema),
-        prefix=f"{base.prefix}/{name}",
-        endpoint_name=name,
-        local=True,
-    )
+    config = replace(remembered.narrowed(runner.config, str(table), str(schema)), local=True)
     runner = replace(runner, config=config)
     features = table_schema.load_checked_schema(schema).feature_columns
     images = {image: config.image_uri(image) for image in ("preprocessing", "training")}
@@ -202,8 +195,7 @@ def plan(runner: Runner, table: Path, target: str, task: str | None, seed: int) 
     with tempfile.TemporaryDirectory() as tmp:
         schema = Path(tmp) / "schema.toml"
         runner.out(_inferred(table, target, task, schema).rstrip("\n"))
-        base = runner.config
-        config = replace(base, schema=str(schema), prefix=f"{base.prefix}/{name}", local=True)
+        config = replace(remembered.narrowed(runner.config, str(table), str(schema)), local=True)
         runner = replace(runner, config=config)
         assert runner.clients is not None
         splits = checked_splits(str(table), seed, 1, table_schema.config_schema(config))

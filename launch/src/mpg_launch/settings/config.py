@@ -103,6 +103,9 @@ class LaunchConfig:
     # "folder": --local's S3 is a folder under the state folder (no AWS, no credentials);
     # "aws": real S3, or the moto server AWS_ENDPOINT_URL names (the tests of the AWS path).
     local_s3: str = "folder"
+    # The user's table (a CSV file or its name, mpg_launch.table.remembered): its schema,
+    # prefix and endpoint as quickstart lays them out; None: no table of the user's.
+    table: str | None = None
     # The table schema file (mpg-launch init writes one); None: Auto MPG's, shipped in mpg_core.
     schema: str | None = None
     # --verbose: a local pipeline also prints its containers' log lines, under their step.

@@ -118,6 +118,13 @@ SETTINGS: tuple[Setting, ...] = (
     # Where --local keeps its S3 objects: "folder" (<state>/s3/<bucket>/<key>) or "aws".
     Setting("local_s3", env=("MPG_LOCAL_S3",)),
     Setting(
+        "table",
+        flag="--table",
+        env=("MPG_TABLE",),
+        help="your table (FILE.csv or its name): its remembered schema, its S3 prefix "
+        "<prefix>/<name> and its endpoint <name>, as quickstart lays them out (MPG_TABLE)",
+    ),
+    Setting(
         "schema",
         flag="--schema",
         env=("MPG_SCHEMA",),
