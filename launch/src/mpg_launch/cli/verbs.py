@@ -186,7 +186,8 @@ def quickstart(args: argparse.Namespace, config: LaunchConfig, connect: Connect,
         runner, state_root(config), table_path, args.target, args.task, args.seed
     )
     out("")
-    for line in metric_lines(done.metrics):
+    # The same summary on a first run and a rerun: read from what the run kept.
+    for line in [*done.leaderboard, *metric_lines(done.metrics)]:
         out(line)
     out(f"report: {done.report}")
     out(f"endpoint {done.endpoint} answers {done.answer} for the table's row {done.row}")
