@@ -199,3 +199,19 @@ def test_data_takes_the_tables_file_and_its_prefix(
     keys = [json.loads(line)["request"]["Key"] for line in lines if line.startswith("{")]
     assert "mpg/iris/data/bronze/train/train.csv" in keys
     assert all(key.startswith("mpg/iris/data/") for key in keys)
+
+
+def test_quickstart_takes_an_explicit_schema_first(
+    tables: Path, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    table, schema = tables / "iris.csv", tables / "iris.toml"
+    argv = ["quickstart", "--table", str(table), "--target", "species", "--schema", str(schema)]
+    lines, requests = _dry_run(argv, env)
+    assert lines[0] == f"schema: {schema} (given)"
+    assert not any(line.startswith("[[column]]") for line in lines)  # nothing inferred
+    assert _inputs(requests[-1])["schema"] == "s3://my-bucket/mpg/iris/data/bronze/schema/"
+
+    argv[argv.index("species")] = "petal_width"
+    code = main([*argv, "--dry-run"], env=env, factory=no_clients)
+    err = capsys.readouterr().err
+    assert code == 2 and "predicts 'species' (classification), not --target petal_width" in err

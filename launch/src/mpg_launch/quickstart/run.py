@@ -14,8 +14,8 @@ jobs' outputs, so a rerun that reuses them prints the same one.
 
 from __future__ import annotations
 
+import csv
 import json
-import math
 import shlex
 import tempfile
 from collections.abc import Callable
@@ -66,9 +66,27 @@ def _inferred(table: Path, target: str, task: str | None, path: Path) -> str:
         raise ConfigError(f"quickstart --table {table}: {' '.join(str(exc).split())}") from None
 
 
-def schema_for(state_root: Path, table: Path, target: str, task: str | None, out: Out) -> Path:
-    """The table's remembered schema when it has this target (and task, if given), else a
-    new one inferred from the table, printed as ``init`` prints it."""
+def schema_for(
+    state_root: Path,
+    table: Path,
+    target: str,
+    task: str | None,
+    out: Out,
+    given: str | None = None,
+) -> Path:
+    """The schema given (``--schema``, ``MPG_SCHEMA``, ``schema``: first, as for every
+    command on a table), else the table's remembered schema when it has this target (and
+    task, if given), else a new one inferred from the table, printed as ``init`` prints it."""
+    if given:
+        known = table_schema.load_checked_schema(Path(given))
+        if known.target != target or task not in (None, known.task):
+            raise ConfigError(
+                f"schema {given} predicts {known.target!r} ({known.task}), not --target "
+                f"{target}{f' --task {task}' if task else ''}; drop --schema/MPG_SCHEMA, or "
+                "give its target"
+            )
+        out(f"schema: {given} (given)")
+        return Path(given)
     path = remembered.schema_path(state_root, table)
     if path.is_file():
         known = table_schema.load_checked_schema(path)
@@ -100,20 +118,17 @@ def _read_json(s3: Any, uri: str) -> dict[str, Any]:
 
 
 def sample_row(s3: Any, config: LaunchConfig, features: tuple[str, ...]) -> str:
-    """The first row of the test split, features only, as the endpoint takes it."""
-    import pandas as pd
-
+    """The first row of the test split, features only, as the endpoint takes it: its cells
+    as the split file spells them (read with the csv module: pandas would cost a rerun a
+    second or two of imports)."""
     (_, first), *_ = list_objects(s3, names.raw_uri(config, "test"))
     with tempfile.TemporaryDirectory() as tmp:
         bucket, key = split_s3_uri(first)
         local = Path(tmp) / "test.csv"
         s3.download_file(bucket, key, str(local))
-        frame = pd.read_csv(local, nrows=1)
-    values = [
-        None if isinstance(v, float) and math.isnan(v) else v
-        for v in frame[list(features)].iloc[0].tolist()
-    ]
-    return steps.csv_row(values)
+        with local.open(newline="", encoding="utf-8") as file:
+            row = next(csv.DictReader(file))
+    return steps.csv_row([row[name] or None for name in features])
 
 
 def quickstart(
@@ -126,13 +141,11 @@ def quickstart(
 ) -> Outcome:
     """The steps, on ``runner``'s local clients; ``runner.config`` is the user's, which this
     narrows to the table (its schema, prefix and endpoint)."""
-    from mpg_launch.table.data import checked_splits, upload_splits
-
     out = runner.out
     assert runner.clients is not None
     s3 = runner.clients.s3
     name = remembered.table_name(table)
-    schema = schema_for(state_root, table, target, task, out)
+    schema = schema_for(state_root, table, target, task, out, runner.config.schema)
     config = replace(remembered.narrowed(runner.config, str(table), str(schema)), local=True)
     runner = replace(runner, config=config)
     features = table_schema.load_checked_schema(schema).feature_columns
@@ -147,6 +160,9 @@ def quickstart(
     if record.get("data") == keys.data and list_objects(s3, names.raw_uri(config, "test")):
         out(f"data: unchanged, reusing {names.s3_uri(config, config.raw_prefix)}/")
     else:
+        # Loaded only here: its readers bring scikit-learn, seconds a rerun does not need.
+        from mpg_launch.table.data import checked_splits, upload_splits
+
         splits = checked_splits(str(table), seed, 1, table_schema.config_schema(config))
         uploaded = upload_splits(config, s3, splits, out=out)
         table_schema.upload_schema(config, s3, out)
@@ -200,15 +216,18 @@ def quickstart(
 
 
 def plan(runner: Runner, table: Path, target: str, task: str | None, seed: int) -> None:
-    """``--dry-run``: the schema as it would be inferred (written to a temporary folder, the
-    state untouched), the splits' uploads and the preprocessing job's request, printed; it
-    stops there, as the jobs after it need that job's outputs."""
+    """``--dry-run``: the schema given, or as it would be inferred (written to a temporary
+    folder, the state untouched), the splits' uploads and the preprocessing job's request,
+    printed; it stops there, as the jobs after it need that job's outputs."""
     from mpg_launch.table.data import checked_splits, upload_splits
 
     name = remembered.table_name(table)
     with tempfile.TemporaryDirectory() as tmp:
-        schema = Path(tmp) / "schema.toml"
-        runner.out(_inferred(table, target, task, schema).rstrip("\n"))
+        if runner.config.schema:
+            schema = schema_for(Path(tmp), table, target, task, runner.out, runner.config.schema)
+        else:
+            schema = Path(tmp) / "schema.toml"
+            runner.out(_inferred(table, target, task, schema).rstrip("\n"))
         config = replace(remembered.narrowed(runner.config, str(table), str(schema)), local=True)
         runner = replace(runner, config=config)
         assert runner.clients is not None
