@@ -215,3 +215,19 @@ def test_quickstart_takes_an_explicit_schema_first(
     code = main([*argv, "--dry-run"], env=env, factory=no_clients)
     err = capsys.readouterr().err
     assert code == 2 and "predicts 'species' (classification), not --target petal_width" in err
+
+
+def test_a_config_files_table_is_read_from_the_files_folder(
+    tables: Path, tmp_path: Path, state: Path, env: dict[str, str]
+) -> None:
+    _remember(state, tables, "iris")
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(tables / "iris.csv", project)
+    config = project / "mpg.toml"
+    config.write_text('table = "iris.csv"\n')
+    lines: list[str] = []
+    argv = ["data", "--config", str(config), "--dry-run"]
+    assert main(argv, env=env, factory=no_clients, out=lines.append) == 0
+    keys = [json.loads(line)["request"]["Key"] for line in lines if line.startswith("{")]
+    assert "mpg/iris/data/bronze/train/train.csv" in keys  # project/iris.csv, read

@@ -339,8 +339,9 @@ def load_config(
         for key, value in data.items():
             sources[key] = f"config file {path}"
             values[key] = _coerce(key, value, sources[key])
-        if values.get("schema"):  # a file's relative path is read from the file's folder
-            values["schema"] = str(path.parent / values["schema"])
+        for key in ("schema", "table"):  # a file's relative paths are read from its folder
+            if values.get(key):
+                values[key] = str(path.parent / values[key])
     for var in reversed(_ENV_ORDER):  # so the first listed variable is applied last and wins
         if env.get(var):
             key = ENV_KEYS[var]
