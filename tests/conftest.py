@@ -192,6 +192,13 @@ def bucket(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture(autouse=True)
+def _private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's local state (init's and quickstart's remembered schemas, local records) in
+    its own folder, never the user's ~/.cache/mpg-launch/local; a test may set another."""
+    monkeypatch.setenv("MPG_LOCAL_STATE_DIR", str(tmp_path / "mpg-state"))
+
+
+@pytest.fixture(autouse=True)
 def _require_docker(request: pytest.FixtureRequest) -> None:
     """Docker tests need the engine and the three images: tests/conftest.py's ``images``
     fails under CI=true without an engine and builds missing images with `make images`."""
@@ -229,6 +236,7 @@ def tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     "--out",
                     str(folder / f"{name}.toml"),
                 ],
+                env={"MPG_LOCAL_STATE_DIR": str(folder / "state")},  # not the user's
                 out=lambda line: None,
             )
             == 0

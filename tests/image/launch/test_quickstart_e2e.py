@@ -2,16 +2,20 @@
 AWS variable, no credentials (any AWS call would fail with NoCredentialsError), the real
 images on the real engine. Two tables side by side (diabetes: regression with a text column
 and missing values; breast cancer: binary with string labels); each endpoint's answers on the
-test split reproduce the metric the evaluation reported, a rerun reuses every step, the
-printed predict command works as printed, and ``data`` finds the remembered schema."""
+test split reproduce the metric the evaluation reported, a rerun reuses every step and prints
+the same summary (leaderboard and test metrics, kept with the run's outputs), the printed
+predict command works as printed, and ``data`` finds the remembered schema. A training image
+rebuilt under the same tag trains again."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,6 +60,13 @@ def _printed(lines: list[str], label: str) -> str:
     return found
 
 
+def _summary(lines: list[str]) -> list[str]:
+    """What quickstart prints after its steps: the leaderboard, the test metrics, the report."""
+    start = len(lines) - lines[::-1].index("")
+    end = next(i for i, line in enumerate(lines) if line.startswith("report: "))
+    return lines[start : end + 1]
+
+
 def _answers(endpoint: str, rows: Path) -> list[str]:
     lines = _run("predict", "--local", "--endpoint", endpoint, "--file", str(rows))
     return "\n".join(lines).split()
@@ -96,7 +107,16 @@ def test_two_tables_from_csv_to_local_endpoints_with_nothing_else_started(
 
     first = _run("quickstart", "--table", str(diabetes), "--target", "progression")
     assert 'task = "regression"' in "\n".join(first)  # what it inferred, shown
-    assert any(line.startswith("test rmse = ") for line in first)
+    assert any(line.startswith("test rmse = ") for line in _summary(first))
+    # The leaderboard in the summary is the one the training job logged (the fit seconds and
+    # µs per row are kept rounded: the models, their metrics and the choice are compared).
+    board = [line for line in _summary(first) if not line.startswith(("test ", "report: "))]
+    start = next(i for i, line in enumerate(first) if line.startswith("leaderboard (chosen"))
+    logged = first[start : start + len(board)]
+    assert board[0].startswith("leaderboard (chosen by rmse") and len(board) >= 4
+    assert [(line[:56], line.endswith(" *")) for line in board] == [
+        (line[:56], line.endswith(" *")) for line in logged
+    ]
     regression = _check_against_the_report(state, tmp_path, "diabetes", first)
     assert 40 < regression["rmse"] < 70
 
@@ -112,6 +132,9 @@ def test_two_tables_from_csv_to_local_endpoints_with_nothing_else_started(
     for step in ("data", "preprocess", "train", "evaluate", "deploy"):
         assert any(line.startswith(f"{step}: unchanged") for line in again), (step, again)
     assert _printed(again, "predict: ") == _printed(first, "predict: ")
+    assert _summary(again) == _summary(first)  # leaderboard included, though nothing trained
+    steps = again[: len(again) - again[::-1].index("")]  # what came before the summary
+    assert not any(line.startswith("leaderboard") for line in steps)  # no training log
 
     # The printed command, as printed, in a shell.
     command = _printed(again, "predict: ")
@@ -124,7 +147,83 @@ def test_two_tables_from_csv_to_local_endpoints_with_nothing_else_started(
     # The step-by-step commands stay, and need no --schema for a remembered table.
     data = _run("data", "--local", "--source", str(cancer))
     assert f"schema: {state / 'tables' / 'breast-cancer' / 'schema.toml'}" in data[0]
+    # ... in the table's own prefix and endpoint: predict --table asks quickstart's endpoint.
+    rows = tmp_path / "one-row.csv"
+    rows.write_text(shlex.split(_printed(again, "predict: "))[1] + "\n")
+    asked = _run("predict", "--local", "--table", str(diabetes), "--file", str(rows))
+    assert asked[-1] == answer.group(1)
+
+    # transform on rows as they stand in a file of the user's: its header line, the columns in
+    # another order, cut into several mini-batches of which only the first holds the header.
+    bucket = state / "s3" / "mpg-local"
+    (test_file,) = (bucket / "mpg" / "diabetes").rglob("bronze/test/*.csv")
+    test = pd.read_csv(test_file)
+    own = pd.concat([test[list(reversed(test.columns))]] * 400, ignore_index=True)
+    (bucket / "mpg" / "diabetes" / "own-rows").mkdir()
+    own.to_csv(bucket / "mpg" / "diabetes" / "own-rows" / "rows.csv", index=False)
+    assert (bucket / "mpg" / "diabetes" / "own-rows" / "rows.csv").stat().st_size > 1024**2
+    argv = ["--endpoint", "diabetes", "--input", "s3://mpg-local/mpg/diabetes/own-rows/"]
+    done = _run("transform", "--local", "--table", str(diabetes), *argv, "--max-payload-mb", "1")
+    assert "given to the container: MPG_CSV_HEADER" in "\n".join(done)
+    output = _printed(done, "output: ").removeprefix("s3://mpg-local/")
+    answers = (bucket / output / "rows.csv.out").read_text().split()
+    # The same answers as the endpoint's for the test rows in the model's order, headerless
+    # (_check_against_the_report wrote them).
+    assert answers == _answers("diabetes", tmp_path / "diabetes-test.csv") * 400
 
     for endpoint in ("diabetes", "breast-cancer"):
         _run("delete", "--local", "--endpoint", endpoint)
     assert containers_of(state) == []
+
+
+def _docker(*argv: str) -> str:
+    done = subprocess.run(["docker", *argv], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def own_tag(offline: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The three images under a tag of this test's own (same IDs), so it can rebuild one
+    without touching anyone else's; the tags are removed after."""
+    tag = f"qs-{uuid.uuid4().hex[:8]}"
+    for image in ("preprocessing", "training", "serving"):
+        _docker("tag", f"mpg-{image}:{IMAGE_TAG}", f"mpg-{image}:{tag}")
+    monkeypatch.setenv("MPG_LOCAL_IMAGE_TAG", tag)
+    yield tag
+    for name in containers_of(offline):  # the endpoint, before its image's tag goes
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    for image in ("preprocessing", "training", "serving"):
+        subprocess.run(["docker", "rmi", f"mpg-{image}:{tag}"], capture_output=True, check=False)
+
+
+def test_a_rebuilt_training_image_trains_again_and_a_rerun_prints_the_same_summary(
+    offline: Path, own_tag: str, tmp_path: Path
+) -> None:
+    iris = TABLES["iris"].write(tmp_path)
+    argv = ("quickstart", "--table", str(iris), "--target", "species")
+    first = _run(*argv)
+    again = _run(*argv)
+    assert _summary(again) == _summary(first)
+    assert _summary(first)[0].startswith("leaderboard (chosen by log_loss")
+    assert any(line.startswith("train: unchanged") for line in again)
+
+    # The same tag, another image: as `make images` leaves a rebuilt training image.
+    training = f"mpg-training:{own_tag}"
+    before = _docker("image", "inspect", "--format", "{{.Id}}", training)
+    container = f"qs-rebuild-{uuid.uuid4().hex[:8]}"
+    _docker("create", "--name", container, training)
+    try:
+        _docker("commit", "--change", "LABEL mpg.test=rebuilt", container, training)
+    finally:
+        _docker("rm", container)
+    assert _docker("image", "inspect", "--format", "{{.Id}}", training) != before
+
+    rebuilt = _run(*argv)
+    for step in ("data", "preprocess"):  # their images did not change
+        assert any(line.startswith(f"{step}: unchanged") for line in rebuilt), step
+    for step in ("train", "evaluate", "deploy"):
+        assert not any(line.startswith(f"{step}: unchanged") for line in rebuilt), step
+    assert _printed(rebuilt, "report: ") != _printed(first, "report: ")  # a new evaluation
+    assert _summary(_run(*argv)) == _summary(rebuilt)  # and reused from here on
+    _run("delete", "--local", "--table", str(iris))
+    assert containers_of(offline) == []

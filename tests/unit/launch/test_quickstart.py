@@ -13,6 +13,7 @@ import pytest
 from mpg_launch.quickstart.steps import (
     csv_row,
     fingerprint,
+    leaderboard_lines,
     metric_lines,
     report_metrics,
     step_keys,
@@ -86,3 +87,68 @@ def test_the_row_reads_back_as_the_tables_values() -> None:
     line = csv_row(values)
     assert "\n" not in line
     assert next(csv.reader(io.StringIO(line))) == ["59.0", "male", "", 'a "quoted", text']
+
+
+def test_the_leaderboard_kept_by_the_training_job_prints_as_its_log_does() -> None:
+    selection = {
+        "metric": "rmse",
+        "judged_on": "validation rows",
+        "chosen": "ensemble",
+        "leaderboard": [
+            {
+                "model": "ensemble",
+                "judged": {"rmse": 2.41234567},
+                "validation": {"rmse": 2.5},
+                "fit_seconds": 0.1234,
+                "size_bytes": 20480,
+                "serve_us_per_row": None,  # JSON's null: the job measured none
+            },
+            {
+                "model": "random_forest",
+                "judged": {"rmse": 2.6},
+                "validation": {},
+                "fit_seconds": 1.5,
+                "size_bytes": 512,
+                "serve_us_per_row": 3.21,
+            },
+        ],
+    }
+    title, header, first, second = leaderboard_lines(selection)
+    assert title == "leaderboard (chosen by rmse on validation rows):"
+    words = ["model", "judged", "rmse", "valid", "rmse", "fit", "s", "size", "KB", "µs/row"]
+    assert header.split() == words
+    assert first.split() == ["ensemble", "2.412346", "2.500000", "0.12", "20", "nan", "*"]
+    assert second.split() == ["random_forest", "2.600000", "nan", "1.50", "0", "3.2"]
+    assert len({len(header), len(second)}) == 1  # the columns line up
+    assert leaderboard_lines(None) == leaderboard_lines({"leaderboard": []}) == []
+
+
+def test_the_leaderboard_reads_as_the_training_jobs_own_table() -> None:
+    """From the rows the job keeps (``Candidate.row``, through JSON), the lines its log prints
+    (``Selection.table``), chosen mark and all."""
+    import json
+
+    import numpy as np
+
+    from mpg_training.selection import Candidate, Selection
+
+    def candidate(name: str, loss: float, valid: dict[str, float], us: float) -> Candidate:
+        return Candidate(
+            name, None, np.zeros(1), {"log_loss": loss}, 0.25, 40_960, us, validation_metrics=valid
+        )
+
+    board = [
+        candidate("extra_trees", 0.31, {"log_loss": 0.33}, 12.5),
+        candidate("random_forest", 0.12, {"log_loss": 0.14}, 8.25),
+        candidate("hist_gradient_boosting", 0.2, {}, 30.0),
+    ]
+    selection = Selection(board[1], board, "log_loss", judged_on="5-fold cross-validation")
+    kept = {
+        "metric": selection.metric,
+        "judged_on": selection.judged_on,
+        "chosen": selection.chosen.name,
+        "leaderboard": [c.row() for c in sorted(board, key=lambda c: c.metrics["log_loss"])],
+    }
+    lines = leaderboard_lines(json.loads(json.dumps(kept)))
+    assert lines[0] == "leaderboard (chosen by log_loss on 5-fold cross-validation):"
+    assert lines[1:] == selection.table().splitlines()

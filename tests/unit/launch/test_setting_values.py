@@ -123,6 +123,7 @@ SAMPLES = {
     "local_state_dir": "/tmp/state",
     "local_s3": "aws",
     "schema": "table.toml",
+    "table": "diabetes.csv",
 }
 
 

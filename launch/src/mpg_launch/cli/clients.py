@@ -29,9 +29,13 @@ def default_clients(config: LaunchConfig, out: Out = print) -> Clients:
 
 def state_root(config: LaunchConfig) -> Path:
     """The local state folder: ``local_state_dir``, else the double's default."""
+    return state_folder(config.local_state_dir)
+
+
+def state_folder(local_state_dir: str | None) -> Path:
     from mpg_launch.local.state import DEFAULT_STATE_DIR
 
-    return Path(config.local_state_dir) if config.local_state_dir else DEFAULT_STATE_DIR
+    return Path(local_state_dir) if local_state_dir else DEFAULT_STATE_DIR
 
 
 def local_clients(config: LaunchConfig, out: Out = print) -> Clients:

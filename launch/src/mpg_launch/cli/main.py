@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "splits, preprocess, train, evaluate, deploy (steps whose inputs are unchanged are reused)"
     )
     p = command("quickstart", help_text)
-    p.add_argument("--table", type=Path, required=True, help="headered CSV file")
+    # --table FILE.csv (required here) is the common setting every command on a table takes.
     p.add_argument("--target", required=True, help="the column to predict")
     p.add_argument("--task", choices=TASK_CHOICES, help="default: inferred from the target column")
     p.add_argument("--seed", type=int, default=42, help="the splits' seed (default 42)")
@@ -383,6 +383,9 @@ def run(
     factory: ClientsFactory,
     out: Callable[[str], None],
 ) -> int:
+    from mpg_launch.cli.verbs import with_table
+
+    config = with_table(args, config, out)  # a table's schema, prefix and endpoint, found once
     # Clients are made on first use, once. A dry run gets clients that refuse every call
     # (mpg_launch.aws.dry_run), so no code path can reach AWS or the Docker engine.
     if args.dry_run:
@@ -448,6 +451,14 @@ def _handle_termination() -> dict[int, Any]:
     }
 
 
+def _init_state_root(env: Mapping[str, str]) -> Path:
+    """Where init remembers its schema: init reads no config file, so the state folder is
+    ``local_state_dir``'s variable (MPG_LOCAL_STATE_DIR), else the local double's default."""
+    from mpg_launch.cli.clients import state_folder
+
+    return state_folder(next((env[v] for v in BY_KEY["local_state_dir"].env if env.get(v)), None))
+
+
 def _run_and_report(
     args: argparse.Namespace,
     env: Mapping[str, str],
@@ -458,7 +469,7 @@ def _run_and_report(
     if args.command == "init":  # reads a local table: no settings, no AWS
         from mpg_launch.table.init_schema import run_init
 
-        return run_init(args, out)
+        return run_init(args, _init_state_root(env), out)
     # Not at the top: --help and usage errors exit above without loading botocore.
     from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import (

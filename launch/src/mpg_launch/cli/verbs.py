@@ -18,7 +18,6 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -109,17 +108,45 @@ def push(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
     return 0
 
 
+def with_table(args: argparse.Namespace, config: LaunchConfig, out: Out) -> LaunchConfig:
+    """The one lookup of the user's table, for every command but quickstart (which writes
+    the schema) and push: the table given (``--table``, ``MPG_TABLE``, ``table``; for
+    ``data``, a ``--source FILE.csv`` given without a schema is the table) narrows the config
+    to its schema, prefix and endpoint (:func:`mpg_launch.table.remembered.for_table`)."""
+    if args.command in ("quickstart", "push"):
+        return config
+    name = config.table
+    if name is None and args.command == "data" and not config.schema:
+        name = _csv_source(getattr(args, "source", None))
+    if name is None:
+        return config
+    return remembered.for_table(config, state_root(config), name, out)
+
+
+def _csv_source(source: str | None) -> str | None:
+    """``data --source FILE.csv``: a headered table of the user's (auto-mpg.data is not)."""
+    if source and source.lower().endswith(".csv") and Path(source).is_file():
+        return source
+    return None
+
+
 def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     if config.local_s3 == "aws":  # with a folder for S3, --local writes the splits there
         _no_local(args, "S3 (or the moto server AWS_ENDPOINT_URL names) is the same either way")
     preflight.seed(args.seed)
-    preflight.data_source(args.source)
-    config = _with_remembered_schema(config, args.source, out)
+    # --table FILE.csv is the data too, unless --source gives other rows for that table.
+    source = args.source or config.table
+    if not args.source and config.table and not Path(config.table).is_file():
+        raise ConfigError(
+            f"data --table {config.table}: no such file; give the table's CSV (--table "
+            "FILE.csv), or its rows with --source FILE.csv"
+        )
+    preflight.data_source(source)
     schema = table.config_schema(config)  # checked before any client
     # pandas loads only here: no other subcommand needs it.
     from mpg_launch.table.data import apply_uploads, checked_splits
 
-    splits = checked_splits(args.source, args.seed, args.shards, schema)  # before any client
+    splits = checked_splits(source, args.seed, args.shards, schema)  # before any client
     then = table.schema_steps(config, lambda: connect().s3, out)
     uploaded = apply_uploads(_runner(args, config, connect, out), splits, args.shards, then)
     for split, uris in uploaded.items():
@@ -127,25 +154,12 @@ def data(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: 
     return 0
 
 
-def _with_remembered_schema(config: LaunchConfig, source: str | None, out: Out) -> LaunchConfig:
-    """A headered ``.csv`` given without a schema: the one quickstart remembered for it, or
-    an error naming where it looked (Auto MPG's reader would only say line 1 is wrong)."""
-    if config.schema or not source or not source.lower().endswith(".csv"):
-        return config
-    table_path = Path(source)
-    if not table_path.is_file():
-        return config  # preflight and the reader name the missing file
-    found = remembered.remembered_schema(state_root(config), table_path)
-    if found is None:
-        raise remembered.no_schema_error(state_root(config), table_path)
-    out(f"schema: {found} (remembered for {source})")
-    return replace(config, schema=str(found))
-
-
 def quickstart(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
     """A CSV and its target to a local endpoint (:mod:`mpg_launch.quickstart.run`)."""
     preflight.seed(args.seed)
-    table_path = preflight.readable_file(args.table, "--table")
+    if not config.table:
+        raise ConfigError("quickstart needs --table FILE.csv (a headered CSV) and --target COLUMN")
+    table_path = preflight.readable_file(Path(config.table), "--table")
     from mpg_launch.quickstart import run as quick
     from mpg_launch.quickstart.steps import metric_lines
 
@@ -155,7 +169,8 @@ def quickstart(args: argparse.Namespace, config: LaunchConfig, connect: Connect,
         runner, state_root(config), table_path, args.target, args.task, args.seed
     )
     out("")
-    for line in metric_lines(done.metrics):
+    # The same summary on a first run and a rerun: read from what the run kept.
+    for line in [*done.leaderboard, *metric_lines(done.metrics)]:
         out(line)
     out(f"report: {done.report}")
     out(f"endpoint {done.endpoint} answers {done.answer} for the table's row {done.row}")

@@ -57,3 +57,15 @@ def image_exists(ref: str) -> bool:
 
 def image_architecture(ref: str) -> str:
     return docker(["image", "inspect", "--format", "{{.Architecture}}", ref]).stdout.strip()
+
+
+def image_id(ref: str) -> str:
+    """The image's content ID (``sha256:...``): a rebuilt image has a new one under the same
+    name. DockerError naming the image when the engine does not have it."""
+    done = docker(["image", "inspect", "--format", "{{.Id}}", ref], check=False, timeout=60)
+    if done.returncode != 0:
+        raise DockerError(
+            f"image {ref} is not on the Docker engine; build it (`make images`, or `make images "
+            "IMAGE_TAG=...` with MPG_LOCAL_IMAGE_TAG set to that tag)"
+        )
+    return done.stdout.strip()

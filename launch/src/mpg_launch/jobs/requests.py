@@ -309,11 +309,13 @@ def transform_request(
     batch_strategy: str = "MultiRecord",
     content_type: str = CSV,
     data_processing: Mapping[str, str] | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> Request:
-    """Batch transform over headerless raw rows (CSV, or JSON Lines): Line splitting,
-    MultiRecord batching, one output line per input line. MaxConcurrentTransforms, unless
-    given, is left to the container's /execution-parameters. ``data_processing`` comes from
-    :func:`data_processing`."""
+    """Batch transform over raw rows (CSV, or JSON Lines): Line splitting, MultiRecord
+    batching, one output line per input line. MaxConcurrentTransforms, unless given, is left
+    to the container's /execution-parameters. ``data_processing`` comes from
+    :func:`data_processing`; ``environment`` is the container's (the files' header line,
+    :mod:`mpg_launch.table.header`)."""
     transform = config.instance("transform")
     output: dict[str, Any] = {
         "S3OutputPath": names.transform_output_uri(config, job_name),
@@ -351,6 +353,8 @@ def transform_request(
         request["MaxConcurrentTransforms"] = max_concurrent
     if data_processing:
         request["DataProcessing"] = dict(data_processing)
+    if environment:
+        request["Environment"] = dict(environment)
     return with_tags(request, config)
 
 

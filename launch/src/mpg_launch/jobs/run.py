@@ -120,6 +120,8 @@ def transform(
         # A dry run stops at this read: its refusing client prints DescribeEndpoint.
         assert runner.clients is not None
         model_name = endpoint_models(runner.clients.sagemaker, endpoint)[1][0]
+    if input_uri and options.get("content_type", build.CSV) == build.CSV:
+        options["environment"] = _header_environment(runner, input_uri, options)
     request = build.transform_request(runner.config, job_name, model_name, input_uri, **options)
     runner.submit(Submission("CreateTransformJob", request))
     if not wait:
@@ -127,6 +129,27 @@ def transform(
     job = runner.wait_job("transform", job_name)
     runner.out(f"output: {request['TransformOutput']['S3OutputPath']}")
     return job
+
+
+def _header_environment(runner: Runner, input_uri: str, options: dict[str, Any]) -> dict[str, str]:
+    """MPG_CSV_HEADER when the input's files start with the table's header line (the default
+    input, which ``data`` writes, has none), so every mini-batch is read in the file's column
+    order. Not with an InputFilter: the filter cuts every record, the header line included."""
+    from mpg_core.table_schema import default_schema
+    from mpg_launch.table.header import header_environment, input_header
+    from mpg_launch.table.schema import config_schema
+
+    if (options.get("data_processing") or {}).get("InputFilter"):
+        return {}
+    schema = config_schema(runner.config) or default_schema()
+    assert runner.clients is not None
+    columns = (*(c.name for c in schema.columns), schema.target)
+    header = input_header(runner.clients.s3, input_uri, columns)
+    environment = header_environment(header)
+    for name, value in environment.items():
+        runner.out(f"input: its files start with a header line, given to the container: {name}")
+        runner.out(f"  {value[:200]}")
+    return environment
 
 
 def status(clients: Clients, kind: str, name: str) -> dict[str, Any]:

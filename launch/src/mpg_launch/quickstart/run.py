@@ -1,22 +1,26 @@
 """What ``quickstart`` does, step by step, each step skipped when a finished job of the same
-inputs exists (its name carries their fingerprint, :mod:`.steps`):
+inputs exists (its name carries their fingerprint, :mod:`.steps`; images count by their ID, so
+a rebuilt image under the same tag runs its steps again):
 
 1. the schema: the one remembered for the table (<state>/tables/<name>/schema.toml), or
    inferred as ``init`` infers it and printed;
 2. the splits, written to the table's prefix (<bucket>/<prefix>/<name>/data/...);
 3. preprocessing, 4. training (the image's default family), 5. evaluation on the test split;
 6. a local endpoint named after the table, asked for a real row of the table.
+
+The summary (the training job's leaderboard, the test metrics, the report) is read from the
+jobs' outputs, so a rerun that reuses them prints the same one.
 """
 
 from __future__ import annotations
 
+import csv
 import json
-import math
 import shlex
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mpg_launch.aws import names
@@ -25,6 +29,7 @@ from mpg_launch.aws.s3 import list_objects, split_s3_uri
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.endpoint import run as endpoint_run
 from mpg_launch.errors import ConfigError
+from mpg_launch.images.docker import image_id
 from mpg_launch.jobs import requests as build
 from mpg_launch.jobs import run as jobs_run
 from mpg_launch.quickstart import steps
@@ -34,6 +39,10 @@ from mpg_launch.table import schema as table_schema
 
 Out = Callable[[str], None]
 RECORD = "quickstart.json"  # beside the remembered schema: what was deployed, from what
+IMAGES = ("preprocessing", "training", "serving")
+# What the training job writes beside its model (mpg_training.job.EVALUATION_FILE), packed
+# into output.tar.gz: the validation metrics and, with ``algorithm = "auto"``, the leaderboard.
+TRAINING_REPORT = "evaluation.json"
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class Outcome:
     endpoint: str
     report: str  # the evaluation report's path (a file under the state folder) or URI
     metrics: dict[str, float]
+    leaderboard: list[str]  # the training job's, from its output.tar.gz; empty without one
     row: str  # a real row of the table, as the endpoint takes it
     answer: str
 
@@ -57,9 +67,27 @@ def _inferred(table: Path, target: str, task: str | None, path: Path) -> str:
         raise ConfigError(f"quickstart --table {table}: {' '.join(str(exc).split())}") from None
 
 
-def schema_for(state_root: Path, table: Path, target: str, task: str | None, out: Out) -> Path:
-    """The table's remembered schema when it has this target (and task, if given), else a
-    new one inferred from the table, printed as ``init`` prints it."""
+def schema_for(
+    state_root: Path,
+    table: Path,
+    target: str,
+    task: str | None,
+    out: Out,
+    given: str | None = None,
+) -> Path:
+    """The schema given (``--schema``, ``MPG_SCHEMA``, ``schema``: first, as for every
+    command on a table), else the table's remembered schema when it has this target (and
+    task, if given), else a new one inferred from the table, printed as ``init`` prints it."""
+    if given:
+        known = table_schema.load_checked_schema(Path(given))
+        if known.target != target or task not in (None, known.task):
+            raise ConfigError(
+                f"schema {given} predicts {known.target!r} ({known.task}), not --target "
+                f"{target}{f' --task {task}' if task else ''}; drop --schema/MPG_SCHEMA, or "
+                "give its target"
+            )
+        out(f"schema: {given} (given)")
+        return Path(given)
     path = remembered.schema_path(state_root, table)
     if path.is_file():
         known = table_schema.load_checked_schema(path)
@@ -91,25 +119,27 @@ def _read_json(s3: Any, uri: str) -> dict[str, Any]:
 
 
 def sample_row(s3: Any, config: LaunchConfig, features: tuple[str, ...]) -> str:
-    """The first row of the test split, features only, as the endpoint takes it."""
-    import pandas as pd
-
+    """The first row of the test split, features only, as the endpoint takes it: its cells
+    as the split file spells them (read with the csv module: pandas would cost a rerun a
+    second or two of imports)."""
     (_, first), *_ = list_objects(s3, names.raw_uri(config, "test"))
     with tempfile.TemporaryDirectory() as tmp:
         bucket, key = split_s3_uri(first)
         local = Path(tmp) / "test.csv"
         s3.download_file(bucket, key, str(local))
-        frame = pd.read_csv(local, nrows=1)
-    values = [
-        None if isinstance(v, float) and math.isnan(v) else v
-        for v in frame[list(features)].iloc[0].tolist()
-    ]
-    return steps.csv_row(values)
+        with local.open(newline="", encoding="utf-8") as file:
+            row = next(csv.DictReader(file))
+    return steps.csv_row([row[name] or None for name in features])
 
 
-def _inferred_into(table: Path, target: str, task: str | None, path: Path, out: Out) -> Path:
-    """A dry run's schema: inferred as :func:`schema_for` would, into ``path`` (the state
-    folder untouched), and printed."""
+def _dry_schema(
+    table: Path, target: str, task: str | None, given: str | None, folder: Path, out: Out
+) -> Path:
+    """A dry run's schema: the one given, checked, or inferred as :func:`schema_for` would,
+    into ``folder`` (the state untouched), and printed."""
+    if given:
+        return schema_for(folder, table, target, task, out, given)
+    path = folder / "schema.toml"
     out(_inferred(table, target, task, path).rstrip("\n"))
     return path
 
@@ -123,28 +153,24 @@ def quickstart(
     seed: int,
 ) -> Outcome:
     """The steps, on ``runner``'s local clients; ``runner.config`` is the user's, which this
-    narrows to the table (its schema, prefix and endpoint). A dry run infers the schema into a
-    temporary folder (the state untouched), prints the first phase's plan (the splits'
-    uploads and the preprocessing job) and stops there: the phases after it need that job's
-    outputs."""
+    narrows to the table (its schema, prefix and endpoint). A dry run takes the schema given,
+    or infers one into a temporary folder (the state untouched), prints the first phase's plan
+    (the splits' uploads and the preprocessing job) and stops there: the phases after it need
+    that job's outputs."""
     out = runner.out
     name = remembered.table_name(table)
+    given = runner.config.schema
     with tempfile.TemporaryDirectory() as tmp:
         schema = runner.observe(
-            lambda c: schema_for(state_root, table, target, task, out),
-            dry=lambda: _inferred_into(table, target, task, Path(tmp) / "schema.toml", out),
+            lambda c: schema_for(state_root, table, target, task, out, given),
+            dry=lambda: _dry_schema(table, target, task, given, Path(tmp), out),
         )
-        base = runner.config
-        config = replace(
-            base,
-            schema=str(schema),
-            prefix=f"{base.prefix}/{name}",
-            endpoint_name=name,
-            local=True,
-        )
+        config = replace(remembered.narrowed(runner.config, str(table), str(schema)), local=True)
         runner = replace(runner, config=config)
         features = table_schema.load_checked_schema(schema).feature_columns
-        images = {image: config.image_uri(image) for image in ("preprocessing", "training")}
+        # Keyed on the images' IDs, not their names: a rebuilt image under the same tag runs
+        # again.
+        images = {image: image_id(config.image_uri(image)) for image in IMAGES}
         keys = steps.step_keys(
             table.read_bytes(), schema.read_bytes(), seed, images, config.hyperparameters
         )
@@ -171,10 +197,12 @@ def quickstart(
         runner.submit(Submission("CreateProcessingJob", request))
         runner.wait_job("processing", evaluation)
     metrics = steps.report_metrics(_read_json(s3, report_uri))
+    leaderboard = steps.leaderboard_lines(training_selection(s3, config, train))
 
     row = sample_row(s3, config, features)
     endpoint = config.endpoint_name
-    answer = _serving(runner, record, endpoint, train, row)
+    deployed = {"model": train, "serving": images["serving"]}
+    answer = _serving(runner, record, endpoint, deployed, row)
     if answer is None:
         from datetime import UTC, datetime
 
@@ -182,11 +210,12 @@ def quickstart(
             runner, endpoint, datetime.now(UTC).strftime("%Y%m%d-%H%M%S"), training_job=train
         )
         answer = _ask(runner, endpoint, row)
-        record["deployed"] = train
+        record["deployed"] = deployed
         _save(record_path, record)
     else:
         out(f"deploy: unchanged, endpoint {endpoint} already serves {train}")
-    return Outcome(endpoint, _report_path(config, state_root, report_uri), metrics, row, answer)
+    report = _report_path(config, state_root, report_uri)
+    return Outcome(endpoint, report, metrics, leaderboard, row, answer)
 
 
 def _record(path: Path) -> dict[str, Any]:
@@ -248,16 +277,37 @@ def _ask(runner: Runner, endpoint: str, row: str) -> str:
 
 
 def _serving(
-    runner: Runner, record: dict[str, Any], endpoint: str, train: str, row: str
+    runner: Runner, record: dict[str, Any], endpoint: str, deployed: dict[str, str], row: str
 ) -> str | None:
-    """The endpoint's answer to ``row`` when it already serves ``train``'s model (and still
-    answers: containers do not outlive a restart of the engine); None when it must deploy."""
-    if record.get("deployed") != train:
+    """The endpoint's answer to ``row`` when it already serves this model on this serving
+    image (and still answers: containers do not outlive a restart of the engine); None when
+    it must deploy."""
+    if record.get("deployed") != deployed:
         return None
     try:
         return _ask(runner, endpoint, row)
     except Exception:  # gone or not answering: deploy again
         return None
+
+
+def training_selection(s3: Any, config: LaunchConfig, job: str) -> dict[str, Any] | None:
+    """The leaderboard the training job kept with its outputs: ``selection`` of the
+    evaluation.json in its output.tar.gz (read in memory, nothing extracted); None when the
+    job compared no families."""
+    import io
+    import tarfile
+
+    uri = f"{names.training_output_uri(config)}{job}/output/output.tar.gz"
+    bucket, key = split_s3_uri(uri)
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if member.isfile() and PurePosixPath(member.name).name == TRAINING_REPORT:
+                file = tar.extractfile(member)
+                assert file is not None
+                selection = json.loads(file.read()).get("selection")
+                return selection if isinstance(selection, dict) else None
+    return None
 
 
 def _report_path(config: LaunchConfig, state_root: Path, uri: str) -> str:

@@ -74,6 +74,35 @@ def metric_lines(metrics: Mapping[str, float]) -> list[str]:
     return [f"test {name} = {value:.6g}" for name, value in metrics.items()]
 
 
+def leaderboard_lines(selection: Mapping[str, Any] | None) -> list[str]:
+    """The training job's leaderboard (evaluation.json's ``selection``: each family's and the
+    ensemble's row, best first), as the job's log prints it; none when the job compared no
+    families (a family given by hyperparameter)."""
+    if not selection or not selection.get("leaderboard"):
+        return []
+    metric = str(selection["metric"])
+    lines = [
+        f"leaderboard (chosen by {metric} on {selection.get('judged_on', 'validation rows')}):",
+        f"{'model':<24}{'judged ' + metric:>16}{'valid ' + metric:>16}{'fit s':>9}"
+        f"{'size KB':>10}{'µs/row':>9}",
+    ]
+    for row in selection["leaderboard"]:
+        mark = " *" if row["model"] == selection.get("chosen") else ""
+        valid = (row.get("validation") or {}).get(metric)
+        lines.append(
+            f"{row['model']:<24}{_number(row['judged'].get(metric), 16, 6)}"
+            f"{_number(valid, 16, 6)}{_number(row.get('fit_seconds'), 9, 2)}"
+            f"{_number((row.get('size_bytes') or 0) / 1024, 10, 0)}"
+            f"{_number(row.get('serve_us_per_row'), 9, 1)}{mark}"
+        )
+    return lines
+
+
+def _number(value: Any, width: int, places: int) -> str:
+    """A right-aligned figure; ``nan`` where the job had none (JSON's null)."""
+    return f"{value:>{width}.{places}f}" if isinstance(value, int | float) else f"{'nan':>{width}}"
+
+
 def csv_row(values: list[Any]) -> str:
     """One CSV line of raw feature values, as the endpoint reads them (quoted only where a
     value holds a comma or a quote)."""

@@ -103,6 +103,9 @@ class LaunchConfig:
     # "folder": --local's S3 is a folder under the state folder (no AWS, no credentials);
     # "aws": real S3, or the moto server AWS_ENDPOINT_URL names (the tests of the AWS path).
     local_s3: str = "folder"
+    # The user's table (a CSV file or its name, mpg_launch.table.remembered): its schema,
+    # prefix and endpoint as quickstart lays them out; None: no table of the user's.
+    table: str | None = None
     # The table schema file (mpg-launch init writes one); None: Auto MPG's, shipped in mpg_core.
     schema: str | None = None
     # --verbose: a local pipeline also prints its containers' log lines, under their step.
@@ -347,8 +350,9 @@ def load_config(
         for key, value in data.items():
             sources[key] = f"config file {path}"
             values[key] = _coerce(key, value, sources[key])
-        if values.get("schema"):  # a file's relative path is read from the file's folder
-            values["schema"] = str(path.parent / values["schema"])
+        for key in ("schema", "table"):  # a file's relative paths are read from its folder
+            if values.get(key):
+                values[key] = str(path.parent / values[key])
     for var in reversed(_ENV_ORDER):  # so the first listed variable is applied last and wins
         if env.get(var):
             key = ENV_KEYS[var]

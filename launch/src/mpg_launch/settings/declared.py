@@ -375,6 +375,13 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        "table",
+        flag="--table",
+        env=("MPG_TABLE",),
+        help="your table (FILE.csv or its name): its remembered schema, its S3 prefix "
+        "<prefix>/<name> and its endpoint <name>, as quickstart lays them out (MPG_TABLE)",
+    ),
+    Setting(
         "schema",
         flag="--schema",
         env=("MPG_SCHEMA",),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mpg_launch.settings.files import regular_file
+from mpg_launch.table import remembered
 
 TASK_CHOICES = ("regression", "classification")
 
@@ -42,17 +43,26 @@ def write_schema(table: Path, target: str, task: str | None, out_path: Path, for
     return text
 
 
-def run_init(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
-    """The command: exit 0 with the file written, or one line on stderr and exit 2."""
+def run_init(args: argparse.Namespace, state_root: Path, out: Callable[[str], None] = print) -> int:
+    """The command: exit 0 with the file written and remembered for the table (as quickstart
+    remembers its schema, :mod:`mpg_launch.table.remembered`), or one line on stderr and
+    exit 2."""
     from mpg_core.errors import MpgError
 
     try:
         text = write_schema(args.table, args.target, args.task, args.out, args.force)
+        before = remembered.remembered_schema(state_root, args.table)
+        kept = remembered.remember(state_root, args.table, text)
     except (MpgError, OSError, ValueError) as exc:
         print(f"mpg-launch: error: init: {_one_line(exc)}", file=sys.stderr)
         return 2
     out(text.rstrip("\n"))
     out(f"wrote {args.out}: review it, then pass it with --schema {args.out} (or MPG_SCHEMA)")
+    replaced = " (replacing the one remembered before)" if before else ""
+    out(
+        f"remembered it at {kept}{replaced}: commands given --table {args.table} use that copy "
+        f"without --schema (edit it there, or give --schema {args.out} after editing {args.out})"
+    )
     return 0
 
 
