@@ -169,8 +169,11 @@ def quickstart(
         runner = replace(runner, config=config)
         features = table_schema.load_checked_schema(schema).feature_columns
         # Keyed on the images' IDs, not their names: a rebuilt image under the same tag runs
-        # again.
-        images = {image: image_id(config.image_uri(image)) for image in IMAGES}
+        # again. A dry run asks the engine nothing, and names the plan's jobs by the tags.
+        uris = {image: config.image_uri(image) for image in IMAGES}
+        images = runner.observe(
+            lambda c: {image: image_id(uri) for image, uri in uris.items()}, dry=lambda: uris
+        )
         keys = steps.step_keys(
             table.read_bytes(), schema.read_bytes(), seed, images, config.hyperparameters
         )

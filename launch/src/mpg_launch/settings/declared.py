@@ -380,6 +380,17 @@ SETTINGS: tuple[Setting, ...] = (
         env=("MPG_TABLE",),
         help="your table (FILE.csv or its name): its remembered schema, its S3 prefix "
         "<prefix>/<name> and its endpoint <name>, as quickstart lays them out (MPG_TABLE)",
+        allowed=(
+            "a CSV file or its name (`my data.csv` and `my-data` are one table; in a config "
+            "file, relative to the file)"
+        ),
+        default="none",
+        sets=(
+            "your table, as `quickstart` lays it out: its schema (see [A table's "
+            "schema](#a-tables-schema-found-once)), its objects under `<prefix>/<name>/` and its "
+            "endpoint `<name>` (unless `--endpoint`); `data` reads the file unless `--source` "
+            "gives other rows"
+        ),
     ),
     Setting(
         "schema",
