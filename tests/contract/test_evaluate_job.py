@@ -228,6 +228,10 @@ def test_the_gate_applies_the_pipelines_absolute_threshold(tmp_path: Path, train
     )
     assert run(root, "--absolute-threshold=") == 0  # the empty value: no threshold
     assert report_of(root)["gate"]["passed"] is True
+    # 0, the pipeline's default for a user's own table, is no threshold too.
+    assert run(root, "--absolute-threshold=0") == 0
+    gate = report_of(root)["gate"]
+    assert gate["passed"] is True and "absolute" not in [c["check"] for c in gate["checks"]]
 
 
 def test_the_gate_refuses_a_model_worse_than_the_approved_version(

@@ -173,7 +173,8 @@ def test_a_classification_pipeline_gates_on_balanced_accuracy(tables: Path) -> N
             "Values": ["--absolute-threshold=", {"Get": "Parameters.BalancedAccuracyThreshold"}],
         }
     } in flags
-    assert {"Name": "BalancedAccuracyThreshold", "Type": "Float", "DefaultValue": 0.7} in (
+    # No absolute bar by default: the baseline and approved checks gate a user's table.
+    assert {"Name": "BalancedAccuracyThreshold", "Type": "Float", "DefaultValue": 0.0} in (
         definition["Parameters"]
     )
     message = steps["BalancedAccuracyTooLow"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
@@ -202,6 +203,11 @@ def test_a_regression_schema_keeps_auto_mpgs_gate(tables: Path) -> None:
     auto_mpg = build_definition(load_config(None, ENV))
     assert [s["Name"] for s in mine["Steps"]] == [s["Name"] for s in auto_mpg["Steps"]]
     assert _steps(mine)["CheckRmse"]["Arguments"] == _steps(auto_mpg)["CheckRmse"]["Arguments"]
+    # Auto MPG's absolute bar is in mpg; a user's table has no absolute bar unless they set one
+    # (a diabetes progression score's RMSE is about 55: "at most 4.0" would refuse every model).
+    defaults = {p["Name"]: p["DefaultValue"] for p in mine["Parameters"]}
+    assert defaults["RmseThreshold"] == 0.0
+    assert {p["Name"]: p["DefaultValue"] for p in auto_mpg["Parameters"]}["RmseThreshold"] == 4.0
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,7 @@ def parse_args(argv: Sequence[str], root: Path) -> EvaluateConfig:
         type=_threshold,
         default=None,
         help="the gate's absolute threshold: test RMSE at most (regression), balanced "
-        "accuracy at least (classification); empty for none",
+        "accuracy at least (classification); empty or 0 for none",
     )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -80,13 +80,14 @@ def parse_args(argv: Sequence[str], root: Path) -> EvaluateConfig:
 
 
 def _threshold(text: str) -> float | None:
-    """A finite number, or None for an empty value (the pipeline passes its parameter as is)."""
+    """A finite number, or None for an empty value or 0 (the pipeline passes its parameter as
+    is, and its default for a user's own table is 0: no absolute bar)."""
     if not text.strip():
         return None
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(text)
-    return value
+    return value or None
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

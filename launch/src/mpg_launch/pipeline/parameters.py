@@ -85,7 +85,7 @@ def pipeline_parameters(config: LaunchConfig) -> tuple[Parameter, ...]:
             Parameter(name, "String", _hyperparameter_default(config, key))
             for name, key in HYPERPARAMETERS.items()
         ),
-        Parameter(gate.parameter, "Float", gate.default),
+        Parameter(gate.parameter, "Float", tasks.absolute_default(config)),
         Parameter(MODEL_APPROVAL_STATUS, "String", "PendingManualApproval"),
         Parameter(APPROVED_MODEL_DATA, "String", no_approved_model(config)),
         Parameter(TRANSFORM_INSTANCE_TYPE, "String", transform.type),

@@ -28,6 +28,11 @@ GATE_PASSED_PATH = "gate.passed"
 GATE_REASON_PATH = "gate.reason"
 
 
+# The absolute threshold's "none": the evaluate step applies no absolute check (an RMSE of at
+# most 0 or a balanced accuracy of at least 0 would mean nothing).
+NO_ABSOLUTE_BAR = 0.0
+
+
 @dataclass(frozen=True)
 class Gate:
     """The pipeline's condition before registering (the evaluate step's verdict) and the
@@ -36,7 +41,7 @@ class Gate:
     step: str  # the Condition step
     fail_step: str  # the Fail step when the model falls short
     parameter: str  # the pipeline parameter holding the absolute threshold
-    default: float
+    default: float  # Auto MPG's; 0 (no absolute bar) for a user's own table, see absolute_default
     label: str  # the metric as the failure message names it
     report_path: str  # JsonGet path of that metric in the evaluation report
 
@@ -63,7 +68,8 @@ REGRESSION = Goals(
     ),
 )
 # Balanced accuracy: the mean of the per-class recalls, so a model that answers the majority
-# class scores 1/K whatever the class balance; 0.7 is well above chance for K >= 2.
+# class scores 1/K whatever the class balance. No absolute bar by default (0): what a table
+# allows is the table's; the baseline and approved checks gate every table alike.
 CLASSIFICATION = Goals(
     objective_metric="validation:balanced_accuracy",
     objective_type="Maximize",
@@ -71,7 +77,7 @@ CLASSIFICATION = Goals(
         step="CheckBalancedAccuracy",
         fail_step="BalancedAccuracyTooLow",
         parameter="BalancedAccuracyThreshold",
-        default=0.7,
+        default=NO_ABSOLUTE_BAR,
         label="Test balanced accuracy",
         report_path="classification_metrics.balanced_accuracy.value",
     ),
@@ -88,3 +94,12 @@ def config_task(config: LaunchConfig) -> Task:
 
 def goals(config: LaunchConfig) -> Goals:
     return GOALS[config_task(config)]
+
+
+def absolute_default(config: LaunchConfig) -> float:
+    """The absolute threshold's default: RMSE 4.0 mpg for Auto MPG (no schema given), none for
+    a user's own table, whose target's units the kit cannot know; the evaluate step's baseline
+    and approved-version checks gate it."""
+    if config_schema(config) is None:
+        return REGRESSION.gate.default
+    return NO_ABSOLUTE_BAR
