@@ -7,7 +7,7 @@ Kept free of pandas and numpy: the serving image imports it on its light start-u
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Final
 
 TARGET: Final = "mpg"
@@ -48,6 +48,26 @@ def canonical_name(name: str) -> str:
     ``'MODEL_YEAR'`` are all ``'model_year'``. Raw tables' headers and the endpoint's JSON keys
     are read through it."""
     return _SEPARATORS.sub("_", name.strip().casefold())
+
+
+def is_header(cells: Iterable[str], known: Collection[str]) -> bool:
+    """Whether a CSV line's ``cells`` are a table's header: one of them names a column in
+    ``known`` (canonical names) and none is a number. The serving image reads bodies and the
+    launcher reads a batch transform's files by this one rule."""
+    cells = list(cells)
+    return (
+        bool(cells)
+        and any(canonical_name(c) in known for c in cells)
+        and not any(_is_number(c) for c in cells)
+    )
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def canonical_names(names: Iterable[object]) -> list[str]:

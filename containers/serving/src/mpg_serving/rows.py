@@ -38,7 +38,7 @@ from mpg_core._table_csv import TableCsv
 from mpg_core.artifact.compiled import UNSEEN_CODE, Levels
 from mpg_core.artifact.levels import TEXT_MISSING, is_missing_text
 from mpg_core.errors import ConfigError, RequestError
-from mpg_core.schema import canonical_name, canonical_names
+from mpg_core.schema import canonical_name, canonical_names, is_header
 from mpg_serving import codecs
 
 # A number column's spellings of a missing value (codecs._MISSING), in every letter case.
@@ -111,9 +111,9 @@ class RowReader:
             cells = next(csv.reader([text], strict=True), [])
         except (UnicodeDecodeError, csv.Error):
             return None
-        names = [canonical_name(c) for c in cells]
-        if not set(names) & self.known or any(_is_number(c) for c in cells):
+        if not is_header(cells, self.known):
             return None
+        names = [canonical_name(c) for c in cells]
         try:
             canonical_names(c for c in cells if canonical_name(c) in self.names)
         except ValueError as exc:
@@ -283,14 +283,6 @@ class RowReader:
             except (ValueError, RecursionError) as exc:
                 raise RequestError(f"line {number}: malformed JSON: {str(exc)[:200]}") from None
         return Rows(self._records(records, "line", first_line), None)
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def row_reader(

@@ -3,9 +3,9 @@ into mini-batches by line, and only the first holds the file's header line; the 
 told that line (``MPG_CSV_HEADER``, :data:`mpg_core.platform.CSV_HEADER_ENV`) so every
 mini-batch is read in the file's column order, the header itself skipped (mpg_serving.rows).
 
-The rule that tells a header from a row is the serving image's: a line is the table's header
-when one of its cells names a column of the table (in any spelling
-:func:`mpg_core.schema.canonical_name` reads) and none of them is a number.
+The rule that tells a header from a row is the serving image's,
+:func:`mpg_core.schema.is_header`: one of the line's cells names a column of the table (in any
+spelling :func:`mpg_core.schema.canonical_name` reads) and none of them is a number.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mpg_core.platform import CSV_HEADER_ENV
-from mpg_core.schema import canonical_name
+from mpg_core.schema import canonical_name, is_header
 from mpg_launch.aws.s3 import list_objects, split_s3_uri
 from mpg_launch.errors import ConfigError
 
@@ -29,18 +29,7 @@ def header_of(line: str, columns: Iterable[str]) -> str | None:
         cells = next(csv.reader([line], strict=True), [])
     except csv.Error:
         return None
-    if not cells or any(_is_number(cell) for cell in cells):
-        return None
-    known = {canonical_name(c) for c in columns}
-    return line if any(canonical_name(cell) in known for cell in cells) else None
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+    return line if is_header(cells, {canonical_name(c) for c in columns}) else None
 
 
 def first_line(s3: Any, uri: str) -> str:
