@@ -10,6 +10,7 @@ tests/aws/test_dry_run_delete.py.)
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,57 @@ def test_refusing_client_escapes_broad_except() -> None:
             client.get_object(Bucket="bkt", Key="k")
         except Exception:
             pytest.fail("the dry-run stop was caught as an Exception")
+
+
+def test_async_dry_run_prints_its_plan_and_checks_the_invocation_before_the_upload(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """predict --async is one plan (upload, then invoke) applied by the Runner: a dry run
+    prints the small file's InvokeEndpointAsync with its Body as sent and stops after the plan
+    (no stop at a refused call), and a big file's invocation is checked before the upload is
+    shown."""
+    small = tmp_path / "rows.csv"
+    small.write_text(ROWS)
+    lines: list[str] = []
+    argv = ["predict", "--endpoint", "e1", "--async", "--input", str(small), "--dry-run"]
+    assert main(argv, env=ENV, factory=no_clients, out=lines.append) == 0
+    (request,) = printed_requests(lines)
+    assert request["operation"] == "InvokeEndpointAsync"
+    assert request["request"]["Body"] == ROWS
+    assert "stopped at" not in capsys.readouterr().err
+
+    big = tmp_path / "big.csv"
+    big.write_text(ROWS * (128_001 // len(ROWS) + 1))
+    lines = []
+    argv = ["predict", "--endpoint", "e1", "--async", "--input", str(big), "--dry-run"]
+    assert main(argv, env=ENV, factory=no_clients, out=lines.append) == 0
+    (upload,) = printed_requests(lines)
+    assert (
+        lines[-1]
+        == f"then InvokeEndpointAsync on e1 reading s3://my-bucket/{upload['request']['Key']}"
+    )
+    # The invocation, printed as a line after the upload, is checked all the same, before it.
+    from mpg_launch.aws.submit import Runner
+    from mpg_launch.endpoint import async_invoke, async_requests
+    from mpg_launch.settings.config import load_config
+
+    config = load_config(env=ENV)
+    request = async_requests.invoke_request("bad_name", "text/csv", "text/csv", 900, "s3://b/k")
+    upload = async_invoke.Upload(big, "s3://b/k")
+    with pytest.raises(Exception, match="EndpointName"):
+        async_invoke.plan(Runner(config, None, lines.append, dry_run=True), request, upload)
+
+
+def test_no_command_decides_on_a_dry_run() -> None:
+    """Only aws/ (the Runner, the plan, the refusing clients) and the CLI's edge, which reads
+    the flag, test for a dry run; a command observes, plans and applies."""
+    package = Path(__file__).resolve().parents[3] / "launch" / "src" / "mpg_launch"
+    deciding = re.compile(r"\bif\b[^\n]*dry_run|RefusingClient")
+    found = [
+        str(path.relative_to(package))
+        for path in sorted(package.rglob("*.py"))
+        if path.parent.name != "aws"
+        and path.relative_to(package).as_posix() != "cli/main.py"
+        and deciding.search(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []

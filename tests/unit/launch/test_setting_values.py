@@ -242,3 +242,65 @@ def test_the_generated_tables_follow_a_changed_declaration(
     monkeypatch.setattr(declared, "TABLE_KEYS", changed)
     assert "| 1 to 300 |" in readme.table_keys_table()
     assert readme.generated(readme_text) != readme_text
+
+
+def test_every_key_of_the_monitor_table_is_declared_once_with_its_type() -> None:
+    """[monitor]: one declaration per key (MONITOR_KEYS), whose type is MonitorSettings'
+    field's; every declared flag is a flag of every monitor action, setting its key."""
+    import typing
+
+    from mpg_launch.monitor.settings import MonitorSettings, with_flags
+
+    keys = [k.key for k in declared.MONITOR_KEYS]
+    assert len(keys) == len(set(keys))
+    assert set(keys) == {f.name for f in fields(MonitorSettings)}
+    hints = typing.get_type_hints(MonitorSettings)
+    for key in declared.MONITOR_KEYS:
+        assert values.base(hints[key.key]) == key.kind, key.key
+    flagged = [k for k in declared.MONITOR_KEYS if k.flag]
+    assert set(keys) - {k.key for k in flagged} == {"quality_alarms"}
+    # A value each flag takes, spelled as on a command line.
+    given = {k.key: "0.5" if k.kind is float else f"s3://b/{k.key}" for k in flagged}
+    given |= {"monitor_name": "m-1", "schedule": "rate(2 hours)", "instance_type": "ml.c5.xlarge"}
+    for action in ("run", "schedule", "list", "delete"):
+        argv = ["monitor", action]
+        for k in flagged:
+            argv += [str(k.flag), given[k.key]]
+        settings = with_flags(None, build_parser().parse_args(argv))
+        for k in flagged:
+            expected = float(given[k.key]) if k.kind is float else given[k.key]
+            assert getattr(settings, k.key) == expected, (action, k.flag)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--window-hours", "721", "window_hours = 721.0 must be from 0.0 to 720.0"),
+        ("--p-value-threshold", "1.5", "p_value_threshold = 1.5 must be from 0 to 1"),
+        ("--alarm-threshold", "x", "alarm_threshold = 'x' is not a number"),
+    ],
+)
+def test_the_monitor_flags_are_checked_by_the_declared_bounds(
+    flag: str, value: str, message: str
+) -> None:
+    from mpg_launch.monitor.settings import with_flags
+
+    args = build_parser().parse_args(["monitor", "run", flag, value])
+    with pytest.raises(ConfigError, match=message):
+        with_flags(None, args)
+
+
+def test_the_monitor_table_follows_a_changed_declaration(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from mpg_launch.monitor.settings import readme_table
+    from mpg_launch.settings import readme
+
+    readme_text = (Path(__file__).resolve().parents[3] / "launch" / "README.md").read_text()
+    assert readme_table() in readme_text
+    changed = tuple(
+        replace(k, maximum=48.0) if k.key == "window_hours" else k for k in declared.MONITOR_KEYS
+    )
+    monkeypatch.setattr(declared, "MONITOR_KEYS", changed)
+    assert "| `window_hours` | `--window-hours` | number | 0 to 48 | 1 |" in readme_table()
+    assert readme.generated(readme_text) != readme_text

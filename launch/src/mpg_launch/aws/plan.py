@@ -57,6 +57,13 @@ class PlanShown(BaseException):
     update) takes it for a failure."""
 
 
+def _shown(value: Any) -> str:
+    """A value JSON has no type for: bytes (InvokeEndpointAsync's Body) as the text sent."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
 def requests_text(submissions: Sequence[Submission]) -> str:
     """Requests as a dry run prints them: one JSON document each, keys sorted."""
     return "\n".join(
@@ -64,7 +71,7 @@ def requests_text(submissions: Sequence[Submission]) -> str:
             {"operation": s.operation, "request": s.request, "service": s.service},
             indent=2,
             sort_keys=True,
-            default=str,
+            default=_shown,
         )
         for s in submissions
     )

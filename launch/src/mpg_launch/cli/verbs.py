@@ -323,14 +323,12 @@ def _predict_async(
     async_invoke.check_input(args.input)
     if args.inference_id is not None:
         async_invoke.check_inference_id(args.inference_id)
-    async_invoke.predict(
-        config,
-        connect(),
+    async_invoke.run(
+        _runner(args, config, connect, out),
         args.endpoint or config.endpoint_name,
         args.input,
         args.content_type,
         args.accept,
-        out,
         inference_id=args.inference_id,
         wait_answer=args.wait,
         save_to=args.output,

@@ -5,6 +5,9 @@ SageMaker answers InvokeEndpointAsync at once with the inference id and where th
 a failure will be written (``OutputLocation``, ``FailureLocation``); it reads the body from
 ``InputLocation`` (S3) or takes it inline (``Body``, at most 128,000 bytes). A local file is
 sent inline when it fits, else uploaded under ``<prefix>/async/input/`` first.
+
+The upload and the invocation are one plan applied by :meth:`mpg_launch.aws.submit.Runner.apply`
+(a dry run prints it and stops there); ``--wait`` reads S3 once the plan has been applied.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 
 from mpg_launch.aws import identifiers
 from mpg_launch.aws.clients import Clients, error_code
-from mpg_launch.aws.dry_run import RefusingClient
+from mpg_launch.aws.plan import Step, Submission, do
+from mpg_launch.aws.submit import Runner
 from mpg_launch.aws.validation import validate_request, value_errors
 from mpg_launch.endpoint import async_requests
 from mpg_launch.endpoint.async_settings import INLINE_BODY_BYTES, predict_timeout
@@ -72,26 +76,60 @@ def check_inference_id(inference_id: str) -> None:
         raise ConfigError(problems[0])
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A local file too big to send inline, and where it goes in S3."""
+
+    path: Path
+    uri: str
+
+    @property
+    def shown(self) -> Submission:
+        """The PutObject the upload amounts to (S3's transfer manager is no API call), with
+        the size instead of the body: what a dry run prints for it."""
+        bucket, key = split_s3(self.uri)
+        request = {"Bucket": bucket, "Key": key, "ContentLength": self.path.stat().st_size}
+        return Submission("PutObject", request, "s3")
+
+    def send(self, s3: Any, out: Out) -> None:
+        bucket, key = split_s3(self.uri)
+        s3.upload_file(str(self.path), bucket, key)  # multipart for big files, as the CLI does
+        out(f"uploaded {self.path} to {self.uri}")
+
+
 def request_input(
-    config: LaunchConfig, s3: Any, source: str, out: Out = print
-) -> tuple[str | None, bytes | None]:
-    """(InputLocation, Body) for ``--input``: an s3:// URI as it is; a local file inline when
-    it is at most 128,000 bytes, else uploaded to S3 first."""
+    config: LaunchConfig, source: str
+) -> tuple[str | None, bytes | None, Upload | None]:
+    """(InputLocation, Body, the upload first) for ``--input``: an s3:// URI as it is; a local
+    file inline when it is at most 128,000 bytes, else uploaded to S3 first."""
     check_input(source)
     if source.startswith("s3://"):
-        return source, None
+        return source, None, None
     path = Path(source)
     if path.stat().st_size <= INLINE_BODY_BYTES:
-        return None, path.read_bytes()
+        return None, path.read_bytes(), None
     uri = f"{async_requests.input_prefix(config)}{uuid.uuid4().hex}-{path.name}"
-    bucket, key = split_s3(uri)
-    if isinstance(s3, RefusingClient):
-        # A dry run has no upload_file (boto3's transfer manager is no API call): it stops at
-        # the PutObject the upload amounts to, with the size instead of the body.
-        s3.put_object(Bucket=bucket, Key=key, ContentLength=path.stat().st_size)
-    s3.upload_file(str(path), bucket, key)  # multipart for big files, as the CLI does
-    out(f"uploaded {path} to {uri}")
-    return uri, None
+    return uri, None, Upload(path, uri)
+
+
+def plan(runner: Runner, request: dict[str, Any], upload: Upload | None) -> list[Step]:
+    """Upload the input (when it is a big local file), then queue the request; the last step
+    answers the :class:`Queued`. A dry run prints the upload's PutObject and, after it, the
+    invocation as one line (what it prints stops at the first request, as it always has)."""
+    invocation = Submission("InvokeEndpointAsync", request, "sagemaker-runtime")
+
+    def clients() -> Clients:
+        assert runner.clients is not None  # applied, so not a dry run
+        return runner.clients
+
+    def queue() -> Queued:
+        return invoke(clients().runtime, request)
+
+    if upload is None:
+        return [do(queue, invocation)]
+    runner.check(invocation)  # shown as a line, so checked here: refused before the upload
+    then = f"then InvokeEndpointAsync on {request['EndpointName']} reading {upload.uri}"
+    return [do(lambda: upload.send(clients().s3, runner.out), upload.shown), do(queue, text=then)]
 
 
 def invoke(runtime: Any, request: dict[str, Any]) -> Queued:
@@ -165,21 +203,50 @@ def predict(
     save_to: Path | None = None,
     poll_seconds: float = 5.0,
 ) -> Queued:
+    """:func:`run` with ``clients``."""
+    return run(
+        Runner(config, clients, out),
+        endpoint,
+        source,
+        content_type,
+        accept,
+        inference_id=inference_id,
+        wait_answer=wait_answer,
+        save_to=save_to,
+        poll_seconds=poll_seconds,
+    )
+
+
+def run(
+    runner: Runner,
+    endpoint: str,
+    source: str,
+    content_type: str,
+    accept: str,
+    inference_id: str | None = None,
+    wait_answer: bool = False,
+    save_to: Path | None = None,
+    poll_seconds: float = 5.0,
+) -> Queued:
     """Queue one request; print where its answer goes; with ``wait_answer`` print the answer
     (or save it to ``save_to``)."""
-    timeout = predict_timeout(config)
-    location, body = request_input(config, clients.s3, source, out)
+    out = runner.out
+    timeout = predict_timeout(runner.config)
+    location, body, upload = request_input(runner.config, source)
     request = async_requests.invoke_request(
         endpoint, content_type, accept, timeout, location, body, inference_id
     )
-    queued = invoke(clients.runtime, request)
+    queued: Queued = runner.apply(plan(runner, request, upload))[-1]
     out(f"inference id: {queued.inference_id}")
     out(f"output: {queued.output_location}")
     if queued.failure_location:
         out(f"failure: {queued.failure_location}")
     if wait_answer:
+        assert runner.clients is not None  # the plan was applied
         # The request may wait in the queue (or for an instance to start) before it runs.
-        answer = wait(clients.s3, queued, timeout + QUEUE_WAIT_SECONDS, poll_seconds, save_to)
+        answer = wait(
+            runner.clients.s3, queued, timeout + QUEUE_WAIT_SECONDS, poll_seconds, save_to
+        )
         if answer is None:
             out(f"saved the answer to {save_to}")
         else:

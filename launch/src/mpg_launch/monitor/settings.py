@@ -1,5 +1,8 @@
-"""The monitor's settings: one declaration per setting (config key, flag, type, default,
-help); the config file's ``[monitor]`` table, the flags and the README table read it.
+"""The monitor's settings: the ``[monitor]`` table and the flags of every ``monitor`` action.
+Each key is declared once in :data:`mpg_launch.settings.declared.MONITOR_KEYS` (key, flag,
+type, bounds, help); :class:`MonitorSettings` holds the defaults; values go through the one
+coercion of :mod:`mpg_launch.settings.values`; launch/README.md's table of the keys is
+generated from both (``make readme``).
 
 Standard library only: the CLI imports this to build its parser."""
 
@@ -8,43 +11,16 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from mpg_launch.errors import ConfigError
-from mpg_launch.settings import values
+from mpg_launch.settings import declared, markdown, values
+from mpg_launch.settings.declared import MONITOR_KEYS, TableKey
 
-
-@dataclass(frozen=True)
-class Setting:
-    key: str
-    type: type
-    help: str
-    minimum: float | None = None
-    maximum: float | None = None
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.key.replace("_", "-")
-
-
-SETTINGS: Final = (
-    Setting("monitor_name", str, "the monitor's name: metric dimension, schedule and alarm names"),
-    Setting("window_hours", float, "hours of traffic each run checks, up to its start", 0.0, 720.0),
-    Setting("schedule", str, "EventBridge Scheduler expression: rate(1 hour), cron(0 * * * ? *)"),
-    Setting("schedule_role", str, "IAM role EventBridge Scheduler assumes to start the job"),
-    Setting("instance_type", str, "the monitoring job's instance type"),
-    Setting("capture_uri", str, "s3:// prefix of the endpoint's capture (default: deploy's)"),
-    Setting("model_data", str, "s3:// model.tar.gz holding the baseline (default: endpoint's)"),
-    Setting("ground_truth_uri", str, "s3:// prefix of CSV files: inference_id and true value"),
-    Setting("psi_threshold", float, "drift score above which a column drifted", 0.0, 100.0),
-    Setting("p_value_threshold", float, "... when its two-sample test rejects at this level", 0, 1),
-    Setting("missing_rate_threshold", float, "largest change of a column's missing rate", 0, 1),
-    Setting("new_level_threshold", float, "largest share of values in unseen levels", 0, 1),
-    Setting("quality_tolerance", float, "relative quality loss before a violation", 0.0, 10.0),
-    Setting("alarm_threshold", float, "alarm when a column's drift score is above", 0.0, 100.0),
-)
-_BY_KEY: Final = {s.key: s for s in SETTINGS}
+_BY_KEY: Final = {k.key: k for k in MONITOR_KEYS}
+# The keys a flag sets (all but the [monitor.quality_alarms] sub-table).
+_FLAGGED: Final = tuple(k for k in MONITOR_KEYS if k.flag)
 # rate(5 minutes), cron(0 8 * * ? *), at(2026-12-07T09:00:00): Scheduler's three forms.
 SCHEDULE_PATTERN: Final = re.compile(
     r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\)|at\([0-9T:-]+\))$"
@@ -83,10 +59,10 @@ class MonitorSettings:
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
-def _value(setting: Setting, value: Any, where: str) -> Any:
+def _value(setting: TableKey, value: Any, where: str) -> Any:
     """``value`` through the launcher's one coercion (:mod:`mpg_launch.settings.values`), then
-    the setting's bounds."""
-    if setting.type is float:
+    the setting's declared bounds."""
+    if setting.kind is float:
         try:
             number = values.number(value)
         except (TypeError, ValueError):
@@ -126,30 +102,33 @@ def parse_table(value: Any, where: str) -> MonitorSettings:
     """The config file's ``[monitor]`` table."""
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: [monitor] must be a table of settings")
-    known = {f.name for f in fields(MonitorSettings)}
+    known = set(_BY_KEY)
     unknown = sorted(set(value) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown} in [monitor]; known: {sorted(known)}")
-    values: dict[str, Any] = {}
+    given: dict[str, Any] = {}
     for key, item in value.items():
         if key == "quality_alarms":
             if not isinstance(item, Mapping):
                 raise ConfigError(f"{where}: [monitor.quality_alarms] must map metric to number")
-            number = Setting(key, float, "")
-            values[key] = {
+            number = TableKey("monitor", key, float)  # each metric's threshold: any number
+            given[key] = {
                 str(k): _value(number, v, f"{where} [monitor.quality_alarms]")
                 for k, v in item.items()
             }
         else:
-            values[key] = _value(_BY_KEY[key], item, f"{where} [monitor]")
-    return checked(MonitorSettings(**values), where)
+            given[key] = _value(_BY_KEY[key], item, f"{where} [monitor]")
+    return checked(MonitorSettings(**given), where)
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
+    """The declared flags; each value is coerced and checked by :func:`with_flags`, so a flag
+    and the file's key are refused alike."""
     group = parser.add_argument_group("monitor (config file: [monitor])")
-    for s in SETTINGS:
+    for k in _FLAGGED:
+        assert k.flag is not None
         group.add_argument(
-            s.flag, dest=f"monitor_{s.key}", type=str, metavar=s.key.upper(), help=s.help
+            k.flag, dest=f"monitor_{k.key}", type=str, metavar=k.metavar, help=k.help
         )
 
 
@@ -157,14 +136,14 @@ def with_flags(settings: MonitorSettings | None, args: argparse.Namespace) -> Mo
     """The file's settings (or the defaults) with the flags given on top."""
     base = settings or MonitorSettings()
     given = {
-        s.key: _value(s, getattr(args, f"monitor_{s.key}"), s.flag)
-        for s in SETTINGS
-        if getattr(args, f"monitor_{s.key}", None) is not None
+        k.key: _value(k, getattr(args, f"monitor_{k.key}"), k.flag or k.key)
+        for k in _FLAGGED
+        if getattr(args, f"monitor_{k.key}", None) is not None
     }
     return checked(replace(base, **given), "flags")
 
 
 def readme_table() -> str:
-    """The README's table of the settings, from the declarations above."""
-    rows = [f"| `{s.key}` | `{s.flag}` | {s.help} |" for s in SETTINGS]
-    return "\n".join(["| key | flag | meaning |", "|---|---|---|", *rows])
+    """launch/README.md's table of the keys: the declarations with this module's defaults
+    (``make readme`` writes it between its markers)."""
+    return markdown.keys_table(declared.MONITOR_KEYS, markdown.field_defaults(MonitorSettings))

@@ -4,13 +4,16 @@ environment variables, its lower bound, its help and its README cells. A key of 
 deploy's tables (:data:`TABLE_KEYS`): its type, flag, bounds and help. The config reader, the
 environment reader, the parser's flags, the tables' checks (their bounds) and launch/README.md's
 settings tables (:mod:`mpg_launch.settings.readme`) all come from here, and every value goes
-through the one coercion of :mod:`mpg_launch.settings.values`.
+through the one coercion of :mod:`mpg_launch.settings.values`. A key of the monitor's table
+(:data:`MONITOR_KEYS`, ``[monitor]``, flags on every ``monitor`` action) is declared the same
+way.
 
 Standard library only: the CLI imports this for ``--help``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -747,3 +750,144 @@ def table_key(table: str, key: str) -> TableKey:
 def table_flags(table: str) -> tuple[Flag, ...]:
     """The plain typed flags of a table (its special ones are added by its parser code)."""
     return tuple(k.as_flag for k in TABLE_KEYS if k.table == table and k.flag and not k.special)
+
+
+# [monitor]: the monitoring job, its thresholds, alarms and schedule. Its settings object
+# (mpg_launch.monitor.settings.MonitorSettings) holds the defaults; every key but the
+# quality_alarms sub-table has a flag on every `monitor` action. Bounds as the job checks
+# them (floats, as its refusals print them).
+MONITOR_KEYS: tuple[TableKey, ...] = (
+    TableKey(
+        "monitor",
+        "monitor_name",
+        str,
+        "--monitor-name",
+        "NAME",
+        help="the monitor's name: metric dimension, schedule and alarm names",
+    ),
+    TableKey(
+        "monitor",
+        "window_hours",
+        float,
+        "--window-hours",
+        "HOURS",
+        minimum=0.0,
+        maximum=720.0,
+        help="hours of traffic each run checks, up to its start",
+    ),
+    TableKey(
+        "monitor",
+        "schedule",
+        str,
+        "--schedule",
+        "EXPRESSION",
+        help="EventBridge Scheduler expression: rate(1 hour), cron(0 * * * ? *)",
+    ),
+    TableKey(
+        "monitor",
+        "schedule_role",
+        str,
+        "--schedule-role",
+        "ARN",
+        help="IAM role EventBridge Scheduler assumes to start the job",
+    ),
+    TableKey(
+        "monitor",
+        "instance_type",
+        str,
+        "--instance-type",
+        "TYPE",
+        help="the monitoring job's instance type",
+    ),
+    TableKey(
+        "monitor",
+        "capture_uri",
+        str,
+        "--capture-uri",
+        "URI",
+        help="s3:// prefix of the endpoint's capture (default: deploy's)",
+    ),
+    TableKey(
+        "monitor",
+        "model_data",
+        str,
+        "--model-data",
+        "URI",
+        help="s3:// model.tar.gz holding the baseline (default: endpoint's)",
+    ),
+    TableKey(
+        "monitor",
+        "ground_truth_uri",
+        str,
+        "--ground-truth-uri",
+        "URI",
+        help="s3:// prefix of CSV files: inference_id and true value",
+    ),
+    TableKey(
+        "monitor",
+        "psi_threshold",
+        float,
+        "--psi-threshold",
+        "SCORE",
+        minimum=0.0,
+        maximum=100.0,
+        help="drift score above which a column drifted",
+    ),
+    TableKey(
+        "monitor",
+        "p_value_threshold",
+        float,
+        "--p-value-threshold",
+        "P",
+        minimum=0,
+        maximum=1,
+        help="... when its two-sample test rejects at this level",
+    ),
+    TableKey(
+        "monitor",
+        "missing_rate_threshold",
+        float,
+        "--missing-rate-threshold",
+        "RATE",
+        minimum=0,
+        maximum=1,
+        help="largest change of a column's missing rate",
+    ),
+    TableKey(
+        "monitor",
+        "new_level_threshold",
+        float,
+        "--new-level-threshold",
+        "SHARE",
+        minimum=0,
+        maximum=1,
+        help="largest share of values in unseen levels",
+    ),
+    TableKey(
+        "monitor",
+        "quality_tolerance",
+        float,
+        "--quality-tolerance",
+        "LOSS",
+        minimum=0.0,
+        maximum=10.0,
+        help="relative quality loss before a violation",
+    ),
+    TableKey(
+        "monitor",
+        "alarm_threshold",
+        float,
+        "--alarm-threshold",
+        "SCORE",
+        minimum=0.0,
+        maximum=100.0,
+        help="alarm when a column's drift score is above",
+    ),
+    TableKey(
+        "monitor",
+        "quality_alarms",
+        Mapping[str, float],
+        special=True,
+        help="`[monitor.quality_alarms]` metric = threshold, e.g. `rmse = 3.5`",
+    ),
+)

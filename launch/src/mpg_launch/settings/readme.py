@@ -1,20 +1,19 @@
 """launch/README.md's settings tables, generated from the declarations
 (:mod:`mpg_launch.settings.declared`), so the README cannot drift from the code: every
-top-level key, and every key of deploy's tables. ``make readme`` (``python -m
-mpg_launch.settings.readme launch/README.md``) rewrites the text between the markers; a unit
-test checks that the README holds what this module generates.
+top-level key, every key of deploy's tables and every key of ``[monitor]``. ``make readme``
+(``python -m mpg_launch.settings.readme launch/README.md``) rewrites the text between the
+markers; a unit test checks that the README holds what this module generates.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mpg_launch.settings import declared
+from mpg_launch.settings import declared, markdown
 
 SETTINGS_MARKERS = (
     "<!-- settings table: generated from launch/src/mpg_launch/settings/declared.py by "
@@ -26,17 +25,13 @@ TABLE_KEYS_MARKERS = (
     "`make readme`; edit the declarations, not this table -->",
     "<!-- end of the table keys -->",
 )
+MONITOR_KEYS_MARKERS = (
+    "<!-- monitor keys: generated from launch/src/mpg_launch/settings/declared.py by "
+    "`make readme`; edit the declarations, not this table -->",
+    "<!-- end of the monitor keys -->",
+)
 # The config file's name of a table, where it is not the LaunchConfig field's.
 SPELLED = {"async_inference": "async", "instances": "instances.<stage>"}
-_KINDS = {int: "whole number", float: "number", bool: "true or false", str: "text"}
-
-
-def _row(cells: Sequence[str]) -> str:
-    return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
-
-
-def _rule(count: int) -> str:
-    return "|" + "|".join("---" for _ in range(count)) + "|"
 
 
 def _key(setting: declared.Setting) -> str:
@@ -57,42 +52,13 @@ def settings_table() -> str:
     """Every top-level key: its flag, environment variables, what it allows, its default and
     what it sets."""
     lines = [
-        _row(["Key", "Flag", "Environment", "Allowed", "Default", "What it sets"]),
-        _rule(6),
+        markdown.row(["Key", "Flag", "Environment", "Allowed", "Default", "What it sets"]),
+        markdown.rule(6),
     ]
     for s in declared.SETTINGS:
         env = ", ".join(f"`{v}`" for v in s.env)
-        lines.append(_row([_key(s), _flag(s), env, s.allowed, s.default, s.sets]))
+        lines.append(markdown.row([_key(s), _flag(s), env, s.allowed, s.default, s.sets]))
     return "\n".join(lines)
-
-
-def _number(value: float) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _bounds(key: declared.TableKey) -> str:
-    low, high = key.minimum, key.maximum
-    if key.kind == tuple[str, ...]:
-        return f"at most {_number(high)}" if high is not None else ""
-    if low is not None and high is not None:
-        return f"{_number(low)} to {_number(high)}"
-    if low is not None:
-        return f"{_number(low)} or more"
-    return f"at most {_number(high)}" if high is not None else ""
-
-
-def _kind(kind: Any) -> str:
-    return _KINDS.get(kind, "list of text")
-
-
-def _default(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, tuple):
-        return ", ".join(f"`{v}`" for v in value) or "none"
-    return f"`{value}`" if isinstance(value, str) else _number(value)
 
 
 def _defaults() -> dict[str, dict[str, Any]]:
@@ -102,40 +68,28 @@ def _defaults() -> dict[str, dict[str, Any]]:
     from mpg_launch.endpoint import settings as endpoint_settings
 
     objects = {**endpoint_settings.SECTIONS, "rollout": rollout_settings.Rollout}
-    found: dict[str, dict[str, Any]] = {}
-    for table, cls in objects.items():
-        found[table] = {}
-        for field in dataclasses.fields(cls):
-            if field.default is not dataclasses.MISSING:
-                found[table][field.name] = field.default
-            elif field.default_factory is not dataclasses.MISSING:
-                found[table][field.name] = field.default_factory()
-    return found
+    return {table: markdown.field_defaults(cls) for table, cls in objects.items()}
 
 
 def table_keys_table() -> str:
     """Every key of deploy's tables: its flag, type, bounds, default and help."""
     defaults = _defaults()
     lines = [
-        _row(["Table", "Key", "Flag", "Type", "Bounds", "Default", "What it sets"]),
-        _rule(7),
+        markdown.row(["Table", "Key", "Flag", "Type", "Bounds", "Default", "What it sets"]),
+        markdown.rule(7),
     ]
     for k in declared.TABLE_KEYS:
-        default = defaults[k.table].get(k.key, dataclasses.MISSING)
-        lines.append(
-            _row(
-                [
-                    f"`[{SPELLED.get(k.table, k.table)}]`",
-                    f"`{k.key}`",
-                    f"`{k.flag}`" if k.flag else "",
-                    _kind(k.kind),
-                    _bounds(k),
-                    "required" if default is dataclasses.MISSING else _default(default),
-                    k.help.replace("%%", "%"),
-                ]
-            )
-        )
+        table = f"`[{SPELLED.get(k.table, k.table)}]`"
+        lines.append(markdown.row([table, *markdown.key_cells(k, defaults[k.table])]))
     return "\n".join(lines)
+
+
+def monitor_keys_table() -> str:
+    """Every key of ``[monitor]`` (a flag of every ``monitor`` action): its flag, type,
+    bounds, default and help (:func:`mpg_launch.monitor.settings.readme_table`)."""
+    from mpg_launch.monitor.settings import readme_table
+
+    return readme_table()
 
 
 def _between(text: str, markers: tuple[str, str], body: str) -> str:
@@ -148,9 +102,10 @@ def _between(text: str, markers: tuple[str, str], body: str) -> str:
 
 
 def generated(text: str) -> str:
-    """``text`` (the README) with both tables regenerated."""
+    """``text`` (the README) with its three tables regenerated."""
     text = _between(text, SETTINGS_MARKERS, settings_table())
-    return _between(text, TABLE_KEYS_MARKERS, table_keys_table())
+    text = _between(text, TABLE_KEYS_MARKERS, table_keys_table())
+    return _between(text, MONITOR_KEYS_MARKERS, monitor_keys_table())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
