@@ -48,8 +48,7 @@ def test_seed_interval_spans_a_difference_one_seed_makes(bench: ModuleType) -> N
 
 def test_verdict_prints_the_interval_beside_the_means(bench: ModuleType) -> None:
     runs = [
-        {"default": {"rmse": 1.0 + 0.1 * k}, "plain_hgb": {"rmse": 1.0 + 0.1 * k}}
-        for k in range(4)
+        {"default": {"rmse": 1.0 + 0.1 * k}, "plain_hgb": {"rmse": 1.0 + 0.1 * k}} for k in range(4)
     ]
     assert bench.verdict(runs, "regression") == "ok (RMSE +0.0% [+0.0%, +0.0%])"
 
