@@ -32,7 +32,7 @@ from mpg_core.artifact.reader import load_artifact
 from mpg_core.artifact.writer import write_artifact
 from mpg_core.channels import read_csv_dir
 from mpg_core.errors import ConfigError, DataError
-from mpg_core.exits import failure_reported, raise_on_stop_signals
+from mpg_core.exits import failure_reported, raise_if_stopped, raise_on_stop_signals
 from mpg_core.features import coerce_numeric
 from mpg_core.hyperparameters import Hyperparameters, for_table_rows, parse_hyperparameters
 from mpg_core.logs import configure_logging
@@ -402,6 +402,7 @@ def _train(
         info = {"permutation_importance": importances} if importances else {}
         if "test" in baseline["metrics"]:
             info["baseline"] = {"kind": baseline["kind"], "test": baseline["metrics"]["test"]}
+        raise_if_stopped()  # no model written after a stop, even one a library swallowed
         _write_model(
             config, model, names, X_train.to_numpy(dtype=np.float64), schema, threshold, info
         )
