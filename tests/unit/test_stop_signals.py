@@ -48,3 +48,12 @@ def test_a_job_without_a_stop_ends_normally(stop_handler: None, tmp_path: Path) 
     with exits.failure_reported(tmp_path):
         pass
     assert not (tmp_path / "failure").exists()
+
+
+def test_a_reported_stop_is_not_the_next_jobs(stop_handler: None, tmp_path: Path) -> None:
+    """A process that runs several jobs (the in-process tests) runs the next one normally."""
+    with pytest.raises(JobStopped), exits.failure_reported(tmp_path / "first"):
+        os.kill(os.getpid(), signal.SIGTERM)
+    with exits.failure_reported(tmp_path / "second"):
+        pass
+    exits.raise_if_stopped()

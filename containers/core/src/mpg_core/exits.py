@@ -15,9 +15,11 @@ from mpg_core.errors import JobStopped, write_failure
 
 log = logging.getLogger(__name__)
 
-# The stop signal received, if any: the exception the handler raises lands wherever the main
-# thread is, and library code that catches Exception there (an optional import, a fit allowed
-# to fail) can swallow it; the job asks again before it writes its outputs.
+# The stop signal received and not yet reported, if any: the exception the handler raises lands
+# wherever the main thread is, and library code that catches Exception there (an optional
+# import, a fit allowed to fail) can swallow it; the job asks again before it writes its
+# outputs. Reporting the stop clears it, so a process running several jobs (the tests) runs
+# the next one normally.
 _stopped_by: str | None = None
 
 
@@ -47,10 +49,13 @@ def failure_reported(
 ) -> Iterator[None]:
     """Write the reason of any exception to ``output_dir/<file_names>`` and re-raise it; a job
     that ends normally after a stop signal ends stopped (:func:`raise_if_stopped`)."""
+    global _stopped_by
     try:
         yield
         raise_if_stopped()
     except Exception as exc:
+        if isinstance(exc, JobStopped):
+            _stopped_by = None  # reported here: the stop is this job's, not the next one's
         reason = write_failure(output_dir, exc, file_names)
         log.error("job failed", extra={"reason": reason.splitlines()[0]}, exc_info=exc)
         raise
