@@ -273,19 +273,7 @@ def evaluation_request(
         "ContainerArguments": arguments,
     }
     request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 1
-    request["ProcessingInputs"] = [
-        {
-            "InputName": name,
-            "S3Input": {
-                "S3Uri": uri,
-                "LocalPath": f"{PROCESSING_ROOT}/input/{name}",
-                "S3DataType": "S3Prefix",
-                "S3InputMode": "File",
-                "S3DataDistributionType": "FullyReplicated",
-            },
-        }
-        for name, uri in inputs
-    ]
+    request["ProcessingInputs"] = [processing_input(name, uri) for name, uri in inputs]
     request["ProcessingOutputConfig"]["Outputs"] = [
         {
             "OutputName": "evaluation",
