@@ -463,14 +463,9 @@ class LocalSageMaker(PipelineCalls):
                 return {"EndpointArn": record["EndpointArn"]}
 
             def swap(current: dict[str, Any]) -> None:
-                for instance in current.get("Instances", []):
-                    serving.stop_containers([c["name"] for c in instance])
                 current.pop(_CLAIMED_FROM, None)
-                current.update(
-                    Instances=new,
-                    EndpointConfigName=EndpointConfigName,
-                    EndpointStatus="InService",
-                    MaxBodyBytes=self._max_body_bytes(EndpointConfigName),
+                serving.put_in_service(
+                    current, new, EndpointConfigName, self._max_body_bytes(EndpointConfigName)
                 )
 
             self.state.update("endpoints", EndpointName, swap, "UpdateEndpoint")

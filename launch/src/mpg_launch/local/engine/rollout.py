@@ -356,16 +356,9 @@ def run(
         state.put("endpoints", endpoint, record)
         raise
     if tripped is None:
-        for instance in record.get("Instances", []):
-            serving.stop_containers([c["name"] for c in instance])
+        serving.put_in_service(record, new_instances, new_config, new_max_body)
         record.pop(ROLLOUT_KEY, None)
-        record.update(
-            Instances=new_instances,
-            EndpointConfigName=new_config,
-            EndpointStatus="InService",
-            MaxBodyBytes=new_max_body,
-            LastDeploymentConfig=dict(deployment_config),
-        )
+        record["LastDeploymentConfig"] = dict(deployment_config)
         state.put("endpoints", endpoint, record)
         metrics_path(state, endpoint).unlink(missing_ok=True)
         say(f"update complete: old fleet removed, {endpoint} InService on {new_config}")

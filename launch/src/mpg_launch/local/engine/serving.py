@@ -205,6 +205,21 @@ def stop_containers(names: Sequence[str], grace: int = containers.ENDPOINT_STOP_
     containers.remove(ordered)
 
 
+def put_in_service(
+    record: dict[str, Any], instances: list[Any], config_name: str, max_body_bytes: int
+) -> None:
+    """The endpoint's old fleet stopped and ``instances`` (on ``config_name``) recorded as the
+    one serving: how an update ends, all at once or after a rollout."""
+    for instance in record.get("Instances", []):
+        stop_containers([c["name"] for c in instance])
+    record.update(
+        Instances=instances,
+        EndpointConfigName=config_name,
+        EndpointStatus="InService",
+        MaxBodyBytes=max_body_bytes,
+    )
+
+
 def model_error(message: str) -> ClientError:
     return ClientError({"Error": {"Code": "ModelError", "Message": message}}, "InvokeEndpoint")
 
