@@ -1,8 +1,9 @@
 """The local double is layered the way moto is, and stands apart from the launcher it checks:
 
 - it imports, of the launcher, only the service-model validator (with the service's rules
-  for a transform's filters and AWS's naming rules for identifiers), the pipeline format
-  reader, the error types (the exit contract) and the Docker CLI wrapper; never the launcher's
+  for a transform's filters and AWS's naming rules for identifiers), the pure S3 URI and
+  listing helpers, the pipeline format reader, the error types (the exit contract) and the
+  Docker CLI wrapper; never the launcher's
   settings, requests or commands, whose mistakes it must be able to catch. Beyond that: the
   standard library, botocore, mpg_core;
 - inside it, the boto3-shaped clients use the engine and the state, the engine uses the state,
@@ -23,6 +24,7 @@ LAUNCHER_PARTS_THE_DOUBLE_USES = {
     "mpg_launch.aws.transform_rules",
     "mpg_launch.aws.identifiers",
     "mpg_launch.aws.jsonpath",
+    "mpg_launch.aws.s3",
     "mpg_launch.pipeline.format",
     "mpg_launch.errors",
     "mpg_launch.images.docker",

@@ -1,5 +1,7 @@
 """S3 URIs and listings, for the launcher's own S3 calls (the data, the schema file, a model
-package's report). A ``file://`` folder lists like a prefix, as the local runs use them."""
+package's report) and the local double's staging. A ``file://`` folder lists like a prefix,
+as the local runs use them. Pure: it imports nothing of the launcher but its errors, so the
+double may use it (tests/unit/test_import_layers.py)."""
 
 from __future__ import annotations
 

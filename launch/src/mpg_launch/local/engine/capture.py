@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from mpg_launch.local.engine.staging import split_s3_uri
+from mpg_launch.aws.s3 import split_s3_uri
 from mpg_launch.local.state import LocalState
 
 VARIANT = "AllTraffic"

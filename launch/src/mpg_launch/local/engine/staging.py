@@ -7,41 +7,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from mpg_launch.errors import ConfigError, LaunchError
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> (bucket, key); the engine's own, as it imports no launcher code."""
-    if not uri.startswith("s3://"):
-        raise ConfigError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
+from mpg_launch.aws.s3 import list_objects, split_s3_uri
+from mpg_launch.errors import LaunchError
 
 
 def _file_path(uri: str) -> Path:
     return Path(urlparse(uri).path)
-
-
-def list_objects(s3: Any, uri: str) -> list[tuple[str, str]]:
-    """(relative name, full URI) of every object under an S3 prefix or ``file://`` folder,
-    sorted by key (SageMaker shards and spreads objects by key)."""
-    if uri.startswith("file://"):
-        root = _file_path(uri)
-        if root.is_file():
-            return [(root.name, root.as_uri())]
-        return [
-            (str(p.relative_to(root)), p.as_uri()) for p in sorted(root.rglob("*")) if p.is_file()
-        ]
-    bucket, prefix = split_s3_uri(uri)
-    found = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            key = obj["Key"]
-            if key.endswith("/"):
-                continue
-            rel = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
-            found.append((rel, f"s3://{bucket}/{key}"))
-    return sorted(found)
 
 
 def download(s3: Any, uri: str, dest: Path) -> Path:

@@ -26,10 +26,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mpg_launch.aws import transform_rules
+from mpg_launch.aws.s3 import list_objects
 from mpg_launch.errors import JobFailed, LaunchError
 from mpg_launch.local.engine import containers, serving
 from mpg_launch.local.engine.data_processing import DataProcessing, answer_lines
-from mpg_launch.local.engine.staging import download, list_objects, upload
+from mpg_launch.local.engine.staging import download, upload
 
 MIB = 1024 * 1024
 # SageMaker's defaults when neither the request nor the container says.
