@@ -80,6 +80,30 @@ def test_upsert_creates_then_updates(config: LaunchConfig, tmp_path: Path) -> No
     assert len(sagemaker().list_pipelines()["PipelineSummaries"]) == 1
 
 
+def test_upsert_writes_the_no_approved_model_readme_the_default_names(
+    config: LaunchConfig,
+) -> None:
+    """ApprovedModelData's default is a prefix the kit owns, holding only a README (a
+    ProcessingInput needs an object; the evaluate step finds no model there). A dry run
+    writes nothing; upsert writes it before the pipeline that reads it."""
+    s3 = boto3.client("s3", region_name=REGION)
+    prefix = f"{config.prefix}/pipeline/no-approved-model/"
+
+    def keys() -> list[str]:
+        listed = s3.list_objects_v2(Bucket=config.bucket, Prefix=prefix)
+        return [o["Key"] for o in listed.get("Contents", [])]
+
+    assert run(["pipeline", "upsert", "--dry-run"])[0] == 0
+    assert keys() == []
+    assert run(["pipeline", "upsert"])[0] == 0
+    assert keys() == [prefix + "README.txt"]
+    body = s3.get_object(Bucket=config.bucket, Key=prefix + "README.txt")["Body"].read().decode()
+    assert body.startswith("No approved model.")
+    assert "model.tar.gz" in body
+    declared = {p["Name"]: p["DefaultValue"] for p in stored()["Parameters"]}
+    assert declared["ApprovedModelData"] == f"s3://{config.bucket}/{prefix}"
+
+
 def test_upsert_refuses_an_image_missing_from_ecr(
     config: LaunchConfig,
     capsys: pytest.CaptureFixture[str],

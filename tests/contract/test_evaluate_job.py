@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from mpg_core.artifact.files import MODEL_TARBALL, pack_model_tarball
+from mpg_launch.pipeline.parameters import NO_APPROVED_MODEL_README, NO_APPROVED_MODEL_TEXT
 from mpg_training.evaluate import main
 from mpg_training.model_quality import (
     PREDICTED_VS_ACTUAL_PLOT,
@@ -260,9 +261,19 @@ def test_the_gate_passes_a_model_no_worse_than_the_approved_version(
     assert [c["check"] for c in gate["checks"]] == ["baseline", "approved"]
 
 
-def test_an_approved_input_without_a_model_means_no_comparison(tmp_path: Path, trained) -> None:
-    """The pipeline's default ApprovedModelData is the test split's prefix: no model there."""
+@pytest.mark.parametrize("holds", ["readme", "test-split"])
+def test_an_approved_input_without_a_model_means_no_comparison(
+    tmp_path: Path, trained, holds: str
+) -> None:
+    """The pipeline's default ApprovedModelData holds only the launcher's "no approved model"
+    README (what `pipeline upsert` writes); a prefix of data (a stored pipeline from before
+    that README, whose default was the test split) holds no model either."""
     root = processing_tree(tmp_path, trained.pipeline_dir, trained.bronze / "test")
-    shutil.copytree(trained.bronze / "test", root / "processing/input/approved")
-    assert run(root, f"--approved-model={root}/processing/input/approved") == 0
+    approved = root / "processing/input/approved"
+    if holds == "readme":
+        approved.mkdir(parents=True)
+        (approved / NO_APPROVED_MODEL_README).write_text(NO_APPROVED_MODEL_TEXT)
+    else:
+        shutil.copytree(trained.bronze / "test", approved)
+    assert run(root, f"--approved-model={approved}") == 0
     assert [c["check"] for c in report_of(root)["gate"]["checks"]] == ["baseline"]

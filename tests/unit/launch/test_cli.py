@@ -36,7 +36,7 @@ def no_clients(config: object, out: object) -> object:
             ["CreateModel", "CreateEndpointConfig", "CreateEndpoint"],
         ),
         (["transform", "--model", "m1"], ["CreateTransformJob"]),
-        (["pipeline", "upsert"], ["CreateModelPackageGroup", "CreatePipeline"]),
+        (["pipeline", "upsert"], ["PutObject", "CreateModelPackageGroup", "CreatePipeline"]),
         (["pipeline", "start", "-P", "RmseThreshold=3"], ["StartPipelineExecution"]),
         (
             ["registry", "approve", "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1"],
@@ -196,7 +196,11 @@ def test_pipeline_upsert_dry_run_sends_the_definition_and_the_names() -> None:
     lines: list[str] = []
     argv = ["pipeline", "upsert", "--dry-run", "--pipeline-name", "fleet", "--description", "v2"]
     assert main(argv, env=ENV, factory=no_clients, out=lines.append) == 0
-    group, create = (json.loads(chunk)["request"] for chunk in lines)
+    marker, group, create = (json.loads(chunk)["request"] for chunk in lines)
+    assert (marker["Bucket"], marker["Key"]) == (
+        "my-bucket",
+        "mpg/pipeline/no-approved-model/README.txt",
+    )
     assert group["ModelPackageGroupName"] == "mpg-models"
     assert create["PipelineName"] == "fleet"
     assert create["PipelineDescription"] == "v2"

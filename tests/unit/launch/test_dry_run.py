@@ -78,7 +78,8 @@ CASES: dict[str, list[tuple[list[str], list[str]]]] = {
         (["--local"], ["DescribeEndpoint"]),
     ],
     "pipeline definition": [([], [])],  # prints the definition itself; sends nothing anyway
-    "pipeline upsert": [([], ["CreateModelPackageGroup", "CreatePipeline"])],
+    # The "no approved model" README ApprovedModelData defaults to, then the group, the pipeline.
+    "pipeline upsert": [([], ["PutObject", "CreateModelPackageGroup", "CreatePipeline"])],
     "pipeline start": [
         (["-P", "RmseThreshold=3", "-P", "NEstimators=50"], ["StartPipelineExecution"]),
         (["--local"], ["StartPipelineExecution"]),

@@ -140,11 +140,25 @@ def test_parameters_are_declared_with_config_defaults(config: LaunchConfig) -> N
         "MaxDepth": ("String", ""),  # not configured: the image's own default
         "RmseThreshold": ("Float", 4.0),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
-        # No approved version: the test split's prefix, which holds no model.
-        "ApprovedModelData": ("String", "s3://my-bucket/mpg/data/bronze/test/"),
+        # No approved version: the kit's own prefix, which holds a README and no model.
+        "ApprovedModelData": ("String", "s3://my-bucket/mpg/pipeline/no-approved-model/"),
         "TransformInstanceType": ("String", "ml.m5.xlarge"),
         "TransformInstanceCount": ("Integer", 3),
     }
+
+
+def test_the_approved_model_default_does_not_follow_the_input_data(config: LaunchConfig) -> None:
+    """A run on other data (another raw prefix, or ``-P InputData``) needs no ApprovedModelData
+    of its own: the default is the kit's "no approved model" prefix, not a split of InputData."""
+
+    def defaults(config: LaunchConfig) -> dict[str, Any]:
+        return {p["Name"]: p["DefaultValue"] for p in build_definition(config)["Parameters"]}
+
+    ours, theirs = defaults(config), defaults(replace(config, raw_prefix="elsewhere/raw"))
+    assert ours["InputData"] != theirs["InputData"]
+    assert ours["ApprovedModelData"] == theirs["ApprovedModelData"]
+    for values in (ours, theirs):
+        assert not values["ApprovedModelData"].startswith(values["InputData"])
 
 
 @pytest.mark.parametrize(
@@ -191,7 +205,7 @@ def test_job_steps_are_the_single_stage_requests(
             EXECUTION,
             model_uri,
             test_uri,
-            approved_model_uri=test_uri,
+            approved_model_uri=layout.no_approved_model_uri(config),
             absolute_threshold=4.0,
         ),
         "ProcessingJobName",

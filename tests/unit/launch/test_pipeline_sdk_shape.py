@@ -103,7 +103,7 @@ def _sdk_definition(config: LaunchConfig) -> dict[str, Any]:
     threshold = ParameterFloat("RmseThreshold", default_value=4.0)
     approval = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
     approved_model = ParameterString(
-        "ApprovedModelData", default_value=layout.raw_uri(config, "test")
+        "ApprovedModelData", default_value=layout.no_approved_model_uri(config)
     )
     transform_type = ParameterString("TransformInstanceType", default_value="ml.m5.large")
     transform_count = ParameterInteger("TransformInstanceCount", default_value=1)

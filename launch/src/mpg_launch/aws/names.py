@@ -9,6 +9,7 @@
 <prefix>/checkpoints/<job>/                               spot training checkpoints
 <prefix>/transform/<job>/<input file>.out                  batch transform outputs
 <prefix>/data-capture/<endpoint>/<variant>/yyyy/mm/dd/hh/  endpoint data capture (SageMaker's)
+<prefix>/pipeline/no-approved-model/README.txt            "no approved model" (``pipeline upsert``)
 """
 
 from __future__ import annotations
@@ -97,6 +98,12 @@ def transform_output_uri(config: LaunchConfig, job: str) -> str:
 def data_capture_uri(config: LaunchConfig) -> str:
     """Where endpoints capture data by default; SageMaker adds ``<endpoint>/<variant>/...``."""
     return s3_uri(config, "data-capture") + "/"
+
+
+def no_approved_model_uri(config: LaunchConfig) -> str:
+    """The pipeline's ApprovedModelData when the registry has no approved version: a prefix
+    of the kit's own that holds a README and no model."""
+    return s3_uri(config, "pipeline/no-approved-model") + "/"
 
 
 # The one production variant of every endpoint, and Application Auto Scaling's names for it.

@@ -37,11 +37,24 @@ DEFAULT_RMSE_THRESHOLD = tasks.REGRESSION.gate.default
 
 # The evaluate step's approved-model input when the registry has no approved version. A
 # ProcessingInput must name an S3 prefix that holds objects (SageMaker and the local engine
-# refuse an empty URI), so the default is the test split's, which the same step reads anyway
-# and which holds no model: the evaluate step then makes no comparison. `pipeline start`
-# passes the approved version's model data when the group has one.
+# refuse an empty one), so the default is a prefix of the kit's own, apart from InputData,
+# where `pipeline upsert` writes only this README: the evaluate step finds no model there and
+# makes no comparison. `pipeline start` passes the approved version's model data when the
+# group has one.
+NO_APPROVED_MODEL_README = "README.txt"
+NO_APPROVED_MODEL_TEXT = """\
+No approved model.
+
+mpg-launch's pipeline reads this prefix as its ApprovedModelData parameter's default: the
+evaluate step finds no model.tar.gz here, so its gate makes no "no worse than the approved
+version" comparison. `mpg-launch pipeline upsert` writes this file; `pipeline start` passes
+the model package group's newest Approved version instead when there is one. Keep this
+prefix free of models.
+"""
+
+
 def no_approved_model(config: LaunchConfig) -> str:
-    return names.raw_uri(config, "test")
+    return names.no_approved_model_uri(config)
 
 
 # Prefixes the definition appends split folders to ("<InputData>/train/"), so no trailing "/".

@@ -1,10 +1,17 @@
-"""Pure functions: CreatePipeline, UpdatePipeline and StartPipelineExecution requests."""
+"""Pure functions: CreatePipeline, UpdatePipeline and StartPipelineExecution requests, and the
+PutObject of the "no approved model" README the pipeline's ApprovedModelData defaults to."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from mpg_launch.aws.request_parts import Request, with_tags
+from mpg_launch.aws.s3 import split_s3_uri
+from mpg_launch.pipeline.parameters import (
+    NO_APPROVED_MODEL_README,
+    NO_APPROVED_MODEL_TEXT,
+    no_approved_model,
+)
 from mpg_launch.settings.config import LaunchConfig
 
 
@@ -47,3 +54,10 @@ def pipeline_execution_request(
     if display_name:
         request["PipelineExecutionDisplayName"] = display_name
     return request
+
+
+def no_approved_model_request(config: LaunchConfig) -> Request:
+    """PutObject of the README under the ApprovedModelData default, so that prefix holds an
+    object (a ProcessingInput needs one) and no model."""
+    bucket, key = split_s3_uri(no_approved_model(config) + NO_APPROVED_MODEL_README)
+    return {"Bucket": bucket, "Key": key, "Body": NO_APPROVED_MODEL_TEXT.encode()}

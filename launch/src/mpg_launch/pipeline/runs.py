@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mpg_launch.aws.clients import error_code
-from mpg_launch.aws.plan import send
+from mpg_launch.aws.plan import do, send
 from mpg_launch.aws.submit import Runner, Submission
 from mpg_launch.aws.waiting import Out
 from mpg_launch.errors import JobFailed, LaunchError
@@ -69,8 +69,9 @@ def _check_images(clients: Any, definition: Mapping[str, Any]) -> None:
 
 
 def upsert(runner: Runner, definition: Mapping[str, Any], description: str | None = None) -> str:
-    """Check the definition, make sure the model package group exists, then create the
-    pipeline or update it. Returns the pipeline ARN (a dry run prints the plan and stops)."""
+    """Check the definition, write the "no approved model" README its ApprovedModelData
+    defaults to, make sure the model package group exists, then create the pipeline or update
+    it. Returns the pipeline ARN (a dry run prints the plan and stops)."""
     check_definition(definition)
     config = runner.config
     body = definition_json(definition)
@@ -84,7 +85,9 @@ def upsert(runner: Runner, definition: Mapping[str, Any], description: str | Non
     update = Submission(
         "UpdatePipeline", pipeline_requests.pipeline_update_request(config, body, description)
     )
-    runner.check(group, create, update)  # all of them before the first is sent
+    # The README ApprovedModelData's default names, before the pipeline that reads it.
+    marker = Submission("PutObject", pipeline_requests.no_approved_model_request(config), "s3")
+    runner.check(marker, group, create, update)  # all of them before the first is sent
     # Observe (a dry run assumes neither exists, and looks at no image), plan, apply.
     runner.observe(lambda c: _check_images(c, definition), dry=lambda: None)
     group_exists = runner.observe(
@@ -99,6 +102,7 @@ def upsert(runner: Runner, definition: Mapping[str, Any], description: str | Non
         dry=lambda: False,
     )
     plan = schema_steps(config, lambda: _s3(runner), runner.out)
+    plan.append(do(lambda: _s3(runner).put_object(**marker.request), marker))
     if not group_exists:
         plan.append(send(group))
     plan.append(send(update if pipeline_exists else create))
