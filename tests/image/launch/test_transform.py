@@ -1,7 +1,8 @@
 """``mpg-launch transform --local`` on the real serving image, S3 on moto: K input objects over
 1, 2 and 3 instances give byte-identical ``<key>.out`` files, one answer per input line in
 order; an object with a bad row gets no ``.out`` while the others do; the DataProcessing
-example (send the features, join, keep id, true mpg and the prediction) in CSV and JSON Lines."""
+example (send the features, join, keep id, true mpg and the prediction) in CSV and JSON Lines;
+a headered file whose id column ``--input-filter '$[1:]'`` drops, read by name."""
 
 from __future__ import annotations
 
@@ -178,3 +179,25 @@ def test_data_processing_joins_id_and_true_mpg_to_each_prediction(
     assert [a["id"] for a in answers] == [r["id"] for r in records]
     got = [a["SageMakerOutput"]["prediction"] for a in answers]
     assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_headered_file_with_its_id_column_filtered_out_is_read_by_name(
+    env: dict[str, str], bucket: str, tmp_path: Path, trained: Trained
+) -> None:
+    """The columns stand in the reverse of the model's order behind an id column. SageMaker
+    filters the header line as every record, so the launcher sends the header as $[1:] cuts
+    it (MPG_CSV_HEADER) and the image reads every mini-batch by those names."""
+    # (Without MPG_CSV_HEADER the later mini-batches would be read in the model's order.)
+    features = _rows(60_000, 6)  # about 2 MB: mini-batches after the first have no header
+    names = "cylinders,displacement,horsepower,weight,acceleration,model year,origin"
+    reversed_rows = [",".join(line.split(",")[::-1]) for line in features.splitlines()]
+    header = "id," + ",".join(names.split(",")[::-1])
+    body = "".join(
+        f"{line}\n" for line in [header, *(f"car{i},{r}" for i, r in enumerate(reversed_rows))]
+    )
+    _put(bucket, "mpg/own/cars.csv", body.encode())
+    uri = f"s3://{bucket}/mpg/own/"
+    flags = ["--input", uri, "--input-filter", "$[1:]", "--max-payload-mb", "1"]
+    assert _transform(env, tmp_path, "bt-own", 2, *flags) == 0
+    got = [float(v) for v in _get(bucket, "mpg/transform/bt-own/cars.csv.out").decode().split()]
+    assert got == pytest.approx(_expected(trained.pipeline_dir, features), rel=1e-12)

@@ -357,3 +357,27 @@ def test_transform_data_keeps_order_and_joins_per_record(
     joined = _request(InputFilter="$[1:]", JoinSource="Input", OutputFilter="$[0,-1]")
     out = transform_data(data, joined, settings_, _model).decode().splitlines()
     assert out == [f"{r.split(',')[0]},{sum(float(v) for v in r.split(',')[1:])!r}" for r in rows]
+
+
+def _model_skipping_headers(body: bytes) -> bytes:
+    """As :func:`_model`, but a line with a letter in it is a header: read, not answered (as
+    the serving image skips a file's header line)."""
+    rows = [line for line in body.splitlines() if not any(c.isalpha() for c in line.decode())]
+    return _model(b"\n".join(rows))
+
+
+def test_a_filter_without_a_join_takes_the_answers_as_they_come(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A headered file's header line gets no answer: without a join nothing pairs answers
+    with records, so the output is every answer, in order; a join still needs one each."""
+    monkeypatch.setattr("mpg_launch.local.engine.transform.MIB", 64)
+    rows = [f"id{i},{i % 7}.5,{i * 2},3" for i in range(300)]
+    data = ("id,a,b,c\n" + "\n".join(rows) + "\n").encode()
+    settings_ = BatchSettings("MultiRecord", 1, 3, 1.0, 0)
+    filtered = _request(InputFilter="$[1:]")
+    out = transform_data(data, filtered, settings_, _model_skipping_headers).decode().splitlines()
+    assert out == [repr(sum(float(v) for v in r.split(",")[1:])) for r in rows]
+    joined = _request(InputFilter="$[1:]", JoinSource="Input")
+    with pytest.raises(LaunchError, match=r"answered \d+ line.* for \d+ record"):
+        transform_data(data, joined, settings_, _model_skipping_headers)

@@ -6,10 +6,15 @@ hold, checked before anything is sent (``--dry-run`` included) and again by the 
 * ``DataProcessing`` filters in SageMaker's JSONPath subset (:mod:`mpg_launch.aws.jsonpath`),
   index-only for CSV; the input and answer both CSV or both JSON; CSV split and assembled by
   ``Line`` (batch-transform-data-processing).
+
+It also holds how an InputFilter cuts a CSV record, the one cut the local runner applies to
+every record and the launcher to an input file's header line (``MPG_CSV_HEADER``).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,3 +81,19 @@ def data_processing_errors(request: Mapping[str, Any]) -> list[str]:
 def request_errors(request: Mapping[str, Any]) -> list[str]:
     """Every documented rule ``request`` breaks (empty when none)."""
     return limit_errors(request) + data_processing_errors(request)
+
+
+def csv_record(value: Any) -> str:
+    """One CSV line (no line end) of a filtered or joined record: a JSON array's values, or
+    one value as a one-cell line."""
+    cells = value if isinstance(value, list) else [value]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(cells)
+    return buffer.getvalue()
+
+
+def filter_csv_row(path: jsonpath.Path, row: list[str]) -> str:
+    """The CSV record the model gets for ``row`` (a CSV record's cells, as SageMaker reads it:
+    a JSON array) under the InputFilter ``path``; a :class:`~mpg_launch.aws.jsonpath.FilterError`
+    when the filter cannot be applied to it."""
+    return csv_record(jsonpath.apply(path, row))

@@ -134,20 +134,25 @@ def transform(
 def _header_environment(runner: Runner, input_uri: str, options: dict[str, Any]) -> dict[str, str]:
     """MPG_CSV_HEADER when the input's files start with the table's header line (the default
     input, which ``data`` writes, has none), so every mini-batch is read in the file's column
-    order. Not with an InputFilter: the filter cuts every record, the header line included."""
+    order. An InputFilter cuts every record, the header line included: the container is then
+    given the header as the filter cuts it, or nothing is sent when it cannot be cut."""
     from mpg_core.table_schema import default_schema
-    from mpg_launch.table.header import header_environment, input_header
+    from mpg_launch.table.header import filtered_header, header_environment, input_header
     from mpg_launch.table.schema import config_schema
 
-    if (options.get("data_processing") or {}).get("InputFilter"):
-        return {}
     schema = config_schema(runner.config) or default_schema()
     assert runner.clients is not None
     columns = (*(c.name for c in schema.columns), schema.target)
     header = input_header(runner.clients.s3, input_uri, columns)
+    input_filter = (options.get("data_processing") or {}).get("InputFilter")
+    if header is not None and input_filter:
+        header = filtered_header(header, input_filter, columns)
     environment = header_environment(header)
+    cut = f", cut by --input-filter {input_filter}" if input_filter else ""
     for name, value in environment.items():
-        runner.out(f"input: its files start with a header line, given to the container: {name}")
+        runner.out(
+            f"input: its files start with a header line, given to the container{cut}: {name}"
+        )
         runner.out(f"  {value[:200]}")
     return environment
 

@@ -6,6 +6,10 @@ mini-batch is read in the file's column order, the header itself skipped (mpg_se
 The rule that tells a header from a row is the serving image's,
 :func:`mpg_core.schema.is_header`: one of the line's cells names a column of the table (in any
 spelling :func:`mpg_core.schema.canonical_name` reads) and none of them is a number.
+
+SageMaker applies a transform's InputFilter to every record, the header line included, so the
+container then gets the header as the filter cut it: :func:`filtered_header` makes the same
+cut (:func:`mpg_launch.aws.transform_rules.filter_csv_row`, the local runner's too).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any
 
 from mpg_core.platform import CSV_HEADER_ENV
 from mpg_core.schema import canonical_name, is_header
+from mpg_launch.aws import jsonpath
 from mpg_launch.aws.s3 import list_objects, split_s3_uri
+from mpg_launch.aws.transform_rules import filter_csv_row
 from mpg_launch.errors import ConfigError
 
 # How much of each file is read to find its first line (a header longer than this is not one).
@@ -61,6 +67,28 @@ def input_header(s3: Any, prefix: str, columns: Iterable[str]) -> str | None:
         f"transform --input {prefix}: {with_header[0]} and {with_header[1]} start with "
         "different header lines; give files with the same columns in the same order"
     )
+
+
+def filtered_header(header: str, input_filter: str, columns: Iterable[str]) -> str:
+    """``header`` as the container gets it under the CSV InputFilter ``input_filter``; a
+    ConfigError when the filter cannot cut it or leaves no header line of the table (the
+    container could not read the rows by name)."""
+    path = jsonpath.parse_csv_filter(input_filter)
+    cells = next(csv.reader([header], strict=True))  # header_of read it already
+    try:
+        line = filter_csv_row(path, cells)
+    except jsonpath.FilterError as exc:
+        raise ConfigError(
+            f"--input-filter {input_filter!r} cannot be applied to the input's header line "
+            f"({header[:200]}): {exc}; give a filter that keeps columns of every record"
+        ) from None
+    if header_of(line, columns) is None:
+        raise ConfigError(
+            f"--input-filter {input_filter!r} cuts the input's header line to {line[:200]!r}, "
+            "which names no column of the table, so the container could not read the rows; "
+            "keep the table's columns (e.g. $[1:] drops a leading id column)"
+        )
+    return line
 
 
 def header_environment(header: str | None) -> dict[str, str]:

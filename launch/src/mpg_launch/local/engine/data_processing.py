@@ -9,19 +9,21 @@
 3. ``OutputFilter`` picks the part of the joined record that is written.
 
 Each record's prediction is one line of the model's answer (SplitType and AssembleWith
-``Line``), so a mini-batch of n records must come back as n lines.
+``Line``), so when joining, a mini-batch of n records must come back as n lines. Without a
+join nothing pairs an answer with its record: the answer lines are taken as they come (a
+file's header line, which the serving image reads and skips, gets none).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mpg_launch.aws import jsonpath
+from mpg_launch.aws.transform_rules import csv_record, filter_csv_row
 from mpg_launch.errors import LaunchError
 
 CSV = "text/csv"
@@ -40,13 +42,6 @@ def _csv_rows(lines: Sequence[bytes], what: str) -> list[list[str]]:
     except csv.Error as exc:
         raise LaunchError(f"{what} is not RFC 4180 CSV: {exc}") from None
     return rows
-
-
-def _csv_line(value: Any) -> str:
-    cells = value if isinstance(value, list) else [value]
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(cells)
-    return buffer.getvalue()
 
 
 def _json(line: bytes, what: str) -> Any:
@@ -84,7 +79,7 @@ class DataProcessing:
             return list(records)
         if self.csv:
             rows = _csv_rows(records, "an input record")
-            return [(_csv_line(self._pick(self.input_filter, r)) + "\n").encode() for r in rows]
+            return [(self._filtered_row(r) + "\n").encode() for r in rows]
         return [
             (json.dumps(self._pick(self.input_filter, _json(r, "an input record"))) + "\n").encode()
             for r in records
@@ -102,7 +97,7 @@ class DataProcessing:
         for index, prediction in enumerate(predictions):
             joined = self._join(inputs[index], prediction) if self.join_input else prediction
             picked = self._pick(self.output_filter, joined)
-            lines.append((_csv_line(picked) if self.csv else json.dumps(picked)).encode())
+            lines.append((csv_record(picked) if self.csv else json.dumps(picked)).encode())
         return lines
 
     def _join(self, record: Any, prediction: Any) -> Any:
@@ -111,6 +106,13 @@ class DataProcessing:
         if isinstance(record, dict):
             return {**record, OUTPUT_KEY: prediction}
         return {INPUT_KEY: record, OUTPUT_KEY: prediction}
+
+    def _filtered_row(self, row: list[str]) -> str:
+        """The launcher cuts a file's header line with the same function (MPG_CSV_HEADER)."""
+        try:
+            return filter_csv_row(self.input_filter, row)
+        except jsonpath.FilterError as exc:
+            raise LaunchError(str(exc)) from None
 
     @staticmethod
     def _pick(path: jsonpath.Path, value: Any) -> Any:
@@ -125,8 +127,7 @@ def answer_lines(body: bytes, expected: int) -> list[bytes]:
     lines = body.splitlines()
     if len(lines) != expected:
         raise LaunchError(
-            f"the model answered {len(lines)} line(s) for {expected} record(s); joining and "
-            "filtering need one answer line per record (Accept text/csv or "
-            "application/jsonlines)"
+            f"the model answered {len(lines)} line(s) for {expected} record(s); joining "
+            "needs one answer line per record (Accept text/csv or application/jsonlines)"
         )
     return lines

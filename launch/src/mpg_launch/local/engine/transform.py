@@ -248,8 +248,10 @@ def transform_data(
         return assemble(responses, assemble_with)
     if split_type == "None":  # the whole object is one record, its answer one output
         answers = [responses[0].strip()]
-    else:
+    elif processing.join_input:  # each answer joins its record: one line per record
         answers = [a for r, n in zip(responses, counts, strict=True) for a in answer_lines(r, n)]
+    else:  # nothing pairs answers with records (a file's header line gets no answer)
+        answers = [a for r in responses for a in r.splitlines()]
     return assemble(processing.outputs(records, answers), assemble_with)
 
 
