@@ -14,13 +14,16 @@ import boto3
 import pytest
 
 from mpg_launch.aws.clients import Clients, aws_clients
+from mpg_launch.aws.names import scalable_variant
 from mpg_launch.cli.main import main
 from mpg_launch.endpoint import rollout
 from mpg_launch.endpoint.async_requests import wake_alarm_name
+from mpg_launch.endpoint.delete import SCALING as SCALING_TAG
 from mpg_launch.endpoint.delete import kit_tags
 from mpg_launch.endpoint.rollout_settings import Rollout
 from mpg_launch.settings.config import LaunchConfig
-from tests.helpers.launch import REGION
+from tests.helpers.launch import REGION, printed_requests
+from tests.helpers.moto_scaling import RESOURCE, aas, policies, targets
 
 WRITES = ("Create", "Delete", "Deregister", "Put", "Update", "Register")
 FAST = ["--poll-seconds", "0"]
@@ -317,4 +320,93 @@ def test_a_63_character_endpoint_deploys_and_deletes(moto_config: LaunchConfig) 
     _, configs, models = names()
     assert len(configs) == 1 and configs == models and len(configs[0]) <= 63
     assert main(["delete", *argv], out=lambda s: None) == 0
+    assert names() == ([], [], [])
+
+
+SCALING = ["--max-instances", "3", "--target-invocations", "750"]
+KIT_POLICY = "mpg-invocations-per-instance"
+
+
+def put_policy(endpoint: str, name: str) -> None:
+    """A target-tracking policy on ``endpoint``'s variant, as a user would add one."""
+    aas().put_scaling_policy(
+        PolicyName=name,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 100.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+        },
+        **scalable_variant(endpoint),
+    )
+
+
+def register(endpoint: str) -> None:
+    aas().register_scalable_target(MinCapacity=1, MaxCapacity=2, **scalable_variant(endpoint))
+
+
+def test_deploy_records_its_scaling_policies_and_delete_keeps_another(
+    moto_config: LaunchConfig,
+) -> None:
+    """The kit's policy goes; a policy someone added to the variant stays, and so does the
+    target (deregistering it would delete that policy too); both are named."""
+    argv = ["--endpoint", "mpg-moto", *FAST]
+    shown: list[str] = []
+    assert (
+        main(["deploy", "--training-job", "t1", *argv, *SCALING, "--dry-run"], out=shown.append)
+        == 0
+    )
+    (config_request,) = [
+        p["request"] for p in printed_requests(shown) if p["operation"] == "CreateEndpointConfig"
+    ]
+    assert {"Key": SCALING_TAG, "Value": KIT_POLICY} in config_request["Tags"]
+    assert main(["deploy", "--training-job", "t1", *argv, *SCALING], out=lambda s: None) == 0
+    arn = sm().list_endpoint_configs()["EndpointConfigs"][0]["EndpointConfigArn"]
+    tags = {t["Key"]: t["Value"] for t in sm().list_tags(ResourceArn=arn)["Tags"]}
+    assert tags[SCALING_TAG] == KIT_POLICY
+    put_policy("mpg-moto", "team-policy")
+    lines: list[str] = []
+    assert main(["delete", *argv], out=lines.append) == 0
+    assert [p["PolicyName"] for p in policies()] == ["team-policy"]
+    assert [t["ResourceId"] for t in targets()] == [RESOURCE]
+    assert lines[0] == f"deleted scaling policy {KIT_POLICY}"
+    assert "kept scaling policy team-policy: not created by mpg-launch for mpg-moto" in lines
+    assert (
+        f"kept scalable target {RESOURCE}: scaling policies not mpg-launch's are on it "
+        "(team-policy)" in lines
+    )
+    assert names() == ([], [], [])
+
+
+def test_a_registration_the_kit_did_not_make_is_kept(moto_config: LaunchConfig) -> None:
+    """Deployed without autoscaling (nothing recorded), then registered by someone else."""
+    argv = ["--endpoint", "mpg-moto", *FAST]
+    assert main(["deploy", "--training-job", "t1", *argv], out=lambda s: None) == 0
+    register("mpg-moto")
+    put_policy("mpg-moto", KIT_POLICY)  # named like the kit's: the record says whose it is
+    lines: list[str] = []
+    assert main(["delete", *argv], out=lines.append) == 0
+    assert [p["PolicyName"] for p in policies()] == [KIT_POLICY]
+    assert len(targets()) == 1
+    assert f"kept scaling policy {KIT_POLICY}: not created by mpg-launch for mpg-moto" in lines
+    assert f"kept scalable target {RESOURCE}: not registered by mpg-launch for mpg-moto" in lines
+    assert not any("scal" in line for line in lines if line.startswith("deleted"))
+    assert names() == ([], [], [])
+
+
+@case
+def test_force_takes_the_variants_whole_registration(aws_env: dict[str, str]) -> None:
+    """A forced delete of the user's endpoint shows, then removes, its registration, as it
+    removes the config it serves."""
+    make(aws_env["MPG_ROLE_ARN"], "victim", "victim-c", "victim-m")
+    register("victim")
+    put_policy("victim", "their-policy")
+    lines: list[str] = []
+    argv = ["--endpoint", "victim", "--bucket", "b-unused", "--force", "--yes"]
+    assert run(argv, [], lines) == 0
+    target = "endpoint/victim/variant/AllTraffic"
+    assert "will delete scaling policy their-policy" in lines
+    assert f"will delete scalable target {target}" in lines
+    assert (targets(), policies()) == ([], [])
     assert names() == ([], [], [])

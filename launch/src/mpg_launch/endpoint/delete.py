@@ -2,19 +2,23 @@
 
 At create time deploy tags every Model, EndpointConfig and Endpoint (and every alarm) it
 makes with :data:`MANAGED` and :data:`ENDPOINT` (:func:`owned`); an endpoint config also
-records, under :data:`ALARMS`, the names of the rollout alarms made for it. ``delete`` then
-works in three steps, like every command:
+records, under :data:`ALARMS`, the names of the rollout alarms made for it, and under
+:data:`SCALING` the scaling policies deploy put on the variant (Application Auto Scaling
+keeps no tags on a policy). ``delete`` then works in three steps, like every command:
 
 * :func:`observe` reads: the endpoint and its tags, the kit's configs and models of that
   endpoint (found by their tags), every other endpoint's config and models (in use: kept),
   the alarms by their recorded names (and the async wake alarm, whose name is derived) with
-  their own tags, and the variant's autoscaling;
+  their own tags, and the variant's autoscaling (its scalable target and policies);
 * :func:`plan` is pure: what it deletes, what it keeps and why, or why it refuses;
 * :func:`apply` sends the deletes, in the order SageMaker and Application Auto Scaling ask.
 
 An endpoint the kit did not create is refused (nothing sent), unless forced; a forced delete
 still keeps what another endpoint uses, and deletes only the alarms whose tags say they are
-the kit's for this endpoint. Alarms are never matched by pattern.
+the kit's for this endpoint. Alarms are never matched by pattern. Of the variant's
+autoscaling, only the policies the serving config records go, and the scalable target with
+them when no other policy is on it (deregistering a target deletes its policies); a forced
+delete removes the variant's whole registration, as it does the config it serves.
 """
 
 from __future__ import annotations
@@ -33,23 +37,36 @@ from mpg_launch.errors import ConfigError
 MANAGED = "mpg-launch:managed"
 ENDPOINT = "mpg-launch:endpoint"
 ALARMS = "mpg-launch:alarms"  # on an endpoint config: its rollout alarms, space-separated
-_OURS = (MANAGED, ENDPOINT, ALARMS)
+# On an endpoint config: the scaling policies deploy put on the variant, space-separated
+# (their presence also says the kit registered the scalable target).
+SCALING = "mpg-launch:scaling-policies"
+_OURS = (MANAGED, ENDPOINT, ALARMS, SCALING)
 _MISSING = ("ValidationException", "ResourceNotFound", "ResourceNotFoundException")
 Tags = dict[str, str]
 
 
-def kit_tags(endpoint: str, alarms: Sequence[str] = ()) -> list[dict[str, str]]:
+def kit_tags(
+    endpoint: str, alarms: Sequence[str] = (), policies: Sequence[str] = ()
+) -> list[dict[str, str]]:
     tags = [{"Key": MANAGED, "Value": "true"}, {"Key": ENDPOINT, "Value": endpoint}]
     if alarms:
         tags.append({"Key": ALARMS, "Value": " ".join(alarms)})
+    if policies:
+        tags.append({"Key": SCALING, "Value": " ".join(policies)})
     return tags
 
 
-def owned(request: dict[str, Any], endpoint: str, alarms: Sequence[str] = ()) -> dict[str, Any]:
+def owned(
+    request: dict[str, Any],
+    endpoint: str,
+    alarms: Sequence[str] = (),
+    policies: Sequence[str] = (),
+) -> dict[str, Any]:
     """``request`` (a Create* or PutMetricAlarm) with the kit's tags added to the user's (a
-    user tag under one of the kit's keys gives way: the kit's say who made it)."""
+    user tag under one of the kit's keys gives way: the kit's say who made it); an endpoint
+    config's also record its rollout ``alarms`` and the scaling ``policies`` put with it."""
     users = [t for t in request.get("Tags", []) if t["Key"] not in _OURS]
-    return {**request, "Tags": users + kit_tags(endpoint, alarms)}
+    return {**request, "Tags": users + kit_tags(endpoint, alarms, policies)}
 
 
 def is_ours(tags: Mapping[str, str], endpoint: str) -> bool:
@@ -77,14 +94,16 @@ class Observed:
     configs_used_by: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     models_used_by: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     alarms: Mapping[str, Tags] = field(default_factory=dict)  # recorded names that exist
-    scaling: tuple[str, ...] = ()  # "scaling policy X", "scalable target Y"
+    scalable_target: bool = False  # the variant is registered with Application Auto Scaling
+    scaling_policies: tuple[str, ...] = ()  # every policy on the variant
 
 
 @dataclass(frozen=True)
 class Plan:
     endpoint: str
     delete_endpoint: bool = False
-    scaling: tuple[str, ...] = ()
+    scaling_policies: tuple[str, ...] = ()
+    scalable_target: bool = False  # deregistered after the policies
     configs: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     alarms: tuple[str, ...] = ()
@@ -99,8 +118,10 @@ class Plan:
 
     def deletes(self) -> list[str]:
         endpoint = [f"endpoint {self.endpoint}"] if self.delete_endpoint else []
+        target = [_target_text(self.endpoint)] if self.scalable_target else []
         return [
-            *self.scaling,
+            *(f"scaling policy {p}" for p in self.scaling_policies),
+            *target,
             *endpoint,
             *(f"endpoint config {c}" for c in self.configs),
             *(f"model {m}" for m in self.models),
@@ -218,14 +239,16 @@ def _alarms(cloudwatch: Any, recorded: Sequence[str]) -> dict[str, Tags]:
     return found
 
 
-def _scaling(clients: Clients, endpoint: str) -> tuple[str, ...]:
+def _target_text(endpoint: str) -> str:
+    return f"scalable target {names.scalable_resource_id(endpoint)}"
+
+
+def _scaling(clients: Clients, endpoint: str) -> tuple[bool, tuple[str, ...]]:
+    """Whether the variant is registered, and the names of the policies on it."""
     if clients.autoscaling is None:
-        return ()
-    registered = autoscaling.registration(clients.autoscaling, endpoint)
-    found = [f"scaling policy {r['PolicyName']}" for o, r in registered if o == "PutScalingPolicy"]
-    if registered:
-        found.append(f"scalable target {names.scalable_resource_id(endpoint)}")
-    return tuple(found)
+        return False, ()
+    registered, policies = autoscaling.observe(clients.autoscaling, endpoint)
+    return registered, tuple(policies)
 
 
 def observe(clients: Clients, endpoint: str) -> Observed:
@@ -255,6 +278,7 @@ def observe(clients: Clients, endpoint: str) -> Observed:
     alarms = _alarms(clients.cloudwatch, recorded) if clients.cloudwatch is not None else {}
     tags = _tags(sm, described["EndpointArn"])
     configs_used_by, models_used_by = _in_use(sm, endpoint)
+    scalable_target, scaling_policies = _scaling(clients, endpoint)
     return Observed(
         endpoint,
         exists=True,
@@ -265,7 +289,8 @@ def observe(clients: Clients, endpoint: str) -> Observed:
         configs_used_by=configs_used_by,
         models_used_by=models_used_by,
         alarms=alarms,
-        scaling=_scaling(clients, endpoint),
+        scalable_target=scalable_target,
+        scaling_policies=scaling_policies,
     )
 
 
@@ -273,6 +298,34 @@ def _users(others: tuple[str, ...]) -> str:
     if len(others) == 1:
         return f"endpoint {others[0]} uses it"
     return f"endpoints {', '.join(others)} use it"
+
+
+def _plan_scaling(seen: Observed, ours: bool) -> tuple[tuple[str, ...], bool, list[str]]:
+    """(the policies to delete, whether to deregister the target, what is kept and why).
+    The kit's: what the serving config (the kit's) records; a forced delete of an endpoint
+    the kit did not create takes the variant's whole registration, as it takes that config."""
+    endpoint, kept = seen.endpoint, []
+    serving = next((c for c in seen.configs if c.name == seen.current), None)
+    recorded = (
+        serving.tags.get(SCALING, "").split() if serving and is_ours(serving.tags, endpoint) else []
+    )
+    policies, others = [], []
+    for policy in seen.scaling_policies:
+        if policy in recorded or not ours:
+            policies.append(policy)
+        else:
+            others.append(policy)
+            kept.append(f"scaling policy {policy}: not created by mpg-launch for {endpoint}")
+    target = seen.scalable_target and (bool(recorded) or not ours)
+    if seen.scalable_target and not target:
+        kept.append(f"{_target_text(endpoint)}: not registered by mpg-launch for {endpoint}")
+    elif target and others:
+        target = False  # deregistering it would delete those policies too
+        kept.append(
+            f"{_target_text(endpoint)}: scaling policies not mpg-launch's are on it "
+            f"({', '.join(others)})"
+        )
+    return tuple(policies), target, kept
 
 
 def plan(seen: Observed, force: bool = False) -> Plan:
@@ -295,7 +348,7 @@ def plan(seen: Observed, force: bool = False) -> Plan:
                 "endpoint uses): --force, and type its name (or --yes in scripts)"
             ),
         )
-    kept: list[str] = []
+    policies, target, kept = _plan_scaling(seen, ours)
     configs, models = [], []
     for config in seen.configs:
         mine = is_ours(config.tags, endpoint) or (force and config.name == seen.current)
@@ -326,7 +379,8 @@ def plan(seen: Observed, force: bool = False) -> Plan:
     return Plan(
         endpoint,
         delete_endpoint=True,
-        scaling=seen.scaling,
+        scaling_policies=policies,
+        scalable_target=target,
         configs=tuple(configs),
         models=tuple(models),
         alarms=tuple(alarms),
@@ -341,8 +395,8 @@ def apply(
     out: Out = print,
     wait: Callable[[Any, str], None] | None = None,
 ) -> list[str]:
-    """Send the plan's deletes: the autoscaling first (as the docs ask), then the endpoint
-    (waited for: a config in use cannot go), its configs, models and alarms."""
+    """Send the plan's deletes: the kit's autoscaling first (as the docs ask), then the
+    endpoint (waited for: a config in use cannot go), its configs, models and alarms."""
     sm = clients.sagemaker
     deleted: list[str] = []
 
@@ -350,8 +404,10 @@ def apply(
         deleted.append(item)
         out(f"deleted {item}")
 
-    if planned.scaling and clients.autoscaling is not None:
-        for item in autoscaling.deregister(clients.autoscaling, planned.endpoint):
+    if (planned.scaling_policies or planned.scalable_target) and clients.autoscaling is not None:
+        for item in autoscaling.remove(
+            clients.autoscaling, planned.endpoint, planned.scaling_policies, planned.scalable_target
+        ):
             done(item)
     if planned.delete_endpoint:
         sm.delete_endpoint(EndpointName=planned.endpoint)
