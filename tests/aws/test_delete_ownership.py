@@ -18,8 +18,8 @@ from mpg_launch.aws.names import scalable_variant
 from mpg_launch.cli.main import main
 from mpg_launch.endpoint import rollout
 from mpg_launch.endpoint.async_requests import wake_alarm_name
+from mpg_launch.endpoint.delete import MONITORS, kit_tags
 from mpg_launch.endpoint.delete import SCALING as SCALING_TAG
-from mpg_launch.endpoint.delete import kit_tags
 from mpg_launch.endpoint.rollout_settings import Rollout
 from mpg_launch.settings.config import LaunchConfig
 from tests.helpers.launch import REGION, printed_requests
@@ -409,4 +409,91 @@ def test_force_takes_the_variants_whole_registration(aws_env: dict[str, str]) ->
     assert "will delete scaling policy their-policy" in lines
     assert f"will delete scalable target {target}" in lines
     assert (targets(), policies()) == ([], [])
+    assert names() == ([], [], [])
+
+
+SCHEDULE_ROLE = "arn:aws:iam::123456789012:role/scheduler"
+MODEL_DATA = "s3://my-bucket/mpg/training/t1/output/model.tar.gz"
+
+
+def monitor_schedule(endpoint: str, *argv: str, lines: list[str] | None = None) -> int:
+    base = ["monitor", "schedule", "--endpoint", endpoint, "--model-data", MODEL_DATA]
+    out = (lines if lines is not None else []).append
+    return main([*base, "--schedule-role", SCHEDULE_ROLE, *argv], out=out)
+
+
+def schedules() -> list[str]:
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    return sorted(s["Name"] for s in scheduler.list_schedules()["Schedules"])
+
+
+def alarm_names(prefix: str = "") -> list[str]:
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    given = {"AlarmNamePrefix": prefix} if prefix else {}
+    found = cloudwatch.describe_alarms(**given)["MetricAlarms"]
+    return sorted(a["AlarmName"] for a in found)
+
+
+def test_the_monitors_schedules_and_alarms_go_with_their_endpoint(
+    moto_config: LaunchConfig,
+) -> None:
+    """`monitor schedule` tags its alarms and records itself on the endpoint; delete removes
+    its schedules and alarms, and keeps a user's alarm under the monitor's prefix, a user's
+    schedule under a recorded monitor's name, and another endpoint's monitor."""
+    argv = ["--endpoint", "mpg-moto", *FAST]
+    assert main(["deploy", "--training-job", "t1", *argv], out=lambda s: None) == 0
+    shown: list[str] = []
+    assert monitor_schedule("mpg-moto", "--dry-run", lines=shown) == 0
+    printed = printed_requests(shown)
+    assert [p["operation"] for p in printed][:2] == ["AddTags", "CreateSchedule"]
+    assert printed[0]["request"]["Tags"] == [{"Key": MONITORS, "Value": "mpg-monitor"}]
+    alarms_shown = [p["request"] for p in printed if p["operation"] == "PutMetricAlarm"]
+    assert len(alarms_shown) == 8
+    assert all(kit_tags("mpg-moto") == a["Tags"][-2:] for a in alarms_shown)
+    assert schedules() == [] and alarm_names() == []  # the dry run sent nothing
+
+    assert monitor_schedule("mpg-moto") == 0
+    assert monitor_schedule("mpg-moto", "--monitor-name", "second") == 0
+    other: list[str] = []
+    assert monitor_schedule("other", lines=other) == 0  # no such endpoint: nothing records it
+    assert "note: endpoint other does not exist, so it cannot record this monitor" in (
+        "\n".join(other)
+    )
+    arn = sm().describe_endpoint(EndpointName="mpg-moto")["EndpointArn"]
+    tags = {t["Key"]: t["Value"] for t in sm().list_tags(ResourceArn=arn)["Tags"]}
+    assert tags[MONITORS] == "mpg-monitor second"
+    ours = alarm_names("mpg-monitor-mpg-moto-") + alarm_names("second-mpg-moto-")
+    assert len(ours) == 16
+    # A user's alarm under the monitor's prefix, and a user's schedule in place of "second"'s.
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    alarm(cloudwatch, "mpg-monitor-mpg-moto-team-latency")
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    scheduler.delete_schedule(Name="second-mpg-moto")
+    scheduler.create_schedule(
+        Name="second-mpg-moto",
+        ScheduleExpression="rate(1 day)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": "arn:aws:sqs:us-east-1:123456789012:team-queue",
+            "RoleArn": SCHEDULE_ROLE,
+        },
+    )
+    others = alarm_names("mpg-monitor-other-")
+    assert len(others) == 8
+
+    lines: list[str] = []
+    assert main(["delete", *argv], out=lines.append) == 0
+    assert schedules() == ["mpg-monitor-other", "second-mpg-moto"]
+    assert alarm_names() == sorted([*others, "mpg-monitor-mpg-moto-team-latency"])
+    assert lines[0] == "deleted EventBridge schedule mpg-monitor-mpg-moto"
+    assert lines.index("deleted endpoint mpg-moto") > 0
+    assert all(f"deleted CloudWatch alarm {a}" in lines for a in ours)
+    assert (
+        "kept EventBridge schedule second-mpg-moto: it does not start mpg-launch's monitoring "
+        "job of mpg-moto" in lines
+    )
+    assert (
+        "kept CloudWatch alarm mpg-monitor-mpg-moto-team-latency: its tags do not say "
+        "mpg-launch made it here" in lines
+    )
     assert names() == ([], [], [])
