@@ -14,13 +14,16 @@ import boto3
 import pytest
 
 from mpg_launch.aws.clients import Clients, aws_clients
+from mpg_launch.aws.names import scalable_variant
 from mpg_launch.cli.main import main
 from mpg_launch.endpoint import rollout
 from mpg_launch.endpoint.async_requests import wake_alarm_name
-from mpg_launch.endpoint.delete import kit_tags
+from mpg_launch.endpoint.delete import MONITORS, kit_tags
+from mpg_launch.endpoint.delete import SCALING as SCALING_TAG
 from mpg_launch.endpoint.rollout_settings import Rollout
 from mpg_launch.settings.config import LaunchConfig
-from tests.helpers.launch import REGION
+from tests.helpers.launch import REGION, printed_requests
+from tests.helpers.moto_scaling import RESOURCE, aas, policies, targets
 
 WRITES = ("Create", "Delete", "Deregister", "Put", "Update", "Register")
 FAST = ["--poll-seconds", "0"]
@@ -317,4 +320,180 @@ def test_a_63_character_endpoint_deploys_and_deletes(moto_config: LaunchConfig) 
     _, configs, models = names()
     assert len(configs) == 1 and configs == models and len(configs[0]) <= 63
     assert main(["delete", *argv], out=lambda s: None) == 0
+    assert names() == ([], [], [])
+
+
+SCALING = ["--max-instances", "3", "--target-invocations", "750"]
+KIT_POLICY = "mpg-invocations-per-instance"
+
+
+def put_policy(endpoint: str, name: str) -> None:
+    """A target-tracking policy on ``endpoint``'s variant, as a user would add one."""
+    aas().put_scaling_policy(
+        PolicyName=name,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 100.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+        },
+        **scalable_variant(endpoint),
+    )
+
+
+def register(endpoint: str) -> None:
+    aas().register_scalable_target(MinCapacity=1, MaxCapacity=2, **scalable_variant(endpoint))
+
+
+def test_deploy_records_its_scaling_policies_and_delete_keeps_another(
+    moto_config: LaunchConfig,
+) -> None:
+    """The kit's policy goes; a policy someone added to the variant stays, and so does the
+    target (deregistering it would delete that policy too); both are named."""
+    argv = ["--endpoint", "mpg-moto", *FAST]
+    shown: list[str] = []
+    assert (
+        main(["deploy", "--training-job", "t1", *argv, *SCALING, "--dry-run"], out=shown.append)
+        == 0
+    )
+    (config_request,) = [
+        p["request"] for p in printed_requests(shown) if p["operation"] == "CreateEndpointConfig"
+    ]
+    assert {"Key": SCALING_TAG, "Value": KIT_POLICY} in config_request["Tags"]
+    assert main(["deploy", "--training-job", "t1", *argv, *SCALING], out=lambda s: None) == 0
+    arn = sm().list_endpoint_configs()["EndpointConfigs"][0]["EndpointConfigArn"]
+    tags = {t["Key"]: t["Value"] for t in sm().list_tags(ResourceArn=arn)["Tags"]}
+    assert tags[SCALING_TAG] == KIT_POLICY
+    put_policy("mpg-moto", "team-policy")
+    lines: list[str] = []
+    assert main(["delete", *argv], out=lines.append) == 0
+    assert [p["PolicyName"] for p in policies()] == ["team-policy"]
+    assert [t["ResourceId"] for t in targets()] == [RESOURCE]
+    assert lines[0] == f"deleted scaling policy {KIT_POLICY}"
+    assert "kept scaling policy team-policy: not created by mpg-launch for mpg-moto" in lines
+    assert (
+        f"kept scalable target {RESOURCE}: scaling policies not mpg-launch's are on it "
+        "(team-policy)" in lines
+    )
+    assert names() == ([], [], [])
+
+
+def test_a_registration_the_kit_did_not_make_is_kept(moto_config: LaunchConfig) -> None:
+    """Deployed without autoscaling (nothing recorded), then registered by someone else."""
+    argv = ["--endpoint", "mpg-moto", *FAST]
+    assert main(["deploy", "--training-job", "t1", *argv], out=lambda s: None) == 0
+    register("mpg-moto")
+    put_policy("mpg-moto", KIT_POLICY)  # named like the kit's: the record says whose it is
+    lines: list[str] = []
+    assert main(["delete", *argv], out=lines.append) == 0
+    assert [p["PolicyName"] for p in policies()] == [KIT_POLICY]
+    assert len(targets()) == 1
+    assert f"kept scaling policy {KIT_POLICY}: not created by mpg-launch for mpg-moto" in lines
+    assert f"kept scalable target {RESOURCE}: not registered by mpg-launch for mpg-moto" in lines
+    assert not any("scal" in line for line in lines if line.startswith("deleted"))
+    assert names() == ([], [], [])
+
+
+@case
+def test_force_takes_the_variants_whole_registration(aws_env: dict[str, str]) -> None:
+    """A forced delete of the user's endpoint shows, then removes, its registration, as it
+    removes the config it serves."""
+    make(aws_env["MPG_ROLE_ARN"], "victim", "victim-c", "victim-m")
+    register("victim")
+    put_policy("victim", "their-policy")
+    lines: list[str] = []
+    argv = ["--endpoint", "victim", "--bucket", "b-unused", "--force", "--yes"]
+    assert run(argv, [], lines) == 0
+    target = "endpoint/victim/variant/AllTraffic"
+    assert "will delete scaling policy their-policy" in lines
+    assert f"will delete scalable target {target}" in lines
+    assert (targets(), policies()) == ([], [])
+    assert names() == ([], [], [])
+
+
+SCHEDULE_ROLE = "arn:aws:iam::123456789012:role/scheduler"
+MODEL_DATA = "s3://my-bucket/mpg/training/t1/output/model.tar.gz"
+
+
+def monitor_schedule(endpoint: str, *argv: str, lines: list[str] | None = None) -> int:
+    base = ["monitor", "schedule", "--endpoint", endpoint, "--model-data", MODEL_DATA]
+    out = (lines if lines is not None else []).append
+    return main([*base, "--schedule-role", SCHEDULE_ROLE, *argv], out=out)
+
+
+def schedules() -> list[str]:
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    return sorted(s["Name"] for s in scheduler.list_schedules()["Schedules"])
+
+
+def alarm_names(prefix: str = "") -> list[str]:
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    given = {"AlarmNamePrefix": prefix} if prefix else {}
+    found = cloudwatch.describe_alarms(**given)["MetricAlarms"]
+    return sorted(a["AlarmName"] for a in found)
+
+
+def test_the_monitors_schedules_and_alarms_go_with_their_endpoint(
+    moto_config: LaunchConfig,
+) -> None:
+    """`monitor schedule` tags its alarms and records itself on the endpoint; delete removes
+    its schedules and alarms, and keeps a user's alarm under the monitor's prefix, a user's
+    schedule under a recorded monitor's name, and another endpoint's monitor."""
+    argv = ["--endpoint", "mpg-moto", *FAST]
+    assert main(["deploy", "--training-job", "t1", *argv], out=lambda s: None) == 0
+    shown: list[str] = []
+    assert monitor_schedule("mpg-moto", "--dry-run", lines=shown) == 0
+    printed = printed_requests(shown)
+    assert [p["operation"] for p in printed][:2] == ["AddTags", "CreateSchedule"]
+    assert printed[0]["request"]["Tags"] == [{"Key": MONITORS, "Value": "mpg-monitor"}]
+    alarms_shown = [p["request"] for p in printed if p["operation"] == "PutMetricAlarm"]
+    assert len(alarms_shown) == 8
+    assert all(kit_tags("mpg-moto") == a["Tags"][-2:] for a in alarms_shown)
+    assert schedules() == [] and alarm_names() == []  # the dry run sent nothing
+
+    assert monitor_schedule("mpg-moto") == 0
+    assert monitor_schedule("mpg-moto", "--monitor-name", "second") == 0
+    other: list[str] = []
+    assert monitor_schedule("other", lines=other) == 0  # no such endpoint: nothing records it
+    assert "note: endpoint other does not exist, so it cannot record this monitor" in (
+        "\n".join(other)
+    )
+    arn = sm().describe_endpoint(EndpointName="mpg-moto")["EndpointArn"]
+    tags = {t["Key"]: t["Value"] for t in sm().list_tags(ResourceArn=arn)["Tags"]}
+    assert tags[MONITORS] == "mpg-monitor second"
+    ours = alarm_names("mpg-monitor-mpg-moto-") + alarm_names("second-mpg-moto-")
+    assert len(ours) == 16
+    # A user's alarm under the monitor's prefix, and a user's schedule in place of "second"'s.
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    alarm(cloudwatch, "mpg-monitor-mpg-moto-team-latency")
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    scheduler.delete_schedule(Name="second-mpg-moto")
+    scheduler.create_schedule(
+        Name="second-mpg-moto",
+        ScheduleExpression="rate(1 day)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": "arn:aws:sqs:us-east-1:123456789012:team-queue",
+            "RoleArn": SCHEDULE_ROLE,
+        },
+    )
+    others = alarm_names("mpg-monitor-other-")
+    assert len(others) == 8
+
+    lines: list[str] = []
+    assert main(["delete", *argv], out=lines.append) == 0
+    assert schedules() == ["mpg-monitor-other", "second-mpg-moto"]
+    assert alarm_names() == sorted([*others, "mpg-monitor-mpg-moto-team-latency"])
+    assert lines[0] == "deleted EventBridge schedule mpg-monitor-mpg-moto"
+    assert lines.index("deleted endpoint mpg-moto") > 0
+    assert all(f"deleted CloudWatch alarm {a}" in lines for a in ours)
+    assert (
+        "kept EventBridge schedule second-mpg-moto: it does not start mpg-launch's monitoring "
+        "job of mpg-moto" in lines
+    )
+    assert (
+        "kept CloudWatch alarm mpg-monitor-mpg-moto-team-latency: its tags do not say "
+        "mpg-launch made it here" in lines
+    )
     assert names() == ([], [], [])

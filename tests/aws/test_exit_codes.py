@@ -123,6 +123,15 @@ def failed_job(kind: str, name_key: str, status_key: str) -> Callable[[Stubs], N
     return setup
 
 
+def recorded_monitor(s: Stubs) -> None:
+    """The endpoint read, and the monitor recorded on it (before the job is created)."""
+    s.answer(
+        "describe_endpoint", EndpointArn="arn:aws:sagemaker:us-east-1:123456789012:endpoint/e1"
+    )
+    s.answer("list_tags")
+    s.answer("add_tags")
+
+
 def failed_endpoint(s: Stubs) -> None:
     s.refuse("describe_endpoint", "ValidationException")  # does not exist yet: created
     s.answer("create_model")
@@ -236,7 +245,10 @@ FAILS: dict[str, tuple[list[str], Callable[[Stubs], None]] | None] = {
     # The monitor (issue 26); its alarms and schedules go to the moto server.
     "monitor run": (
         ["--endpoint", "e1", "--model-data", MODEL, "--job-name", "j1"],
-        failed_job("processing_job", "ProcessingJobName", "ProcessingJobStatus"),
+        lambda s: (
+            recorded_monitor(s),
+            failed_job("processing_job", "ProcessingJobName", "ProcessingJobStatus")(s),
+        ),
     ),
     "monitor schedule": (
         ["--endpoint", "e1", "--schedule-role", "arn:aws:iam::123456789012:role/S"],

@@ -19,6 +19,7 @@ from mpg_launch.aws.submit import Runner
 from mpg_launch.cli.main import main
 from mpg_launch.endpoint import requests as endpoint_requests
 from mpg_launch.endpoint import run as endpoint_run
+from mpg_launch.endpoint import scaling
 from mpg_launch.endpoint.delete import owned
 from mpg_launch.endpoint.settings import Autoscaling
 from mpg_launch.errors import JobFailed
@@ -157,6 +158,12 @@ def _redeploy(
     )
     model_uri = f"s3://{config.bucket}/mpg/training/t1/output/model.tar.gz"
     lines: list[str] = []
+    # The new config records the scaling policies put with it (delete removes only those).
+    recorded = [
+        r["PolicyName"]
+        for o, r in scaling.register_requests(config, "mpg-moto")
+        if o == "PutScalingPolicy"
+    ]
     with Stubber(sm) as stub:
         stub.add_response("describe_endpoint", _endpoint(OLD), {"EndpointName": "mpg-moto"})
         stub.add_response(
@@ -167,7 +174,11 @@ def _redeploy(
         stub.add_response(
             "create_endpoint_config",
             {"EndpointConfigArn": ARN},
-            owned(endpoint_requests.endpoint_config_request(config, NEW, NEW), "mpg-moto"),
+            owned(
+                endpoint_requests.endpoint_config_request(config, NEW, NEW),
+                "mpg-moto",
+                policies=recorded,
+            ),
         )
         stub.add_response(
             "update_endpoint",

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import pytest
 
 from mpg_launch.cli.main import main
 from mpg_launch.endpoint import rollout
-from mpg_launch.endpoint.delete import kit_tags
+from mpg_launch.endpoint.delete import MONITORS, kit_tags
 from mpg_launch.local.clients.cloudwatch import LocalCloudWatch
 from mpg_launch.local.clients.sagemaker import LocalSageMaker
 from mpg_launch.local.state import LocalState
@@ -107,3 +108,40 @@ def test_local_delete_keeps_what_another_endpoint_uses_and_foreign_alarms(
     assert left(state) == (["ep-b"], ["ep-b-c"], [old], sorted(["ep-a-team", latency]))
     assert f"kept model {old}: endpoint ep-b uses it" in lines
     assert f"deleted CloudWatch alarm {errors}" in lines
+
+
+def test_local_delete_removes_the_monitors_alarms_where_the_monitor_put_them(
+    env: dict[str, str],
+) -> None:
+    """`monitor run --local` puts its alarms on the CloudWatch the AWS settings reach (moto
+    here), and records itself on the local endpoint: delete --local removes them there, and
+    keeps a user's alarm under the same prefix and the local double's own alarms."""
+    state = Path(env["MPG_LOCAL_STATE_DIR"])
+    make(state, "ep-a", "ep-a-c", "ep-a-m", "ep-a")
+    sm, local_cloudwatch, _ = double(state)
+    arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/ep-a"
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": MONITORS, "Value": "mpg-monitor"}])
+    assert {"Key": MONITORS, "Value": "mpg-monitor"} in sm.list_tags(ResourceArn=arn)["Tags"]
+    assert {"Key": "mpg-launch:managed", "Value": "true"} in sm.list_tags(ResourceArn=arn)["Tags"]
+    local_cloudwatch.put_metric_alarm(AlarmName="mpg-monitor-ep-a-local", Tags=kit_tags("ep-a"))
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    kit, user = "mpg-monitor-ep-a-feature_baseline_drift_weight", "mpg-monitor-ep-a-mine"
+    for name, tags in ((kit, kit_tags("ep-a")), (user, [])):
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            Namespace="mpg/ModelMonitor",
+            MetricName="feature_baseline_drift_weight",
+            Statistic="Maximum",
+            Period=3600,
+            EvaluationPeriods=1,
+            Threshold=0.2,
+            ComparisonOperator="GreaterThanThreshold",
+            **({"Tags": tags} if tags else {}),
+        )
+    lines: list[str] = []
+    assert delete(env, "--endpoint", "ep-a", lines=lines) == 0
+    left_on_moto = [a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]]
+    assert left_on_moto == [user]
+    assert f"deleted CloudWatch alarm {kit}" in lines
+    assert f"kept CloudWatch alarm {user}: its tags do not say mpg-launch made it here" in lines
+    assert left(state) == ([], [], [], ["mpg-monitor-ep-a-local"])

@@ -18,6 +18,8 @@ import pytest
 
 from mpg_core.artifact.files import pack_model_tarball
 from mpg_launch.cli.main import main
+from mpg_launch.endpoint.delete import MONITORS
+from mpg_launch.local.state import LocalState
 from tests.helpers.capture_files import held_out
 from tests.helpers.launch import REGION, containers_of
 
@@ -128,8 +130,17 @@ def test_shifted_column_is_flagged_and_alarms_unshifted_traffic_is_quiet(
         )
         assert "<svg" in report and "acceleration" in report
 
-        assert main(["delete", "--local", "--endpoint", ENDPOINT], env=env, out=lines.append) == 0
+        # The monitor recorded itself on the local endpoint: delete --local removes its
+        # alarms from the CloudWatch it put them on (moto), with the endpoint.
+        record = LocalState(state).get("endpoints", ENDPOINT, "DescribeEndpoint")
+        assert {"Key": MONITORS, "Value": "mpg-monitor"} in record["Tags"]
+        prefix = f"mpg-monitor-{ENDPOINT}-"
+        assert len(cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]) == 8
+        deleted: list[str] = []
+        assert main(["delete", "--local", "--endpoint", ENDPOINT], env=env, out=deleted.append) == 0
         assert containers_of(state) == []
+        assert cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"] == []
+        assert f"deleted CloudWatch alarm {prefix}feature_baseline_drift_acceleration" in deleted
     finally:
         for name in containers_of(state):
             subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)

@@ -101,22 +101,23 @@ CASES: dict[str, list[tuple[list[str], list[str]]]] = {
     "registry deploy": [
         ([PACKAGE, "--endpoint", "e1"], ["CreateModel", "CreateEndpointConfig", "CreateEndpoint"])
     ],
-    # The monitor (issue 26): an alarm per Auto MPG column and the predictions.
+    # The monitor (issue 26): its record on the endpoint (AddTags, so delete removes what it
+    # makes), then an alarm per Auto MPG column and the predictions.
     "monitor run": [
         (
             ["--endpoint", "e1", "--model-data", MODEL],
-            ["CreateProcessingJob"] + ["PutMetricAlarm"] * 8,
+            ["AddTags", "CreateProcessingJob"] + ["PutMetricAlarm"] * 8,
         ),
         (
             ["--endpoint", "e1", "--model-data", MODEL, "--local"],
-            ["CreateProcessingJob"] + ["PutMetricAlarm"] * 8,
+            ["AddTags", "CreateProcessingJob"] + ["PutMetricAlarm"] * 8,
         ),
         (["--endpoint", "e1"], ["DescribeEndpoint"]),  # its model holds the baseline
     ],
     "monitor schedule": [
         (
             ["--endpoint", "e1", "--model-data", MODEL, "--schedule-role", SCHEDULER_ROLE],
-            ["CreateSchedule"] + ["PutMetricAlarm"] * 8,
+            ["AddTags", "CreateSchedule"] + ["PutMetricAlarm"] * 8,
         )
     ],
     "monitor list": [([], ["ListSchedules"])],

@@ -33,6 +33,10 @@ class Clients:
     ecr: Any | None = None
     autoscaling: Any | None = None  # application-autoscaling
     cloudwatch: Any | None = None  # alarms: rollout rollbacks, async endpoints' wake-up from zero
+    # The monitor's alarms: on the CloudWatch the AWS settings reach, with --local too (they
+    # watch metrics the local double does not keep); and its EventBridge Scheduler (AWS only).
+    monitor_cloudwatch: Any | None = None
+    scheduler: Any | None = None
 
 
 def session(config: LaunchConfig) -> boto3.Session:
@@ -41,6 +45,7 @@ def session(config: LaunchConfig) -> boto3.Session:
 
 def aws_clients(config: LaunchConfig) -> Clients:
     s = session(config)
+    cloudwatch = s.client("cloudwatch", config=_RETRIES)
     return Clients(
         sagemaker=s.client("sagemaker", config=_RETRIES),
         runtime=s.client("sagemaker-runtime", config=_RUNTIME),
@@ -48,7 +53,9 @@ def aws_clients(config: LaunchConfig) -> Clients:
         logs=s.client("logs", config=_RETRIES),
         ecr=s.client("ecr", config=_RETRIES),
         autoscaling=s.client("application-autoscaling", config=_RETRIES),
-        cloudwatch=s.client("cloudwatch", config=_RETRIES),
+        cloudwatch=cloudwatch,
+        monitor_cloudwatch=cloudwatch,
+        scheduler=s.client("scheduler", config=_RETRIES),
     )
 
 

@@ -60,6 +60,8 @@ def local_clients(config: LaunchConfig, out: Out = print) -> Clients:
         logs=None,
         ecr=None,
         cloudwatch=LocalCloudWatch(state, config.region, config.account),
+        # `monitor run --local` puts its alarms there (by its metrics): delete finds them there.
+        monitor_cloudwatch=session(config).client("cloudwatch"),
     )
 
 

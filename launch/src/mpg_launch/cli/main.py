@@ -213,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(
         "delete",
-        "delete an endpoint mpg-launch created, with its configs, models and alarms (none that "
-        "another endpoint uses)",
+        "delete an endpoint mpg-launch created, with its configs, models, alarms and monitor "
+        "schedules (none that another endpoint uses)",
     )
     p.add_argument("--endpoint")
     p.add_argument(

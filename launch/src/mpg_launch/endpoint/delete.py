@@ -2,19 +2,32 @@
 
 At create time deploy tags every Model, EndpointConfig and Endpoint (and every alarm) it
 makes with :data:`MANAGED` and :data:`ENDPOINT` (:func:`owned`); an endpoint config also
-records, under :data:`ALARMS`, the names of the rollout alarms made for it. ``delete`` then
-works in three steps, like every command:
+records, under :data:`ALARMS`, the names of the rollout alarms made for it, and under
+:data:`SCALING` the scaling policies deploy put on the variant (Application Auto Scaling
+keeps no tags on a policy). ``mpg-launch monitor`` tags its alarms the same way and records
+its name on the endpoint, under :data:`MONITORS` (:func:`record_tags`). ``delete`` then works
+in three steps, like every command:
 
 * :func:`observe` reads: the endpoint and its tags, the kit's configs and models of that
   endpoint (found by their tags), every other endpoint's config and models (in use: kept),
   the alarms by their recorded names (and the async wake alarm, whose name is derived) with
-  their own tags, and the variant's autoscaling;
+  their own tags, the variant's autoscaling (its scalable target and policies), and for
+  each recorded monitor its schedule (by its derived name) and its alarms (by their prefix)
+  with their tags;
 * :func:`plan` is pure: what it deletes, what it keeps and why, or why it refuses;
-* :func:`apply` sends the deletes, in the order SageMaker and Application Auto Scaling ask.
+* :func:`apply` sends the deletes, in the order SageMaker and Application Auto Scaling ask,
+  the monitor's schedules first (a schedule left behind starts jobs against nothing).
 
 An endpoint the kit did not create is refused (nothing sent), unless forced; a forced delete
 still keeps what another endpoint uses, and deletes only the alarms whose tags say they are
-the kit's for this endpoint. Alarms are never matched by pattern.
+the kit's for this endpoint. Alarms are never matched by pattern alone: a monitor's alarms
+are listed by their prefix, and only those whose tags say they are the kit's for this endpoint
+go. EventBridge Scheduler keeps no tags on a schedule: a monitor's schedule goes when the
+endpoint records the monitor and the schedule starts the kit's monitoring job of this
+endpoint. Of the variant's
+autoscaling, only the policies the serving config records go, and the scalable target with
+them when no other policy is on it (deregistering a target deletes its policies); a forced
+delete removes the variant's whole registration, as it does the config it serves.
 """
 
 from __future__ import annotations
@@ -29,31 +42,64 @@ from mpg_launch.aws.waiting import Out, wait_for_endpoint_deleted
 from mpg_launch.endpoint import async_requests
 from mpg_launch.endpoint import scaling as autoscaling
 from mpg_launch.errors import ConfigError
+from mpg_launch.monitor import requests as monitor_requests
 
 MANAGED = "mpg-launch:managed"
 ENDPOINT = "mpg-launch:endpoint"
 ALARMS = "mpg-launch:alarms"  # on an endpoint config: its rollout alarms, space-separated
-_OURS = (MANAGED, ENDPOINT, ALARMS)
+# On an endpoint config: the scaling policies deploy put on the variant, space-separated
+# (their presence also says the kit registered the scalable target).
+SCALING = "mpg-launch:scaling-policies"
+# On an endpoint: the monitors `mpg-launch monitor` made for it, space-separated.
+MONITORS = "mpg-launch:monitors"
+_OURS = (MANAGED, ENDPOINT, ALARMS, SCALING, MONITORS)
+TAG_VALUE_LIMIT = 256  # characters, SageMaker's and CloudWatch's
 _MISSING = ("ValidationException", "ResourceNotFound", "ResourceNotFoundException")
 Tags = dict[str, str]
 
 
-def kit_tags(endpoint: str, alarms: Sequence[str] = ()) -> list[dict[str, str]]:
+def kit_tags(
+    endpoint: str, alarms: Sequence[str] = (), policies: Sequence[str] = ()
+) -> list[dict[str, str]]:
     tags = [{"Key": MANAGED, "Value": "true"}, {"Key": ENDPOINT, "Value": endpoint}]
     if alarms:
         tags.append({"Key": ALARMS, "Value": " ".join(alarms)})
+    if policies:
+        tags.append({"Key": SCALING, "Value": " ".join(policies)})
     return tags
 
 
-def owned(request: dict[str, Any], endpoint: str, alarms: Sequence[str] = ()) -> dict[str, Any]:
+def owned(
+    request: dict[str, Any],
+    endpoint: str,
+    alarms: Sequence[str] = (),
+    policies: Sequence[str] = (),
+) -> dict[str, Any]:
     """``request`` (a Create* or PutMetricAlarm) with the kit's tags added to the user's (a
-    user tag under one of the kit's keys gives way: the kit's say who made it)."""
+    user tag under one of the kit's keys gives way: the kit's say who made it); an endpoint
+    config's also record its rollout ``alarms`` and the scaling ``policies`` put with it."""
     users = [t for t in request.get("Tags", []) if t["Key"] not in _OURS]
-    return {**request, "Tags": users + kit_tags(endpoint, alarms)}
+    return {**request, "Tags": users + kit_tags(endpoint, alarms, policies)}
 
 
 def is_ours(tags: Mapping[str, str], endpoint: str) -> bool:
     return tags.get(MANAGED) == "true" and tags.get(ENDPOINT) == endpoint
+
+
+def record_tags(tags: Mapping[str, str], key: str, name: str) -> list[dict[str, str]] | None:
+    """The AddTags ``Tags`` that add ``name`` to the record under ``key`` of a resource whose
+    tags are ``tags``; None when it is recorded already."""
+    found = tags.get(key, "").split()
+    if name in found:
+        return None
+    value = " ".join(sorted([*found, name]))
+    if len(value) > TAG_VALUE_LIMIT:
+        raise ConfigError(
+            f"the {key} tag would be {len(value)} characters, over {TAG_VALUE_LIMIT}: "
+            f"{value!r}; delete a monitor you no longer use (mpg-launch monitor delete "
+            "--monitor-name NAME), then remove its name from that tag"
+        )
+    return [{"Key": key, "Value": value}]
 
 
 @dataclass(frozen=True)
@@ -77,14 +123,21 @@ class Observed:
     configs_used_by: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     models_used_by: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     alarms: Mapping[str, Tags] = field(default_factory=dict)  # recorded names that exist
-    scaling: tuple[str, ...] = ()  # "scaling policy X", "scalable target Y"
+    scalable_target: bool = False  # the variant is registered with Application Auto Scaling
+    scaling_policies: tuple[str, ...] = ()  # every policy on the variant
+    # The recorded monitors' schedules that exist: name -> starts the kit's job of this endpoint
+    schedules: Mapping[str, bool] = field(default_factory=dict)
+    monitor_alarms: Mapping[str, Tags] = field(default_factory=dict)  # by the monitors' prefixes
 
 
 @dataclass(frozen=True)
 class Plan:
     endpoint: str
     delete_endpoint: bool = False
-    scaling: tuple[str, ...] = ()
+    scaling_policies: tuple[str, ...] = ()
+    scalable_target: bool = False  # deregistered after the policies
+    schedules: tuple[str, ...] = ()  # the monitors' EventBridge schedules
+    monitor_alarms: tuple[str, ...] = ()
     configs: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     alarms: tuple[str, ...] = ()
@@ -99,12 +152,16 @@ class Plan:
 
     def deletes(self) -> list[str]:
         endpoint = [f"endpoint {self.endpoint}"] if self.delete_endpoint else []
+        target = [_target_text(self.endpoint)] if self.scalable_target else []
         return [
-            *self.scaling,
+            *(f"EventBridge schedule {s}" for s in self.schedules),
+            *(f"scaling policy {p}" for p in self.scaling_policies),
+            *target,
             *endpoint,
             *(f"endpoint config {c}" for c in self.configs),
             *(f"model {m}" for m in self.models),
             *(f"CloudWatch alarm {a}" for a in self.alarms),
+            *(f"CloudWatch alarm {a}" for a in self.monitor_alarms),
         ]
 
 
@@ -119,7 +176,7 @@ def _pages(call: Callable[..., dict[str, Any]], key: str, **request: Any) -> Ite
         request["NextToken"] = token
 
 
-def _tags(sagemaker: Any, arn: str) -> Tags:
+def resource_tags(sagemaker: Any, arn: str) -> Tags:
     return {t["Key"]: t["Value"] for t in _pages(sagemaker.list_tags, "Tags", ResourceArn=arn)}
 
 
@@ -176,7 +233,7 @@ def _kit_configs(sagemaker: Any, endpoint: str, skip: str | None) -> list[Config
         name = item["EndpointConfigName"]
         if name == skip:
             continue
-        tags = _tags(sagemaker, item["EndpointConfigArn"])
+        tags = resource_tags(sagemaker, item["EndpointConfigArn"])
         if is_ours(tags, endpoint):
             seen = _describe_config(sagemaker, name)
             if seen:
@@ -189,7 +246,7 @@ def _kit_models(sagemaker: Any, endpoint: str) -> dict[str, Tags]:
     prefix = names.resource_name_prefix(endpoint)
     found = {}
     for item in _pages(sagemaker.list_models, "Models", NameContains=prefix, MaxResults=100):
-        tags = _tags(sagemaker, item["ModelArn"])
+        tags = resource_tags(sagemaker, item["ModelArn"])
         if is_ours(tags, endpoint):
             found[item["ModelName"]] = tags
     return found
@@ -202,7 +259,13 @@ def _model_tags(sagemaker: Any, model: str) -> Tags | None:
         if error_code(exc) in _MISSING:
             return None
         raise
-    return _tags(sagemaker, arn)
+    return resource_tags(sagemaker, arn)
+
+
+def _alarm_tags(cloudwatch: Any, alarm: Mapping[str, Any]) -> Tags:
+    arn = alarm.get("AlarmArn")
+    tags = cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"] if arn else []
+    return {t["Key"]: t["Value"] for t in tags}
 
 
 def _alarms(cloudwatch: Any, recorded: Sequence[str]) -> dict[str, Tags]:
@@ -212,20 +275,46 @@ def _alarms(cloudwatch: Any, recorded: Sequence[str]) -> dict[str, Tags]:
     for start in range(0, len(wanted), 100):  # DescribeAlarms takes up to 100 names
         answer = cloudwatch.describe_alarms(AlarmNames=wanted[start : start + 100])
         for alarm in answer.get("MetricAlarms", []):
-            arn = alarm.get("AlarmArn")
-            tags = cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"] if arn else []
-            found[alarm["AlarmName"]] = {t["Key"]: t["Value"] for t in tags}
+            found[alarm["AlarmName"]] = _alarm_tags(cloudwatch, alarm)
     return found
 
 
-def _scaling(clients: Clients, endpoint: str) -> tuple[str, ...]:
+def _monitors(
+    clients: Clients, endpoint: str, monitors: Sequence[str]
+) -> tuple[dict[str, bool], dict[str, Tags]]:
+    """The recorded monitors' schedules that exist (name -> whether it starts the kit's
+    monitoring job of ``endpoint`` for that monitor) and their alarms, with their tags."""
+    schedules: dict[str, bool] = {}
+    alarms: dict[str, Tags] = {}
+    for monitor in monitors:
+        if clients.scheduler is not None:  # none with --local, which schedules nothing
+            name = monitor_requests.monitor_schedule_name(monitor, endpoint)
+            try:
+                found = clients.scheduler.get_schedule(Name=name)
+            except Exception as exc:
+                if error_code(exc) not in _MISSING:
+                    raise
+            else:
+                schedules[name] = monitor_requests.watched(found) == (endpoint, monitor)
+        cloudwatch = clients.monitor_cloudwatch
+        if cloudwatch is not None:
+            prefix = monitor_requests.alarm_prefix(monitor, endpoint)
+            pages = _pages(cloudwatch.describe_alarms, "MetricAlarms", AlarmNamePrefix=prefix)
+            for alarm in pages:
+                alarms[alarm["AlarmName"]] = _alarm_tags(cloudwatch, alarm)
+    return schedules, alarms
+
+
+def _target_text(endpoint: str) -> str:
+    return f"scalable target {names.scalable_resource_id(endpoint)}"
+
+
+def _scaling(clients: Clients, endpoint: str) -> tuple[bool, tuple[str, ...]]:
+    """Whether the variant is registered, and the names of the policies on it."""
     if clients.autoscaling is None:
-        return ()
-    registered = autoscaling.registration(clients.autoscaling, endpoint)
-    found = [f"scaling policy {r['PolicyName']}" for o, r in registered if o == "PutScalingPolicy"]
-    if registered:
-        found.append(f"scalable target {names.scalable_resource_id(endpoint)}")
-    return tuple(found)
+        return False, ()
+    registered, policies = autoscaling.observe(clients.autoscaling, endpoint)
+    return registered, tuple(policies)
 
 
 def observe(clients: Clients, endpoint: str) -> Observed:
@@ -241,7 +330,7 @@ def observe(clients: Clients, endpoint: str) -> Observed:
     configs = []
     seen = _describe_config(sm, current)
     if seen:
-        configs.append(Config(current, seen[1], _tags(sm, seen[0])))
+        configs.append(Config(current, seen[1], resource_tags(sm, seen[0])))
     configs += _kit_configs(sm, endpoint, current)
     model_tags = _kit_models(sm, endpoint)
     for config in configs:
@@ -253,8 +342,10 @@ def observe(clients: Clients, endpoint: str) -> Observed:
     recorded = [a for c in configs for a in c.tags.get(ALARMS, "").split()]
     recorded.append(async_requests.wake_alarm_name(endpoint))
     alarms = _alarms(clients.cloudwatch, recorded) if clients.cloudwatch is not None else {}
-    tags = _tags(sm, described["EndpointArn"])
+    tags = resource_tags(sm, described["EndpointArn"])
     configs_used_by, models_used_by = _in_use(sm, endpoint)
+    scalable_target, scaling_policies = _scaling(clients, endpoint)
+    schedules, monitor_alarms = _monitors(clients, endpoint, tags.get(MONITORS, "").split())
     return Observed(
         endpoint,
         exists=True,
@@ -265,7 +356,10 @@ def observe(clients: Clients, endpoint: str) -> Observed:
         configs_used_by=configs_used_by,
         models_used_by=models_used_by,
         alarms=alarms,
-        scaling=_scaling(clients, endpoint),
+        scalable_target=scalable_target,
+        scaling_policies=scaling_policies,
+        schedules=schedules,
+        monitor_alarms=monitor_alarms,
     )
 
 
@@ -273,6 +367,34 @@ def _users(others: tuple[str, ...]) -> str:
     if len(others) == 1:
         return f"endpoint {others[0]} uses it"
     return f"endpoints {', '.join(others)} use it"
+
+
+def _plan_scaling(seen: Observed, ours: bool) -> tuple[tuple[str, ...], bool, list[str]]:
+    """(the policies to delete, whether to deregister the target, what is kept and why).
+    The kit's: what the serving config (the kit's) records; a forced delete of an endpoint
+    the kit did not create takes the variant's whole registration, as it takes that config."""
+    endpoint, kept = seen.endpoint, []
+    serving = next((c for c in seen.configs if c.name == seen.current), None)
+    recorded = (
+        serving.tags.get(SCALING, "").split() if serving and is_ours(serving.tags, endpoint) else []
+    )
+    policies, others = [], []
+    for policy in seen.scaling_policies:
+        if policy in recorded or not ours:
+            policies.append(policy)
+        else:
+            others.append(policy)
+            kept.append(f"scaling policy {policy}: not created by mpg-launch for {endpoint}")
+    target = seen.scalable_target and (bool(recorded) or not ours)
+    if seen.scalable_target and not target:
+        kept.append(f"{_target_text(endpoint)}: not registered by mpg-launch for {endpoint}")
+    elif target and others:
+        target = False  # deregistering it would delete those policies too
+        kept.append(
+            f"{_target_text(endpoint)}: scaling policies not mpg-launch's are on it "
+            f"({', '.join(others)})"
+        )
+    return tuple(policies), target, kept
 
 
 def plan(seen: Observed, force: bool = False) -> Plan:
@@ -295,7 +417,7 @@ def plan(seen: Observed, force: bool = False) -> Plan:
                 "endpoint uses): --force, and type its name (or --yes in scripts)"
             ),
         )
-    kept: list[str] = []
+    policies, target, kept = _plan_scaling(seen, ours)
     configs, models = [], []
     for config in seen.configs:
         mine = is_ours(config.tags, endpoint) or (force and config.name == seen.current)
@@ -317,19 +439,35 @@ def plan(seen: Observed, force: bool = False) -> Plan:
             kept.append(f"model {model}: not created by mpg-launch for {endpoint}")
         else:
             models.append(model)
-    alarms = []
-    for alarm, tags in sorted(seen.alarms.items()):
-        if is_ours(tags, endpoint):
-            alarms.append(alarm)
+    alarms: list[str] = []
+    monitor_alarms: list[str] = []
+    schedules: list[str] = []
+    for found, into in ((seen.alarms, alarms), (seen.monitor_alarms, monitor_alarms)):
+        for alarm, tags in sorted(found.items()):
+            if is_ours(tags, endpoint):
+                into.append(alarm)
+            else:
+                kept.append(
+                    f"CloudWatch alarm {alarm}: its tags do not say mpg-launch made it here"
+                )
+    for schedule, watches in sorted(seen.schedules.items()):
+        if watches:
+            schedules.append(schedule)
         else:
-            kept.append(f"CloudWatch alarm {alarm}: its tags do not say mpg-launch made it here")
+            kept.append(
+                f"EventBridge schedule {schedule}: it does not start mpg-launch's monitoring "
+                f"job of {endpoint}"
+            )
     return Plan(
         endpoint,
         delete_endpoint=True,
-        scaling=seen.scaling,
+        scaling_policies=policies,
+        scalable_target=target,
         configs=tuple(configs),
         models=tuple(models),
         alarms=tuple(alarms),
+        schedules=tuple(schedules),
+        monitor_alarms=tuple(monitor_alarms),
         kept=tuple(kept),
         forced=not ours,
     )
@@ -341,8 +479,9 @@ def apply(
     out: Out = print,
     wait: Callable[[Any, str], None] | None = None,
 ) -> list[str]:
-    """Send the plan's deletes: the autoscaling first (as the docs ask), then the endpoint
-    (waited for: a config in use cannot go), its configs, models and alarms."""
+    """Send the plan's deletes: the monitors' schedules (no more jobs started), the kit's
+    autoscaling (as the docs ask), then the endpoint (waited for: a config in use cannot go),
+    its configs, models and alarms, and the monitors' alarms."""
     sm = clients.sagemaker
     deleted: list[str] = []
 
@@ -350,8 +489,14 @@ def apply(
         deleted.append(item)
         out(f"deleted {item}")
 
-    if planned.scaling and clients.autoscaling is not None:
-        for item in autoscaling.deregister(clients.autoscaling, planned.endpoint):
+    if planned.schedules and clients.scheduler is not None:
+        for schedule in planned.schedules:
+            clients.scheduler.delete_schedule(Name=schedule)
+            done(f"EventBridge schedule {schedule}")
+    if (planned.scaling_policies or planned.scalable_target) and clients.autoscaling is not None:
+        for item in autoscaling.remove(
+            clients.autoscaling, planned.endpoint, planned.scaling_policies, planned.scalable_target
+        ):
             done(item)
     if planned.delete_endpoint:
         sm.delete_endpoint(EndpointName=planned.endpoint)
@@ -366,6 +511,13 @@ def apply(
     if planned.alarms and clients.cloudwatch is not None:
         clients.cloudwatch.delete_alarms(AlarmNames=list(planned.alarms))
         for alarm in planned.alarms:
+            done(f"CloudWatch alarm {alarm}")
+    cloudwatch = clients.monitor_cloudwatch
+    for start in range(0, len(planned.monitor_alarms), 100):  # DeleteAlarms takes up to 100
+        assert cloudwatch is not None  # observed on it
+        batch = list(planned.monitor_alarms[start : start + 100])
+        cloudwatch.delete_alarms(AlarmNames=batch)
+        for alarm in batch:
             done(f"CloudWatch alarm {alarm}")
     for item in planned.kept:
         out(f"kept {item}")

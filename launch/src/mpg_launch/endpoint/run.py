@@ -67,8 +67,17 @@ def deploy(
     made_alarms = (
         rollout.alarm_names(name) if config.rollout and config.rollout.create_alarms else []
     )
+    # The config records the scaling policies put with it: delete removes only those.
+    made_policies = [
+        s.request["PolicyName"]
+        for s in _autoscaling_submissions(config, endpoint)
+        if s.operation == "PutScalingPolicy"
+    ]
     endpoint_config = ownership.owned(
-        endpoint_requests.endpoint_config_request(config, name, name), endpoint, made_alarms
+        endpoint_requests.endpoint_config_request(config, name, name),
+        endpoint,
+        made_alarms,
+        made_policies,
     )
     create_endpoint = ownership.owned(
         endpoint_requests.endpoint_request(config, endpoint, name), endpoint

@@ -1,9 +1,10 @@
 """An endpoint variant's registration with Application Auto Scaling, real-time or asynchronous.
 
 Read it as it stands (to put it back if an update fails) and remove it (before an update,
-which fails on an autoscaled variant whose instance type changes or that goes away, and before
-delete). An asynchronous endpoint scales to zero and back: its registration adds a backlog
-policy, a wake policy and the CloudWatch alarm that sets the wake policy off; delete
+which fails on an autoscaled variant whose instance type changes or that goes away); delete
+removes only the policies deploy recorded, and the target with them (:func:`remove`). An
+asynchronous endpoint scales to zero and back: its registration adds a backlog policy, a
+wake policy and the CloudWatch alarm that sets the wake policy off; delete
 (:mod:`mpg_launch.endpoint.delete`) removes that alarm too, by its name and its tags, because
 deleting a step policy leaves its alarm in place, and an alarm whose action is gone would sit
 in ALARM state forever.
@@ -69,6 +70,27 @@ def registration(client: Any, endpoint: str) -> Requests:
     for policy in _policies(client, endpoint):
         requests.append(("PutScalingPolicy", {k: policy[k] for k in _POLICY_KEYS if k in policy}))
     return requests
+
+
+def observe(client: Any, endpoint: str) -> tuple[bool, list[str]]:
+    """Whether the variant is registered, and the names of the policies on it."""
+    if _target(client, endpoint) is None:
+        return False, []
+    return True, [policy["PolicyName"] for policy in _policies(client, endpoint)]
+
+
+def remove(client: Any, endpoint: str, policies: Sequence[str], target: bool) -> list[str]:
+    """Delete the named ``policies``, then deregister the variant when ``target`` (delete's
+    plan asks for that only when no other policy is on it). Returns what was removed."""
+    scalable = names.scalable_variant(endpoint)
+    removed = []
+    for policy in policies:
+        client.delete_scaling_policy(PolicyName=policy, **scalable)
+        removed.append(f"scaling policy {policy}")
+    if target:
+        client.deregister_scalable_target(**scalable)
+        removed.append(f"scalable target {scalable['ResourceId']}")
+    return removed
 
 
 def deregister(client: Any, endpoint: str) -> list[str]:

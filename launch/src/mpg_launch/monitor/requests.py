@@ -133,8 +133,14 @@ def processing_request(
     return request
 
 
+def alarm_prefix(monitor: str, endpoint: str) -> str:
+    """What every alarm of ``monitor`` on ``endpoint`` starts with (delete lists by it, then
+    keeps only the alarms whose tags say the kit made them for this endpoint)."""
+    return f"{monitor}-{endpoint}-"
+
+
 def alarm_name(settings: MonitorSettings, endpoint: str, metric: str) -> str:
-    return f"{settings.monitor_name}-{endpoint}-{metric}"
+    return alarm_prefix(settings.monitor_name, endpoint) + metric
 
 
 def _alarm(
@@ -192,7 +198,32 @@ def alarm_requests(
 
 
 def schedule_name(settings: MonitorSettings, endpoint: str) -> str:
-    return f"{settings.monitor_name}-{endpoint}"[:64]
+    return monitor_schedule_name(settings.monitor_name, endpoint)
+
+
+def monitor_schedule_name(monitor: str, endpoint: str) -> str:
+    return f"{monitor}-{endpoint}"[:64]
+
+
+def watched(schedule: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(endpoint, monitor) of the kit's monitoring job a schedule (GetSchedule's answer)
+    starts; None for any other schedule. EventBridge Scheduler keeps no tags on a schedule,
+    so this, with the monitor recorded on the endpoint, is how delete knows it is the kit's:
+    its name alone is cut to 64 characters and could be anyone's."""
+    target = schedule.get("Target", {})
+    if target.get("Arn") != UNIVERSAL_TARGET:
+        return None
+    try:
+        job = json.loads(target.get("Input", ""))
+        app = job["AppSpecification"]
+        args = app["ContainerArguments"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if app.get("ContainerEntrypoint") != ENTRYPOINT or not isinstance(args, list):
+        return None
+    given = dict(str(a).partition("=")[::2] for a in args)
+    endpoint, monitor = given.get("--endpoint"), given.get("--monitor-name")
+    return (endpoint, monitor) if endpoint and monitor else None
 
 
 def scheduled_job_request(

@@ -8,6 +8,12 @@ with the CloudWatch the AWS settings reach (a moto server in the tests): the job
 cannot reach a server on this machine's loopback, so with ``--local`` the job writes its
 metrics to ``metrics.json`` and this command sends them, then evaluates the alarms once
 (CloudWatch evaluates them itself; a local double does not).
+
+What ``run`` and ``schedule`` create belongs to the endpoint, as deploy's resources do
+(:mod:`mpg_launch.endpoint.delete`): the alarms carry the kit's tags for the endpoint, and
+the endpoint records the monitor's name (``mpg-launch:monitors``), so ``mpg-launch delete``
+removes the schedule and the alarms with it. The processing jobs end by themselves; their
+reports stay in S3.
 """
 
 from __future__ import annotations
@@ -22,10 +28,11 @@ from typing import Any
 from mpg_core.monitoring.names import METRICS_FILE, VIOLATIONS_FILE
 from mpg_core.table_schema import default_schema, load_schema
 from mpg_launch.aws import names
-from mpg_launch.aws.clients import Clients
+from mpg_launch.aws.clients import Clients, error_code
 from mpg_launch.aws.plan import Step, do, send
 from mpg_launch.aws.s3 import split_s3_uri
 from mpg_launch.aws.submit import Runner, Submission
+from mpg_launch.endpoint import delete as ownership
 from mpg_launch.errors import ConfigError
 from mpg_launch.monitor import checks, requests
 from mpg_launch.monitor.settings import MonitorSettings, with_flags
@@ -66,6 +73,52 @@ def model_data(sagemaker: Any, endpoint: str) -> str:
 def monitored_columns(config: LaunchConfig) -> tuple[str, ...]:
     schema = load_schema(Path(config.schema)) if config.schema else default_schema()
     return schema.feature_columns
+
+
+def _alarm_requests(
+    config: LaunchConfig, settings: MonitorSettings, endpoint: str
+) -> list[dict[str, Any]]:
+    """The alarms, tagged as the kit's for ``endpoint`` (delete removes them with it)."""
+    columns = monitored_columns(config)
+    return [
+        ownership.owned(alarm, endpoint)
+        for alarm in requests.alarm_requests(settings, endpoint, columns)
+    ]
+
+
+def _endpoint_tags(sagemaker: Any, endpoint: str) -> tuple[str, dict[str, str]] | None:
+    """(ARN, tags) of the endpoint; None when it does not exist."""
+    try:
+        arn = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointArn"]
+    except Exception as exc:
+        if error_code(exc) in ("ValidationException", "ResourceNotFound"):
+            return None
+        raise
+    return arn, ownership.resource_tags(sagemaker, arn)
+
+
+def _record_steps(runner: Runner, settings: MonitorSettings, endpoint: str) -> list[Step]:
+    """The AddTags that records the monitor on the endpoint, sent before anything is created,
+    so nothing the monitor makes is unknown to delete ([] when it is recorded already, or
+    when the endpoint does not exist, which is said). A dry run shows the first record."""
+    config = runner.config
+
+    def dry() -> tuple[str, dict[str, str]]:  # the ARN SageMaker gives the endpoint
+        region, account = config.region, config.account
+        return f"arn:aws:sagemaker:{region}:{account}:endpoint/{endpoint.lower()}", {}
+
+    seen = runner.observe(lambda c: _endpoint_tags(c.sagemaker, endpoint), dry=dry)
+    if seen is None:
+        runner.out(
+            f"note: endpoint {endpoint} does not exist, so it cannot record this monitor: "
+            "`mpg-launch delete` will not remove its schedule and alarms; "
+            "`mpg-launch monitor delete` does"
+        )
+        return []
+    tags = ownership.record_tags(seen[1], ownership.MONITORS, settings.monitor_name)
+    if tags is None:
+        return []
+    return [send(Submission("AddTags", {"ResourceArn": seen[0], "Tags": tags}))]
 
 
 def _alarms_step(runner: Runner, alarms: list[dict[str, Any]]) -> Step:
@@ -130,13 +183,14 @@ def run(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: O
     job = requests.processing_request(
         config, settings, job_name, endpoint, uri, emit_metrics=not config.local
     )
-    alarms = requests.alarm_requests(settings, endpoint, monitored_columns(config))
+    alarms = _alarm_requests(config, settings, endpoint)
     checks.check_job(job)
     checks.check_alarms(alarms)
     started = f"monitoring job {job_name} started over "
     started += requests.capture_uri(config, settings, endpoint)
     runner.apply(
         [
+            *_record_steps(runner, settings, endpoint),
             send(Submission("CreateProcessingJob", job)),
             _alarms_step(runner, alarms),  # while the job starts, minutes before it ends
             do(lambda: out(started)),
@@ -171,10 +225,11 @@ def schedule(args: argparse.Namespace, config: LaunchConfig, connect: Connect, o
         raise ConfigError("monitor schedule takes no --local: EventBridge Scheduler is AWS's")
     endpoint = _endpoint(args, config)
     role = checks.schedule_role(settings.schedule_role)
-    runner = _runner(args, config, out)  # its steps use no launcher client
-    uri = settings.model_data or model_data(connect().sagemaker, endpoint)
+    clients = connect()
+    runner = _runner(args, config, out, clients)
+    uri = settings.model_data or model_data(clients.sagemaker, endpoint)
     request = requests.schedule_request(config, settings, endpoint, uri, role)
-    alarms = requests.alarm_requests(settings, endpoint, monitored_columns(config))
+    alarms = _alarm_requests(config, settings, endpoint)
     checks.check_schedule(request)
     checks.check_alarms(alarms)
 
@@ -184,6 +239,7 @@ def schedule(args: argparse.Namespace, config: LaunchConfig, connect: Connect, o
 
     runner.apply(
         [
+            *_record_steps(runner, settings, endpoint),
             do(create_schedule, Submission("CreateSchedule", request, "scheduler")),
             _alarms_step(runner, alarms),
         ]

@@ -331,6 +331,20 @@ class LocalSageMaker(PipelineCalls):
         record = self.state.get(records.get(kind, "endpoints"), name, "ListTags")
         return {"Tags": list(record.get("Tags", []))}
 
+    def add_tags(self, ResourceArn: str, Tags: list[dict[str, str]]) -> dict[str, Any]:
+        """Adds (or overwrites, by key) tags on a model, endpoint config or endpoint."""
+        kind, _slash, name = ResourceArn.rpartition(":")[2].partition("/")
+        records = {"model": "models", "endpoint-config": "endpoint-configs"}
+
+        def tag(record: dict[str, Any]) -> None:
+            given = {t["Key"] for t in Tags}
+            record["Tags"] = [t for t in record.get("Tags", []) if t["Key"] not in given] + [
+                dict(t) for t in Tags
+            ]
+
+        self.state.update(records.get(kind, "endpoints"), name, tag, "AddTags")
+        return {"Tags": list(Tags)}
+
     def create_endpoint_config(self, **request: Any) -> dict[str, str]:
         arn = self._arn("endpoint-config", request["EndpointConfigName"])
         self.state.put(
