@@ -176,11 +176,18 @@ def city_names(count: int) -> list[str]:
     return [f"{stems[i % len(stems)]} town {i:02d}" for i in range(count)]
 
 
-def shop(rows: int = 2000, task: str = "regression", seed: int = 0, cities: int = 60) -> Table:
+def shop(
+    rows: int = 2000,
+    task: str = "regression",
+    seed: int = 0,
+    cities: int = 60,
+    positives: float = 0.5,
+) -> Table:
     """A generated table of orders: an id (ignored), two numbers (``weight`` with missing
     values), a text category (``colour``, missing values and stray spaces), an ordered one
     (``grade``: low/medium/high), sizes (S/M/L/XL), a ~60-level ``city``, and a target that
-    depends on all of them: ``price`` (regression) or ``returned`` (yes/no, classification)."""
+    depends on all of them: ``price`` (regression) or ``returned`` (yes/no, classification;
+    ``positives`` of the rows say yes)."""
     rng = np.random.default_rng(seed)
     colour = rng.choice(["red", "green", "blue", "black", "white"], rows)
     grade = rng.choice(GRADES, rows, p=[0.5, 0.3, 0.2])
@@ -212,7 +219,7 @@ def shop(rows: int = 2000, task: str = "regression", seed: int = 0, cities: int 
         frame["price"] = (10 + 3 * score).round(2)
         target = "price"
     else:
-        frame["returned"] = np.where(score > np.median(score), "yes", "no")
+        frame["returned"] = np.where(score > np.quantile(score, 1 - positives), "yes", "no")
         target = "returned"
     frame = _missing(frame, ["weight", "colour"], 0.08, seed + 1)
     return Table(f"shop_{task}", target, task, frame)

@@ -1,7 +1,8 @@
-"""Estimators the training job builds from fitted scikit-learn tree ensembles: a weighted
-blend of several (ensemble selection) and a classifier's calibration. They live in the
-shared package so every image unpickles them; their answers are what
-:mod:`mpg_core.artifact.blend` reproduces on the compiled walk.
+"""Estimators the training job builds around scikit-learn tree ensembles: a forest classifier
+whose leaves vote with smoothed class frequencies, a weighted blend of several (ensemble
+selection) and a classifier's calibration. They live in the shared package so every image
+unpickles them; their answers are what the compiled walk reproduces
+(:mod:`mpg_core.artifact.compiler`, :mod:`mpg_core.artifact.blend`).
 
 Regressors answer ``predict``; classifiers ``predict_proba`` in ``classes_`` order (the members
 share it: all are fitted on the same labels) and ``predict``, the first most probable class.
@@ -13,9 +14,56 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from mpg_core.artifact.blend import Calibration, blend
+
+
+def smooth_leaf_votes(forest: Any, leaf_prior: float) -> None:
+    """Shrink every leaf's class frequencies ``f`` of a fitted scikit-learn forest classifier
+    toward its tree's (the root's), in place: ``(n * f + m * root) / (n + m)`` for a leaf of
+    ``n`` (weighted) training rows and ``m = leaf_prior`` (the m-estimate of Provost and
+    Domingos' probability estimation trees). A fully grown tree's leaves are pure, so without
+    it a forest answers probability 0 for a class none of its leaves saw for the row, and one
+    such row of that class costs a log loss of 34."""
+    if leaf_prior == 0:
+        return
+    for estimator in forest.estimators_:
+        tree = estimator.tree_
+        leaves = tree.children_left == -1
+        rows = tree.weighted_n_node_samples[leaves][:, None, None]
+        # tree_.value is a view of the tree's own buffer: predict_proba, pickling and the
+        # compiler all read the smoothed votes.
+        tree.value[leaves] = (rows * tree.value[leaves] + leaf_prior * tree.value[0]) / (
+            rows + leaf_prior
+        )
+
+
+class SmoothedForestClassifier(ClassifierMixin, BaseEstimator):
+    """A random forest or extra-trees classifier (``forest``, unfitted) fitted, then its leaf
+    votes smoothed (:func:`smooth_leaf_votes`); it answers as the fitted forest ``forest_``
+    does. ``leaf_prior=0`` is scikit-learn's forest exactly."""
+
+    def __init__(self, forest: Any, leaf_prior: float = 0.1) -> None:
+        self.forest = forest
+        self.leaf_prior = leaf_prior
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SmoothedForestClassifier:
+        self.forest_ = clone(self.forest).fit(X, y, sample_weight=sample_weight)
+        smooth_leaf_votes(self.forest_, float(self.leaf_prior))
+        self.classes_ = self.forest_.classes_
+        self.n_features_in_ = self.forest_.n_features_in_
+        return self
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        return np.asarray(self.forest_.feature_importances_)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return np.asarray(self.forest_.predict_proba(X), dtype=np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 class _Blended(BaseEstimator):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from mpg_core.hyperparameters import Hyperparameters
+from mpg_core.hyperparameters import FORESTS, Hyperparameters
 
 Task = Literal["regression", "classification"]
 TASKS: tuple[Task, ...] = ("regression", "classification")
@@ -35,7 +35,8 @@ ESTIMATOR_CLASSES: dict[str, dict[Task, str]] = {
 
 
 def build_estimator(task: Task, hp: Hyperparameters) -> Any:
-    """The unfitted estimator for ``task`` with ``hp`` (its ``algorithm`` picks the family)."""
+    """The unfitted estimator for ``task`` with ``hp`` (its ``algorithm`` picks the family); a
+    forest classifier with a ``leaf_prior`` smooths its leaf votes (mpg_core.models)."""
     import sklearn.ensemble
 
     if task not in TASKS:
@@ -44,7 +45,12 @@ def build_estimator(task: Task, hp: Hyperparameters) -> Any:
     params = hp.sklearn_params()
     if hp.algorithm == "random_forest" and params.get("max_samples") is not None:
         params["bootstrap"] = True  # already the default; max_samples needs it
-    return cls(**params)
+    estimator = cls(**params)
+    if task == "classification" and hp.algorithm in FORESTS and hp.leaf_prior:
+        from mpg_core.models import SmoothedForestClassifier
+
+        return SmoothedForestClassifier(estimator, hp.leaf_prior)
+    return estimator
 
 
 def sample_weights(task: Task, class_weight: str, y: Any) -> Any:

@@ -430,11 +430,16 @@ def _blend(model: Any) -> Blend:
 
 def compile_forest(model: Any) -> Forest | Blend:
     """The compiled form of a fitted tree ensemble of any of scikit-learn's four families, or
-    of a blend of them (:mod:`mpg_core.models`), or :class:`NotCompilable` (another model,
-    several outputs, a loss without a plain link, categorical splits)."""
+    of a blend of them or a forest with smoothed leaf votes (:mod:`mpg_core.models`), or
+    :class:`NotCompilable` (another model, several outputs, a loss without a plain link,
+    categorical splits)."""
     name = type(model).__name__
     if name in _BLENDS and type(model).__module__ == "mpg_core.models":
         return _blend(model)
+    if name == "SmoothedForestClassifier" and type(model).__module__ == "mpg_core.models":
+        if not hasattr(model, "forest_"):
+            raise NotCompilable("an unfitted forest")
+        return compile_forest(model.forest_)  # its trees hold the smoothed votes
     if name not in _FAMILIES or not type(model).__module__.startswith("sklearn."):
         raise NotCompilable(f"{name} is not a tree ensemble the compiled walk serves")
     if getattr(model, "n_outputs_", 1) != 1:
