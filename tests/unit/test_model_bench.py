@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -48,9 +49,26 @@ def test_seed_interval_spans_a_difference_one_seed_makes(bench: ModuleType) -> N
 
 def test_verdict_prints_the_interval_beside_the_means(bench: ModuleType) -> None:
     runs = [
-        {"default": {"rmse": 1.0 + 0.1 * k}, "plain_hgb": {"rmse": 1.0 + 0.1 * k}} for k in range(4)
+        {
+            "default": {"rmse": 1.0 + 0.1 * k + (0.03 if k == 2 else 0.0)},
+            "plain_hgb": {"rmse": 1.0 + 0.1 * k},
+            "split": {"seed": 42 + k},
+        }
+        for k in range(4)
     ]
-    assert bench.verdict(runs, "regression") == "ok (RMSE +0.0% [+0.0%, +0.0%])"
+    # The mean +0.65% (within the 1% bound), the interval from no change to the one seed's.
+    assert re.fullmatch(
+        r"ok \(RMSE \+0\.7% \[\+0\.0%, \+[12]\.\d%\]; worst seed 44 \(\+0\.0300 rmse\)\)",
+        bench.verdict(runs, "regression", "plain_hgb"),
+    )
+
+
+def test_the_verdict_against_autogluon_reads_only_the_seeds_it_ran(bench: ModuleType) -> None:
+    runs = [
+        {"default": {"rmse": 1.0}, "autogluon_medium": {"rmse": 0.9}, "split": {"seed": 1}},
+        {"default": {"rmse": 1.0}, "split": {"seed": 2}},  # AutoGluon failed on this split
+    ]
+    assert bench.verdict(runs, "regression", "autogluon_medium") == "WORSE (RMSE +11.1%)"
 
 
 def test_a_split_the_leak_check_refuses_is_named_and_skipped(
