@@ -369,24 +369,29 @@ def _users(others: tuple[str, ...]) -> str:
     return f"endpoints {', '.join(others)} use it"
 
 
-def _plan_scaling(seen: Observed, ours: bool) -> tuple[tuple[str, ...], bool, list[str]]:
-    """(the policies to delete, whether to deregister the target, what is kept and why).
-    The kit's: what the serving config (the kit's) records; a forced delete of an endpoint
-    the kit did not create takes the variant's whole registration, as it takes that config."""
-    endpoint, kept = seen.endpoint, []
-    serving = next((c for c in seen.configs if c.name == seen.current), None)
-    recorded = (
-        serving.tags.get(SCALING, "").split() if serving and is_ours(serving.tags, endpoint) else []
-    )
-    policies, others = [], []
-    for policy in seen.scaling_policies:
-        if policy in recorded or not ours:
-            policies.append(policy)
+def scaling_ownership(
+    endpoint: str,
+    registered: bool,
+    policies: Sequence[str],
+    recorded: Sequence[str],
+    whole: bool = False,
+) -> tuple[tuple[str, ...], bool, list[str]]:
+    """(the policies to remove, whether to deregister the target, what is kept and why) of
+    the variant's registration (``registered``, with ``policies`` on it): the kit's are the
+    policies its serving config ``recorded``, and the target with them when no other policy
+    is on it (deregistering a target deletes its policies); ``whole`` takes everything (a
+    forced delete of an endpoint the kit did not create). Delete and deploy's update both
+    remove only what this accepts."""
+    kept: list[str] = []
+    mine, others = [], []
+    for policy in policies:
+        if policy in recorded or whole:
+            mine.append(policy)
         else:
             others.append(policy)
             kept.append(f"scaling policy {policy}: not created by mpg-launch for {endpoint}")
-    target = seen.scalable_target and (bool(recorded) or not ours)
-    if seen.scalable_target and not target:
+    target = registered and (bool(recorded) or whole)
+    if registered and not target:
         kept.append(f"{_target_text(endpoint)}: not registered by mpg-launch for {endpoint}")
     elif target and others:
         target = False  # deregistering it would delete those policies too
@@ -394,7 +399,23 @@ def _plan_scaling(seen: Observed, ours: bool) -> tuple[tuple[str, ...], bool, li
             f"{_target_text(endpoint)}: scaling policies not mpg-launch's are on it "
             f"({', '.join(others)})"
         )
-    return tuple(policies), target, kept
+    return tuple(mine), target, kept
+
+
+def recorded_policies(config_tags: Mapping[str, str], endpoint: str) -> list[str]:
+    """The scaling policies an endpoint config records, when its tags say it is the kit's."""
+    return config_tags.get(SCALING, "").split() if is_ours(config_tags, endpoint) else []
+
+
+def _plan_scaling(seen: Observed, ours: bool) -> tuple[tuple[str, ...], bool, list[str]]:
+    """:func:`scaling_ownership` of the variant, by what the serving config records; a
+    forced delete of an endpoint the kit did not create takes the variant's whole
+    registration, as it takes that config."""
+    serving = next((c for c in seen.configs if c.name == seen.current), None)
+    recorded = recorded_policies(serving.tags, seen.endpoint) if serving else []
+    return scaling_ownership(
+        seen.endpoint, seen.scalable_target, seen.scaling_policies, recorded, whole=not ours
+    )
 
 
 def plan(seen: Observed, force: bool = False) -> Plan:
