@@ -303,12 +303,12 @@ def plan_pause(
     it as it is), by the ownership rules delete uses: only the policies the serving config
     (tagged ``config_tags``) records, and the target with them when no other policy is on it.
 
-    SageMaker refuses an update that changes a registered variant's instance type (``instance
-    _types``: the current one, the new one); when the target has to stay (someone else's, or
-    someone else's policy on it) that update is refused here, nothing sent, rather than taking
-    their policy and putting it back: re-created, a step policy gets a new ARN that their
-    alarms do not call, deregistering also deletes scheduled actions, and a stop between the
-    two loses them for good."""
+    SageMaker refuses an update that changes a registered variant's instance type
+    (``instance_types``: the current one, the new one); when the target has to stay (someone
+    else's, or someone else's policy on it) that update is refused here, nothing sent, rather
+    than taking their policy and putting it back: re-created, a step policy gets a new ARN
+    that their alarms do not call, deregistering also deletes scheduled actions, and a stop
+    between the two loses them for good."""
     if not registration:
         return Pause()
     policies = [r["PolicyName"] for op, r in registration if op == "PutScalingPolicy"]
