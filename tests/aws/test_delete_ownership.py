@@ -497,3 +497,70 @@ def test_the_monitors_schedules_and_alarms_go_with_their_endpoint(
         "mpg-launch made it here" in lines
     )
     assert names() == ([], [], [])
+
+
+def endpoint_tags(endpoint: str) -> dict[str, str]:
+    arn = sm().describe_endpoint(EndpointName=endpoint)["EndpointArn"]
+    return {t["Key"]: t["Value"] for t in sm().list_tags(ResourceArn=arn)["Tags"]}
+
+
+def test_monitor_delete_removes_only_the_kits_and_its_record(moto_config: LaunchConfig) -> None:
+    """`monitor delete` goes by the same rules: the monitor's tagged alarms and its schedule
+    go, a user's alarm under its prefix and a user's schedule under its name stay and are
+    named, and the endpoint's record loses the monitor (the tag too, once it is empty)."""
+    argv = ["--endpoint", "mpg-moto", *FAST]
+    assert main(["deploy", "--training-job", "t1", *argv], out=lambda s: None) == 0
+    assert monitor_schedule("mpg-moto") == 0
+    assert monitor_schedule("mpg-moto", "--monitor-name", "second") == 0
+    assert endpoint_tags("mpg-moto")[MONITORS] == "mpg-monitor second"
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    alarm(cloudwatch, "mpg-monitor-mpg-moto-team-latency")
+    # Another endpoint's kit alarm under this monitor's prefix: its tags name mpg-moto-b.
+    alarm(cloudwatch, "mpg-monitor-mpg-moto-b-drift", kit_tags("mpg-moto-b"))
+    seconds = alarm_names("second-mpg-moto-")
+
+    lines: list[str] = []
+    assert main(["monitor", "delete", *argv], out=lines.append) == 0
+    assert alarm_names("mpg-monitor-") == [
+        "mpg-monitor-mpg-moto-b-drift",
+        "mpg-monitor-mpg-moto-team-latency",
+    ]
+    assert schedules() == ["second-mpg-moto"]
+    assert lines[:2] == ["deleted schedule mpg-monitor-mpg-moto", "deleted 8 alarm(s)"]
+    assert (
+        "kept CloudWatch alarm mpg-monitor-mpg-moto-team-latency: its tags do not say "
+        "mpg-launch made it here" in lines
+    )
+    assert "kept CloudWatch alarm mpg-monitor-mpg-moto-b-drift: its tags do not say " in (
+        "\n".join(lines)
+    )
+    assert f"removed monitor mpg-monitor from endpoint mpg-moto's {MONITORS} record" in lines
+    assert endpoint_tags("mpg-moto")[MONITORS] == "second"
+
+    # A user's schedule in place of second's: kept and named; the record is emptied, so gone.
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    scheduler.delete_schedule(Name="second-mpg-moto")
+    scheduler.create_schedule(
+        Name="second-mpg-moto",
+        ScheduleExpression="rate(1 day)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": "arn:aws:sqs:us-east-1:123456789012:team-queue", "RoleArn": SCHEDULE_ROLE},
+    )
+    lines = []
+    assert main(["monitor", "delete", "--monitor-name", "second", *argv], out=lines.append) == 0
+    assert schedules() == ["second-mpg-moto"]
+    assert alarm_names("second-") == [] and len(seconds) == 8
+    assert (
+        "kept EventBridge schedule second-mpg-moto: it does not start mpg-launch's monitoring "
+        "job of mpg-moto" in lines
+    )
+    assert "deleted 8 alarm(s)" in lines
+    assert MONITORS not in endpoint_tags("mpg-moto")
+
+    # Nothing recorded now: a second run deletes nothing and updates no record.
+    lines = []
+    assert main(["monitor", "delete", *argv], out=lines.append) == 0
+    assert "deleted 0 alarm(s)" in lines and "no schedule mpg-monitor-mpg-moto" in lines
+    assert not any(line.startswith("removed monitor") for line in lines)
+    assert main(["delete", *argv], out=lambda s: None) == 0
+    assert names() == ([], [], [])

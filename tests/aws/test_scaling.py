@@ -15,6 +15,7 @@ import pytest
 from botocore.stub import Stubber
 
 from mpg_launch.aws.clients import Clients
+from mpg_launch.aws.names import scalable_variant
 from mpg_launch.aws.submit import Runner
 from mpg_launch.cli.main import main
 from mpg_launch.endpoint import requests as endpoint_requests
@@ -117,6 +118,7 @@ def test_an_instance_endpoint_is_not_moved_to_serverless(
 # Redeploy onto an autoscaled endpoint ---------------------------------------------------------
 
 OLD = "mpg-moto-20240101-000000"
+KIT_POLICY = "mpg-invocations-per-instance"
 NEW = "mpg-moto-20250101-000000"
 
 
@@ -145,12 +147,31 @@ def _autoscaled(config: LaunchConfig) -> LaunchConfig:
     return earlier
 
 
+OLD_ARN = f"arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/{OLD}"
+
+
+def _serving(config: LaunchConfig, recorded: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """DescribeEndpointConfig and ListTags of the config the endpoint serves, as a deploy of
+    ``config`` left it: tagged as the kit's, recording the scaling policies ``recorded``."""
+    old = endpoint_requests.endpoint_config_request(config, OLD, OLD)
+    described = {
+        "EndpointConfigName": OLD,
+        "EndpointConfigArn": OLD_ARN,
+        "ProductionVariants": old["ProductionVariants"],
+        "CreationTime": "2024-01-01T00:00:00Z",
+    }
+    return described, {"Tags": owned({}, "mpg-moto", policies=recorded)["Tags"]}
+
+
 def _redeploy(
-    config: LaunchConfig, after_update: dict[str, Any]
+    config: LaunchConfig,
+    after_update: dict[str, Any],
+    old_record: tuple[str, ...] = (KIT_POLICY,),
 ) -> tuple[list[str], list[list[dict[str, Any]]]]:
-    """Redeploy ``config`` onto the endpoint: SageMaker stubbed (its exact requests asserted),
-    Application Auto Scaling on moto. Returns the output and the scalable targets moto held
-    when UpdateEndpoint was sent."""
+    """Redeploy ``config`` onto the autoscaled endpoint, whose serving config (on the same
+    instance type) records the scaling policies ``old_record``: SageMaker stubbed (its exact
+    requests asserted), Application Auto Scaling on moto. Returns the output and the scalable
+    targets moto held when UpdateEndpoint was sent."""
     sm = boto3.client("sagemaker", region_name=REGION)
     at_update: list[list[dict[str, Any]]] = []
     sm.meta.events.register(
@@ -166,6 +187,11 @@ def _redeploy(
     ]
     with Stubber(sm) as stub:
         stub.add_response("describe_endpoint", _endpoint(OLD), {"EndpointName": "mpg-moto"})
+        # The registration's owner: the serving config's record (read as it is registered).
+        described, tags = _serving(config, list(old_record))
+        stub.add_response("describe_endpoint", _endpoint(OLD), {"EndpointName": "mpg-moto"})
+        stub.add_response("describe_endpoint_config", described, {"EndpointConfigName": OLD})
+        stub.add_response("list_tags", tags, {"ResourceArn": OLD_ARN})
         stub.add_response(
             "create_model",
             {"ModelArn": ARN},
@@ -251,3 +277,93 @@ def test_a_redeploy_refused_before_the_update_leaves_autoscaling_alone(
     assert "unknown image" in capsys.readouterr().err
     assert (targets(), policies()) == before
     assert not any("removed" in line or "restored" in line for line in lines)
+
+
+def _team_policy() -> None:
+    """A policy someone added to the variant beside the kit's."""
+    aas().put_scaling_policy(
+        PolicyName="team-policy",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 90.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+        },
+        **scalable_variant("mpg-moto"),
+    )
+
+
+def _values() -> dict[str, float]:
+    return {
+        p["PolicyName"]: p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+        for p in policies()
+    }
+
+
+def test_redeploy_keeps_a_policy_the_kit_did_not_make(config: LaunchConfig) -> None:
+    """Same instance type, so SageMaker takes the update with the variant registered: the
+    kit's policy goes and comes back with the new settings; the team's and the target stay."""
+    _autoscaled(config)
+    _team_policy()
+    wider = replace(
+        config, autoscaling=Autoscaling(max_instances=4, target_invocations_per_instance=750)
+    )
+    lines, at_update = _redeploy(wider, _endpoint(NEW))
+    assert [[t["ResourceId"] for t in held] for held in at_update] == [[RESOURCE]]
+    assert _values() == {KIT_POLICY: 750.0, "team-policy": 90.0}
+    assert (target := targets()[0])["MaxCapacity"] == 4, target
+    assert f"removed scaling policy {KIT_POLICY} for the update (UpdateEndpoint fails on it)" in (
+        lines
+    )
+    assert "kept scaling policy team-policy: not created by mpg-launch for mpg-moto" in lines
+    assert not any(line.startswith("removed scalable target") for line in lines)
+
+
+def test_a_failed_update_puts_back_only_what_it_removed(config: LaunchConfig) -> None:
+    _autoscaled(config)
+    _team_policy()
+    wider = replace(
+        config, autoscaling=Autoscaling(max_instances=4, target_invocations_per_instance=750)
+    )
+    rolled_back = _endpoint(OLD, FailureReason="The primary container did not pass the ping")
+    with pytest.raises(JobFailed, match="was not updated"):
+        _redeploy(wider, rolled_back)
+    assert _values() == {KIT_POLICY: 100.0, "team-policy": 90.0}
+    assert (targets()[0]["MinCapacity"], targets()[0]["MaxCapacity"]) == (1, 2)
+
+
+def test_redeploy_leaves_a_registration_the_kit_did_not_record(config: LaunchConfig) -> None:
+    """The serving config records no policy (deployed without autoscaling, registered by
+    someone else): nothing of it is removed, even a policy named like the kit's."""
+    _autoscaled(config)
+    lines, at_update = _redeploy(config, _endpoint(NEW), old_record=())
+    assert len(at_update[0]) == 1
+    assert _values() == {KIT_POLICY: 100.0}
+    assert f"kept scaling policy {KIT_POLICY}: not created by mpg-launch for mpg-moto" in lines
+    assert f"kept scalable target {RESOURCE}: not registered by mpg-launch for mpg-moto" in lines
+    assert not any(line.startswith(("removed", "note: endpoint")) for line in lines)
+
+
+def test_a_new_instance_type_under_a_foreign_policy_is_refused(
+    config: LaunchConfig, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SageMaker refuses the instance type change on a registered variant, and deregistering
+    would take the team's policy: refused in one line naming it and the fix, nothing sent."""
+    assert run(*SCALING)[0] == 0
+    _team_policy()
+    sm = boto3.client("sagemaker", region_name=REGION)
+    before = (targets(), policies(), sm.list_models()["Models"])
+    settings = tmp_path / "mpg.toml"
+    settings.write_text('[instances.serving]\ntype = "ml.c5.xlarge"\n')
+    code, lines = run(*SCALING, "--config", str(settings))
+    assert code == 2, lines
+    (error,) = capsys.readouterr().err.strip().splitlines()
+    assert error.startswith("mpg-launch: error: deploy would move endpoint mpg-moto from ")
+    assert "to ml.c5.xlarge" in error
+    assert "scaling policies not mpg-launch's are on it (team-policy)" in error
+    assert f"deregister-scalable-target --service-namespace sagemaker --resource-id {RESOURCE}" in (
+        error
+    )
+    assert "put team-policy back" in error
+    assert (targets(), policies(), sm.list_models()["Models"]) == before

@@ -73,3 +73,19 @@ def test_an_interrupted_local_deploy_leaves_nothing_creating(
     record = local.state.get("endpoints", "e1", "DescribeEndpoint")
     assert record["EndpointStatus"] == "Failed"
     assert record["FailureReason"] == "stopped while it was created"
+
+
+def test_tags_are_added_over_and_deleted_by_key(tmp_path: Path) -> None:
+    """The local double keeps an endpoint's tags as SageMaker does: AddTags overwrites by
+    key, DeleteTags removes the keys given (a monitor's record, when it is deleted)."""
+    local = LocalSageMaker(None, LocalState(tmp_path), "eu-west-1", "123456789012", print)
+    local.state.put("endpoints", "e1", {"Tags": [{"Key": "owner", "Value": "team"}]})
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/e1"
+    local.add_tags(ResourceArn=arn, Tags=[{"Key": "mpg-launch:monitors", "Value": "a b"}])
+    local.add_tags(ResourceArn=arn, Tags=[{"Key": "mpg-launch:monitors", "Value": "b"}])
+    assert local.list_tags(ResourceArn=arn)["Tags"] == [
+        {"Key": "owner", "Value": "team"},
+        {"Key": "mpg-launch:monitors", "Value": "b"},
+    ]
+    local.delete_tags(ResourceArn=arn, TagKeys=["mpg-launch:monitors"])
+    assert local.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "owner", "Value": "team"}]

@@ -143,10 +143,11 @@ def guardrail_problems(
         )
     if config.autoscaling or (current is not None and current.autoscaled):
         problems.append(
-            "the endpoint's autoscaling would change in the same update (UpdateEndpoint "
-            "fails on a registered variant, so deploy deregisters it, and the fleet would not "
-            "scale for the whole rollout); deploy the rollout without [autoscaling] onto an "
-            "endpoint that is not autoscaled, then add autoscaling with a plain deploy"
+            "the endpoint's autoscaling would change in the same update (deploy removes "
+            "mpg-launch's registration for an update, so the fleet would not scale for the "
+            "whole rollout, and UpdateEndpoint fails on a registered variant whose instance "
+            "type changes); deploy the rollout without [autoscaling] onto an endpoint that is "
+            "not autoscaled, then add autoscaling with a plain deploy"
         )
     if any(t.startswith("ml.inf1.") for t in instance_types):
         problems.append(

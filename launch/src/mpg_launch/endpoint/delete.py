@@ -102,6 +102,15 @@ def record_tags(tags: Mapping[str, str], key: str, name: str) -> list[dict[str, 
     return [{"Key": key, "Value": value}]
 
 
+def forget_tags(tags: Mapping[str, str], key: str, name: str) -> str | None:
+    """What the record under ``key`` of a resource whose tags are ``tags`` holds without
+    ``name`` ('' when nothing is left); None when ``name`` is not recorded."""
+    found = tags.get(key, "").split()
+    if name not in found:
+        return None
+    return " ".join(n for n in found if n != name)
+
+
 @dataclass(frozen=True)
 class Config:
     """An endpoint config seen by delete: its models and tags."""
@@ -279,29 +288,41 @@ def _alarms(cloudwatch: Any, recorded: Sequence[str]) -> dict[str, Tags]:
     return found
 
 
+def observe_monitor(
+    scheduler: Any | None, cloudwatch: Any | None, endpoint: str, monitor: str
+) -> tuple[dict[str, bool], dict[str, Tags]]:
+    """``monitor``'s alarms on ``endpoint``, listed by their prefix, with their own tags, and
+    its schedule when it exists (name -> whether it starts the kit's monitoring job of
+    ``endpoint`` for that monitor). No scheduler (--local, which schedules nothing), or no
+    CloudWatch, reads nothing there. Read by delete and by ``monitor delete``."""
+    alarms: dict[str, Tags] = {}
+    if cloudwatch is not None:
+        prefix = monitor_requests.alarm_prefix(monitor, endpoint)
+        for alarm in _pages(cloudwatch.describe_alarms, "MetricAlarms", AlarmNamePrefix=prefix):
+            alarms[alarm["AlarmName"]] = _alarm_tags(cloudwatch, alarm)
+    schedules: dict[str, bool] = {}
+    if scheduler is not None:
+        name = monitor_requests.monitor_schedule_name(monitor, endpoint)
+        try:
+            found = scheduler.get_schedule(Name=name)
+        except Exception as exc:
+            if error_code(exc) not in _MISSING:
+                raise
+        else:
+            schedules[name] = monitor_requests.watched(found) == (endpoint, monitor)
+    return schedules, alarms
+
+
 def _monitors(
     clients: Clients, endpoint: str, monitors: Sequence[str]
 ) -> tuple[dict[str, bool], dict[str, Tags]]:
-    """The recorded monitors' schedules that exist (name -> whether it starts the kit's
-    monitoring job of ``endpoint`` for that monitor) and their alarms, with their tags."""
+    """The recorded monitors' schedules and alarms (:func:`observe_monitor`)."""
     schedules: dict[str, bool] = {}
     alarms: dict[str, Tags] = {}
     for monitor in monitors:
-        if clients.scheduler is not None:  # none with --local, which schedules nothing
-            name = monitor_requests.monitor_schedule_name(monitor, endpoint)
-            try:
-                found = clients.scheduler.get_schedule(Name=name)
-            except Exception as exc:
-                if error_code(exc) not in _MISSING:
-                    raise
-            else:
-                schedules[name] = monitor_requests.watched(found) == (endpoint, monitor)
-        cloudwatch = clients.monitor_cloudwatch
-        if cloudwatch is not None:
-            prefix = monitor_requests.alarm_prefix(monitor, endpoint)
-            pages = _pages(cloudwatch.describe_alarms, "MetricAlarms", AlarmNamePrefix=prefix)
-            for alarm in pages:
-                alarms[alarm["AlarmName"]] = _alarm_tags(cloudwatch, alarm)
+        found = observe_monitor(clients.scheduler, clients.monitor_cloudwatch, endpoint, monitor)
+        schedules.update(found[0])
+        alarms.update(found[1])
     return schedules, alarms
 
 
@@ -369,24 +390,29 @@ def _users(others: tuple[str, ...]) -> str:
     return f"endpoints {', '.join(others)} use it"
 
 
-def _plan_scaling(seen: Observed, ours: bool) -> tuple[tuple[str, ...], bool, list[str]]:
-    """(the policies to delete, whether to deregister the target, what is kept and why).
-    The kit's: what the serving config (the kit's) records; a forced delete of an endpoint
-    the kit did not create takes the variant's whole registration, as it takes that config."""
-    endpoint, kept = seen.endpoint, []
-    serving = next((c for c in seen.configs if c.name == seen.current), None)
-    recorded = (
-        serving.tags.get(SCALING, "").split() if serving and is_ours(serving.tags, endpoint) else []
-    )
-    policies, others = [], []
-    for policy in seen.scaling_policies:
-        if policy in recorded or not ours:
-            policies.append(policy)
+def scaling_ownership(
+    endpoint: str,
+    registered: bool,
+    policies: Sequence[str],
+    recorded: Sequence[str],
+    whole: bool = False,
+) -> tuple[tuple[str, ...], bool, list[str]]:
+    """(the policies to remove, whether to deregister the target, what is kept and why) of
+    the variant's registration (``registered``, with ``policies`` on it): the kit's are the
+    policies its serving config ``recorded``, and the target with them when no other policy
+    is on it (deregistering a target deletes its policies); ``whole`` takes everything (a
+    forced delete of an endpoint the kit did not create). Delete and deploy's update both
+    remove only what this accepts."""
+    kept: list[str] = []
+    mine, others = [], []
+    for policy in policies:
+        if policy in recorded or whole:
+            mine.append(policy)
         else:
             others.append(policy)
             kept.append(f"scaling policy {policy}: not created by mpg-launch for {endpoint}")
-    target = seen.scalable_target and (bool(recorded) or not ours)
-    if seen.scalable_target and not target:
+    target = registered and (bool(recorded) or whole)
+    if registered and not target:
         kept.append(f"{_target_text(endpoint)}: not registered by mpg-launch for {endpoint}")
     elif target and others:
         target = False  # deregistering it would delete those policies too
@@ -394,7 +420,55 @@ def _plan_scaling(seen: Observed, ours: bool) -> tuple[tuple[str, ...], bool, li
             f"{_target_text(endpoint)}: scaling policies not mpg-launch's are on it "
             f"({', '.join(others)})"
         )
-    return tuple(policies), target, kept
+    return tuple(mine), target, kept
+
+
+def recorded_policies(config_tags: Mapping[str, str], endpoint: str) -> list[str]:
+    """The scaling policies an endpoint config records, when its tags say it is the kit's."""
+    return config_tags.get(SCALING, "").split() if is_ours(config_tags, endpoint) else []
+
+
+def _plan_scaling(seen: Observed, ours: bool) -> tuple[tuple[str, ...], bool, list[str]]:
+    """:func:`scaling_ownership` of the variant, by what the serving config records; a
+    forced delete of an endpoint the kit did not create takes the variant's whole
+    registration, as it takes that config."""
+    serving = next((c for c in seen.configs if c.name == seen.current), None)
+    recorded = recorded_policies(serving.tags, seen.endpoint) if serving else []
+    return scaling_ownership(
+        seen.endpoint, seen.scalable_target, seen.scaling_policies, recorded, whole=not ours
+    )
+
+
+def _owned_alarms(endpoint: str, found: Mapping[str, Tags], kept: list[str]) -> list[str]:
+    """The alarms whose own tags say the kit made them for ``endpoint``; the rest go to
+    ``kept``, with the reason."""
+    ours = []
+    for alarm, tags in sorted(found.items()):
+        if is_ours(tags, endpoint):
+            ours.append(alarm)
+        else:
+            kept.append(f"CloudWatch alarm {alarm}: its tags do not say mpg-launch made it here")
+    return ours
+
+
+def plan_monitors(
+    endpoint: str, schedules: Mapping[str, bool], alarms: Mapping[str, Tags]
+) -> tuple[list[str], list[str], list[str]]:
+    """(the schedules to delete, the alarms to delete, what is kept and why) of monitors
+    (:func:`observe_monitor`): a schedule goes when it starts the kit's monitoring job of
+    ``endpoint``, an alarm when its tags say the kit made it for ``endpoint`` (pure)."""
+    kept: list[str] = []
+    ours = _owned_alarms(endpoint, alarms, kept)
+    doomed = []
+    for schedule, watches in sorted(schedules.items()):
+        if watches:
+            doomed.append(schedule)
+        else:
+            kept.append(
+                f"EventBridge schedule {schedule}: it does not start mpg-launch's monitoring "
+                f"job of {endpoint}"
+            )
+    return doomed, ours, kept
 
 
 def plan(seen: Observed, force: bool = False) -> Plan:
@@ -439,25 +513,11 @@ def plan(seen: Observed, force: bool = False) -> Plan:
             kept.append(f"model {model}: not created by mpg-launch for {endpoint}")
         else:
             models.append(model)
-    alarms: list[str] = []
-    monitor_alarms: list[str] = []
-    schedules: list[str] = []
-    for found, into in ((seen.alarms, alarms), (seen.monitor_alarms, monitor_alarms)):
-        for alarm, tags in sorted(found.items()):
-            if is_ours(tags, endpoint):
-                into.append(alarm)
-            else:
-                kept.append(
-                    f"CloudWatch alarm {alarm}: its tags do not say mpg-launch made it here"
-                )
-    for schedule, watches in sorted(seen.schedules.items()):
-        if watches:
-            schedules.append(schedule)
-        else:
-            kept.append(
-                f"EventBridge schedule {schedule}: it does not start mpg-launch's monitoring "
-                f"job of {endpoint}"
-            )
+    alarms = _owned_alarms(endpoint, seen.alarms, kept)
+    schedules, monitor_alarms, monitor_kept = plan_monitors(
+        endpoint, seen.schedules, seen.monitor_alarms
+    )
+    kept += monitor_kept
     return Plan(
         endpoint,
         delete_endpoint=True,

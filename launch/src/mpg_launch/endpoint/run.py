@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from mpg_launch.aws import names
@@ -39,8 +40,11 @@ def deploy(
     hash for long endpoint names: :func:`names.deploy_name`); create the endpoint,
     or move an existing one to the new config (blue/green, no downtime). The model serves a
     training job's artifact, or a registered ``model_package`` (ARN). With autoscaling the
-    variant is registered once InService; an existing registration is removed before the update
-    (UpdateEndpoint fails on it) and put back if the update fails."""
+    variant is registered once InService. Before an update, the kit's own registration (the
+    policies the serving config records, and the target with them when no other policy is on
+    it) is removed, and put back if the update fails; anyone else's is kept, and an update
+    that changes the instance type, which SageMaker refuses on a registered variant, is
+    refused when that would take someone else's policy (:func:`plan_pause`)."""
     config = runner.config
     if not (training_job or model_data or model_package):
         raise ConfigError("deploy needs --training-job NAME or --model-data s3://.../model.tar.gz")
@@ -105,12 +109,15 @@ def deploy(
     else:
         last = Submission("CreateEndpoint", create_endpoint)
     scaling = _autoscaling_submissions(config, endpoint)
-    saved: list[Submission] = []
+    pause = Pause()
     if exists:  # a dry run, which cannot look, shows no registration to remove
-        saved = runner.observe(lambda c: _registration(c, endpoint), dry=list)
+        pause = runner.observe(lambda c: _pause_for_update(c, endpoint, endpoint_config), dry=Pause)
+    saved = list(pause.restore)
     alarms: list[Submission] = []
     if config.rollout and exists:
-        alarms, last = _guarded_update(runner, endpoint, name, model, endpoint_config, saved)
+        alarms, last = _guarded_update(
+            runner, endpoint, name, model, endpoint_config, pause.registered
+        )
     elif config.rollout and config.rollout.shifts:
         # A new endpoint has no old fleet to shift traffic from: refused before anything is
         # created, rather than accepted with a note (its dry run printed an UpdateEndpoint
@@ -131,8 +138,8 @@ def deploy(
         send(Submission("CreateModel", model)),
         send(Submission("CreateEndpointConfig", endpoint_config)),
     ]
-    if saved:
-        plan.append(do(lambda: paused.extend(_deregister(runner, endpoint, saved))))
+    if pause.registered:
+        plan.append(do(lambda: paused.extend(_deregister(runner, endpoint, pause))))
     if alarms:
         plan.append(send(*alarms))
     plan.append(send(last))
@@ -154,8 +161,13 @@ def deploy(
         return None
     if scaling:
         runner.out(f"autoscaling: {_scaling_text(config)}")
-    elif saved:
+    elif pause.target:
         runner.out(f"note: endpoint {endpoint} is no longer autoscaled (no autoscaling settings)")
+    elif pause.policies:
+        runner.out(
+            f"note: endpoint {endpoint} keeps only the scaling policies mpg-launch did not "
+            "create (no autoscaling settings)"
+        )
     return served
 
 
@@ -175,7 +187,7 @@ def _guarded_update(
     config_name: str,
     model: dict[str, Any],
     endpoint_config: dict[str, Any],
-    saved: list[Submission],
+    autoscaled: bool,
 ) -> tuple[list[Submission], Submission]:
     """The alarms and the UpdateEndpoint of a rollout, refused (ConfigError) when SageMaker's
     deployment guardrails would not run it as asked. A dry run cannot describe the endpoint,
@@ -183,7 +195,7 @@ def _guarded_update(
     guard = runner.config.rollout
     assert guard is not None
     current = runner.observe(
-        lambda c: endpoint_checks.describe_current(c.sagemaker, endpoint, bool(saved)),
+        lambda c: endpoint_checks.describe_current(c.sagemaker, endpoint, autoscaled),
         dry=lambda: None,
     )
     endpoint_checks.check_guardrails(runner.config, guard, model, endpoint_config, current)
@@ -260,24 +272,102 @@ def _scaling_text(config: LaunchConfig) -> str:
     )
 
 
-def _registration(clients: Clients, endpoint: str) -> list[Submission]:
-    """The endpoint variant's current autoscaling, as the requests that re-create it."""
-    if clients.autoscaling is None:
-        return []
-    return [
+@dataclass(frozen=True)
+class Pause:
+    """What of the variant's registration deploy removes for an update, and puts back if the
+    update fails: the kit's policies, the target when it goes with them, and the requests
+    that re-create them as they were."""
+
+    registered: bool = False  # the variant is registered with Application Auto Scaling
+    policies: tuple[str, ...] = ()
+    target: bool = False
+    restore: tuple[Submission, ...] = ()
+    kept: tuple[str, ...] = ()  # what is not the kit's, and why
+
+
+def _variant_type(endpoint_config: Mapping[str, Any]) -> str | None:
+    """The instance type of the autoscaled variant (None: serverless, or no such variant)."""
+    for variant in endpoint_config.get("ProductionVariants", []):
+        if variant.get("VariantName") == names.VARIANT:
+            return variant.get("InstanceType")
+    return None
+
+
+def plan_pause(
+    endpoint: str,
+    registration: autoscaling.Requests,
+    config_tags: Mapping[str, str],
+    instance_types: tuple[str | None, str | None],
+) -> Pause:
+    """What the update removes of the variant's ``registration`` (the requests that re-create
+    it as it is), by the ownership rules delete uses: only the policies the serving config
+    (tagged ``config_tags``) records, and the target with them when no other policy is on it.
+
+    SageMaker refuses an update that changes a registered variant's instance type
+    (``instance_types``: the current one, the new one); when the target has to stay (someone
+    else's, or someone else's policy on it) that update is refused here, nothing sent, rather
+    than taking their policy and putting it back: re-created, a step policy gets a new ARN
+    that their alarms do not call, deregistering also deletes scheduled actions, and a stop
+    between the two loses them for good."""
+    if not registration:
+        return Pause()
+    policies = [r["PolicyName"] for op, r in registration if op == "PutScalingPolicy"]
+    recorded = ownership.recorded_policies(config_tags, endpoint)
+    mine, target, kept = ownership.scaling_ownership(endpoint, True, policies, recorded)
+    old, new = instance_types
+    if not target and old != new:
+        others = [p for p in policies if p not in mine]
+        resource = names.scalable_resource_id(endpoint)
+        why = (
+            f"scaling policies not mpg-launch's are on it ({', '.join(others)}), and "
+            "deregistering it would delete them"
+            if others
+            else "mpg-launch did not register it"
+        )
+        raise ConfigError(
+            f"deploy would move endpoint {endpoint} from {old or 'serverless'} to "
+            f"{new or 'serverless'}, and SageMaker refuses that while the variant is "
+            f"registered with Application Auto Scaling (scalable target {resource}); {why}, "
+            f"so nothing was sent. Deploy on {old or 'serverless'} ([instances.serving] type), "
+            "or deregister the target yourself (aws application-autoscaling "
+            "deregister-scalable-target --service-namespace sagemaker --resource-id "
+            f"{resource} --scalable-dimension {names.INSTANCE_COUNT_DIMENSION}), deploy, then "
+            "register it and put " + (", ".join(others) if others else "its policies") + " back"
+        )
+    restore = tuple(
         Submission(operation, request, "application-autoscaling")
-        for operation, request in autoscaling.registration(clients.autoscaling, endpoint)
-    ]
+        for operation, request in registration
+        if (operation == "RegisterScalableTarget" and target)
+        or (operation == "PutScalingPolicy" and request["PolicyName"] in mine)
+    )
+    return Pause(True, mine, target, restore, tuple(kept))
 
 
-def _deregister(runner: Runner, endpoint: str, saved: list[Submission]) -> list[Submission]:
-    """Remove the registration ``saved`` describes; returns what to put back on failure."""
-    if not saved:
-        return []
+def _pause_for_update(clients: Clients, endpoint: str, new_config: Mapping[str, Any]) -> Pause:
+    """Read the variant's registration and the serving config (its record and instance
+    type), then :func:`plan_pause`."""
+    if clients.autoscaling is None:
+        return Pause()
+    registration = autoscaling.registration(clients.autoscaling, endpoint)
+    if not registration:
+        return Pause()
+    sm = clients.sagemaker
+    current = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    described = sm.describe_endpoint_config(EndpointConfigName=current)
+    tags = ownership.resource_tags(sm, described["EndpointConfigArn"])
+    types = (_variant_type(described), _variant_type(new_config))
+    return plan_pause(endpoint, registration, tags, types)
+
+
+def _deregister(runner: Runner, endpoint: str, pause: Pause) -> list[Submission]:
+    """Remove what ``pause`` takes of the registration; returns what to put back on failure."""
     assert runner.clients is not None
-    for removed in autoscaling.deregister(runner.clients.autoscaling, endpoint):
-        runner.out(f"removed {removed} for the update (UpdateEndpoint fails on it)")
-    return saved
+    removed = autoscaling.remove(runner.clients.autoscaling, endpoint, pause.policies, pause.target)
+    for item in removed:
+        runner.out(f"removed {item} for the update (UpdateEndpoint fails on it)")
+    for item in pause.kept:
+        runner.out(f"kept {item}")
+    return list(pause.restore)
 
 
 def _restore(runner: Runner, endpoint: str, saved: list[Submission]) -> None:

@@ -1,8 +1,10 @@
 """An endpoint variant's registration with Application Auto Scaling, real-time or asynchronous.
 
-Read it as it stands (to put it back if an update fails) and remove it (before an update,
-which fails on an autoscaled variant whose instance type changes or that goes away); delete
-removes only the policies deploy recorded, and the target with them (:func:`remove`). An
+Read it as it stands (to put back what an update removed, if the update fails) and remove the
+kit's part of it (:func:`remove`): only the policies deploy recorded, and the target with them
+when no other policy is on it, by the rules of :mod:`mpg_launch.endpoint.delete`, before a
+delete and before an update (SageMaker refuses an update that changes the instance type of a
+registered variant, or removes it). An
 asynchronous endpoint scales to zero and back: its registration adds a backlog policy, a
 wake policy and the CloudWatch alarm that sets the wake policy off; delete
 (:mod:`mpg_launch.endpoint.delete`) removes that alarm too, by its name and its tags, because
@@ -81,7 +83,8 @@ def observe(client: Any, endpoint: str) -> tuple[bool, list[str]]:
 
 def remove(client: Any, endpoint: str, policies: Sequence[str], target: bool) -> list[str]:
     """Delete the named ``policies``, then deregister the variant when ``target`` (delete's
-    plan asks for that only when no other policy is on it). Returns what was removed."""
+    and deploy's plans ask for that only when no other policy is on it). Returns what was
+    removed."""
     scalable = names.scalable_variant(endpoint)
     removed = []
     for policy in policies:
@@ -90,21 +93,6 @@ def remove(client: Any, endpoint: str, policies: Sequence[str], target: bool) ->
     if target:
         client.deregister_scalable_target(**scalable)
         removed.append(f"scalable target {scalable['ResourceId']}")
-    return removed
-
-
-def deregister(client: Any, endpoint: str) -> list[str]:
-    """Delete the variant's scaling policies, then deregister it, as the docs ask before an
-    update or a delete. Returns what was removed (nothing when it was not registered)."""
-    if _target(client, endpoint) is None:
-        return []
-    scalable = names.scalable_variant(endpoint)
-    removed = []
-    for policy in _policies(client, endpoint):
-        client.delete_scaling_policy(PolicyName=policy["PolicyName"], **scalable)
-        removed.append(f"scaling policy {policy['PolicyName']}")
-    client.deregister_scalable_target(**scalable)
-    removed.append(f"scalable target {scalable['ResourceId']}")
     return removed
 
 

@@ -269,22 +269,77 @@ def list_monitors(
 
 
 def delete(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out: Out) -> int:
+    """Delete the monitor's schedule and alarms that delete's ownership rules accept
+    (:func:`ownership.plan_monitors`: the schedule when it starts the kit's monitoring job of
+    this endpoint and monitor, an alarm when its tags say the kit made it for this endpoint),
+    keep and name anything else under the monitor's names, then take it off the endpoint's
+    ``mpg-launch:monitors`` record when the endpoint exists. ``--local`` has no schedule."""
     settings = _settings(args, config)
     endpoint = _endpoint(args, config)
-    name = requests.schedule_name(settings, endpoint)
-    runner = _runner(args, config, out)
-    scheduler = runner.aws_client("scheduler")
+    monitor = settings.monitor_name
+    runner = _runner(args, config, out, connect())
+    # The CloudWatch and Scheduler the AWS settings reach, where run and schedule put them.
     cloudwatch = runner.aws_client("cloudwatch")
-    prefix = requests.alarm_name(settings, endpoint, "")
-    alarms = [
-        a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    scheduler = None if config.local else runner.aws_client("scheduler")
+    found, alarms = ownership.observe_monitor(scheduler, cloudwatch, endpoint, monitor)
+    seen = runner.observe(lambda c: _endpoint_tags(c.sagemaker, endpoint), dry=lambda: None)
+    schedules, doomed, kept = ownership.plan_monitors(endpoint, found, alarms)
+    name = requests.schedule_name(settings, endpoint)
+
+    def delete_schedules() -> None:
+        if scheduler is None:
+            return
+        for schedule in schedules:
+            scheduler.delete_schedule(Name=schedule)
+            out(f"deleted schedule {schedule}")
+        if name not in found:
+            out(f"no schedule {name}")
+
+    def say_kept() -> None:
+        for item in kept:
+            out(f"kept {item}")
+
+    def delete_alarms() -> None:
+        for start in range(0, len(doomed), 100):  # DeleteAlarms takes up to 100 names
+            cloudwatch.delete_alarms(AlarmNames=doomed[start : start + 100])
+        out(f"deleted {len(doomed)} alarm(s)")
+
+    plan = [
+        do(
+            delete_schedules,
+            *(Submission("DeleteSchedule", {"Name": n}, "scheduler") for n in schedules),
+        ),
+        do(
+            delete_alarms,
+            *(
+                Submission("DeleteAlarms", {"AlarmNames": doomed[i : i + 100]}, "cloudwatch")
+                for i in range(0, len(doomed), 100)
+            ),
+        ),
+        *_forget_steps(runner, seen, endpoint, monitor),
+        do(say_kept),
     ]
-    if alarms:
-        cloudwatch.delete_alarms(AlarmNames=alarms)
-    try:
-        scheduler.delete_schedule(Name=name)
-        out(f"deleted schedule {name}")
-    except scheduler.exceptions.ResourceNotFoundException:
-        out(f"no schedule {name}")
-    out(f"deleted {len(alarms)} alarm(s)")
+    runner.apply(plan)
     return 0
+
+
+def _forget_steps(
+    runner: Runner, seen: tuple[str, dict[str, str]] | None, endpoint: str, monitor: str
+) -> list[Step]:
+    """The tag update that takes ``monitor`` off the endpoint's record, last, once what it
+    made is gone (so a delete that fails midway leaves it for ``mpg-launch delete``); a
+    record left empty is removed. [] when the endpoint is gone or does not record it."""
+    if seen is None:
+        return []
+    arn, tags = seen
+    left = ownership.forget_tags(tags, ownership.MONITORS, monitor)
+    if left is None:
+        return []
+    if left:
+        request = Submission(
+            "AddTags", {"ResourceArn": arn, "Tags": [{"Key": ownership.MONITORS, "Value": left}]}
+        )
+    else:
+        request = Submission("DeleteTags", {"ResourceArn": arn, "TagKeys": [ownership.MONITORS]})
+    said = f"removed monitor {monitor} from endpoint {endpoint}'s {ownership.MONITORS} record"
+    return [send(request), do(lambda: runner.out(said))]

@@ -345,6 +345,17 @@ class LocalSageMaker(PipelineCalls):
         self.state.update(records.get(kind, "endpoints"), name, tag, "AddTags")
         return {"Tags": list(Tags)}
 
+    def delete_tags(self, ResourceArn: str, TagKeys: list[str]) -> dict[str, Any]:
+        """Removes the tags under ``TagKeys`` (a monitor's record, when it is deleted)."""
+        kind, _slash, name = ResourceArn.rpartition(":")[2].partition("/")
+        records = {"model": "models", "endpoint-config": "endpoint-configs"}
+
+        def untag(record: dict[str, Any]) -> None:
+            record["Tags"] = [t for t in record.get("Tags", []) if t["Key"] not in TagKeys]
+
+        self.state.update(records.get(kind, "endpoints"), name, untag, "DeleteTags")
+        return {}
+
     def create_endpoint_config(self, **request: Any) -> dict[str, str]:
         arn = self._arn("endpoint-config", request["EndpointConfigName"])
         self.state.put(
