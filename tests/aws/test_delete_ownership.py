@@ -247,6 +247,18 @@ def alarm(client: Any, name: str, tags: list[dict[str, str]] | None = None) -> N
     )
 
 
+def replace_with_users_schedule(name: str) -> None:
+    """The schedule ``name`` replaced by a user's own, which starts no job of the kit's."""
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    scheduler.delete_schedule(Name=name)
+    scheduler.create_schedule(
+        Name=name,
+        ScheduleExpression="rate(1 day)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": "arn:aws:sqs:us-east-1:123456789012:team-queue", "RoleArn": SCHEDULE_ROLE},
+    )
+
+
 @case
 def test_alarms_go_by_recorded_name_and_tag_never_by_pattern(aws_env: dict[str, str]) -> None:
     """The kit's rollout alarms (recorded on their config, tagged) and its wake alarm go; an
@@ -467,17 +479,7 @@ def test_the_monitors_schedules_and_alarms_go_with_their_endpoint(
     # A user's alarm under the monitor's prefix, and a user's schedule in place of "second"'s.
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     alarm(cloudwatch, "mpg-monitor-mpg-moto-team-latency")
-    scheduler = boto3.client("scheduler", region_name=REGION)
-    scheduler.delete_schedule(Name="second-mpg-moto")
-    scheduler.create_schedule(
-        Name="second-mpg-moto",
-        ScheduleExpression="rate(1 day)",
-        FlexibleTimeWindow={"Mode": "OFF"},
-        Target={
-            "Arn": "arn:aws:sqs:us-east-1:123456789012:team-queue",
-            "RoleArn": SCHEDULE_ROLE,
-        },
-    )
+    replace_with_users_schedule("second-mpg-moto")
     others = alarm_names("mpg-monitor-other-")
     assert len(others) == 8
 
@@ -538,14 +540,7 @@ def test_monitor_delete_removes_only_the_kits_and_its_record(moto_config: Launch
     assert endpoint_tags("mpg-moto")[MONITORS] == "second"
 
     # A user's schedule in place of second's: kept and named; the record is emptied, so gone.
-    scheduler = boto3.client("scheduler", region_name=REGION)
-    scheduler.delete_schedule(Name="second-mpg-moto")
-    scheduler.create_schedule(
-        Name="second-mpg-moto",
-        ScheduleExpression="rate(1 day)",
-        FlexibleTimeWindow={"Mode": "OFF"},
-        Target={"Arn": "arn:aws:sqs:us-east-1:123456789012:team-queue", "RoleArn": SCHEDULE_ROLE},
-    )
+    replace_with_users_schedule("second-mpg-moto")
     lines = []
     assert main(["monitor", "delete", "--monitor-name", "second", *argv], out=lines.append) == 0
     assert schedules() == ["second-mpg-moto"]
