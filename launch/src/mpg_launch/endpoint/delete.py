@@ -277,12 +277,17 @@ def _alarm_tags(cloudwatch: Any, alarm: Mapping[str, Any]) -> Tags:
     return {t["Key"]: t["Value"] for t in tags}
 
 
+def alarm_batches(alarms: Sequence[str]) -> list[list[str]]:
+    """``alarms`` in lists CloudWatch takes in one call: DescribeAlarms and DeleteAlarms take
+    up to 100 names."""
+    return [list(alarms[start : start + 100]) for start in range(0, len(alarms), 100)]
+
+
 def _alarms(cloudwatch: Any, recorded: Sequence[str]) -> dict[str, Tags]:
     """The recorded alarms that exist, with their own tags."""
     found: dict[str, Tags] = {}
-    wanted = sorted(set(recorded))
-    for start in range(0, len(wanted), 100):  # DescribeAlarms takes up to 100 names
-        answer = cloudwatch.describe_alarms(AlarmNames=wanted[start : start + 100])
+    for batch in alarm_batches(sorted(set(recorded))):
+        answer = cloudwatch.describe_alarms(AlarmNames=batch)
         for alarm in answer.get("MetricAlarms", []):
             found[alarm["AlarmName"]] = _alarm_tags(cloudwatch, alarm)
     return found
@@ -338,15 +343,22 @@ def _scaling(clients: Clients, endpoint: str) -> tuple[bool, tuple[str, ...]]:
     return registered, tuple(policies)
 
 
+def describe_endpoint(sagemaker: Any, endpoint: str) -> dict[str, Any] | None:
+    """DescribeEndpoint's answer; None when there is no such endpoint."""
+    try:
+        return dict(sagemaker.describe_endpoint(EndpointName=endpoint))
+    except Exception as exc:
+        if error_code(exc) in _MISSING:
+            return None
+        raise
+
+
 def observe(clients: Clients, endpoint: str) -> Observed:
     """Everything :func:`plan` needs, read and never written."""
     sm = clients.sagemaker
-    try:
-        described = sm.describe_endpoint(EndpointName=endpoint)
-    except Exception as exc:
-        if error_code(exc) in _MISSING:
-            return Observed(endpoint, exists=False)
-        raise
+    described = describe_endpoint(sm, endpoint)
+    if described is None:
+        return Observed(endpoint, exists=False)
     current = str(described["EndpointConfigName"])
     configs = []
     seen = _describe_config(sm, current)
@@ -568,17 +580,16 @@ def apply(
     for model in planned.models:
         sm.delete_model(ModelName=model)
         done(f"model {model}")
-    if planned.alarms and clients.cloudwatch is not None:
-        clients.cloudwatch.delete_alarms(AlarmNames=list(planned.alarms))
-        for alarm in planned.alarms:
-            done(f"CloudWatch alarm {alarm}")
-    cloudwatch = clients.monitor_cloudwatch
-    for start in range(0, len(planned.monitor_alarms), 100):  # DeleteAlarms takes up to 100
-        assert cloudwatch is not None  # observed on it
-        batch = list(planned.monitor_alarms[start : start + 100])
-        cloudwatch.delete_alarms(AlarmNames=batch)
-        for alarm in batch:
-            done(f"CloudWatch alarm {alarm}")
+    for cloudwatch, alarms in (
+        (clients.cloudwatch, planned.alarms),
+        (clients.monitor_cloudwatch, planned.monitor_alarms),
+    ):
+        if cloudwatch is None:  # then none were observed there
+            continue
+        for batch in alarm_batches(alarms):
+            cloudwatch.delete_alarms(AlarmNames=batch)
+            for alarm in batch:
+                done(f"CloudWatch alarm {alarm}")
     for item in planned.kept:
         out(f"kept {item}")
     return deleted

@@ -28,7 +28,7 @@ from typing import Any
 from mpg_core.monitoring.names import METRICS_FILE, VIOLATIONS_FILE
 from mpg_core.table_schema import default_schema, load_schema
 from mpg_launch.aws import names
-from mpg_launch.aws.clients import Clients, error_code
+from mpg_launch.aws.clients import Clients
 from mpg_launch.aws.plan import Step, do, send
 from mpg_launch.aws.s3 import split_s3_uri
 from mpg_launch.aws.submit import Runner, Submission
@@ -88,12 +88,10 @@ def _alarm_requests(
 
 def _endpoint_tags(sagemaker: Any, endpoint: str) -> tuple[str, dict[str, str]] | None:
     """(ARN, tags) of the endpoint; None when it does not exist."""
-    try:
-        arn = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointArn"]
-    except Exception as exc:
-        if error_code(exc) in ("ValidationException", "ResourceNotFound"):
-            return None
-        raise
+    described = ownership.describe_endpoint(sagemaker, endpoint)
+    if described is None:
+        return None
+    arn = str(described["EndpointArn"])
     return arn, ownership.resource_tags(sagemaker, arn)
 
 
@@ -299,9 +297,11 @@ def delete(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
         for item in kept:
             out(f"kept {item}")
 
+    batches = ownership.alarm_batches(doomed)
+
     def delete_alarms() -> None:
-        for start in range(0, len(doomed), 100):  # DeleteAlarms takes up to 100 names
-            cloudwatch.delete_alarms(AlarmNames=doomed[start : start + 100])
+        for batch in batches:
+            cloudwatch.delete_alarms(AlarmNames=batch)
         out(f"deleted {len(doomed)} alarm(s)")
 
     plan = [
@@ -311,10 +311,7 @@ def delete(args: argparse.Namespace, config: LaunchConfig, connect: Connect, out
         ),
         do(
             delete_alarms,
-            *(
-                Submission("DeleteAlarms", {"AlarmNames": doomed[i : i + 100]}, "cloudwatch")
-                for i in range(0, len(doomed), 100)
-            ),
+            *(Submission("DeleteAlarms", {"AlarmNames": b}, "cloudwatch") for b in batches),
         ),
         *_forget_steps(runner, seen, endpoint, monitor),
         do(say_kept),
