@@ -42,9 +42,10 @@ def smooth_leaf_votes(forest: Any, leaf_prior: float) -> None:
 class SmoothedForestClassifier(ClassifierMixin, BaseEstimator):
     """A random forest or extra-trees classifier (``forest``, unfitted) fitted, then its leaf
     votes smoothed (:func:`smooth_leaf_votes`); it answers as the fitted forest ``forest_``
-    does. ``leaf_prior=0`` is scikit-learn's forest exactly."""
+    does. ``leaf_prior=0`` is scikit-learn's forest exactly; its default is the
+    hyperparameter's (:mod:`mpg_core.hyperparameters`), so none is restated here."""
 
-    def __init__(self, forest: Any, leaf_prior: float = 0.1) -> None:
+    def __init__(self, forest: Any, leaf_prior: float) -> None:
         self.forest = forest
         self.leaf_prior = leaf_prior
 
